@@ -1,0 +1,58 @@
+# The newcomer's entry point. Everything real lives in meson.build.
+BUILD ?= build
+MESON_SETUP = meson setup --fatal-meson-warnings
+
+.PHONY: all deps test-deps run test asan fuzz bench format check-format lint clean demo
+
+all: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+$(BUILD)/build.ninja:
+	@scripts/deps.sh build
+	$(MESON_SETUP) $(BUILD)
+
+deps:
+	@scripts/deps.sh build
+
+test-deps:
+	@scripts/deps.sh test
+
+# Builds, then runs every test (unit, integration, cross-checks).
+test: test-deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+	meson test -C $(BUILD) --print-errorlogs
+	@scripts/test-summary $(BUILD)
+
+# Serves on the embedded default (see README).
+run: all
+	scripts/run.sh $(BUILD)/vodgate
+
+# The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer.
+asan: test-deps
+	@[ -f build-asan/build.ninja ] || $(MESON_SETUP) build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+	ninja -C build-asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  meson test -C build-asan --print-errorlogs
+	@scripts/test-summary build-asan
+
+# libFuzzer targets (clang), then a short run of each over its corpus.
+fuzz: test-deps
+	@[ -f build-fuzz/build.ninja ] || CC=clang $(MESON_SETUP) build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false -Dtests=disabled
+	ninja -C build-fuzz
+	scripts/fuzz.sh build-fuzz $${FUZZ_SECONDS:-30}
+
+bench: all
+	@scripts/deps.sh bench
+	bench/run-all.sh $(BUILD)/vodgate
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+check-format:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+lint:
+	scripts/check-banned.sh
+
+clean:
+	rm -rf $(BUILD) build-asan build-fuzz

@@ -1,0 +1,33 @@
+/*
+ * log.h: one JSON object per line on stderr (journald and docker collect it).
+ *
+ * Each line is written with a single write(2), so lines from different
+ * threads never interleave. Never pass a secret, a token or a signature MAC
+ * to the logger: callers log ids and reasons, not credentials.
+ */
+#ifndef VG_LOG_H
+#define VG_LOG_H
+
+#include <jansson.h>
+
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+
+void log_set_level(enum log_level lvl);
+enum log_level log_get_level(void);
+int log_parse_level(const char *s, enum log_level *out);
+
+void log_msg(enum log_level lvl, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+
+/* Log a structured record: adds "ts" and "level" to obj and steals the
+ * reference. */
+void log_json(enum log_level lvl, json_t *obj);
+
+/* Logs at error level and returns -1: `return error("...")`. */
+int error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif
