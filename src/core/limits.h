@@ -6,20 +6,21 @@
 #define VG_LIMITS_H
 
 /* Upload signature (spec tencent-vod.md 1.1). */
-#define SIG_MAX_VALIDITY 7776000L   /* 90 days, VOD's documented maximum */
-#define SIG_MAX_SOURCE_CONTEXT 250  /* characters; VOD truncates beyond it */
-#define SIG_MAX_SESSION_CONTEXT 1000 /* characters */
-#define SIG_MAX_PROCEDURE 128       /* template names are short identifiers */
-#define SIG_MAX_ORIGINAL 8192       /* bytes of the decoded query string: all
-                                       documented fields at their maximum
-                                       length, percent-encoded (x3), fit */
-#define SIG_MAX_ENCODED 12000       /* base64 of SIG_MAX_ORIGINAL + 20 */
-#define SIG_MAX_PARAMS 32           /* keys in one original; 17 documented */
+#define SIG_MAX_VALIDITY        7776000L /* 90 days, VOD's documented maximum */
+#define SIG_MAX_SOURCE_CONTEXT  250      /* characters; VOD truncates beyond it */
+#define SIG_MAX_SESSION_CONTEXT 1000     /* characters */
+#define SIG_MAX_PROCEDURE       128      /* template names are short identifiers */
+#define SIG_MAX_ORIGINAL                                                                           \
+  8192                        /* bytes of the decoded query string: all                            \
+                                 documented fields at their maximum                                \
+                                 length, percent-encoded (x3), fit */
+#define SIG_MAX_ENCODED 12000 /* base64 of SIG_MAX_ORIGINAL + 20 */
+#define SIG_MAX_PARAMS  32    /* keys in one original; 17 documented */
 
 /* HTTP. */
 #define HTTP_MAX_HEADER_BYTES 16384 /* per connection, all header lines */
 #define HTTP_MAX_BODY_DEFAULT 65536 /* routes that do not set their own */
-#define HTTP_MAX_URL 4096
+#define HTTP_MAX_URL          4096
 
 /* JSON bodies from outside. */
 #define JSON_MAX_DEPTH 32
@@ -29,8 +30,8 @@
 #define AUTH_MAX_TOKEN 8192
 
 /* Configuration. */
-#define CFG_MAX_LINE 4096
-#define CFG_MAX_FILE (1024 * 1024)
+#define CFG_MAX_LINE        4096
+#define CFG_MAX_FILE        (1024 * 1024)
 #define CFG_MAX_SECRET_FILE 65536
 
 #endif
