@@ -15,6 +15,18 @@
                                        length, percent-encoded (x3), fit */
 #define SIG_MAX_ENCODED 12000       /* base64 of SIG_MAX_ORIGINAL + 20 */
 #define SIG_MAX_PARAMS 32           /* keys in one original; 17 documented */
+#define SIG_MAX_SECRET_ID 128       /* CAM SecretIds are 36 characters (AKID +
+                                       32); room for other issuers' formats */
+#define SIG_MAX_STORAGE_REGION 64   /* region short names: "ap-chongqing" */
+#define SIG_MAX_CLOCK_SKEW 300      /* s a currentTimeStamp may lie in our
+                                       future: NTP-less clients drift */
+#define SIG_MAX_LINTS 24            /* warnings kept per inspected signature */
+
+/* Query strings (core/query.h). QUERY_MAX_INPUT bounds any one string we
+ * parse (a signature's original is at most SIG_MAX_ORIGINAL); the pair count
+ * bounds the quadratic duplicate check. */
+#define QUERY_MAX_INPUT 65536
+#define QUERY_MAX_PAIRS 64
 
 /* HTTP. */
 #define HTTP_MAX_HEADER_BYTES 16384 /* per connection, all header lines */
