@@ -695,7 +695,6 @@ enum sig_error sig_verify(const struct sig_parsed *s, const void *key, size_t ke
 {
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int mac_len = 0;
-  int64_t c, e;
   bool ok;
 
   if (s->raw_len <= SIG_MAC_LEN) /* decoding failed: nothing to check */
@@ -709,6 +708,13 @@ enum sig_error sig_verify(const struct sig_parsed *s, const void *key, size_t ke
   secure_zero(mac, sizeof(mac));
   if (!ok)
     return SIG_ERR_BAD_MAC;
+  return sig_check(s, now);
+}
+
+enum sig_error sig_check(const struct sig_parsed *s, int64_t now)
+{
+  int64_t c, e;
+
   if (s->error)
     return s->error;
   if (s->param_error)

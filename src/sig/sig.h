@@ -221,6 +221,11 @@ enum sig_error sig_parse(struct sig_parsed *s, const char *text, size_t len, int
  * original reports bad_mac. Returns SIG_OK or the reason. */
 enum sig_error sig_verify(const struct sig_parsed *s, const void *key, size_t key_len, int64_t now);
 
+/* Every check of sig_verify() except the MAC, for a caller without the key
+ * (`vodgate inspect` with no key): decoding and parse errors, then the
+ * required parameters, then the time rules at `now`. */
+enum sig_error sig_check(const struct sig_parsed *s, int64_t now);
+
 /* Canonical names: "secretId" ... and the notify-mode words. */
 const char *sig_notify_mode_str(enum sig_notify_mode m);
 
