@@ -512,6 +512,46 @@ struct parse_ctx {
   size_t errlen;
 };
 
+/* A [section] line: known fixed section, or a policy to create. */
+static int section_open(struct parse_ctx *p, const char *section, const char *where)
+{
+  struct cfg *c = p->c;
+
+  if (section[0] == '\0') {
+    snprintf(p->err, p->errlen, "%s: empty section name", where);
+    return -1;
+  }
+  if (!is_fixed_section(section)) {
+    if (strncmp(section, "policy ", 7) != 0) {
+      snprintf(p->err, p->errlen, "%s: unknown section [%.64s]", where, section);
+      return -1;
+    }
+    if (!policy_name_ok(section + 7)) {
+      snprintf(p->err, p->errlen, "%s: [%.80s]: policy name must be 1-64 of A-Z a-z 0-9 _ -", where,
+               section);
+      return -1;
+    }
+    if (!has_section(c, section)) {
+      char a[80], b[80];
+      upper_norm(section, a, sizeof(a));
+      for (size_t i = 0; i < c->npol; i++) {
+        upper_norm(c->policies[i], b, sizeof(b));
+        if (strcmp(a, b) == 0) {
+          snprintf(p->err, p->errlen, "%s: [%s] and [%s] have the same environment name %s_*",
+                   where, section, c->policies[i], a);
+          return -1;
+        }
+      }
+      if (c->npol >= CFG_MAX_POLICIES) {
+        snprintf(p->err, p->errlen, "%s: more than %d policies", where, CFG_MAX_POLICIES);
+        return -1;
+      }
+      add_section(c, section);
+    }
+  }
+  return 0;
+}
+
 /* inih calls this like fgets. Handing out one line per call keeps our line
  * count equal to inih's, and lets us refuse lines inih would split. */
 static char *cfg_ini_reader(char *str, int num, void *stream)
@@ -537,6 +577,29 @@ static char *cfg_ini_reader(char *str, int num, void *stream)
   str[n] = '\0';
   p->off += n;
   p->cont = (s[0] == ' ' || s[0] == '\t');
+  if (!p->cont && s[0] == '[') {
+    /* inih reports sections only with their first key; check (and create)
+     * them here so that empty sections count and errors name this line. */
+    char name[CFG_MAX_POLICY_NAME + 16], where[CFG_MAX_PATH + 32];
+    const char *e2 = memchr(s, ']', n);
+    size_t a = 1, b = e2 ? (size_t)(e2 - s) : 0;
+    if (e2 && b - 1 < sizeof(name)) {
+      while (a < b && (s[a] == ' ' || s[a] == '\t'))
+        a++;
+      while (b > a && (s[b - 1] == ' ' || s[b - 1] == '\t'))
+        b--;
+      snprintf(name, sizeof(name), "%.*s", (int)(b - a), s + a);
+      snprintf(where, sizeof(where), "%s:%d", p->path, p->line);
+      if (!has_section(p->c, name) && section_open(p, name, where)) {
+        p->failed = true;
+        return NULL;
+      }
+    } else if (e2) {
+      snprintf(p->err, p->errlen, "%s:%d: section name too long", p->path, p->line);
+      p->failed = true;
+      return NULL;
+    }
+  }
   return str;
 }
 
@@ -554,34 +617,8 @@ static int cfg_ini_handler(void *user, const char *section, const char *name, co
     snprintf(p->err, p->errlen, "%s: key '%s' is outside of any [section]", where, name);
     goto fail;
   }
-  if (!is_fixed_section(section)) {
-    if (strncmp(section, "policy ", 7) != 0) {
-      snprintf(p->err, p->errlen, "%s: unknown section [%.64s]", where, section);
-      goto fail;
-    }
-    if (!policy_name_ok(section + 7)) {
-      snprintf(p->err, p->errlen, "%s: [%.80s]: policy name must be 1-64 of A-Z a-z 0-9 _ -", where,
-               section);
-      goto fail;
-    }
-    if (!has_section(c, section)) {
-      char a[80], b[80];
-      upper_norm(section, a, sizeof(a));
-      for (size_t i = 0; i < c->npol; i++) {
-        upper_norm(c->policies[i], b, sizeof(b));
-        if (strcmp(a, b) == 0) {
-          snprintf(p->err, p->errlen, "%s: [%s] and [%s] have the same environment name %s_*",
-                   where, section, c->policies[i], a);
-          goto fail;
-        }
-      }
-      if (c->npol >= CFG_MAX_POLICIES) {
-        snprintf(p->err, p->errlen, "%s: more than %d policies", where, CFG_MAX_POLICIES);
-        goto fail;
-      }
-      add_section(c, section);
-    }
-  }
+  if (!has_section(c, section) && section_open(p, section, where))
+    goto fail;
   v = find_val(c, section, name);
   if (!v) {
     snprintf(p->err, p->errlen, "%s: [%s] %.64s: unknown key", where, section, name);

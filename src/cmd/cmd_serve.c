@@ -58,7 +58,6 @@ static int serve_loop(struct app *app, const sigset_t *set)
         log_error("reload failed, keeping the previous configuration: %s", err);
         metrics_inc("vodgate_config_reloads_total", "result", "failed");
       } else {
-        log_info("configuration reloaded");
         metrics_inc("vodgate_config_reloads_total", "result", "ok");
       }
       continue;

@@ -404,6 +404,11 @@ static enum MHD_Result send_res(struct http_rctx *rc, struct http_res *res, bool
   rc->status = res->status;
   rc->bytes = res->body_len;
   rc->answered = true;
+  /* Counted when queued, so that a client that has its answer also sees
+   * it in /metrics. */
+  metrics_observe_request(rc->route ? (rc->route->name ? rc->route->name : rc->route->path)
+                                    : "none",
+                          rc->status, elapsed(&rc->t0));
   q = MHD_queue_response(rc->conn, (unsigned)res->status, r);
   MHD_destroy_response(r);
   res_release(res);
@@ -613,8 +618,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                                         ? "shutdown"
                                         : "connection closed"));
   log_json(LOG_INFO, o);
-  metrics_observe_request(
-      rc->route ? (rc->route->name ? rc->route->name : rc->route->path) : "none", rc->status, secs);
   if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
     conn_mark(s, rc->hc, true);
   buf_release(&rc->body);

@@ -56,6 +56,8 @@ int app_reload(struct app *app, char *err, size_t errlen)
     if ((a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0))
       log_warn("reload: [server] %s changed; it takes effect on restart", restart_keys[i]);
   }
+  /* Logged before the new log level applies, so that it is always seen. */
+  log_info("configuration reloaded");
   app_apply_cfg(app, next);
   cfg_unref(old);
   return 0;

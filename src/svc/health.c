@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "core/buf.h"
+#include "core/log.h"
 #include "core/util.h"
 #include "http/metrics.h"
 #include "svc/app.h"
@@ -56,6 +57,7 @@ void svc_test_slow(struct http_req *req, struct http_res *res, void *user)
     http_error(res, 400, VG_CODE_BAD_REQUEST, "ms must be 0..30000");
     return;
   }
+  log_info("test_slow: started, sleeping %llu ms", (unsigned long long)n);
   ts.tv_sec = (time_t)(n / 1000);
   ts.tv_nsec = (long)(n % 1000) * 1000000L;
   while (nanosleep(&ts, &ts) != 0)
