@@ -66,8 +66,10 @@ class Base(unittest.TestCase):
         self.d = vgtest.Daemon(["serve", "--config", self.cfg], env=self.env)
 
     def tearDown(self):
-        self.d.stop()
+        rc = self.d.stop()
         self.tmp.cleanup()
+        # Exit 0 after SIGTERM; under ASan a leak or error makes this fail.
+        self.assertEqual(rc, 0, "\n".join(self.d.logs[-30:]))
 
     def conn(self):
         return http.client.HTTPConnection("127.0.0.1", self.d.port, timeout=10)
