@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cfg/cfg.h"
 #include "cmd/cmd.h"
@@ -74,8 +75,12 @@ static int serve_loop(struct app *app, const sigset_t *set)
                     (int)http_server_inflight(app->http));
       log_json(LOG_INFO, o);
       left = http_server_drain(app->http, ms);
-      if (left)
+      if (left) {
+        /* A handler still running would block MHD_stop_daemon() (it joins
+         * the worker threads) past the bound the operator asked for. */
         log_warn("drain timeout: %u request(s) still in flight are cut", left);
+        _exit(0);
+      }
       return 0;
     }
   }

@@ -47,6 +47,7 @@ struct http_conn {
   struct http_conn *prev, *next;
   int fd;
   bool awaiting; /* between connection open / last response and headers */
+  bool in_body;  /* headers done, body not yet complete */
   bool cut;      /* shut down by the watchdog */
   bool first;    /* no request completed yet on this connection */
   struct timespec since;
@@ -476,16 +477,18 @@ static enum MHD_Result answer(struct http_rctx *rc)
   return send_res(rc, &res, false);
 }
 
-static void conn_mark(struct http_server *s, struct http_conn *hc, bool awaiting)
+/* Connection phases for the watchdog: awaiting headers (after a response),
+ * receiving a body (after the headers), or neither (handler, sending). */
+static void conn_mark(struct http_server *s, struct http_conn *hc, bool awaiting, bool in_body)
 {
   if (!hc)
     return;
   pthread_mutex_lock(&s->conn_mu);
   hc->awaiting = awaiting;
-  if (awaiting) {
+  hc->in_body = in_body;
+  if (awaiting)
     hc->first = false;
-    clock_gettime(CLOCK_MONOTONIC, &hc->since);
-  }
+  clock_gettime(CLOCK_MONOTONIC, &hc->since);
   pthread_mutex_unlock(&s->conn_mu);
 }
 
@@ -502,7 +505,7 @@ static struct http_rctx *rctx_new(struct http_server *s, struct MHD_Connection *
   atomic_fetch_add(&s->inflight, 1);
   ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
   rc->hc = ci ? ci->socket_context : NULL;
-  conn_mark(s, rc->hc, false);
+  conn_mark(s, rc->hc, false, true);
   if (rc->hc)
     memcpy(rc->remote, rc->hc->remote, sizeof(rc->remote));
   snprintf(rc->method, sizeof(rc->method), "%s", method);
@@ -580,6 +583,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   }
   if (rc->answered)
     return MHD_YES;
+  conn_mark(s, rc->hc, false, false);
   return answer(rc);
 }
 
@@ -619,7 +623,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                                         : "connection closed"));
   log_json(LOG_INFO, o);
   if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
-    conn_mark(s, rc->hc, true);
+    conn_mark(s, rc->hc, true, false);
   buf_release(&rc->body);
   free(rc->path);
   free(rc);
@@ -700,6 +704,14 @@ static void *watchdog(void *arg)
         if (hc->first)
           log_warn("http: closed a connection from %s: request headers not complete in %us",
                    hc->remote, limit);
+      }
+      /* A body trickled in slower than the idle timeout can notice. */
+      if (hc->in_body && !hc->cut && hc->fd >= 0 && age > (double)s->timeout_s) {
+        hc->cut = true;
+        shutdown(hc->fd, SHUT_RDWR);
+        metrics_inc("vodgate_http_body_timeouts_total", NULL, NULL);
+        log_warn("http: closed a connection from %s: request body not complete in %us", hc->remote,
+                 s->timeout_s);
       }
     }
     clock_gettime(CLOCK_REALTIME, &dl);

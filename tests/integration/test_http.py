@@ -268,6 +268,17 @@ class Framing(Base):
         resp = raw(self.d.port, b"POST /test/echo HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\nhello")
         self.assertEqual(status_of(resp), 400, resp)
 
+    def test_huge_headers_431(self):
+        resp = raw(self.d.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n" +
+                   b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 200) for i in range(200)) + b"\r\n")
+        self.assertEqual(status_of(resp), 431, resp)
+        r, _ = self.req("GET", "/healthz")
+        self.assertEqual(r.status, 200)
+
+    def test_huge_url_414(self):
+        resp = raw(self.d.port, b"GET /" + b"a" * 40000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(status_of(resp), 414, resp)
+
     def test_missing_host(self):
         resp = raw(self.d.port, b"GET /healthz HTTP/1.1\r\n\r\n")
         self.assertEqual(status_of(resp), 400, resp)
@@ -316,6 +327,36 @@ class SlowClients(Base):
         self.assertEqual(r.status, 200)
         self.assertIs(c.sock, sock)
         c.close()
+
+
+class SlowBody(Base):
+    ini = BASE_INI + "timeout = 2\n"
+
+    def test_slow_body_cut_off(self):
+        s = socket.create_connection(("127.0.0.1", self.d.port))
+        s.sendall(b"POST /test/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
+        closed = False
+        for _ in range(300):  # one body byte every 0.1 s: 30 s for 300 bytes
+            try:
+                s.sendall(b"a")
+            except OSError:
+                closed = True
+                break
+            s.settimeout(0.1)
+            try:
+                if s.recv(1024) == b"":
+                    closed = True
+                    break
+            except socket.timeout:
+                pass
+            except OSError:
+                closed = True
+                break
+        s.close()
+        self.assertTrue(closed, "slow-body connection was not closed")
+        self.d.wait_log(lambda x: "request body not complete" in x.get("msg", ""))
+        r, _ = self.req("GET", "/healthz")
+        self.assertEqual(r.status, 200)
 
 
 class PerIpLimit(Base):
@@ -503,6 +544,30 @@ class Drain(Base):
             self.req("GET", "/healthz")
         t.join(30)
         self.assertEqual(self.d.wait(), 0)
+
+
+class DrainTimeout(Base):
+    ini = BASE_INI.replace("drain_timeout = 10", "drain_timeout = 1")
+
+    def test_drain_timeout_bounds_shutdown(self):
+        out = {}
+
+        def slow():
+            try:
+                out["r"] = self.req("GET", "/test/slow?ms=8000")
+            except Exception as e:  # noqa: BLE001 - the server cuts it
+                out["e"] = e
+
+        t = threading.Thread(target=slow)
+        t.start()
+        self.d.wait_log(lambda x: x.get("msg", "").startswith("test_slow: started"))
+        self.d.signal(signal.SIGTERM)
+        # Exits 0 once the 1 s drain timeout has passed, long before the
+        # handler's 8 s; the request gets no answer.
+        self.assertEqual(self.d.wait(timeout=7), 0)
+        self.d.wait_log(lambda x: "drain timeout" in x.get("msg", ""))
+        t.join(30)
+        self.assertIn("e", out)
 
 
 class NoTestRoutes(unittest.TestCase):
