@@ -202,6 +202,60 @@ const char *http_req_query(const struct http_req *req, const char *name)
   return v;
 }
 
+static bool json_too_deep(const char *s, size_t n)
+{
+  int depth = 0;
+  bool str = false, esc = false;
+
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (str) {
+      if (esc)
+        esc = false;
+      else if (c == '\\')
+        esc = true;
+      else if (c == '"')
+        str = false;
+    } else if (c == '"') {
+      str = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > JSON_MAX_DEPTH)
+        return true;
+    } else if (c == '}' || c == ']') {
+      depth--;
+    }
+  }
+  return false;
+}
+
+int http_req_json(const struct http_req *req, json_t **out, struct http_res *res)
+{
+  json_error_t je;
+  json_t *j;
+  char msg[200];
+
+  *out = NULL;
+  if (req->body_len == 0)
+    return 0;
+  if (json_too_deep(req->body, req->body_len)) {
+    http_error(res, 400, VG_CODE_BAD_REQUEST, "JSON nested too deeply");
+    return -1;
+  }
+  j = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &je);
+  if (!j) {
+    snprintf(msg, sizeof(msg), "invalid JSON at byte %d: %s", je.position, je.text);
+    http_error(res, 400, VG_CODE_BAD_REQUEST, msg);
+    return -1;
+  }
+  if (!json_is_object(j)) {
+    json_decref(j);
+    http_error(res, 400, VG_CODE_BAD_REQUEST, "JSON body must be an object");
+    return -1;
+  }
+  *out = j;
+  return 0;
+}
+
 /* ---- CORS ---- */
 
 static bool cors_allowed(struct http_server *s, const char *origin, bool *any)

@@ -56,6 +56,14 @@ const char *http_req_header(const struct http_req *req, const char *name);
  * value ("?a") gives "". */
 const char *http_req_query(const struct http_req *req, const char *name);
 
+struct http_res;
+
+/* Parse the body as one JSON object (duplicate keys refused, nesting at most
+ * JSON_MAX_DEPTH, UTF-8, no trailing data). An empty body gives *out = NULL
+ * and 0. On a bad body answers 400 (code 4000, message saying what is wrong)
+ * into res and returns -1. *out is the caller's to json_decref(). */
+int http_req_json(const struct http_req *req, json_t **out, struct http_res *res) WARN_UNUSED;
+
 struct http_hdr {
   char *name, *value;
 };

@@ -73,3 +73,13 @@ void svc_test_echo(struct http_req *req, struct http_res *res, void *user)
                 json_pack("{s:I,s:b}", "len", (json_int_t)req->body_len, "authorization",
                           http_req_header(req, "Authorization") != NULL));
 }
+
+/* POST /test/json: parses the body with http_req_json and returns it. */
+void svc_test_json(struct http_req *req, struct http_res *res, void *user)
+{
+  json_t *j;
+
+  if (http_req_json(req, &j, res))
+    return;
+  http_res_json(res, 200, json_pack("{s:o}", "got", j ? j : json_null()));
+}

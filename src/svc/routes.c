@@ -20,6 +20,7 @@ static const struct http_route routes[] = {
 static const struct http_route test_routes[] = {
   {"GET",   "/test/slow", false, 0,     svc_test_slow, NULL, "test_slow"},
   {"POST",  "/test/echo", false, 1024,  svc_test_echo, NULL, "test_echo"},
+  {"POST",  "/test/json", false, 4096,  svc_test_json, NULL, "test_json"},
 };
 /* clang-format on */
 

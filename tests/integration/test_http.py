@@ -181,6 +181,20 @@ class Endpoints(Base):
         self.assertEqual(status_of(resp), 200, resp)
         self.assertEqual(body_of(resp)["len"], 8)
 
+    def test_json_body_helper(self):
+        r, data = self.req("POST", "/test/json", body=b'{"procedure":"p","n":[1,{"a":null}]}')
+        self.assertEqual(r.status, 200, data)
+        self.assertEqual(json.loads(data), {"got": {"procedure": "p", "n": [1, {"a": None}]}})
+        r, data = self.req("POST", "/test/json", body=b"")
+        self.assertEqual(json.loads(data), {"got": None})
+        for body, msg in [(b'{"a":1', "invalid JSON"), (b'[1]', "JSON body must be an object"),
+                          (b'{"a":1,"a":2}', "duplicate"), (b'{"a":1} x', "invalid JSON"),
+                          (b'{"a":"\xff"}', "invalid JSON"),
+                          (b'{"a":' * 40 + b'1' + b'}' * 40, "nested too deeply")]:
+            r, data = self.req("POST", "/test/json", body=body)
+            j = self.assert_error(r, data, 400, 4000)
+            self.assertIn(msg, j["message"], body)
+
     def test_body_on_bodyless_route_413(self):
         r, data = self.req("GET", "/healthz", body=b"x")
         self.assert_error(r, data, 413, 4130)
