@@ -14,6 +14,8 @@ static int cmd_help(int argc, char **argv);
 static const struct cmd commands[] = {
     {"sign", cmd_sign, "create a VOD upload signature"},
     {"inspect", cmd_inspect, "decode, lint and verify an upload signature"},
+    {"serve", cmd_serve, "run the HTTP service"},
+    {"config", cmd_config, "check or print the configuration (secrets redacted)"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "list the subcommands, or show one's --help"},
 };

@@ -70,7 +70,7 @@ void log_json(enum log_level lvl, json_t *obj)
   log_timestamp(ts);
   json_object_set_new(obj, "ts", json_string(ts));
   json_object_set_new(obj, "level", json_string(level_names[lvl]));
-  line = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  line = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
   json_decref(obj);
   if (!line)
     return;
