@@ -1,10 +1,13 @@
 /*
  * fuzz_jwt: jwt_verify and auth_bearer_parse over arbitrary bytes, against a
- * verifier holding every key kind (HS256 secret, RSA and EC PEM keys with and
- * without kid). Properties checked beyond "no crash, no leak": a token that
- * passes has a non-empty sub within bounds, and nothing passes that was not
- * signed with the secret (the fuzzer cannot forge HMAC), so any AUTH_OK must
- * come from a corpus-like token signed with the test secret.
+ * verifier holding every key kind (HS256 secret, RSA and EC PEM keys).
+ *
+ * Each input is used three ways: (1) as a token, (2) as an Authorization
+ * header value, (3) split at the first newline into header JSON and payload
+ * JSON that the harness encodes and signs with the HS256 secret, so that the
+ * claim checks see arbitrary, correctly signed JSON. Properties beyond "no
+ * crash, no leak": an identity exists exactly on AUTH_OK, its sub is
+ * non-empty and bounded, and the reason is inside the enum.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -14,6 +17,9 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
+#include <openssl/hmac.h>
+
+#include "auth/b64url.h"
 #include "auth/jwt.h"
 #include "core/limits.h"
 
@@ -62,26 +68,59 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
   return 0;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void check(const char *tok, size_t len)
 {
   struct jwt_identity id;
-  enum auth_error e;
-  char *s;
-  const char *tok;
-  size_t len;
+  enum auth_error e = jwt_verify(verifier, tok, len, 1750000000, &id);
 
-  /* The whole input as a token (not NUL-terminated: exact length). */
-  e = jwt_verify(verifier, (const char *)data, size, 1750000000, &id);
+  if ((int)e < 0 || e >= AUTH_ERROR_COUNT)
+    abort();
   if (e == AUTH_OK) {
     if (!id.sub || !id.sub[0] || strlen(id.sub) > JWT_MAX_SUB)
       abort();
+    if (id.policy && strlen(id.policy) > JWT_MAX_POLICY)
+      abort();
     jwt_identity_release(&id);
-  } else if (id.sub || id.policy) {
+  } else if (id.sub || id.policy || id.exp) {
     abort();
   }
-  if ((int)e < 0 || e >= AUTH_ERROR_COUNT)
-    abort();
+}
+
+/* header "\n" payload -> b64url(header).b64url(payload).HS256 */
+static void check_signed(const uint8_t *data, size_t size)
+{
+  const uint8_t *nl = memchr(data, '\n', size);
+  size_t hlen, plen, n;
+  char *tok;
+  unsigned char mac[32];
+  unsigned int maclen = 0;
+
+  if (!nl || size > AUTH_MAX_TOKEN)
+    return;
+  hlen = (size_t)(nl - data);
+  plen = size - hlen - 1;
+  tok = malloc(B64URL_ENCODED_SIZE(hlen) + B64URL_ENCODED_SIZE(plen) + B64URL_ENCODED_SIZE(32));
+  n = auth_b64url_encode(data, hlen, tok);
+  tok[n++] = '.';
+  n += auth_b64url_encode(nl + 1, plen, tok + n);
+  HMAC(EVP_sha256(), secret, (int)strlen(secret), (unsigned char *)tok, n, mac, &maclen);
+  tok[n++] = '.';
+  n += auth_b64url_encode(mac, maclen, tok + n);
+  check(tok, n);
+  free(tok);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+  char *s;
+  const char *tok;
+  size_t len;
+  enum auth_error e;
+
+  /* The whole input as a token (not NUL-terminated: exact length). */
+  check((const char *)data, size);
+  check_signed(data, size);
 
   /* The input as an Authorization header value. */
   s = malloc(size + 1);
@@ -91,8 +130,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   if (e == AUTH_OK) {
     if (len == 0 || len > AUTH_MAX_TOKEN || tok < s || tok + len > s + size)
       abort();
-    e = jwt_verify(verifier, tok, len, 1750000000, &id);
-    jwt_identity_release(&id);
+    check(tok, len);
   }
   free(s);
   return 0;
