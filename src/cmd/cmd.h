@@ -17,5 +17,6 @@ struct cmd {
 
 int cmd_sign(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_jwt(int argc, char **argv);
 
 #endif
