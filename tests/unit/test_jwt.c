@@ -25,6 +25,7 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
+#include "auth/b64url.h"
 #include "auth/jwt.h"
 #include "core/limits.h"
 
@@ -751,6 +752,10 @@ static void issuer_and_audience(void **state)
                    AUTH_BAD_AUDIENCE);
   assert_int_equal(
       hs_case(v, HS, P(",\"iss\":\"https://idp.example\",\"aud\":[\"a\",\"vodgate\"]")), AUTH_OK);
+  assert_int_equal(hs_case(v, HS, P(",\"iss\":\"https://idp.example\",\"aud\":[\"vodgatx\"]")),
+                   AUTH_BAD_AUDIENCE);
+  assert_int_equal(hs_case(v, HS, P(",\"iss\":\"https://idp.example\",\"aud\":[7,\"vodgate\"]")),
+                   AUTH_OK);
   assert_int_equal(hs_case(v, HS, P(",\"iss\":\"https://idp.example\",\"aud\":[]")),
                    AUTH_BAD_AUDIENCE);
   assert_int_equal(hs_case(v, HS, P(",\"iss\":\"https://idp.example\",\"aud\":\"vodgatex\"")),
@@ -926,6 +931,50 @@ static void config_errors(void **state)
   }
 }
 
+/* ---- strict base64url ---- */
+
+static void b64url_is_strict(void **state)
+{
+  static const struct {
+    const char *in;
+    const char *out; /* NULL: must be refused */
+  } cases[] = {
+      {"", ""},           {"Zg", "f"},     {"Zm8", "fo"},   {"Zm9v", "foo"},
+      {"Zm9vYg", "foob"}, {"Zh", NULL},    {"Zm9", NULL},   {"Z", NULL},
+      {"Zm9vY", NULL},    {"Zg==", NULL},  {"Zm9v=", NULL}, {"Zm+v", NULL},
+      {"Zm/v", NULL},     {"Zm9 v", NULL}, {"Zm\nv", NULL}, {"_-8", "\xff\xef"},
+  };
+  unsigned char out[64], raw[100];
+  size_t n;
+
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    int rc = auth_b64url_decode(cases[i].in, strlen(cases[i].in), out, &n);
+    if (!cases[i].out) {
+      if (rc != -1)
+        fail_msg("\"%s\" was accepted", cases[i].in);
+      continue;
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(n, strlen(cases[i].out));
+    assert_memory_equal(out, cases[i].out, n);
+  }
+  /* Round trip against OpenSSL's encoder for every tail length. */
+  for (size_t len = 0; len < sizeof(raw); len++) {
+    char mine[B64URL_ENCODED_SIZE(100)];
+    char *theirs;
+    unsigned char back[B64URL_DECODED_MAX(sizeof(mine))];
+    for (size_t i = 0; i < len; i++)
+      raw[i] = (unsigned char)(i * 37 + len);
+    theirs = b64url(raw, len);
+    assert_int_equal(auth_b64url_encode(raw, len, mine), strlen(theirs));
+    assert_string_equal(mine, theirs);
+    assert_int_equal(auth_b64url_decode(mine, strlen(mine), back, &n), 0);
+    assert_int_equal(n, len);
+    assert_memory_equal(back, raw, len);
+    free(theirs);
+  }
+}
+
 /* ---- bearer header, reasons, minting ---- */
 
 static void bearer_header(void **state)
@@ -1058,6 +1107,7 @@ int main(void)
       cmocka_unit_test(subject_and_policy),
       cmocka_unit_test(signature_checked_before_claims),
       cmocka_unit_test(config_errors),
+      cmocka_unit_test(b64url_is_strict),
       cmocka_unit_test(bearer_header),
       cmocka_unit_test(reason_strings_are_stable),
       cmocka_unit_test(sign_hs256_helper),
