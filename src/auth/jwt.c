@@ -3,10 +3,11 @@
  *
  * Division of labour: we parse and check everything that libjwt 1.10.2 gets
  * wrong or does not do (structure, strict base64url, algorithm pinning, kid,
- * claims), and let libjwt do the one thing we want from it: the signature
- * check, always called with a key that belongs to the algorithm the header
- * names. The claims are read from our own parse of the very bytes libjwt
- * verified (canonical base64url makes the decoded bytes identical).
+ * claims), and let libjwt do the one thing we want from it: the RS256/ES256
+ * signature check, always called with a key that belongs to the algorithm
+ * the header names. HS256 MACs are checked here (see libjwt_check). The
+ * claims are read from our own parse of the very bytes that were verified
+ * (canonical base64url makes the decoded bytes identical to libjwt's).
  */
 #include "auth/jwt.h"
 
@@ -788,13 +789,36 @@ static enum auth_error check_claims(const struct jwt_verifier *v, json_t *payloa
   return AUTH_OK;
 }
 
-/* libjwt's part: verify the signature with one key pinned to its algorithm.
- * token is NUL-terminated (libjwt strdup()s it). */
-static enum auth_error libjwt_check(const struct jwt_key *k, const char *token)
+/* Verify the signature with one key pinned to its algorithm. token is
+ * NUL-terminated (libjwt strdup()s it); signing_len is the length of
+ * "header.payload"; sig is the decoded signature.
+ *
+ * HS256 is checked here, with one HMAC and CRYPTO_memcmp, and libjwt is not
+ * called: (a) libjwt 1.10.2 compared MACs with strcmp until Debian's
+ * CVE-2024-25189 patch, and a build against an unpatched libjwt must not
+ * bring the timing leak back; (b) libjwt re-parses and re-decodes the whole
+ * token, which measured 12.6 us per HS256 verification against 4.8 us
+ * without it, on the request path of every HS256 caller. RS256 and ES256
+ * go to libjwt, whose cost there is small next to the public-key operation. */
+static enum auth_error libjwt_check(const struct jwt_key *k, const char *token, size_t signing_len,
+                                    const unsigned char *sig, size_t siglen)
 {
   jwt_t *j = NULL;
-  int rc = jwt_decode(&j, token, k->material, (int)k->material_len);
+  int rc;
   enum auth_error res;
+
+  if (k->alg == KEY_HS256) {
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int maclen = 0;
+    bool same;
+    if (!HMAC(EVP_sha256(), k->material, (int)k->material_len, (const unsigned char *)token,
+              signing_len, mac, &maclen))
+      return AUTH_INTERNAL;
+    same = ct_equal(mac, maclen, sig, siglen);
+    secure_zero(mac, sizeof(mac));
+    return same ? AUTH_OK : AUTH_BAD_SIGNATURE;
+  }
+  rc = jwt_decode(&j, token, k->material, (int)k->material_len);
 
   if (rc == ENOMEM)
     res = AUTH_INTERNAL;
@@ -826,6 +850,8 @@ enum auth_error jwt_verify(const struct jwt_verifier *v, const char *token, size
   memset(out, 0, sizeof(*out));
   if (!token || len == 0)
     return AUTH_MISSING;
+  if (!v)
+    return AUTH_ALG_NOT_ALLOWED; /* no key configured for any algorithm */
   if (len > v->max_token)
     return AUTH_TOO_LONG;
 
@@ -931,7 +957,7 @@ enum auth_error jwt_verify(const struct jwt_verifier *v, const char *token, size
   for (i = 0; i < ncand && res != AUTH_OK && res != AUTH_INTERNAL; i++) {
     if (candidates[i]->sig_len != siglen)
       continue;
-    res = libjwt_check(candidates[i], copy);
+    res = libjwt_check(candidates[i], copy, (size_t)(dot2 - token), sigbuf, siglen);
   }
   /* Whatever libjwt allocated error state for must not pile up per thread. */
   ERR_clear_error();

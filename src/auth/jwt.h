@@ -2,7 +2,8 @@
  * jwt.h: verification of the app users' JWT bearer tokens (RFC 7519, JWS
  * compact serialisation), wrapping libjwt 1.10.2 so that its weaknesses
  * (it takes the algorithm from the token header and validates no claim) can
- * not leak. This module is the only code that includes <jwt.h>.
+ * not leak. This module is the only code that includes <jwt.h>; libjwt
+ * checks RS256/ES256 signatures, HS256 MACs are checked here (jwt.c).
  *
  * Ownership and invariants:
  * - A struct jwt_verifier is built once from a struct jwt_config, is
@@ -128,6 +129,8 @@ struct jwt_identity {
  * pinned to its algorithm), then exp/nbf/iat with leeway, iss, aud, sub and
  * the policy claim. On AUTH_OK fills *out (release with
  * jwt_identity_release); on any error *out is zeroed and holds nothing.
+ * v may be NULL (no JWT keys configured): every token is then refused with
+ * AUTH_ALG_NOT_ALLOWED, after the AUTH_MISSING check.
  */
 enum auth_error jwt_verify(const struct jwt_verifier *v, const char *token, size_t len, int64_t now,
                            struct jwt_identity *out);

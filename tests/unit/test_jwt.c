@@ -393,6 +393,8 @@ static void missing_and_too_long(void **state)
 
   assert_int_equal(jwt_verify(v, NULL, 0, NOW, &id), AUTH_MISSING);
   assert_int_equal(jwt_verify(v, "", 0, NOW, &id), AUTH_MISSING);
+  assert_int_equal(jwt_verify(NULL, "", 0, NOW, &id), AUTH_MISSING);
+  assert_int_equal(jwt_verify(NULL, "a.b.c", 5, NOW, &id), AUTH_ALG_NOT_ALLOWED);
   big = malloc(AUTH_MAX_TOKEN + 2);
   memset(big, 'A', AUTH_MAX_TOKEN + 1);
   big[10] = '.';
@@ -513,6 +515,17 @@ static void bad_signatures(void **state)
   }
   assert_int_equal(verify(v, t), AUTH_BAD_SIGNATURE);
   free(t);
+  /* Only the last MAC byte differs: the whole MAC is compared. */
+  {
+    unsigned char mac[32];
+    unsigned int maclen = 0;
+    char *in = signing_input(HS, GOOD);
+    HMAC(EVP_sha256(), secret, (int)strlen(secret), (unsigned char *)in, strlen(in), mac, &maclen);
+    mac[31] ^= 1;
+    t = with_sig(in, mac, maclen);
+    assert_int_equal(verify(v, t), AUTH_BAD_SIGNATURE);
+    free(t);
+  }
   /* Another secret. */
   t = mint_hs(HS, GOOD, "another secret another secret another", 37);
   assert_int_equal(verify(v, t), AUTH_BAD_SIGNATURE);
@@ -860,6 +873,8 @@ static void config_errors(void **state)
   c.public_key_file = NULL;
   c.public_key_pem = ec_priv_pem;
   expect_config_error(&c, "is a private key");
+  c.public_key_pem = "-----BEGIN PUBLIC KEY-----\nAAAA\n";
+  expect_config_error(&c, "PEM block 1 is malformed");
   c.public_key_pem = "not a pem at all\n";
   expect_config_error(&c, "no PEM public key found");
   c.public_key_pem = "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n";
