@@ -9,6 +9,7 @@
  * crash, no leak": an identity exists exactly on AUTH_OK, its sub is
  * non-empty and bounded, and the reason is inside the enum.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,12 +69,24 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
   return 0;
 }
 
+/* Reasons given only after the signature verified. */
+static bool after_signature(enum auth_error e)
+{
+  return e == AUTH_OK || e == AUTH_EXPIRED || e == AUTH_NOT_YET_VALID || e == AUTH_BAD_ISSUER ||
+         e == AUTH_BAD_AUDIENCE || e == AUTH_MISSING_SUB || e == AUTH_MISSING_EXP;
+}
+
 static void check(const char *tok, size_t len)
 {
   struct jwt_identity id;
   enum auth_error e = jwt_verify(verifier, tok, len, 1750000000, &id);
 
   if ((int)e < 0 || e >= AUTH_ERROR_COUNT)
+    abort();
+  /* Differential: our OpenSSL signature check against libjwt's. */
+  if (after_signature(e) && !jwt_libjwt_verifies(verifier, tok, len))
+    abort();
+  if (e == AUTH_BAD_SIGNATURE && jwt_libjwt_verifies(verifier, tok, len))
     abort();
   if (e == AUTH_OK) {
     if (!id.sub || !id.sub[0] || strlen(id.sub) > JWT_MAX_SUB)

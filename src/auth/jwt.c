@@ -1,13 +1,17 @@
 /*
  * jwt.c: the JWT verifier. See jwt.h for the contract.
  *
- * Division of labour: we parse and check everything that libjwt 1.10.2 gets
- * wrong or does not do (structure, strict base64url, algorithm pinning, kid,
- * claims), and let libjwt do the one thing we want from it: the RS256/ES256
- * signature check, always called with a key that belongs to the algorithm
- * the header names. HS256 MACs are checked here (see libjwt_check). The
- * claims are read from our own parse of the very bytes that were verified
- * (canonical base64url makes the decoded bytes identical to libjwt's).
+ * Division of labour. libjwt 1.10.2 gets the checks wrong or leaves them
+ * out (it takes the algorithm from the header, validates no claim, decodes
+ * base64 leniently), so structure, strict base64url, algorithm pinning, kid
+ * and claims are ours. The signature itself is checked with OpenSSL against
+ * keys parsed once at start-up (verify_signature): libjwt 1.10.2 takes a key
+ * only as PEM text and re-parses it on every call, and OpenSSL 3.0's PEM
+ * decoder alone costs 556 us, against 36 us for the RSA verification
+ * (measured here: RS256 through libjwt 830 us per token, HS256 12.6 us
+ * against 4.8 us). libjwt stays as an independent second implementation:
+ * jwt_libjwt_verifies() runs a token through it, and the fuzz target and
+ * unit tests require both to agree.
  */
 #include "auth/jwt.h"
 
@@ -23,6 +27,7 @@
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -47,6 +52,7 @@ struct jwt_key {
   enum key_alg alg;
   char *kid;               /* NULL when the key has none */
   unsigned char *material; /* HS256: the secret; RS/ES: SPKI PEM text, NUL-terminated */
+  EVP_PKEY *pkey;          /* RS/ES: the parsed key, shared read-only by all threads */
   size_t material_len;     /* bytes handed to libjwt (PEM: without the NUL) */
   size_t sig_len;          /* raw signature length: 32, modulus bytes, or 64 */
   char *source;            /* "jwks_file key 2" etc., for messages */
@@ -143,6 +149,7 @@ static void key_release(struct jwt_key *k)
     secure_zero(k->material, k->material_len);
     free(k->material);
   }
+  EVP_PKEY_free(k->pkey);
   free(k->kid);
   free(k->source);
   memset(k, 0, sizeof(*k));
@@ -252,6 +259,9 @@ static int add_public_key(struct jwt_verifier *v, EVP_PKEY *pkey, const char *ki
   k->material_len = mem->length;
   k->kid = kid ? xstrdup(kid) : NULL;
   k->source = xstrdup(source);
+  if (!EVP_PKEY_up_ref(pkey))
+    abort(); /* only fails on a corrupt key object */
+  k->pkey = pkey;
   BIO_free(bio);
   v->nkeys++;
   return 0;
@@ -789,47 +799,60 @@ static enum auth_error check_claims(const struct jwt_verifier *v, json_t *payloa
   return AUTH_OK;
 }
 
-/* Verify the signature with one key pinned to its algorithm. token is
- * NUL-terminated (libjwt strdup()s it); signing_len is the length of
- * "header.payload"; sig is the decoded signature.
- *
- * HS256 is checked here, with one HMAC and CRYPTO_memcmp, and libjwt is not
- * called: (a) libjwt 1.10.2 compared MACs with strcmp until Debian's
- * CVE-2024-25189 patch, and a build against an unpatched libjwt must not
- * bring the timing leak back; (b) libjwt re-parses and re-decodes the whole
- * token, which measured 12.6 us per HS256 verification against 4.8 us
- * without it, on the request path of every HS256 caller. RS256 and ES256
- * go to libjwt, whose cost there is small next to the public-key operation. */
-static enum auth_error libjwt_check(const struct jwt_key *k, const char *token, size_t signing_len,
-                                    const unsigned char *sig, size_t siglen)
+/*
+ * Verify the signature of [tbs, tbs+tbslen) ("header.payload") with one key,
+ * pinned to its algorithm. HS256: one HMAC and a constant-time compare.
+ * RS256: RSASSA-PKCS1-v1_5 with SHA-256. ES256: the JWS form r||s (RFC 7518
+ * 3.4) re-encoded as the DER ECDSA-Sig-Value that OpenSSL verifies.
+ */
+static enum auth_error verify_signature(const struct jwt_key *k, const char *tbs, size_t tbslen,
+                                        const unsigned char *sig, size_t siglen)
 {
-  jwt_t *j = NULL;
+  unsigned char der[80];
+  const unsigned char *vsig = sig;
+  size_t vlen = siglen;
+  EVP_MD_CTX *ctx;
   int rc;
-  enum auth_error res;
 
+  if (siglen != k->sig_len)
+    return AUTH_BAD_SIGNATURE;
   if (k->alg == KEY_HS256) {
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int maclen = 0;
     bool same;
-    if (!HMAC(EVP_sha256(), k->material, (int)k->material_len, (const unsigned char *)token,
-              signing_len, mac, &maclen))
+    if (!HMAC(EVP_sha256(), k->material, (int)k->material_len, (const unsigned char *)tbs, tbslen,
+              mac, &maclen))
       return AUTH_INTERNAL;
     same = ct_equal(mac, maclen, sig, siglen);
     secure_zero(mac, sizeof(mac));
     return same ? AUTH_OK : AUTH_BAD_SIGNATURE;
   }
-  rc = jwt_decode(&j, token, k->material, (int)k->material_len);
-
-  if (rc == ENOMEM)
-    res = AUTH_INTERNAL;
-  else if (rc != 0 || !j)
-    res = AUTH_BAD_SIGNATURE;
-  else if (jwt_get_alg(j) != key_alg_libjwt[k->alg])
-    res = AUTH_ALG_NOT_ALLOWED; /* cannot happen after our header check; belt and braces */
-  else
-    res = AUTH_OK;
-  jwt_free(j);
-  return res;
+  if (k->alg == KEY_ES256) {
+    ECDSA_SIG *es = ECDSA_SIG_new();
+    BIGNUM *r = BN_bin2bn(sig, 32, NULL), *s = BN_bin2bn(sig + 32, 32, NULL);
+    unsigned char *p = der;
+    int n;
+    if (!es || !r || !s || !ECDSA_SIG_set0(es, r, s)) {
+      ECDSA_SIG_free(es);
+      BN_free(r);
+      BN_free(s);
+      return AUTH_INTERNAL;
+    }
+    /* r, s < 2^256: the DER form is at most 72 bytes. */
+    n = i2d_ECDSA_SIG(es, NULL) <= (int)sizeof(der) ? i2d_ECDSA_SIG(es, &p) : -1;
+    ECDSA_SIG_free(es); /* frees r and s */
+    if (n <= 0)
+      return AUTH_INTERNAL;
+    vsig = der;
+    vlen = (size_t)n;
+  }
+  ctx = EVP_MD_CTX_new();
+  if (!ctx)
+    return AUTH_INTERNAL;
+  rc = EVP_DigestVerifyInit_ex(ctx, NULL, "SHA256", NULL, NULL, k->pkey, NULL) == 1 &&
+       EVP_DigestVerify(ctx, vsig, vlen, (const unsigned char *)tbs, tbslen) == 1;
+  EVP_MD_CTX_free(ctx);
+  return rc ? AUTH_OK : AUTH_BAD_SIGNATURE;
 }
 
 enum auth_error jwt_verify(const struct jwt_verifier *v, const char *token, size_t len, int64_t now,
@@ -844,7 +867,6 @@ enum auth_error jwt_verify(const struct jwt_verifier *v, const char *token, size
   size_t ncand = 0;
   unsigned char *sigbuf = NULL;
   size_t siglen = 0;
-  char *copy = NULL;
   enum auth_error res;
 
   memset(out, 0, sizeof(*out));
@@ -946,33 +968,44 @@ enum auth_error jwt_verify(const struct jwt_verifier *v, const char *token, size
     res = slen == 0 ? AUTH_BAD_SIGNATURE : AUTH_MALFORMED;
     goto done;
   }
-  copy = malloc(len + 1);
-  if (!copy) {
-    res = AUTH_INTERNAL;
-    goto done;
-  }
-  memcpy(copy, token, len);
-  copy[len] = '\0';
   res = AUTH_BAD_SIGNATURE;
-  for (i = 0; i < ncand && res != AUTH_OK && res != AUTH_INTERNAL; i++) {
-    if (candidates[i]->sig_len != siglen)
-      continue;
-    res = libjwt_check(candidates[i], copy, (size_t)(dot2 - token), sigbuf, siglen);
-  }
-  /* Whatever libjwt allocated error state for must not pile up per thread. */
+  for (i = 0; i < ncand && res != AUTH_OK && res != AUTH_INTERNAL; i++)
+    res = verify_signature(candidates[i], token, (size_t)(dot2 - token), sigbuf, siglen);
+  /* A failed verification leaves OpenSSL errors queued on this thread. */
   ERR_clear_error();
   if (res != AUTH_OK)
     goto done;
 
   res = check_claims(v, payload, now, out);
 done:
-  free(copy);
   free(sigbuf);
   json_decref(header);
   json_decref(payload);
   if (res != AUTH_OK)
     jwt_identity_release(out);
   return res;
+}
+
+bool jwt_libjwt_verifies(const struct jwt_verifier *v, const char *token, size_t len)
+{
+  char *copy;
+  bool ok = false;
+
+  if (!v || !token || len == 0 || len > v->max_token || memchr(token, '\0', len))
+    return false;
+  copy = xstrndup(token, len); /* libjwt wants a C string */
+  for (size_t i = 0; i < v->nkeys && !ok; i++) {
+    const struct jwt_key *k = &v->keys[i];
+    jwt_t *j = NULL;
+    /* Pin the algorithm here too, or libjwt would HMAC with a PEM key. */
+    if (jwt_decode(&j, copy, k->material, (int)k->material_len) == 0 && j &&
+        jwt_get_alg(j) == key_alg_libjwt[k->alg])
+      ok = true;
+    jwt_free(j);
+  }
+  ERR_clear_error();
+  free(copy);
+  return ok;
 }
 
 void jwt_identity_release(struct jwt_identity *id)

@@ -1,9 +1,11 @@
 /*
  * jwt.h: verification of the app users' JWT bearer tokens (RFC 7519, JWS
- * compact serialisation), wrapping libjwt 1.10.2 so that its weaknesses
- * (it takes the algorithm from the token header and validates no claim) can
- * not leak. This module is the only code that includes <jwt.h>; libjwt
- * checks RS256/ES256 signatures, HS256 MACs are checked here (jwt.c).
+ * compact serialisation). This module is the only code that includes
+ * <jwt.h>. libjwt 1.10.2 takes the algorithm from the token header and
+ * validates no claim, so every check is ours, and signatures are verified
+ * with OpenSSL against keys parsed once (libjwt re-parses a PEM key per call:
+ * 20 times the cost; see jwt.c). libjwt is kept as an independent oracle:
+ * jwt_libjwt_verifies(), which tests and the fuzz target compare against.
  *
  * Ownership and invariants:
  * - A struct jwt_verifier is built once from a struct jwt_config, is
@@ -136,6 +138,14 @@ enum auth_error jwt_verify(const struct jwt_verifier *v, const char *token, size
                            struct jwt_identity *out);
 
 void jwt_identity_release(struct jwt_identity *id);
+
+/*
+ * Testing and fuzzing only (not on the request path; slow): true if libjwt
+ * verifies the token's signature with one of v's keys, the algorithm pinned
+ * to the key. Claims are not looked at. Used to check that jwt_verify's own
+ * signature verification agrees with an independent implementation.
+ */
+bool jwt_libjwt_verifies(const struct jwt_verifier *v, const char *token, size_t len);
 
 /*
  * Mint an HS256 token {"alg":"HS256","typ":"JWT"}.claims for tests and the

@@ -1062,6 +1062,42 @@ static void sign_hs256_helper(void **state)
   jwt_verifier_free(v);
 }
 
+/* ---- our signature check agrees with libjwt's ---- */
+
+static void libjwt_agrees(void **state)
+{
+  struct jwt_verifier *v = full();
+  char *good[3] = {mint_hs(HS, GOOD, secret, strlen(secret)), mint_rs(RS, GOOD, rsa),
+                   mint_es(ES, GOOD, ec, 32)};
+  char *bad[4] = {mint_hs(HS, GOOD, rsa_pem, strlen(rsa_pem)), /* key confusion */
+                  mint_rs(RS, GOOD, rsa2), mint_es(ES, GOOD, ec384, 48),
+                  mint_hs(HS, GOOD, "another secret another secret another", 37)};
+  char *flipped;
+
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(verify(v, good[i]), AUTH_OK);
+    assert_true(jwt_libjwt_verifies(v, good[i], strlen(good[i])));
+    /* Flip one bit of the first signature byte (first character: 6 bits, no padding bits). */
+    flipped = strdup(good[i]);
+    {
+      char *c = strrchr(flipped, '.') + 1;
+      *c = *c == 'A' ? 'Q' : 'A';
+    }
+    assert_int_equal(verify(v, flipped), AUTH_BAD_SIGNATURE);
+    assert_false(jwt_libjwt_verifies(v, flipped, strlen(flipped)));
+    free(flipped);
+    free(good[i]);
+  }
+  for (int i = 0; i < 4; i++) {
+    assert_int_not_equal(verify(v, bad[i]), AUTH_OK);
+    assert_false(jwt_libjwt_verifies(v, bad[i], strlen(bad[i])));
+    free(bad[i]);
+  }
+  assert_false(jwt_libjwt_verifies(v, "a.b.c", 5));
+  assert_false(jwt_libjwt_verifies(NULL, "a.b.c", 5));
+  jwt_verifier_free(v);
+}
+
 /* ---- concurrency: one verifier, several threads ---- */
 
 struct worker {
@@ -1126,6 +1162,7 @@ int main(void)
       cmocka_unit_test(bearer_header),
       cmocka_unit_test(reason_strings_are_stable),
       cmocka_unit_test(sign_hs256_helper),
+      cmocka_unit_test(libjwt_agrees),
       cmocka_unit_test(shared_between_threads),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
