@@ -684,7 +684,9 @@ static json_t *segment_json(const char *s, size_t n)
 
   if (!raw)
     return NULL;
-  if (auth_b64url_decode(s, n, raw, &len) == 0)
+  /* jansson silently skips raw NUL bytes (found by fuzz_jwt), where libjwt
+   * stops at them: refuse them so that both read the same JSON. */
+  if (auth_b64url_decode(s, n, raw, &len) == 0 && !memchr(raw, '\0', len))
     j = json_loadb((const char *)raw, len, JSON_REJECT_DUPLICATES, NULL);
   free(raw);
   if (j && !json_is_object(j)) {

@@ -464,6 +464,25 @@ static void malformed_tokens(void **state)
     assert_int_equal(jwt_verify(v, t, n, NOW, &id), AUTH_MALFORMED);
   }
   free(t);
+  /* A raw NUL byte in the JSON (jansson would skip it, libjwt stop at it). */
+  {
+    static const char hnul[] = "{\"alg\":\"HS256\",\"x\":0\0}";
+    static const char pnul[] = "{\"sub\":\"u\",\"exp\":1750003600\0}";
+    char *hb = b64url((const unsigned char *)hnul, sizeof(hnul) - 1);
+    char *pb = b64url((const unsigned char *)pnul, sizeof(pnul) - 1);
+    char *gp = b64s("{\"sub\":\"u\",\"exp\":1750003600}");
+    char *gh = b64s(HS);
+    t = join3(hb, gp, sig);
+    assert_int_equal(verify(v, t), AUTH_MALFORMED);
+    free(t);
+    t = join3(gh, pb, sig);
+    assert_int_equal(verify(v, t), AUTH_MALFORMED);
+    free(t);
+    free(hb);
+    free(pb);
+    free(gp);
+    free(gh);
+  }
   /* Bad JSON in header / payload, non-object JSON, duplicate members. */
   assert_int_equal(hs_case(v, "{\"alg\":\"HS256\"", "{\"sub\":\"u\"}"), AUTH_MALFORMED);
   assert_int_equal(hs_case(v, "[\"HS256\"]", "{\"sub\":\"u\"}"), AUTH_MALFORMED);
