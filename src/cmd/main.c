@@ -16,6 +16,7 @@ static const struct cmd commands[] = {
     {"inspect", cmd_inspect, "decode, lint and verify an upload signature"},
     {"serve", cmd_serve, "run the HTTP service"},
     {"config", cmd_config, "check or print the configuration (secrets redacted)"},
+    {"jwt", cmd_jwt, "mint an HS256 development token for the [auth] secret"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "list the subcommands, or show one's --help"},
 };

@@ -45,4 +45,34 @@
 #define CFG_MAX_FILE (1024 * 1024)
 #define CFG_MAX_SECRET_FILE 65536
 
+/* JWT verification (src/auth). */
+/* User ids are short; this bounds logs and store rows. */
+#define JWT_MAX_SUB 256
+/* Policy names are config section names. */
+#define JWT_MAX_POLICY 128
+/* IdP kids are thumbprints or UUIDs (< 100 characters). */
+#define JWT_MAX_KID 256
+/* Length of the jwt_policy_claim name. */
+#define JWT_MAX_CLAIM_NAME 64
+/* PEM + JWKS keys; a kid-less token may be tried against each of its alg. */
+#define JWT_MAX_KEYS 64
+/* A PEM bundle or JWKS of JWT_MAX_KEYS RSA-4096 keys fits. */
+#define JWT_MAX_KEY_FILE (256 * 1024)
+/* RFC 7518 3.2: an HMAC key at least as long as the hash output. */
+#define JWT_MIN_HS256_SECRET 32
+/* NIST SP 800-131A: smaller RSA keys are within reach of forgery. */
+#define JWT_MIN_RSA_BITS 2048
+/* Verification cost grows with the modulus; keys come from config only. */
+#define JWT_MAX_RSA_BITS 8192
+/* Seconds of clock skew tolerated on exp/nbf/iat by default, and at most:
+ * more would make exp meaningless. */
+#define JWT_DEFAULT_LEEWAY 60
+#define JWT_MAX_LEEWAY     600
+/* 9999-12-31T23:59:59Z: bounds NumericDate arithmetic far from overflow. */
+#define JWT_MAX_NUMERIC_DATE 253402300799LL
+
+/* Static API tokens: "vg_" + base64url of 32 random bytes (256 bits:
+ * unguessable, so a plain SHA-256 is a safe stored hash). */
+#define APITOKEN_RAW_BYTES 32
+
 #endif
