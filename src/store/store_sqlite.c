@@ -73,7 +73,7 @@ static const char *const sq_migrations[] = {
     " file_id TEXT,"
     " task_id TEXT,"
     " status TEXT,"
-    " body TEXT NOT NULL,"
+    " body TEXT NOT NULL CHECK (json_valid(body)),"
     " received_at INTEGER NOT NULL"
     ") STRICT;"
     "CREATE INDEX event_file ON event(file_id);"

@@ -78,6 +78,12 @@ static void schema_is_current(void **state)
   assert_int_equal(v, STORE_SCHEMA_VERSION);
 }
 
+static void backend_matches_url(void **state)
+{
+  bool pg = !strncmp(url, "postgres", 8);
+  assert_string_equal(store_backend(st), pg ? "postgres" : "sqlite");
+}
+
 static void open_rejects_bad_urls(void **state)
 {
   struct store *s = (struct store *)1;
@@ -86,6 +92,9 @@ static void open_rejects_bad_urls(void **state)
   assert_int_equal(store_open("mysql://x/y", NULL, &s), VG_INVALID);
   assert_int_equal(store_open("sqlite:", NULL, &s), VG_INVALID);
   assert_int_equal(store_open("sqlite::memory:", NULL, &s), VG_INVALID);
+  /* Nothing listens on port 1: a clear VG_IO, not a hang or a crash. */
+  assert_int_equal(store_open("postgresql://vg@127.0.0.1:1/vg?connect_timeout=2", NULL, &s), VG_IO);
+  assert_null(s);
 }
 
 static void sqlite_creates_parent_dirs(void **state)
@@ -602,6 +611,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(schema_is_current),
+      cmocka_unit_test(backend_matches_url),
       cmocka_unit_test(open_rejects_bad_urls),
       cmocka_unit_test(sqlite_creates_parent_dirs),
       cmocka_unit_test(session_roundtrip),
