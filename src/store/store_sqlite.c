@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,8 +206,11 @@ struct sq_req {
   store_tx_fn fn;
   void *arg;
   int rc;
-  bool done;
-  pthread_cond_t cv; /* signalled when done; waited on under sq_store.mu */
+  /* Posted by the writer once rc is final. A semaphore rather than a
+   * condition variable under sq_store.mu: waking 64 callers must not make
+   * them all fight for the queue mutex (measured: half the writer's time
+   * went to futex contention). */
+  sem_t done;
   struct sq_req *next;
 };
 
@@ -523,12 +527,11 @@ static void *sq_writer_main(void *arg)
 
     sq_run_group(ss->wconn, group);
 
-    pthread_mutex_lock(&ss->mu);
     for (struct sq_req *r = group, *next; r; r = next) {
       next = r->next; /* r lives on its caller's stack: read before waking */
-      r->done = true;
-      pthread_cond_signal(&r->cv);
+      sem_post(&r->done);
     }
+    pthread_mutex_lock(&ss->mu);
   }
   pthread_mutex_unlock(&ss->mu);
   return NULL;
@@ -538,20 +541,21 @@ static int sq_run(struct store *s, store_tx_fn fn, void *arg)
 {
   struct sq_store *ss = SQ(s);
   struct sq_req r = {.fn = fn, .arg = arg, .rc = VG_IO};
-  pthread_cond_init(&r.cv, NULL);
+  if (sem_init(&r.done, 0, 0) != 0)
+    return VG_IO;
   pthread_mutex_lock(&ss->mu);
   if (ss->stopping) {
     pthread_mutex_unlock(&ss->mu);
-    pthread_cond_destroy(&r.cv);
+    sem_destroy(&r.done);
     return VG_AGAIN;
   }
   *ss->tail = &r;
   ss->tail = &r.next;
   pthread_cond_signal(&ss->work_cv);
-  while (!r.done)
-    pthread_cond_wait(&r.cv, &ss->mu);
   pthread_mutex_unlock(&ss->mu);
-  pthread_cond_destroy(&r.cv);
+  while (sem_wait(&r.done) != 0) /* EINTR only */
+    ;
+  sem_destroy(&r.done);
   return r.rc;
 }
 
