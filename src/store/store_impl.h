@@ -1,0 +1,78 @@
+/*
+ * store_impl.h: the interface a store backend implements (not for callers:
+ * they use store.h).
+ *
+ * A backend defines a struct that begins with `struct store` (so a
+ * struct store * can be cast to it) and a static const struct store_ops.
+ * store.c validates every argument (lengths, required fields) before it
+ * calls an op, so ops may assume bounded, NUL-terminated strings and
+ * non-NULL required pointers.
+ *
+ * Transactions: ops that take a struct store_tx * run on a connection the
+ * backend chose. run() hands a writable tx to the caller's callback;
+ * read_begin()/read_end() lend a read-only tx for the store_* read
+ * functions. A backend's tx struct begins with `struct store_tx`.
+ */
+#ifndef VG_STORE_IMPL_H
+#define VG_STORE_IMPL_H
+
+#include "store/store.h"
+
+struct store_ops {
+  const char *name;
+  void (*close)(struct store *s);
+  int (*run)(struct store *s, store_tx_fn fn, void *arg);
+  /* Lends a connection for reads of committed data; VG_IO if none can be
+   * opened. read_end gives it back. */
+  int (*read_begin)(struct store *s, struct store_tx **tx);
+  void (*read_end)(struct store *s, struct store_tx *tx);
+
+  int (*schema_version)(struct store_tx *tx, int64_t *out);
+
+  int (*session_create)(struct store_tx *tx, const struct store_session *sess);
+  int (*session_add_signature)(struct store_tx *tx, const char *upload_id, int64_t limit,
+                               int64_t *count);
+  int (*session_get)(struct store_tx *tx, const char *upload_id, struct store_session *out);
+
+  int (*audit_append)(struct store_tx *tx, const struct store_audit *a);
+  int (*audit_count)(struct store_tx *tx, const char *upload_id, int64_t *out);
+
+  int (*token_add)(struct store_tx *tx, const struct store_token *t);
+  int (*token_revoke)(struct store_tx *tx, const char *id, int64_t now);
+  int (*token_find)(struct store_tx *tx, const char *hash_hex, struct store_token *out);
+  int (*token_list)(struct store_tx *tx, store_token_cb cb, void *arg);
+
+  int (*quota_consume)(struct store_tx *tx, const char *user_id, int64_t day, int64_t limit,
+                       int64_t *used);
+  int (*quota_get)(struct store_tx *tx, const char *user_id, int64_t day, int64_t *used);
+
+  int (*event_insert)(struct store_tx *tx, const struct store_event *ev, bool *is_new);
+  int (*event_get)(struct store_tx *tx, const char *event_key, struct store_event_record *out);
+  int (*event_count)(struct store_tx *tx, int64_t *out);
+  int (*ledger_put)(struct store_tx *tx, const struct store_ledger *l);
+  int (*ledger_get)(struct store_tx *tx, const char *file_id, struct store_ledger *out);
+  int (*outbox_add)(struct store_tx *tx, const char *event_key, const char *payload_json,
+                    int64_t due_at, int64_t *id);
+  int (*outbox_count)(struct store_tx *tx, int64_t *pending);
+  int (*quarantine_add)(struct store_tx *tx, const char *reason, const void *body, size_t body_len,
+                        int64_t received_at);
+  int (*quarantine_count)(struct store_tx *tx, int64_t *out);
+};
+
+struct store {
+  const struct store_ops *ops;
+};
+
+struct store_tx {
+  struct store *store;
+  bool writable; /* false for read_begin() connections */
+};
+
+/* Backend constructors, called by store_open() with the url's target. */
+int store_sqlite_open(const char *path, const struct store_options *opt, struct store **out);
+int store_pg_open(const char *conninfo, const struct store_options *opt, struct store **out);
+
+/* Shared schema checks used by both backends' callers: see store.c. */
+bool store_valid_str(const char *s, size_t max, bool required);
+
+#endif
