@@ -49,7 +49,7 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 check-format:
-	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+	scripts/check-format.sh
 
 lint:
 	scripts/check-banned.sh
