@@ -109,5 +109,31 @@
 /* PostgreSQL connections per store: the HTTP pool has 2-4 threads plus a
  * few workers; 8 covers them without queueing. */
 #define STORE_PG_POOL_DEFAULT 8
+/* Attribution token (src/attr, issue 3). The token travels as the upload
+ * signature's sourceContext, whose limit is 250 characters. */
+#define ATTR_MAX_TOKEN     SIG_MAX_SOURCE_CONTEXT
+#define ATTR_MAX_KID       8     /* a short key id: rotation needs few keys */
+#define ATTR_MAX_UPLOAD_ID 64    /* a UUID is 36, 32 random bytes hex is 64 */
+#define ATTR_MAX_KEYS      16    /* current + 15 retired keys still verifying */
+#define ATTR_KEY_MIN       32    /* bytes: HMAC-SHA256 key of full strength */
+#define ATTR_KEY_MAX       64    /* bytes: the SHA-256 block size */
+#define ATTR_MAC_BYTES     16    /* 128-bit truncated MAC: forgery odds 2^-128 */
+#define ATTR_MAX_APP_CTX   164   /* bytes: 250 - len("vg1.k.u..") - 22 = 219 b64 chars */
+#define ATTR_MAX_KEYFILE   65536 /* ATTR_MAX_KEYS lines of ~60 bytes, comments */
+
+/* TencentCloud API 3.0 signing (src/tc3, spec tencent-vod.md 6). */
+#define TC3_MAX_AUTHORIZATION 1024 /* the header is ~200 bytes in practice */
+#define TC3_MAX_SECRET_ID     128  /* real SecretIds are 36 characters */
+#define TC3_MAX_SERVICE       64   /* product names are short: vod, cvm */
+#define TC3_MAX_SKEW          300  /* seconds: API 3.0 rejects beyond 5 min */
+#define TC3_MAX_HOST          256  /* a DNS name is at most 253 + ":65535" */
+
+/* VOD event notifications (src/event, spec tencent-vod.md 4, 5). A real
+ * ProcedureStateChanged with 100 segments per review task is ~100 KiB. */
+#define EVENT_MAX_BODY        (1024 * 1024)
+#define EVENT_MAX_PULL_BODY   (16 * EVENT_MAX_BODY)  /* 16 events at the push limit */
+#define EVENT_MAX_PULL_EVENTS 64                     /* PullEvents returns at most 16 */
+#define EVENT_MAX_ID          128                    /* FileId/TaskId/EventType: ids are < 80 */
+#define EVENT_MAX_KEY         (3 * EVENT_MAX_ID + 2) /* type/id/status, never truncated */
 
 #endif
