@@ -108,7 +108,7 @@ static const struct cfg_key_info schema[] = {
   {"policy", "signatures_per_upload", CFG_INT, "0", 0, I64(1000000000), NULL,
    "Signatures per upload session (the web SDK asks 3+ times; 0: no limit)."},
   {"policy", "client_may_set", CFG_LIST, NULL, 0, 0,
-   "procedure|classId|storageRegion|sessionContext|taskPriority|taskNotifyMode",
+   "procedure|classId|storageRegion|sourceContext|sessionContext|taskPriority|taskNotifyMode",
    "Signature fields the client may choose in its request; anything else is refused."},
   {"policy", "max_size", CFG_SIZE, "0", 0, I64(1) << 50, NULL, "Largest accepted file (checked on the upload event; 0: no limit)."},
   {"policy", "max_duration", CFG_DURATION, "0", 0, I64(1) << 32, NULL,

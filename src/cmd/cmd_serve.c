@@ -20,7 +20,9 @@
 #include "core/util.h"
 #include "http/http.h"
 #include "http/metrics.h"
+#include "store/store.h"
 #include "svc/app.h"
+#include "svc/state.h"
 
 extern char **environ;
 
@@ -152,6 +154,18 @@ int cmd_serve(int argc, char **argv)
   pthread_sigmask(SIG_BLOCK, &set, NULL);
   signal(SIGPIPE, SIG_IGN);
 
+  /* After the signal mask: the store starts its writer thread. */
+  if (store_open(cfg_get_str(app.cfg, "server", "db"), NULL, &app.store)) {
+    log_error("cannot open the database [server] db");
+    rc = 1;
+    goto out;
+  }
+  if (svc_init(&app, err, sizeof(err))) {
+    log_error("configuration: %s", err);
+    rc = 1;
+    goto out;
+  }
+
   memset(&ho, 0, sizeof(ho));
   ho.listen = listen ? listen : cfg_get_str(app.cfg, "server", "listen");
   ho.threads = (unsigned)cfg_get_int(app.cfg, "server", "threads");
@@ -176,6 +190,8 @@ int cmd_serve(int argc, char **argv)
   http_server_stop(app.http);
   log_info("stopped");
 out:
+  svc_release(&app);
+  store_close(app.store);
   cfg_unref(app.cfg);
   free(app.cfg_path);
   free(app.listen_override);

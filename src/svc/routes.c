@@ -6,6 +6,7 @@
 #include "svc/app.h"
 
 #include "core/util.h"
+#include "svc/issue.h"
 
 /* clang-format off */
 static const struct http_route routes[] = {
@@ -13,7 +14,9 @@ static const struct http_route routes[] = {
   {"GET",   "/healthz",  false, 0,      svc_healthz, NULL, "healthz"},
   {"GET",   "/readyz",   false, 0,      svc_readyz,  NULL, "readyz"},
   {"GET",   "/metrics",  false, 0,      svc_metrics, NULL, "metrics"},
-  /* The issuing and event services add their routes here. */
+  {"POST",  "/v1/upload-signatures", false, 16384, svc_issue_signature, NULL, "upload_signatures"},
+  {"GET",   "/v1/upload-signatures", false, 0,     svc_issue_signature, NULL, "upload_signatures"},
+  /* The event service adds its routes here. */
 };
 
 /* Only with VODGATE_TEST_ROUTES=1 (tests/integration); never by default. */

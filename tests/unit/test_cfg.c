@@ -300,8 +300,8 @@ static void file_errors(void **state)
   load_fails("[server]\nlisten = example.com:80\n", NULL, "[server] listen", "IPv4", NULL);
   load_fails("[server]\ncors_origins = a,,b\n", NULL, "[server] cors_origins", "empty list item",
              NULL);
-  load_fails("[policy default]\nclient_may_set = procedure, sourceContext\n", NULL, "bad.ini:2",
-             "[policy default] client_may_set", "unknown item 'sourceContext'", NULL);
+  load_fails("[policy default]\nclient_may_set = procedure, secretId\n", NULL, "bad.ini:2",
+             "[policy default] client_may_set", "unknown item 'secretId'", NULL);
   load_fails("[policy default]\nvalidity = 91d\n", NULL, "[policy default] validity",
              "out of range", NULL);
   load_fails("[policy default]\ntask_notify_mode = finish\n", NULL,
