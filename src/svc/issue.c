@@ -568,7 +568,6 @@ void svc_issue_signature(struct http_req *req, struct http_res *res, void *user)
                 json_pack("{s:i,s:s,s:{s:s,s:s,s:I}}", "code", 0, "message", "ok", "data",
                           "signature", is.sig.signature.ptr, "uploadId", is.upload_id, "expireTime",
                           (json_int_t)is.sig.expire_time));
-  (void)http_res_header(res, "Cache-Control", "no-store");
 out:
   json_decref(ask.body);
   json_decref(is.params);
