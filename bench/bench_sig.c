@@ -4,9 +4,11 @@
  * measured in the same run over the same bytes:
  *   raw sign   = HMAC-SHA1 (OpenSSL one-shot HMAC()) + EVP_EncodeBlock
  *   raw verify = EVP_DecodeBlock + HMAC-SHA1 + CRYPTO_memcmp
- * Each measurement runs for about SECONDS (argv[1], default 1) and the best
- * of ROUNDS (argv[2], default 3) interleaved rounds is kept, because the
- * machines we share are noisy. Not a test: built on demand (bench/sig.sh).
+ * The operations run interleaved in slices of SLICE_MS (argv[2], default 20)
+ * for about SECONDS each in total (argv[1], default 2), and each reports its
+ * best slice: the machines we share are noisy, and round-robin slices with
+ * best-of make every operation see the same quiet moments. Not a test:
+ * built on demand (bench/sig.sh).
  */
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -118,7 +120,7 @@ static void op_raw_verify(struct ctx *c)
 
 static double rate(op_fn fn, struct ctx *c, double secs)
 {
-  unsigned long n = 0, batch = 256;
+  unsigned long n = 0, batch = 16;
   double t0 = now_s(), t;
   do {
     for (unsigned long i = 0; i < batch; i++)
@@ -138,8 +140,9 @@ int main(int argc, char **argv)
       {"raw_sign", op_raw_sign},     {"sign", op_sign},     {"sign_csprng", op_sign_csprng},
       {"raw_verify", op_raw_verify}, {"verify", op_verify}, {"parse_only", op_parse},
   };
-  double secs = argc > 1 ? strtod(argv[1], NULL) : 1.0;
-  int rounds = argc > 2 ? (int)strtol(argv[2], NULL, 10) : 3;
+  double secs = argc > 1 ? strtod(argv[1], NULL) : 2.0;
+  double slice = (argc > 2 ? strtod(argv[2], NULL) : 20.0) / 1000.0;
+  int rounds = slice > 0 ? (int)(secs / slice) : 1;
   double best[ARRAY_SIZE(ops)] = {0};
   struct ctx c;
 
@@ -157,7 +160,7 @@ int main(int argc, char **argv)
 
   for (int r = 0; r < rounds; r++)
     for (size_t i = 0; i < ARRAY_SIZE(ops); i++) {
-      double v = rate(ops[i].fn, &c, secs);
+      double v = rate(ops[i].fn, &c, slice);
       if (v > best[i])
         best[i] = v;
     }
