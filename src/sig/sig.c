@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/b64.h"
 #include "core/util.h"
@@ -226,6 +227,31 @@ static int put_i64(struct buf *b, const char *key, int64_t v)
   return query_append(b, key, d, fmt_i64(d, v));
 }
 
+/* 32 bits from the OpenSSL CSPRNG, through a per-thread pool refilled 256
+ * bytes at a time: in OpenSSL 3 one RAND_bytes() call costs about as much as
+ * the whole HMAC, and a server signs on many threads at once. Values are
+ * wiped from the pool as they are taken, and the pool is dropped when the
+ * process id changes, so a forked child never repeats its parent's values
+ * (which would break oneTimeValid uniqueness). */
+static uint32_t sig_random32(void)
+{
+  static _Thread_local unsigned char pool[256];
+  static _Thread_local size_t left;
+  static _Thread_local pid_t owner;
+  pid_t pid = getpid();
+  uint32_t v;
+
+  if (left < sizeof(v) || owner != pid) {
+    random_bytes(pool, sizeof(pool));
+    left = sizeof(pool);
+    owner = pid;
+  }
+  left -= sizeof(v);
+  memcpy(&v, pool + left, sizeof(v));
+  secure_zero(pool + left, sizeof(v));
+  return v;
+}
+
 enum sig_error sig_emit(const struct sig_params *p, const void *key, size_t key_len,
                         struct sig_result *r)
 {
@@ -246,9 +272,7 @@ enum sig_error sig_emit(const struct sig_params *p, const void *key, size_t key_
   if (p->has & SIG_HAS_RANDOM) {
     random = p->random;
   } else {
-    uint32_t v;
-    random_bytes(&v, sizeof(v));
-    random = v;
+    random = sig_random32();
   }
   buf_reset(o);
   buf_reset(&r->signature);
@@ -399,30 +423,54 @@ static void type_time(struct sig_parsed *s, const struct query_pair *pr, int64_t
 
 enum known_kind { K_STR, K_UINT, K_INT, K_FLAG, K_MODE, K_REQUIRED };
 
+/* Indexes into known_keys, in the same order. */
+enum known_id {
+  ID_SECRET_ID,
+  ID_CURRENT_TIME,
+  ID_EXPIRE_TIME,
+  ID_RANDOM,
+  ID_CLASS_ID,
+  ID_PROCEDURE,
+  ID_TASK_PRIORITY,
+  ID_TASK_NOTIFY_MODE,
+  ID_SOURCE_CONTEXT,
+  ID_ONE_TIME_VALID,
+  ID_SUB_APP_ID,
+  ID_SESSION_CONTEXT,
+  ID_STORAGE_REGION,
+  ID_IS_TRANSCODE,
+  ID_IS_SCREENSHOT,
+  ID_IS_WATERMARK,
+};
+
+#define KEY(s, k)                                                                                  \
+  {                                                                                                \
+    s, sizeof(s) - 1, k                                                                            \
+  }
 static const struct {
   const char *name;
+  size_t len;
   enum known_kind kind;
 } known_keys[] = {
-    {"secretId", K_REQUIRED},   {"currentTimeStamp", K_REQUIRED},
-    {"expireTime", K_REQUIRED}, {"random", K_REQUIRED},
-    {"classId", K_UINT},        {"procedure", K_STR},
-    {"taskPriority", K_INT},    {"taskNotifyMode", K_MODE},
-    {"sourceContext", K_STR},   {"oneTimeValid", K_FLAG},
-    {"vodSubAppId", K_UINT},    {"sessionContext", K_STR},
-    {"storageRegion", K_STR},   {"isTranscode", K_FLAG},
-    {"isScreenshot", K_FLAG},   {"isWatermark", K_FLAG},
+    KEY("secretId", K_REQUIRED),   KEY("currentTimeStamp", K_REQUIRED),
+    KEY("expireTime", K_REQUIRED), KEY("random", K_REQUIRED),
+    KEY("classId", K_UINT),        KEY("procedure", K_STR),
+    KEY("taskPriority", K_INT),    KEY("taskNotifyMode", K_MODE),
+    KEY("sourceContext", K_STR),   KEY("oneTimeValid", K_FLAG),
+    KEY("vodSubAppId", K_UINT),    KEY("sessionContext", K_STR),
+    KEY("storageRegion", K_STR),   KEY("isTranscode", K_FLAG),
+    KEY("isScreenshot", K_FLAG),   KEY("isWatermark", K_FLAG),
 };
+#undef KEY
 
 static int known_index(const struct query_pair *pr)
 {
   for (size_t i = 0; i < ARRAY_SIZE(known_keys); i++)
-    if (strlen(known_keys[i].name) == pr->key_len &&
-        memcmp(known_keys[i].name, pr->key, pr->key_len) == 0)
+    if (known_keys[i].len == pr->key_len && memcmp(known_keys[i].name, pr->key, pr->key_len) == 0)
       return (int)i;
   return -1;
 }
 
-/* Type one optional parameter into s->params, linting bad values. */
 static void type_optional(struct sig_parsed *s, const struct query_pair *pr, int idx)
 {
   struct sig_params *p = &s->params;
@@ -453,18 +501,22 @@ static void type_optional(struct sig_parsed *s, const struct query_pair *pr, int
                                          : "must be a non-negative integer");
     return;
   }
-  if (strcmp(name, "classId") == 0) {
+  switch ((enum known_id)idx) {
+  case ID_CLASS_ID:
     p->class_id = (uint64_t)iv;
     p->has |= SIG_HAS_CLASS_ID;
-  } else if (strcmp(name, "procedure") == 0) {
+    break;
+  case ID_PROCEDURE:
     p->procedure = v;
     if (pr->val_len > SIG_MAX_PROCEDURE)
       lint(s, "procedure_too_long", "procedure is %zu bytes, over %d", pr->val_len,
            SIG_MAX_PROCEDURE);
-  } else if (strcmp(name, "taskPriority") == 0) {
+    break;
+  case ID_TASK_PRIORITY:
     p->task_priority = iv;
     p->has |= SIG_HAS_TASK_PRIORITY;
-  } else if (strcmp(name, "taskNotifyMode") == 0) {
+    break;
+  case ID_TASK_NOTIFY_MODE:
     if (strcmp(pr->val, "Finish") == 0)
       p->task_notify_mode = SIG_NOTIFY_FINISH;
     else if (strcmp(pr->val, "Change") == 0)
@@ -476,38 +528,53 @@ static void type_optional(struct sig_parsed *s, const struct query_pair *pr, int
       lint(s, "bad_value", "taskNotifyMode=%.*s: must be Finish, Change or None", clip(pr->val_len),
            pr->val);
     }
-  } else if (strcmp(name, "sourceContext") == 0) {
+    break;
+  case ID_SOURCE_CONTEXT: {
     size_t chars = utf8_count(pr->val, pr->val_len);
     p->source_context = v;
     if (chars > SIG_MAX_SOURCE_CONTEXT)
       lint(s, "source_context_too_long", "sourceContext is %zu characters, over %d", chars,
            SIG_MAX_SOURCE_CONTEXT);
-  } else if (strcmp(name, "oneTimeValid") == 0) {
+    break;
+  }
+  case ID_ONE_TIME_VALID:
     p->one_time_valid = iv;
     p->has |= SIG_HAS_ONE_TIME_VALID;
-  } else if (strcmp(name, "vodSubAppId") == 0) {
+    break;
+  case ID_SUB_APP_ID:
     p->vod_sub_app_id = (uint64_t)iv;
     p->has |= SIG_HAS_SUB_APP_ID;
-  } else if (strcmp(name, "sessionContext") == 0) {
+    break;
+  case ID_SESSION_CONTEXT: {
     size_t chars = utf8_count(pr->val, pr->val_len);
     p->session_context = v;
     if (chars > SIG_MAX_SESSION_CONTEXT)
       lint(s, "session_context_too_long", "sessionContext is %zu characters, over %d", chars,
            SIG_MAX_SESSION_CONTEXT);
-  } else if (strcmp(name, "storageRegion") == 0) {
+    break;
+  }
+  case ID_STORAGE_REGION:
     p->storage_region = v;
     if (!region_ok(v))
       lint(s, "bad_value", "storageRegion=%.*s: not a region short name like ap-chongqing",
            clip(pr->val_len), pr->val);
-  } else if (strcmp(name, "isTranscode") == 0) {
+    break;
+  case ID_IS_TRANSCODE:
     p->is_transcode = iv;
     p->has |= SIG_HAS_IS_TRANSCODE;
-  } else if (strcmp(name, "isScreenshot") == 0) {
+    break;
+  case ID_IS_SCREENSHOT:
     p->is_screenshot = iv;
     p->has |= SIG_HAS_IS_SCREENSHOT;
-  } else if (strcmp(name, "isWatermark") == 0) {
+    break;
+  case ID_IS_WATERMARK:
     p->is_watermark = iv;
     p->has |= SIG_HAS_IS_WATERMARK;
+    break;
+  case ID_SECRET_ID:
+  case ID_CURRENT_TIME:
+  case ID_EXPIRE_TIME:
+  case ID_RANDOM: break; /* typed by sig_parse itself */
   }
 }
 
@@ -626,21 +693,24 @@ enum sig_error sig_parse(struct sig_parsed *s, const char *text, size_t len, int
     return s->error;
 
   lint_encoding(s);
+  sid = ct = et = rnd = NULL;
   for (size_t i = 0; i < s->query.n; i++) {
     const struct query_pair *pr = &s->query.pairs[i];
     int idx = known_index(pr);
-    if (idx < 0)
+    switch (idx) {
+    case -1:
       lint(s, "unknown_param", "unknown parameter '%.*s' (VOD ignores unknown keys)",
            clip(pr->key_len), pr->key);
-    else if (known_keys[idx].kind != K_REQUIRED)
-      type_optional(s, pr, idx);
+      break;
+    case ID_SECRET_ID: sid = pr; break;
+    case ID_CURRENT_TIME: ct = pr; break;
+    case ID_EXPIRE_TIME: et = pr; break;
+    case ID_RANDOM: rnd = pr; break;
+    default: type_optional(s, pr, idx); break;
+    }
   }
 
   /* Required parameters, in the order VOD's verifier would need them. */
-  sid = query_get(&s->query, "secretId");
-  ct = query_get(&s->query, "currentTimeStamp");
-  et = query_get(&s->query, "expireTime");
-  rnd = query_get(&s->query, "random");
   if (sid) {
     s->params.secret_id.ptr = sid->val;
     s->params.secret_id.len = sid->val_len;

@@ -5,7 +5,8 @@
  *   signature = Base64( HMAC-SHA1(SecretKey, original) || original )
  *
  * where original is a URL query string of the parameters below. This module
- * is pure: no I/O, no clock (callers pass `now`), no globals. It is safe to
+ * is pure: no I/O, no clock (callers pass `now`), and no shared mutable
+ * state (only a per-thread pool of CSPRNG bytes for `random`). It is safe to
  * use from many threads on distinct objects.
  *
  * Issuing (the hot path of a signature server):
