@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
@@ -25,6 +26,7 @@
 #include "core/limits.h"
 
 static struct jwt_verifier *verifier;
+static EVP_PKEY *ec_key; /* signs ES256 tokens in check_signed */
 
 /* The secret the corpus tokens are signed with (fuzz/corpus/jwt/). */
 static const char secret[] = "vodgate-fuzz-secret-0123456789abcdef";
@@ -65,7 +67,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
   free(rp);
   free(ep);
   EVP_PKEY_free(rsa);
-  EVP_PKEY_free(ec);
+  ec_key = ec; /* kept for the process lifetime */
   return 0;
 }
 
@@ -99,13 +101,35 @@ static void check(const char *tok, size_t len)
   }
 }
 
-/* header "\n" payload -> b64url(header).b64url(payload).HS256 */
+/* JWS ES256 signature (r||s) of [in, in+n) into sig[64]. */
+static void es256_sign(const char *in, size_t n, unsigned char sig[64])
+{
+  unsigned char der[128];
+  size_t dlen = sizeof(der);
+  const unsigned char *p = der;
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  ECDSA_SIG *es;
+
+  if (!ctx || EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, ec_key) != 1 ||
+      EVP_DigestSign(ctx, der, &dlen, (const unsigned char *)in, n) != 1)
+    abort();
+  EVP_MD_CTX_free(ctx);
+  es = d2i_ECDSA_SIG(NULL, &p, (long)dlen);
+  if (!es)
+    abort();
+  BN_bn2binpad(ECDSA_SIG_get0_r(es), sig, 32);
+  BN_bn2binpad(ECDSA_SIG_get0_s(es), sig + 32, 32);
+  ECDSA_SIG_free(es);
+}
+
+/* header "\n" payload -> b64url(header).b64url(payload).sig, signed with the
+ * HS256 secret, and for one input in eight also with the EC key (ES256). */
 static void check_signed(const uint8_t *data, size_t size)
 {
   const uint8_t *nl = memchr(data, '\n', size);
   size_t hlen, plen, n;
   char *tok;
-  unsigned char mac[32];
+  unsigned char mac[32], es[64];
   unsigned int maclen = 0;
 
   if (!nl || size > AUTH_MAX_TOKEN)
@@ -116,6 +140,16 @@ static void check_signed(const uint8_t *data, size_t size)
   n = auth_b64url_encode(data, hlen, tok);
   tok[n++] = '.';
   n += auth_b64url_encode(nl + 1, plen, tok + n);
+  if ((size & 7) == 0) {
+    char *t2 = malloc(n + B64URL_ENCODED_SIZE(64) + 1);
+    size_t n2 = n;
+    memcpy(t2, tok, n);
+    es256_sign(t2, n, es);
+    t2[n2++] = '.';
+    n2 += auth_b64url_encode(es, sizeof(es), t2 + n2);
+    check(t2, n2);
+    free(t2);
+  }
   HMAC(EVP_sha256(), secret, (int)strlen(secret), (unsigned char *)tok, n, mac, &maclen);
   tok[n++] = '.';
   n += auth_b64url_encode(mac, maclen, tok + n);
