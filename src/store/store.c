@@ -80,6 +80,11 @@ int store_run(struct store *s, store_tx_fn fn, void *arg)
   return s->ops->run(s, fn, arg);
 }
 
+int store_submit(struct store *s, store_tx_fn fn, void *arg, store_done_fn done, void *done_arg)
+{
+  return s->ops->submit(s, fn, arg, done, done_arg);
+}
+
 /* Runs one read op on a lent connection. */
 #define READ_OP(s, call)                                                                           \
   do {                                                                                             \

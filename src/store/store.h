@@ -116,6 +116,25 @@ typedef int (*store_tx_fn)(struct store_tx *tx, void *arg);
  */
 int store_run(struct store *s, store_tx_fn fn, void *arg) WARN_UNUSED;
 
+/*
+ * The asynchronous form of store_run, for request handlers that suspend
+ * their connection instead of blocking a thread (a thread pool of 4 that
+ * blocks on the store caps every group commit at 4 writes; 64 suspended
+ * connections fill a group of 64). Queues fn(tx, arg); once its outcome is
+ * durable, calls done(rc, done_arg) exactly once, with rc as store_run would
+ * return it. Both fn and arg must stay valid until done runs.
+ *
+ * done runs on a store thread (SQLite: the writer, so it must be short and
+ * must not block or call the store: e.g. MHD_resume_connection), or, on
+ * PostgreSQL, on the calling thread BEFORE store_submit returns. So suspend
+ * the connection first, then submit. Returns VG_OK if queued; VG_AGAIN if
+ * the store is closing (done is then never called). store_close() runs all
+ * queued callbacks before it returns.
+ */
+typedef void (*store_done_fn)(int rc, void *done_arg);
+int store_submit(struct store *s, store_tx_fn fn, void *arg, store_done_fn done,
+                 void *done_arg) WARN_UNUSED;
+
 /* ------------------------------------------------------------------ */
 /* Upload sessions                                                     */
 

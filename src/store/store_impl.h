@@ -22,6 +22,7 @@ struct store_ops {
   const char *name;
   void (*close)(struct store *s);
   int (*run)(struct store *s, store_tx_fn fn, void *arg);
+  int (*submit)(struct store *s, store_tx_fn fn, void *arg, store_done_fn done, void *done_arg);
   /* Lends a connection for reads of committed data; VG_IO if none can be
    * opened. read_end gives it back. */
   int (*read_begin)(struct store *s, struct store_tx **tx);

@@ -396,6 +396,14 @@ static int pg_run(struct store *s, store_tx_fn fn, void *arg)
   return rc;
 }
 
+/* No writer thread: the transaction runs here and done is called before
+ * returning (store.h allows it). */
+static int pg_submit(struct store *s, store_tx_fn fn, void *arg, store_done_fn done, void *done_arg)
+{
+  done(pg_run(s, fn, arg), done_arg);
+  return VG_OK;
+}
+
 /* ---- schema ---- */
 
 static int pg_exec_script(struct pg_conn *c, const char *sql)
@@ -1046,6 +1054,7 @@ static const struct store_ops pg_ops = {
     .name = "postgres",
     .close = pg_close,
     .run = pg_run,
+    .submit = pg_submit,
     .read_begin = pg_read_begin,
     .read_end = pg_read_end,
     .schema_version = pg_schema_version,

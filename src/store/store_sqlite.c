@@ -252,6 +252,10 @@ struct sq_req {
    * them all fight for the queue mutex (measured: half the writer's time
    * went to futex contention). */
   sem_t done;
+  /* store_submit(): called instead of posting `done`; the request is then
+   * heap-allocated and freed by the writer. */
+  store_done_fn done_fn;
+  void *done_arg;
   struct sq_req *next;
 };
 
@@ -596,7 +600,12 @@ static void *sq_writer_main(void *arg)
 
     for (struct sq_req *r = group, *next; r; r = next) {
       next = r->next; /* r lives on its caller's stack: read before waking */
-      sem_post(&r->done);
+      if (r->done_fn) {
+        r->done_fn(r->rc, r->done_arg);
+        free(r);
+      } else {
+        sem_post(&r->done);
+      }
     }
     pthread_mutex_lock(&ss->mu);
   }
@@ -604,26 +613,48 @@ static void *sq_writer_main(void *arg)
   return NULL;
 }
 
-static int sq_run(struct store *s, store_tx_fn fn, void *arg)
+/* Appends r to the queue; VG_AGAIN once the store is closing. */
+static int sq_enqueue(struct sq_store *ss, struct sq_req *r)
 {
-  struct sq_store *ss = SQ(s);
-  struct sq_req r = {.fn = fn, .arg = arg, .rc = VG_IO};
-  if (sem_init(&r.done, 0, 0) != 0)
-    return VG_IO;
   pthread_mutex_lock(&ss->mu);
   if (ss->stopping) {
     pthread_mutex_unlock(&ss->mu);
-    sem_destroy(&r.done);
     return VG_AGAIN;
   }
-  *ss->tail = &r;
-  ss->tail = &r.next;
+  *ss->tail = r;
+  ss->tail = &r->next;
   pthread_cond_signal(&ss->work_cv);
   pthread_mutex_unlock(&ss->mu);
-  while (sem_wait(&r.done) != 0) /* EINTR only */
-    ;
+  return VG_OK;
+}
+
+static int sq_run(struct store *s, store_tx_fn fn, void *arg)
+{
+  struct sq_req r = {.fn = fn, .arg = arg, .rc = VG_IO};
+  if (sem_init(&r.done, 0, 0) != 0)
+    return VG_IO;
+  int rc = sq_enqueue(SQ(s), &r);
+  if (rc == VG_OK) {
+    while (sem_wait(&r.done) != 0) /* EINTR only */
+      ;
+    rc = r.rc;
+  }
   sem_destroy(&r.done);
-  return r.rc;
+  return rc;
+}
+
+static int sq_submit(struct store *s, store_tx_fn fn, void *arg, store_done_fn done, void *done_arg)
+{
+  struct sq_req *r = xcalloc(1, sizeof(*r));
+  r->fn = fn;
+  r->arg = arg;
+  r->rc = VG_IO;
+  r->done_fn = done;
+  r->done_arg = done_arg;
+  int rc = sq_enqueue(SQ(s), r);
+  if (rc != VG_OK)
+    free(r);
+  return rc;
 }
 
 /* ---- readers ---- */
@@ -1161,6 +1192,7 @@ static const struct store_ops sq_ops = {
     .name = "sqlite",
     .close = sq_close,
     .run = sq_run,
+    .submit = sq_submit,
     .read_begin = sq_read_begin,
     .read_end = sq_read_end,
     .schema_version = sq_schema_version,
