@@ -99,6 +99,9 @@
 /* SQLite busy_timeout: only other processes (a CLI `token add` while the
  * daemon runs) can hold the write lock; they hold it for milliseconds. */
 #define STORE_BUSY_TIMEOUT_MS 5000
+/* Rows one list call may return (operator listings, outbox batches):
+ * enough for a screen or a batch, small enough to hold in one result. */
+#define STORE_MAX_LIST 1000
 /* PostgreSQL connections per store: the HTTP pool has 2-4 threads plus a
  * few workers; 8 covers them without queueing. */
 #define STORE_PG_POOL_DEFAULT 8

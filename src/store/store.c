@@ -80,6 +80,11 @@ int store_run(struct store *s, store_tx_fn fn, void *arg)
   return s->ops->run(s, fn, arg);
 }
 
+int store_submit(struct store *s, store_tx_fn fn, void *arg, store_done_fn done, void *done_arg)
+{
+  return s->ops->submit(s, fn, arg, done, done_arg);
+}
+
 /* Runs one read op on a lent connection. */
 #define READ_OP(s, call)                                                                           \
   do {                                                                                             \
@@ -455,4 +460,126 @@ int store_quarantine_count(struct store *s, int64_t *out)
 {
   *out = 0;
   READ_OP(s, s->ops->quarantine_count(tx, out));
+}
+
+/* ---- listings, outbox worker, leases ---- */
+
+static bool valid_limit(int64_t limit)
+{
+  return limit >= 1 && limit <= STORE_MAX_LIST;
+}
+
+int store_ledger_get_by_upload(struct store *s, const char *upload_id, struct store_ledger *out)
+{
+  memset(out, 0, sizeof(*out));
+  if (!store_valid_str(upload_id, STORE_MAX_ID, true))
+    return VG_INVALID;
+  READ_OP(s, s->ops->ledger_get_by_upload(tx, upload_id, out));
+}
+
+int store_ledger_list(struct store *s, const char *user_id, const char *state, int64_t limit,
+                      store_ledger_cb cb, void *arg)
+{
+  if (!store_valid_str(user_id, STORE_MAX_USER, false) ||
+      !store_valid_str(state, STORE_MAX_STATE, false) || !valid_limit(limit))
+    return VG_INVALID;
+  READ_OP(s, s->ops->ledger_list(tx, user_id, state, limit, cb, arg));
+}
+
+int store_event_list(struct store *s, const char *file_id, int64_t limit, store_event_cb cb,
+                     void *arg)
+{
+  if (!store_valid_str(file_id, STORE_MAX_ID, false) || !valid_limit(limit))
+    return VG_INVALID;
+  READ_OP(s, s->ops->event_list(tx, file_id, limit, cb, arg));
+}
+
+int store_outbox_due(struct store *s, int64_t now, int64_t limit, store_outbox_cb cb, void *arg)
+{
+  if (!valid_limit(limit))
+    return VG_INVALID;
+  READ_OP(s, s->ops->outbox_due(tx, now, limit, cb, arg));
+}
+
+int store_tx_outbox_delivered(struct store_tx *tx, int64_t id, int64_t now)
+{
+  if (id <= 0)
+    return VG_INVALID;
+  return OPS(tx)->outbox_delivered(tx, id, now);
+}
+
+int store_tx_outbox_failed(struct store_tx *tx, int64_t id, int64_t next_due_at, bool dead)
+{
+  if (id <= 0)
+    return VG_INVALID;
+  return OPS(tx)->outbox_failed(tx, id, next_due_at, dead);
+}
+
+struct outbox_arg {
+  int64_t id, t;
+  bool dead, delivered;
+};
+
+static int run_outbox(struct store_tx *tx, void *arg)
+{
+  struct outbox_arg *a = arg;
+  return a->delivered ? store_tx_outbox_delivered(tx, a->id, a->t)
+                      : store_tx_outbox_failed(tx, a->id, a->t, a->dead);
+}
+
+int store_outbox_delivered(struct store *s, int64_t id, int64_t now)
+{
+  struct outbox_arg a = {id, now, false, true};
+  return store_run(s, run_outbox, &a);
+}
+
+int store_outbox_failed(struct store *s, int64_t id, int64_t next_due_at, bool dead)
+{
+  struct outbox_arg a = {id, next_due_at, dead, false};
+  return store_run(s, run_outbox, &a);
+}
+
+int store_outbox_dead_count(struct store *s, int64_t *out)
+{
+  *out = 0;
+  READ_OP(s, s->ops->outbox_dead_count(tx, out));
+}
+
+int store_quarantine_list(struct store *s, int64_t limit, store_quarantine_cb cb, void *arg)
+{
+  if (!valid_limit(limit))
+    return VG_INVALID;
+  READ_OP(s, s->ops->quarantine_list(tx, limit, cb, arg));
+}
+
+struct lease_arg {
+  const char *name, *owner;
+  int64_t now, ttl;
+  bool release;
+};
+
+static int run_lease(struct store_tx *tx, void *arg)
+{
+  struct lease_arg *a = arg;
+  if (a->release)
+    return OPS(tx)->lease_release(tx, a->name, a->owner);
+  return OPS(tx)->lease_acquire(tx, a->name, a->owner, a->now, a->ttl);
+}
+
+int store_lease_acquire(struct store *s, const char *name, const char *owner, int64_t now,
+                        int64_t ttl)
+{
+  if (!store_valid_str(name, STORE_MAX_ID, true) || !store_valid_str(owner, STORE_MAX_ID, true) ||
+      ttl <= 0)
+    return VG_INVALID;
+  struct lease_arg a = {name, owner, now, ttl, false};
+  return store_run(s, run_lease, &a);
+}
+
+int store_lease_release(struct store *s, const char *name, const char *owner)
+{
+  if (!store_valid_str(name, STORE_MAX_ID, true) || !store_valid_str(owner, STORE_MAX_ID, true))
+    return VG_INVALID;
+  struct lease_arg a = {name, owner, 0, 0, true};
+  return store_run(s, run_lease, &a);
 }

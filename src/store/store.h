@@ -97,7 +97,7 @@ void store_close(struct store *s);
 const char *store_backend(const struct store *s);
 
 /* Schema version the store is at after store_open (STORE_SCHEMA_VERSION). */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 int store_schema_version(struct store *s, int64_t *out) WARN_UNUSED;
 
 /* UTC day number used as the quota period: floor(unix_time / 86400). */
@@ -115,6 +115,25 @@ typedef int (*store_tx_fn)(struct store_tx *tx, void *arg);
  * exactly once (not called at all on VG_AGAIN).
  */
 int store_run(struct store *s, store_tx_fn fn, void *arg) WARN_UNUSED;
+
+/*
+ * The asynchronous form of store_run, for request handlers that suspend
+ * their connection instead of blocking a thread (a thread pool of 4 that
+ * blocks on the store caps every group commit at 4 writes; 64 suspended
+ * connections fill a group of 64). Queues fn(tx, arg); once its outcome is
+ * durable, calls done(rc, done_arg) exactly once, with rc as store_run would
+ * return it. Both fn and arg must stay valid until done runs.
+ *
+ * done runs on a store thread (SQLite: the writer, so it must be short and
+ * must not block or call the store: e.g. MHD_resume_connection), or, on
+ * PostgreSQL, on the calling thread BEFORE store_submit returns. So suspend
+ * the connection first, then submit. Returns VG_OK if queued; VG_AGAIN if
+ * the store is closing (done is then never called). store_close() runs all
+ * queued callbacks before it returns.
+ */
+typedef void (*store_done_fn)(int rc, void *done_arg);
+int store_submit(struct store *s, store_tx_fn fn, void *arg, store_done_fn done,
+                 void *done_arg) WARN_UNUSED;
 
 /* ------------------------------------------------------------------ */
 /* Upload sessions                                                     */
@@ -253,6 +272,13 @@ int store_event_get(struct store *s, const char *event_key,
                     struct store_event_record *out) WARN_UNUSED;
 void store_event_record_release(struct store_event_record *r);
 int store_event_count(struct store *s, int64_t *out) WARN_UNUSED;
+/* Calls cb for at most limit (1..STORE_MAX_LIST) events, newest received
+ * first (ties: key order), only those of file_id when it is non-NULL. *r is
+ * valid during the call only (do not release). A non-zero return from cb
+ * stops the walk and is returned. */
+typedef int (*store_event_cb)(const struct store_event_record *r, void *arg);
+int store_event_list(struct store *s, const char *file_id, int64_t limit, store_event_cb cb,
+                     void *arg) WARN_UNUSED;
 
 /* The upload ledger: one row per FileId. upload_id/user_id are NULL for an
  * unattributed file. state is one of issued, uploaded, processing, passed,
@@ -271,6 +297,17 @@ int store_tx_ledger_put(struct store_tx *tx, const struct store_ledger *l) WARN_
 int store_tx_ledger_get(struct store_tx *tx, const char *file_id,
                         struct store_ledger *out) WARN_UNUSED;
 int store_ledger_get(struct store *s, const char *file_id, struct store_ledger *out) WARN_UNUSED;
+/* The row of an upload session (the newest if a session produced several
+ * files). VG_NOTFOUND. */
+int store_ledger_get_by_upload(struct store *s, const char *upload_id,
+                               struct store_ledger *out) WARN_UNUSED;
+/* Calls cb for at most limit (1..STORE_MAX_LIST) rows, most recently updated
+ * first, filtered by user_id and state when they are non-NULL. *l and its
+ * detail_json are valid during the call only (do not release). A non-zero
+ * return from cb stops the walk and is returned. */
+typedef int (*store_ledger_cb)(const struct store_ledger *l, void *arg);
+int store_ledger_list(struct store *s, const char *user_id, const char *state, int64_t limit,
+                      store_ledger_cb cb, void *arg) WARN_UNUSED;
 
 /* Transactional outbox: a row per webhook to deliver. *id (may be NULL)
  * receives the row id (> 0). */
@@ -278,13 +315,65 @@ int store_tx_outbox_add(struct store_tx *tx, const char *event_key, const char *
                         int64_t due_at, int64_t *id) WARN_UNUSED;
 int store_outbox_count(struct store *s, int64_t *pending) WARN_UNUSED;
 
-/* Quarantine: a malformed body (any bytes, at most STORE_MAX_BODY) and why it
- * was refused. Only the newest STORE_QUARANTINE_KEEP rows are kept. */
+/* The forwarder's side. A pending row is neither delivered nor dead. */
+struct store_outbox_item {
+  int64_t id;
+  const char *event_key;
+  const char *payload_json;
+  int64_t attempts; /* failed deliveries so far */
+  int64_t due_at;
+};
+/* Calls cb for at most limit (1..STORE_MAX_LIST) pending rows with
+ * due_at <= now, oldest due first (ties: id). *item is valid during the call
+ * only. Run one forwarder per database (see store_lease_acquire): two would
+ * both deliver a row (harmless for idempotent receivers, but wasteful). */
+typedef int (*store_outbox_cb)(const struct store_outbox_item *item, void *arg);
+int store_outbox_due(struct store *s, int64_t now, int64_t limit, store_outbox_cb cb,
+                     void *arg) WARN_UNUSED;
+/* Ends a pending row: delivered at now. VG_NOTFOUND if not pending. */
+int store_tx_outbox_delivered(struct store_tx *tx, int64_t id, int64_t now) WARN_UNUSED;
+/* A failed attempt: attempts + 1, and either due again at next_due_at, or,
+ * with dead = true, dead-lettered (kept, never due again). VG_NOTFOUND if not
+ * pending. */
+int store_tx_outbox_failed(struct store_tx *tx, int64_t id, int64_t next_due_at,
+                           bool dead) WARN_UNUSED;
+int store_outbox_delivered(struct store *s, int64_t id, int64_t now) WARN_UNUSED;
+int store_outbox_failed(struct store *s, int64_t id, int64_t next_due_at, bool dead) WARN_UNUSED;
+/* Dead-lettered rows (operators, tests). */
+int store_outbox_dead_count(struct store *s, int64_t *out) WARN_UNUSED;
+
+/* Quarantine: a malformed body (any bytes; only the first STORE_MAX_BODY are
+ * kept) and why it was refused. Only the newest STORE_QUARANTINE_KEEP rows
+ * are kept. */
 int store_tx_quarantine_add(struct store_tx *tx, const char *reason, const void *body,
                             size_t body_len, int64_t received_at) WARN_UNUSED;
 int store_quarantine_count(struct store *s, int64_t *out) WARN_UNUSED;
 int store_event_insert(struct store *s, const struct store_event *ev, bool *is_new) WARN_UNUSED;
 int store_quarantine_add(struct store *s, const char *reason, const void *body, size_t body_len,
                          int64_t received_at) WARN_UNUSED;
+struct store_quarantine_item {
+  int64_t id;
+  const char *reason;
+  const void *body;
+  size_t body_len;
+  int64_t received_at;
+};
+/* Newest first, at most limit (1..STORE_MAX_LIST); *item valid during the
+ * call only. A non-zero return from cb stops the walk and is returned. */
+typedef int (*store_quarantine_cb)(const struct store_quarantine_item *item, void *arg);
+int store_quarantine_list(struct store *s, int64_t limit, store_quarantine_cb cb,
+                          void *arg) WARN_UNUSED;
+
+/* ------------------------------------------------------------------ */
+/* Leases: at most one holder of a named role per database (the event
+ * puller, the webhook forwarder), across processes and hosts. */
+
+/* Takes or renews the lease `name` for owner until now + ttl. VG_OK if owner
+ * holds it now; VG_CONFLICT if another owner holds an unexpired lease.
+ * Holders renew well before ttl runs out (e.g. every ttl/3). */
+int store_lease_acquire(struct store *s, const char *name, const char *owner, int64_t now,
+                        int64_t ttl) WARN_UNUSED;
+/* Gives the lease up if owner holds it (no error otherwise). */
+int store_lease_release(struct store *s, const char *name, const char *owner) WARN_UNUSED;
 
 #endif

@@ -22,6 +22,7 @@ struct store_ops {
   const char *name;
   void (*close)(struct store *s);
   int (*run)(struct store *s, store_tx_fn fn, void *arg);
+  int (*submit)(struct store *s, store_tx_fn fn, void *arg, store_done_fn done, void *done_arg);
   /* Lends a connection for reads of committed data; VG_IO if none can be
    * opened. read_end gives it back. */
   int (*read_begin)(struct store *s, struct store_tx **tx);
@@ -57,6 +58,20 @@ struct store_ops {
   int (*quarantine_add)(struct store_tx *tx, const char *reason, const void *body, size_t body_len,
                         int64_t received_at);
   int (*quarantine_count)(struct store_tx *tx, int64_t *out);
+
+  int (*ledger_get_by_upload)(struct store_tx *tx, const char *upload_id, struct store_ledger *out);
+  int (*ledger_list)(struct store_tx *tx, const char *user_id, const char *state, int64_t limit,
+                     store_ledger_cb cb, void *arg);
+  int (*event_list)(struct store_tx *tx, const char *file_id, int64_t limit, store_event_cb cb,
+                    void *arg);
+  int (*outbox_due)(struct store_tx *tx, int64_t now, int64_t limit, store_outbox_cb cb, void *arg);
+  int (*outbox_delivered)(struct store_tx *tx, int64_t id, int64_t now);
+  int (*outbox_failed)(struct store_tx *tx, int64_t id, int64_t next_due_at, bool dead);
+  int (*outbox_dead_count)(struct store_tx *tx, int64_t *out);
+  int (*quarantine_list)(struct store_tx *tx, int64_t limit, store_quarantine_cb cb, void *arg);
+  int (*lease_acquire)(struct store_tx *tx, const char *name, const char *owner, int64_t now,
+                       int64_t ttl);
+  int (*lease_release)(struct store_tx *tx, const char *name, const char *owner);
 };
 
 struct store {

@@ -95,6 +95,12 @@ static const char *const pg_migrations[] = {
     " reason text NOT NULL,"
     " body bytea NOT NULL,"
     " received_at bigint NOT NULL);",
+    /* 3: leases (one puller / forwarder per database), event listing */
+    "CREATE TABLE lease ("
+    " name text PRIMARY KEY,"
+    " owner text NOT NULL,"
+    " expires_at bigint NOT NULL);"
+    "CREATE INDEX event_received ON event(received_at);",
 };
 
 _Static_assert(ARRAY_SIZE(pg_migrations) == STORE_SCHEMA_VERSION, "one migration per version");
@@ -117,6 +123,10 @@ struct pg_store {
 
 #define PG(s)    ((struct pg_store *)(s))
 #define CONN(tx) ((struct pg_conn *)(tx))
+
+#define LEDGER_COLS                                                                                \
+  "file_id, coalesce(upload_id, ''), coalesce(user_id, ''), state, detail, updated_at"
+#define EVENT_COLS "event_key, source, type, file_id, task_id, status, body, received_at"
 
 /* ---- parameters ---- */
 
@@ -384,6 +394,14 @@ static int pg_run(struct store *s, store_tx_fn fn, void *arg)
   }
   pg_release(ps, c);
   return rc;
+}
+
+/* No writer thread: the transaction runs here and done is called before
+ * returning (store.h allows it). */
+static int pg_submit(struct store *s, store_tx_fn fn, void *arg, store_done_fn done, void *done_arg)
+{
+  done(pg_run(s, fn, arg), done_arg);
+  return VG_OK;
 }
 
 /* ---- schema ---- */
@@ -695,10 +713,8 @@ static int pg_event_get(struct store_tx *tx, const char *key, struct store_event
   struct pg_args a = {0};
   arg_s(&a, key);
   int err;
-  PGresult *res = pg_exec(CONN(tx),
-                          "SELECT event_key, source, type, file_id, task_id, status, body,"
-                          " received_at FROM event WHERE event_key = $1",
-                          &a, "event get", &err);
+  PGresult *res = pg_exec(CONN(tx), "SELECT " EVENT_COLS " FROM event WHERE event_key = $1", &a,
+                          "event get", &err);
   if (!res)
     return err;
   if (PQntuples(res) == 1) {
@@ -742,26 +758,95 @@ static int pg_ledger_put(struct store_tx *tx, const struct store_ledger *l)
                          &a, "ledger put", &n);
 }
 
+/* Fills *l from row `row` of a LEDGER_COLS result; detail_json is a copy if
+ * dup, else points into res. */
+static void pg_ledger_row(PGresult *res, int row, struct store_ledger *l, bool dup)
+{
+  snprintf(l->file_id, sizeof(l->file_id), "%s", PQgetvalue(res, row, 0));
+  snprintf(l->upload_id, sizeof(l->upload_id), "%s", PQgetvalue(res, row, 1));
+  snprintf(l->user_id, sizeof(l->user_id), "%s", PQgetvalue(res, row, 2));
+  snprintf(l->state, sizeof(l->state), "%s", PQgetvalue(res, row, 3));
+  l->detail_json = dup ? val_dup(res, row, 4) : PQgetvalue(res, row, 4);
+  l->updated_at = val_int(res, row, 5);
+}
+
+static int pg_ledger_one(struct store_tx *tx, const char *sql, const char *key,
+                         struct store_ledger *out)
+{
+  struct pg_args a = {0};
+  arg_s(&a, key);
+  int err;
+  PGresult *res = pg_exec(CONN(tx), sql, &a, "ledger get", &err);
+  if (!res)
+    return err;
+  if (PQntuples(res) == 1)
+    pg_ledger_row(res, 0, out, true);
+  else
+    err = VG_NOTFOUND;
+  PQclear(res);
+  return err;
+}
+
 static int pg_ledger_get(struct store_tx *tx, const char *file_id, struct store_ledger *out)
+{
+  return pg_ledger_one(tx, "SELECT " LEDGER_COLS " FROM ledger WHERE file_id = $1", file_id, out);
+}
+
+static int pg_ledger_get_by_upload(struct store_tx *tx, const char *upload_id,
+                                   struct store_ledger *out)
+{
+  return pg_ledger_one(tx,
+                       "SELECT " LEDGER_COLS " FROM ledger WHERE upload_id = $1"
+                       " ORDER BY updated_at DESC, file_id LIMIT 1",
+                       upload_id, out);
+}
+
+static int pg_ledger_list(struct store_tx *tx, const char *user_id, const char *state,
+                          int64_t limit, store_ledger_cb cb, void *arg)
+{
+  struct pg_args a = {0};
+  arg_s(&a, user_id);
+  arg_s(&a, state);
+  arg_i(&a, limit);
+  int err;
+  PGresult *res = pg_exec(CONN(tx),
+                          "SELECT " LEDGER_COLS " FROM ledger WHERE ($1::text IS NULL OR"
+                          " user_id = $1) AND ($2::text IS NULL OR state = $2)"
+                          " ORDER BY updated_at DESC, file_id LIMIT $3::bigint",
+                          &a, "ledger list", &err);
+  if (!res)
+    return err;
+  struct store_ledger l;
+  for (int i = 0; i < PQntuples(res) && !err; i++) {
+    memset(&l, 0, sizeof(l));
+    pg_ledger_row(res, i, &l, false);
+    err = cb(&l, arg);
+  }
+  PQclear(res);
+  return err;
+}
+
+static int pg_event_list(struct store_tx *tx, const char *file_id, int64_t limit, store_event_cb cb,
+                         void *arg)
 {
   struct pg_args a = {0};
   arg_s(&a, file_id);
+  arg_i(&a, limit);
   int err;
   PGresult *res = pg_exec(CONN(tx),
-                          "SELECT file_id, coalesce(upload_id, ''), coalesce(user_id, ''), state,"
-                          " detail, updated_at FROM ledger WHERE file_id = $1",
-                          &a, "ledger get", &err);
+                          "SELECT " EVENT_COLS " FROM event WHERE $1::text IS NULL OR"
+                          " file_id = $1 ORDER BY received_at DESC, event_key LIMIT $2::bigint",
+                          &a, "event list", &err);
   if (!res)
     return err;
-  if (PQntuples(res) == 1) {
-    val_copy(res, 0, out->file_id, sizeof(out->file_id));
-    val_copy(res, 1, out->upload_id, sizeof(out->upload_id));
-    val_copy(res, 2, out->user_id, sizeof(out->user_id));
-    val_copy(res, 3, out->state, sizeof(out->state));
-    out->detail_json = val_dup(res, 0, 4);
-    out->updated_at = val_int(res, 0, 5);
-  } else {
-    err = VG_NOTFOUND;
+  for (int i = 0; i < PQntuples(res) && !err; i++) {
+    struct store_event_record r;
+    char **f[] = {&r.event_key, &r.source, &r.type,     &r.file_id,
+                  &r.task_id,   &r.status, &r.body_json};
+    for (int j = 0; j < (int)ARRAY_SIZE(f); j++)
+      *f[j] = PQgetisnull(res, i, j) ? NULL : PQgetvalue(res, i, j);
+    r.received_at = val_int(res, i, 7);
+    err = cb(&r, arg);
   }
   PQclear(res);
   return err;
@@ -815,6 +900,138 @@ static int pg_quarantine_count(struct store_tx *tx, int64_t *out)
                      NULL);
 }
 
+static int pg_outbox_due(struct store_tx *tx, int64_t now, int64_t limit, store_outbox_cb cb,
+                         void *arg)
+{
+  struct pg_args a = {0};
+  arg_i(&a, now);
+  arg_i(&a, limit);
+  int err;
+  PGresult *res = pg_exec(CONN(tx),
+                          "SELECT id, event_key, payload, attempts, due_at FROM outbox"
+                          " WHERE delivered_at IS NULL AND NOT dead AND due_at <= $1::bigint"
+                          " ORDER BY due_at, id LIMIT $2::bigint",
+                          &a, "outbox due", &err);
+  if (!res)
+    return err;
+  for (int i = 0; i < PQntuples(res) && !err; i++) {
+    struct store_outbox_item it = {
+        .id = val_int(res, i, 0),
+        .event_key = PQgetvalue(res, i, 1),
+        .payload_json = PQgetvalue(res, i, 2),
+        .attempts = val_int(res, i, 3),
+        .due_at = val_int(res, i, 4),
+    };
+    err = cb(&it, arg);
+  }
+  PQclear(res);
+  return err;
+}
+
+/* Runs an UPDATE/DELETE; VG_NOTFOUND if it changed no row. */
+static int pg_exec_changed(struct pg_conn *c, const char *sql, const struct pg_args *a,
+                           const char *what)
+{
+  int64_t n = 0;
+  int rc = pg_exec_changes(c, sql, a, what, &n);
+  if (rc != VG_OK)
+    return rc;
+  return n > 0 ? VG_OK : VG_NOTFOUND;
+}
+
+static int pg_outbox_delivered(struct store_tx *tx, int64_t id, int64_t now)
+{
+  struct pg_args a = {0};
+  arg_i(&a, id);
+  arg_i(&a, now);
+  return pg_exec_changed(CONN(tx),
+                         "UPDATE outbox SET delivered_at = $2::bigint"
+                         " WHERE id = $1::bigint AND delivered_at IS NULL AND NOT dead",
+                         &a, "outbox delivered");
+}
+
+static int pg_outbox_failed(struct store_tx *tx, int64_t id, int64_t next_due_at, bool dead)
+{
+  struct pg_args a = {0};
+  arg_i(&a, id);
+  arg_i(&a, next_due_at);
+  arg_s(&a, dead ? "true" : "false");
+  return pg_exec_changed(CONN(tx),
+                         "UPDATE outbox SET attempts = attempts + 1, due_at = $2::bigint,"
+                         " dead = $3::boolean"
+                         " WHERE id = $1::bigint AND delivered_at IS NULL AND NOT dead",
+                         &a, "outbox failed");
+}
+
+static int pg_outbox_dead_count(struct store_tx *tx, int64_t *out)
+{
+  return pg_exec_int(CONN(tx), "SELECT count(*) FROM outbox WHERE dead", NULL, "outbox dead", out,
+                     NULL);
+}
+
+static int pg_quarantine_list(struct store_tx *tx, int64_t limit, store_quarantine_cb cb, void *arg)
+{
+  struct pg_args a = {0};
+  arg_i(&a, limit);
+  int err;
+  PGresult *res = pg_exec(CONN(tx),
+                          "SELECT id, reason, body, received_at FROM quarantine"
+                          " ORDER BY id DESC LIMIT $1::bigint",
+                          &a, "quarantine list", &err);
+  if (!res)
+    return err;
+  for (int i = 0; i < PQntuples(res) && !err; i++) {
+    size_t len = 0;
+    unsigned char *body = PQunescapeBytea((const unsigned char *)PQgetvalue(res, i, 2), &len);
+    if (!body) {
+      err = VG_NOMEM;
+      break;
+    }
+    struct store_quarantine_item it = {
+        .id = val_int(res, i, 0),
+        .reason = PQgetvalue(res, i, 1),
+        .body = body,
+        .body_len = len,
+        .received_at = val_int(res, i, 3),
+    };
+    err = cb(&it, arg);
+    PQfreemem(body);
+  }
+  PQclear(res);
+  return err;
+}
+
+static int pg_lease_acquire(struct store_tx *tx, const char *name, const char *owner, int64_t now,
+                            int64_t ttl)
+{
+  struct pg_args a = {0};
+  arg_s(&a, name);
+  arg_s(&a, owner);
+  arg_i(&a, now);
+  arg_i(&a, ttl);
+  bool found;
+  int rc = pg_exec_int(CONN(tx),
+                       "INSERT INTO lease AS l (name, owner, expires_at)"
+                       " VALUES ($1, $2, $3::bigint + $4::bigint)"
+                       " ON CONFLICT (name) DO UPDATE SET owner = excluded.owner,"
+                       " expires_at = excluded.expires_at"
+                       " WHERE l.owner = excluded.owner OR l.expires_at <= $3::bigint RETURNING 1",
+                       &a, "lease acquire", NULL, &found);
+  if (rc != VG_OK)
+    return rc;
+  return found ? VG_OK : VG_CONFLICT;
+}
+
+static int pg_lease_release(struct store_tx *tx, const char *name, const char *owner)
+{
+  struct pg_args a = {0};
+  arg_s(&a, name);
+  arg_s(&a, owner);
+  int64_t n;
+  return pg_exec_changes(CONN(tx), "DELETE FROM lease WHERE name = $1 AND owner = $2", &a,
+                         "lease release", &n);
+}
+
 /* ---- lifecycle ---- */
 
 static void pg_close(struct store *s)
@@ -837,6 +1054,7 @@ static const struct store_ops pg_ops = {
     .name = "postgres",
     .close = pg_close,
     .run = pg_run,
+    .submit = pg_submit,
     .read_begin = pg_read_begin,
     .read_end = pg_read_end,
     .schema_version = pg_schema_version,
@@ -860,6 +1078,16 @@ static const struct store_ops pg_ops = {
     .outbox_count = pg_outbox_count,
     .quarantine_add = pg_quarantine_add,
     .quarantine_count = pg_quarantine_count,
+    .ledger_get_by_upload = pg_ledger_get_by_upload,
+    .ledger_list = pg_ledger_list,
+    .event_list = pg_event_list,
+    .outbox_due = pg_outbox_due,
+    .outbox_delivered = pg_outbox_delivered,
+    .outbox_failed = pg_outbox_failed,
+    .outbox_dead_count = pg_outbox_dead_count,
+    .quarantine_list = pg_quarantine_list,
+    .lease_acquire = pg_lease_acquire,
+    .lease_release = pg_lease_release,
 };
 
 int store_pg_open(const char *conninfo, const struct store_options *opt, struct store **out)

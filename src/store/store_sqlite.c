@@ -104,6 +104,13 @@ static const char *const sq_migrations[] = {
     " body BLOB NOT NULL,"
     " received_at INTEGER NOT NULL"
     ") STRICT;",
+    /* 3: leases (one puller / forwarder per database), event listing */
+    "CREATE TABLE lease ("
+    " name TEXT PRIMARY KEY,"
+    " owner TEXT NOT NULL,"
+    " expires_at INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE INDEX event_received ON event(received_at);",
 };
 
 _Static_assert(ARRAY_SIZE(sq_migrations) == STORE_SCHEMA_VERSION, "one migration per version");
@@ -139,8 +146,22 @@ enum sq_stmt {
   Q_QUARANTINE_ADD,
   Q_QUARANTINE_TRIM,
   Q_QUARANTINE_COUNT,
+  Q_LEDGER_BY_UPLOAD,
+  Q_LEDGER_LIST,
+  Q_EVENT_LIST,
+  Q_OUTBOX_DUE,
+  Q_OUTBOX_DELIVERED,
+  Q_OUTBOX_FAILED,
+  Q_OUTBOX_DEAD_COUNT,
+  Q_QUARANTINE_LIST,
+  Q_LEASE_ACQUIRE,
+  Q_LEASE_RELEASE,
   Q__COUNT
 };
+
+#define LEDGER_COLS                                                                                \
+  "file_id, coalesce(upload_id, ''), coalesce(user_id, ''), state, detail, updated_at"
+#define EVENT_COLS "event_key, source, type, file_id, task_id, status, body, received_at"
 
 static const char *const sq_sql[Q__COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
@@ -177,22 +198,42 @@ static const char *const sq_sql[Q__COUNT] = {
     [Q_EVENT_INSERT] = "INSERT INTO event (event_key, source, type, file_id, task_id, status,"
                        " body, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
                        " ON CONFLICT (event_key) DO NOTHING",
-    [Q_EVENT_GET] = "SELECT event_key, source, type, file_id, task_id, status, body, received_at"
-                    " FROM event WHERE event_key = ?1",
+    [Q_EVENT_GET] = "SELECT " EVENT_COLS " FROM event WHERE event_key = ?1",
     [Q_EVENT_COUNT] = "SELECT count(*) FROM event",
     [Q_LEDGER_PUT] = "INSERT INTO ledger (file_id, upload_id, user_id, state, detail, updated_at)"
                      " VALUES (?1, ?2, ?3, ?4, coalesce(?5, '{}'), ?6)"
                      " ON CONFLICT (file_id) DO UPDATE SET upload_id = excluded.upload_id,"
                      " user_id = excluded.user_id, state = excluded.state,"
                      " detail = excluded.detail, updated_at = excluded.updated_at",
-    [Q_LEDGER_GET] = "SELECT file_id, coalesce(upload_id, ''), coalesce(user_id, ''), state,"
-                     " detail, updated_at FROM ledger WHERE file_id = ?1",
+    [Q_LEDGER_GET] = "SELECT " LEDGER_COLS " FROM ledger WHERE file_id = ?1",
     [Q_OUTBOX_ADD] = "INSERT INTO outbox (event_key, payload, due_at) VALUES (?1, ?2, ?3)",
     [Q_OUTBOX_COUNT] = "SELECT count(*) FROM outbox WHERE delivered_at IS NULL AND dead = 0",
     [Q_QUARANTINE_ADD] = "INSERT INTO quarantine (reason, body, received_at) VALUES (?1, ?2, ?3)",
     [Q_QUARANTINE_TRIM] = "DELETE FROM quarantine WHERE id <= (SELECT id FROM quarantine"
                           " ORDER BY id DESC LIMIT 1 OFFSET ?1)",
     [Q_QUARANTINE_COUNT] = "SELECT count(*) FROM quarantine",
+    [Q_LEDGER_BY_UPLOAD] = "SELECT " LEDGER_COLS " FROM ledger WHERE upload_id = ?1"
+                           " ORDER BY updated_at DESC, file_id LIMIT 1",
+    [Q_LEDGER_LIST] = "SELECT " LEDGER_COLS " FROM ledger WHERE (?1 IS NULL OR user_id = ?1)"
+                      " AND (?2 IS NULL OR state = ?2) ORDER BY updated_at DESC, file_id LIMIT ?3",
+    [Q_EVENT_LIST] = "SELECT " EVENT_COLS " FROM event WHERE ?1 IS NULL OR file_id = ?1"
+                     " ORDER BY received_at DESC, event_key LIMIT ?2",
+    [Q_OUTBOX_DUE] = "SELECT id, event_key, payload, attempts, due_at FROM outbox"
+                     " WHERE delivered_at IS NULL AND dead = 0 AND due_at <= ?1"
+                     " ORDER BY due_at, id LIMIT ?2",
+    [Q_OUTBOX_DELIVERED] = "UPDATE outbox SET delivered_at = ?2"
+                           " WHERE id = ?1 AND delivered_at IS NULL AND dead = 0",
+    [Q_OUTBOX_FAILED] = "UPDATE outbox SET attempts = attempts + 1, due_at = ?2, dead = ?3"
+                        " WHERE id = ?1 AND delivered_at IS NULL AND dead = 0",
+    [Q_OUTBOX_DEAD_COUNT] = "SELECT count(*) FROM outbox WHERE dead = 1",
+    [Q_QUARANTINE_LIST] = "SELECT id, reason, body, received_at FROM quarantine"
+                          " ORDER BY id DESC LIMIT ?1",
+    [Q_LEASE_ACQUIRE] = "INSERT INTO lease (name, owner, expires_at) VALUES (?1, ?2, ?3 + ?4)"
+                        " ON CONFLICT (name) DO UPDATE SET owner = excluded.owner,"
+                        " expires_at = excluded.expires_at"
+                        " WHERE lease.owner = excluded.owner OR lease.expires_at <= ?3"
+                        " RETURNING 1",
+    [Q_LEASE_RELEASE] = "DELETE FROM lease WHERE name = ?1 AND owner = ?2",
 };
 
 struct sq_conn {
@@ -211,6 +252,10 @@ struct sq_req {
    * them all fight for the queue mutex (measured: half the writer's time
    * went to futex contention). */
   sem_t done;
+  /* store_submit(): called instead of posting `done`; the request is then
+   * heap-allocated and freed by the writer. */
+  store_done_fn done_fn;
+  void *done_arg;
   struct sq_req *next;
 };
 
@@ -401,6 +446,32 @@ static int sq_step_int(struct sq_conn *c, sqlite3_stmt *st, const char *what, in
   return err;
 }
 
+/* The callback of a listing, whichever its type. */
+union sq_cb {
+  store_ledger_cb ledger;
+  store_event_cb event;
+  store_outbox_cb outbox;
+  store_quarantine_cb quarantine;
+};
+
+/* Steps st to the end, calling row(st, cb, arg) for each row; stops at the
+ * first non-zero return. Resets st. */
+static int sq_walk(struct sq_conn *c, sqlite3_stmt *st,
+                   int (*row)(sqlite3_stmt *, union sq_cb, void *), union sq_cb cb, void *arg,
+                   const char *what)
+{
+  int rc, ret = VG_OK;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    ret = row(st, cb, arg);
+    if (ret)
+      break;
+  }
+  if (!ret && rc != SQLITE_DONE)
+    ret = sq_err(c, rc, what);
+  sq_done(st);
+  return ret;
+}
+
 #define STMT(c, id)                                                                                \
   sqlite3_stmt *st = sq_stmt((c), (id));                                                           \
   if (!st)                                                                                         \
@@ -529,7 +600,12 @@ static void *sq_writer_main(void *arg)
 
     for (struct sq_req *r = group, *next; r; r = next) {
       next = r->next; /* r lives on its caller's stack: read before waking */
-      sem_post(&r->done);
+      if (r->done_fn) {
+        r->done_fn(r->rc, r->done_arg);
+        free(r);
+      } else {
+        sem_post(&r->done);
+      }
     }
     pthread_mutex_lock(&ss->mu);
   }
@@ -537,26 +613,48 @@ static void *sq_writer_main(void *arg)
   return NULL;
 }
 
-static int sq_run(struct store *s, store_tx_fn fn, void *arg)
+/* Appends r to the queue; VG_AGAIN once the store is closing. */
+static int sq_enqueue(struct sq_store *ss, struct sq_req *r)
 {
-  struct sq_store *ss = SQ(s);
-  struct sq_req r = {.fn = fn, .arg = arg, .rc = VG_IO};
-  if (sem_init(&r.done, 0, 0) != 0)
-    return VG_IO;
   pthread_mutex_lock(&ss->mu);
   if (ss->stopping) {
     pthread_mutex_unlock(&ss->mu);
-    sem_destroy(&r.done);
     return VG_AGAIN;
   }
-  *ss->tail = &r;
-  ss->tail = &r.next;
+  *ss->tail = r;
+  ss->tail = &r->next;
   pthread_cond_signal(&ss->work_cv);
   pthread_mutex_unlock(&ss->mu);
-  while (sem_wait(&r.done) != 0) /* EINTR only */
-    ;
+  return VG_OK;
+}
+
+static int sq_run(struct store *s, store_tx_fn fn, void *arg)
+{
+  struct sq_req r = {.fn = fn, .arg = arg, .rc = VG_IO};
+  if (sem_init(&r.done, 0, 0) != 0)
+    return VG_IO;
+  int rc = sq_enqueue(SQ(s), &r);
+  if (rc == VG_OK) {
+    while (sem_wait(&r.done) != 0) /* EINTR only */
+      ;
+    rc = r.rc;
+  }
   sem_destroy(&r.done);
-  return r.rc;
+  return rc;
+}
+
+static int sq_submit(struct store *s, store_tx_fn fn, void *arg, store_done_fn done, void *done_arg)
+{
+  struct sq_req *r = xcalloc(1, sizeof(*r));
+  r->fn = fn;
+  r->arg = arg;
+  r->rc = VG_IO;
+  r->done_fn = done;
+  r->done_arg = done_arg;
+  int rc = sq_enqueue(SQ(s), r);
+  if (rc != VG_OK)
+    free(r);
+  return rc;
 }
 
 /* ---- readers ---- */
@@ -808,19 +906,36 @@ static int sq_event_get(struct store_tx *tx, const char *key, struct store_event
   int rc = sqlite3_step(st);
   int err = VG_OK;
   if (rc == SQLITE_ROW) {
-    out->event_key = col_dup(st, 0);
-    out->source = col_dup(st, 1);
-    out->type = col_dup(st, 2);
-    out->file_id = col_dup(st, 3);
-    out->task_id = col_dup(st, 4);
-    out->status = col_dup(st, 5);
-    out->body_json = col_dup(st, 6);
+    char **f[] = {&out->event_key, &out->source, &out->type,     &out->file_id,
+                  &out->task_id,   &out->status, &out->body_json};
+    for (int i = 0; i < (int)ARRAY_SIZE(f); i++)
+      *f[i] = col_dup(st, i);
     out->received_at = sqlite3_column_int64(st, 7);
   } else {
     err = rc == SQLITE_DONE ? VG_NOTFOUND : sq_err(c, rc, "event get");
   }
   sq_done(st);
   return err;
+}
+
+static int event_row_cb(sqlite3_stmt *st, union sq_cb cb, void *arg)
+{
+  struct store_event_record r;
+  char **f[] = {&r.event_key, &r.source, &r.type, &r.file_id, &r.task_id, &r.status, &r.body_json};
+  for (int i = 0; i < (int)ARRAY_SIZE(f); i++)
+    *f[i] = (char *)sqlite3_column_text(st, i);
+  r.received_at = sqlite3_column_int64(st, 7);
+  return cb.event(&r, arg);
+}
+
+static int sq_event_list(struct store_tx *tx, const char *file_id, int64_t limit, store_event_cb cb,
+                         void *arg)
+{
+  struct sq_conn *c = CONN(tx);
+  STMT(c, Q_EVENT_LIST);
+  bind_text(st, 1, file_id);
+  sqlite3_bind_int64(st, 2, limit);
+  return sq_walk(c, st, event_row_cb, (union sq_cb){.event = cb}, arg, "event list");
 }
 
 static int sq_count(struct store_tx *tx, enum sq_stmt id, int64_t *out)
@@ -848,25 +963,62 @@ static int sq_ledger_put(struct store_tx *tx, const struct store_ledger *l)
   return sq_step_int(c, st, "ledger put", NULL, NULL);
 }
 
-static int sq_ledger_get(struct store_tx *tx, const char *file_id, struct store_ledger *out)
+/* Fills *l from a LEDGER_COLS row; detail_json is a copy if dup, else the
+ * column's text (valid until the next step). */
+static void sq_ledger_row(sqlite3_stmt *st, struct store_ledger *l, bool dup)
+{
+  col_copy(st, 0, l->file_id, sizeof(l->file_id));
+  col_copy(st, 1, l->upload_id, sizeof(l->upload_id));
+  col_copy(st, 2, l->user_id, sizeof(l->user_id));
+  col_copy(st, 3, l->state, sizeof(l->state));
+  l->detail_json = dup ? col_dup(st, 4) : (char *)sqlite3_column_text(st, 4);
+  l->updated_at = sqlite3_column_int64(st, 5);
+}
+
+static int sq_ledger_one(struct store_tx *tx, enum sq_stmt id, const char *key,
+                         struct store_ledger *out)
 {
   struct sq_conn *c = CONN(tx);
-  STMT(c, Q_LEDGER_GET);
-  bind_text(st, 1, file_id);
+  STMT(c, id);
+  bind_text(st, 1, key);
   int rc = sqlite3_step(st);
   int err = VG_OK;
-  if (rc == SQLITE_ROW) {
-    col_copy(st, 0, out->file_id, sizeof(out->file_id));
-    col_copy(st, 1, out->upload_id, sizeof(out->upload_id));
-    col_copy(st, 2, out->user_id, sizeof(out->user_id));
-    col_copy(st, 3, out->state, sizeof(out->state));
-    out->detail_json = col_dup(st, 4);
-    out->updated_at = sqlite3_column_int64(st, 5);
-  } else {
+  if (rc == SQLITE_ROW)
+    sq_ledger_row(st, out, true);
+  else
     err = rc == SQLITE_DONE ? VG_NOTFOUND : sq_err(c, rc, "ledger get");
-  }
   sq_done(st);
   return err;
+}
+
+static int sq_ledger_get(struct store_tx *tx, const char *file_id, struct store_ledger *out)
+{
+  return sq_ledger_one(tx, Q_LEDGER_GET, file_id, out);
+}
+
+static int sq_ledger_get_by_upload(struct store_tx *tx, const char *upload_id,
+                                   struct store_ledger *out)
+{
+  return sq_ledger_one(tx, Q_LEDGER_BY_UPLOAD, upload_id, out);
+}
+
+static int ledger_row_cb(sqlite3_stmt *st, union sq_cb cb, void *arg)
+{
+  struct store_ledger l;
+  memset(&l, 0, sizeof(l));
+  sq_ledger_row(st, &l, false);
+  return cb.ledger(&l, arg);
+}
+
+static int sq_ledger_list(struct store_tx *tx, const char *user_id, const char *state,
+                          int64_t limit, store_ledger_cb cb, void *arg)
+{
+  struct sq_conn *c = CONN(tx);
+  STMT(c, Q_LEDGER_LIST);
+  bind_text(st, 1, user_id);
+  bind_text(st, 2, state);
+  sqlite3_bind_int64(st, 3, limit);
+  return sq_walk(c, st, ledger_row_cb, (union sq_cb){.ledger = cb}, arg, "ledger list");
 }
 
 static int sq_outbox_add(struct store_tx *tx, const char *event_key, const char *payload,
@@ -911,6 +1063,108 @@ static int sq_quarantine_count(struct store_tx *tx, int64_t *out)
   return sq_count(tx, Q_QUARANTINE_COUNT, out);
 }
 
+static int outbox_row_cb(sqlite3_stmt *st, union sq_cb cb, void *arg)
+{
+  struct store_outbox_item it = {
+      .id = sqlite3_column_int64(st, 0),
+      .event_key = (const char *)sqlite3_column_text(st, 1),
+      .payload_json = (const char *)sqlite3_column_text(st, 2),
+      .attempts = sqlite3_column_int64(st, 3),
+      .due_at = sqlite3_column_int64(st, 4),
+  };
+  return cb.outbox(&it, arg);
+}
+
+static int sq_outbox_due(struct store_tx *tx, int64_t now, int64_t limit, store_outbox_cb cb,
+                         void *arg)
+{
+  struct sq_conn *c = CONN(tx);
+  STMT(c, Q_OUTBOX_DUE);
+  sqlite3_bind_int64(st, 1, now);
+  sqlite3_bind_int64(st, 2, limit);
+  return sq_walk(c, st, outbox_row_cb, (union sq_cb){.outbox = cb}, arg, "outbox due");
+}
+
+/* Runs an UPDATE/DELETE; VG_NOTFOUND if it changed no row. */
+static int sq_step_changed(struct sq_conn *c, sqlite3_stmt *st, const char *what)
+{
+  int rc = sq_step_int(c, st, what, NULL, NULL);
+  if (rc != VG_OK)
+    return rc;
+  return sqlite3_changes(c->db) > 0 ? VG_OK : VG_NOTFOUND;
+}
+
+static int sq_outbox_delivered(struct store_tx *tx, int64_t id, int64_t now)
+{
+  struct sq_conn *c = CONN(tx);
+  STMT(c, Q_OUTBOX_DELIVERED);
+  sqlite3_bind_int64(st, 1, id);
+  sqlite3_bind_int64(st, 2, now);
+  return sq_step_changed(c, st, "outbox delivered");
+}
+
+static int sq_outbox_failed(struct store_tx *tx, int64_t id, int64_t next_due_at, bool dead)
+{
+  struct sq_conn *c = CONN(tx);
+  STMT(c, Q_OUTBOX_FAILED);
+  sqlite3_bind_int64(st, 1, id);
+  sqlite3_bind_int64(st, 2, next_due_at);
+  sqlite3_bind_int(st, 3, dead);
+  return sq_step_changed(c, st, "outbox failed");
+}
+
+static int sq_outbox_dead_count(struct store_tx *tx, int64_t *out)
+{
+  return sq_count(tx, Q_OUTBOX_DEAD_COUNT, out);
+}
+
+static int quarantine_row_cb(sqlite3_stmt *st, union sq_cb cb, void *arg)
+{
+  struct store_quarantine_item it = {
+      .id = sqlite3_column_int64(st, 0),
+      .reason = (const char *)sqlite3_column_text(st, 1),
+      .body = sqlite3_column_blob(st, 2),
+      .body_len = (size_t)sqlite3_column_bytes(st, 2),
+      .received_at = sqlite3_column_int64(st, 3),
+  };
+  if (!it.body)
+    it.body = ""; /* an empty blob reads as NULL */
+  return cb.quarantine(&it, arg);
+}
+
+static int sq_quarantine_list(struct store_tx *tx, int64_t limit, store_quarantine_cb cb, void *arg)
+{
+  struct sq_conn *c = CONN(tx);
+  STMT(c, Q_QUARANTINE_LIST);
+  sqlite3_bind_int64(st, 1, limit);
+  return sq_walk(c, st, quarantine_row_cb, (union sq_cb){.quarantine = cb}, arg, "quarantine list");
+}
+
+static int sq_lease_acquire(struct store_tx *tx, const char *name, const char *owner, int64_t now,
+                            int64_t ttl)
+{
+  struct sq_conn *c = CONN(tx);
+  STMT(c, Q_LEASE_ACQUIRE);
+  bind_text(st, 1, name);
+  bind_text(st, 2, owner);
+  sqlite3_bind_int64(st, 3, now);
+  sqlite3_bind_int64(st, 4, ttl);
+  bool found;
+  int rc = sq_step_int(c, st, "lease acquire", NULL, &found);
+  if (rc != VG_OK)
+    return rc;
+  return found ? VG_OK : VG_CONFLICT;
+}
+
+static int sq_lease_release(struct store_tx *tx, const char *name, const char *owner)
+{
+  struct sq_conn *c = CONN(tx);
+  STMT(c, Q_LEASE_RELEASE);
+  bind_text(st, 1, name);
+  bind_text(st, 2, owner);
+  return sq_step_int(c, st, "lease release", NULL, NULL);
+}
+
 /* ---- lifecycle ---- */
 
 static void sq_close(struct store *s)
@@ -938,6 +1192,7 @@ static const struct store_ops sq_ops = {
     .name = "sqlite",
     .close = sq_close,
     .run = sq_run,
+    .submit = sq_submit,
     .read_begin = sq_read_begin,
     .read_end = sq_read_end,
     .schema_version = sq_schema_version,
@@ -961,6 +1216,16 @@ static const struct store_ops sq_ops = {
     .outbox_count = sq_outbox_count,
     .quarantine_add = sq_quarantine_add,
     .quarantine_count = sq_quarantine_count,
+    .ledger_get_by_upload = sq_ledger_get_by_upload,
+    .ledger_list = sq_ledger_list,
+    .event_list = sq_event_list,
+    .outbox_due = sq_outbox_due,
+    .outbox_delivered = sq_outbox_delivered,
+    .outbox_failed = sq_outbox_failed,
+    .outbox_dead_count = sq_outbox_dead_count,
+    .quarantine_list = sq_quarantine_list,
+    .lease_acquire = sq_lease_acquire,
+    .lease_release = sq_lease_release,
 };
 
 /* Creates every missing directory above the file path (mode 0700: the

@@ -14,7 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/util.h"
@@ -607,6 +610,418 @@ static void quarantine_is_bounded(void **state)
   assert_int_equal(store_quarantine_add(st, "", "x", 1, 1), VG_INVALID);
 }
 
+/* ---- listings, outbox worker, leases ---- */
+
+struct ledger_acc {
+  int n;
+  char files[4][STORE_MAX_ID + 1];
+  char detail[4][64];
+};
+
+static int ledger_cb(const struct store_ledger *l, void *arg)
+{
+  struct ledger_acc *acc = arg;
+  if (acc->n < 4) {
+    snprintf(acc->files[acc->n], sizeof(acc->files[0]), "%s", l->file_id);
+    snprintf(acc->detail[acc->n], sizeof(acc->detail[0]), "%s", l->detail_json);
+  }
+  acc->n++;
+  return 0;
+}
+
+static int put_ledgers(struct store_tx *tx, void *arg)
+{
+  static const struct {
+    const char *file, *upload, *user, *state;
+    int64_t at;
+  } rows[] = {
+      {"L1", "up-1", "alice", "passed", 10},
+      {"L2", "up-2", "alice", "uploaded", 30},
+      {"L3", "up-3", "bob", "passed", 20},
+      {"L4", "", "", "passed", 40}, /* unattributed */
+  };
+  for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+    struct store_ledger l = {.updated_at = rows[i].at};
+    snprintf(l.file_id, sizeof(l.file_id), "%s", rows[i].file);
+    snprintf(l.upload_id, sizeof(l.upload_id), "%s", rows[i].upload);
+    snprintf(l.user_id, sizeof(l.user_id), "%s", rows[i].user);
+    snprintf(l.state, sizeof(l.state), "%s", rows[i].state);
+    l.detail_json = "{\"n\":1}";
+    int rc = store_tx_ledger_put(tx, &l);
+    if (rc != VG_OK)
+      return rc;
+  }
+  struct store_ledger g;
+  int rc = store_tx_ledger_get(tx, "L2", &g);
+  store_ledger_release(&g);
+  return rc;
+}
+
+static void ledger_listing(void **state)
+{
+  assert_int_equal(store_run(st, put_ledgers, NULL), VG_OK);
+  struct store_ledger l;
+  assert_int_equal(store_ledger_get_by_upload(st, "up-2", &l), VG_OK);
+  assert_string_equal(l.file_id, "L2");
+  assert_string_equal(l.user_id, "alice");
+  assert_string_equal(l.state, "uploaded");
+  store_ledger_release(&l);
+  assert_int_equal(store_ledger_get_by_upload(st, "up-9", &l), VG_NOTFOUND);
+
+  struct ledger_acc acc = {0};
+  assert_int_equal(store_ledger_list(st, "alice", NULL, 10, ledger_cb, &acc), VG_OK);
+  assert_int_equal(acc.n, 2);
+  assert_string_equal(acc.files[0], "L2"); /* newest first */
+  assert_string_equal(acc.files[1], "L1");
+  assert_string_equal(acc.detail[0], "{\"n\":1}");
+  memset(&acc, 0, sizeof(acc));
+  assert_int_equal(store_ledger_list(st, NULL, "passed", 2, ledger_cb, &acc), VG_OK);
+  assert_int_equal(acc.n, 2);
+  assert_string_equal(acc.files[0], "L4");
+  assert_string_equal(acc.files[1], "L3");
+  memset(&acc, 0, sizeof(acc));
+  assert_int_equal(store_ledger_list(st, "bob", "uploaded", 10, ledger_cb, &acc), VG_OK);
+  assert_int_equal(acc.n, 0);
+  assert_int_equal(store_ledger_list(st, NULL, NULL, 0, ledger_cb, &acc), VG_INVALID);
+  assert_int_equal(store_ledger_list(st, NULL, NULL, STORE_MAX_LIST + 1, ledger_cb, &acc),
+                   VG_INVALID);
+}
+
+struct event_acc {
+  int n;
+  char keys[4][64];
+  bool task_null[4];
+};
+
+static int event_cb(const struct store_event_record *r, void *arg)
+{
+  struct event_acc *acc = arg;
+  if (acc->n < 4) {
+    snprintf(acc->keys[acc->n], sizeof(acc->keys[0]), "%s", r->event_key);
+    acc->task_null[acc->n] = r->task_id == NULL;
+  }
+  acc->n++;
+  return 0;
+}
+
+static void event_listing(void **state)
+{
+  static const char *const keys[] = {"E/f9/a", "E/f9/b", "E/f8/a"};
+  static const char *const files[] = {"f9", "f9", "f8"};
+  for (int i = 0; i < 3; i++) {
+    struct store_event ev = {.event_key = keys[i],
+                             .source = "pull",
+                             .type = "E",
+                             .file_id = files[i],
+                             .body_json = "[]",
+                             .received_at = 20000 + i};
+    bool is_new;
+    assert_int_equal(store_event_insert(st, &ev, &is_new), VG_OK);
+    assert_true(is_new);
+  }
+  struct event_acc acc = {0};
+  assert_int_equal(store_event_list(st, "f9", 10, event_cb, &acc), VG_OK);
+  assert_int_equal(acc.n, 2);
+  assert_string_equal(acc.keys[0], "E/f9/b");
+  assert_string_equal(acc.keys[1], "E/f9/a");
+  assert_true(acc.task_null[0]);
+  memset(&acc, 0, sizeof(acc));
+  assert_int_equal(store_event_list(st, NULL, 1, event_cb, &acc), VG_OK);
+  assert_int_equal(acc.n, 1);
+  assert_string_equal(acc.keys[0], "E/f8/a");
+}
+
+struct due_acc {
+  int n;
+  int64_t ids[8], attempts[8];
+  char payload[8][32];
+};
+
+static int due_cb(const struct store_outbox_item *it, void *arg)
+{
+  struct due_acc *acc = arg;
+  if (acc->n < 8) {
+    acc->ids[acc->n] = it->id;
+    acc->attempts[acc->n] = it->attempts;
+    snprintf(acc->payload[acc->n], sizeof(acc->payload[0]), "%s", it->payload_json);
+  }
+  acc->n++;
+  return 0;
+}
+
+struct add3 {
+  int64_t ids[3];
+};
+
+static int add3_fn(struct store_tx *tx, void *arg)
+{
+  struct add3 *a = arg;
+  static const char *const payloads[] = {"{\"i\":0}", "{\"i\":1}", "{\"i\":2}"};
+  for (int i = 0; i < 3; i++) {
+    int rc = store_tx_outbox_add(tx, "ob-key", payloads[i], 100 + i, &a->ids[i]);
+    if (rc != VG_OK)
+      return rc;
+  }
+  return VG_OK;
+}
+
+static void outbox_worker(void **state)
+{
+  int64_t pending0, dead0, n;
+  assert_int_equal(store_outbox_count(st, &pending0), VG_OK);
+  assert_int_equal(store_outbox_dead_count(st, &dead0), VG_OK);
+  struct add3 a;
+  assert_int_equal(store_run(st, add3_fn, &a), VG_OK);
+  assert_true(a.ids[0] < a.ids[1] && a.ids[1] < a.ids[2]);
+
+  /* Only rows due by `now` (101): the first two, oldest first. Rows of
+   * other tests are due at 1234 and later. */
+  struct due_acc acc = {0};
+  assert_int_equal(store_outbox_due(st, 101, 10, due_cb, &acc), VG_OK);
+  assert_int_equal(acc.n, 2);
+  assert_int_equal(acc.ids[0], a.ids[0]);
+  assert_int_equal(acc.ids[1], a.ids[1]);
+  assert_string_equal(acc.payload[1], "{\"i\":1}");
+  assert_int_equal(acc.attempts[0], 0);
+
+  assert_int_equal(store_outbox_delivered(st, a.ids[0], 101), VG_OK);
+  assert_int_equal(store_outbox_delivered(st, a.ids[0], 101), VG_NOTFOUND); /* not pending */
+  assert_int_equal(store_outbox_failed(st, a.ids[1], 500, false), VG_OK);   /* retry later */
+  memset(&acc, 0, sizeof(acc));
+  assert_int_equal(store_outbox_due(st, 101, 10, due_cb, &acc), VG_OK);
+  assert_int_equal(acc.n, 0);
+  memset(&acc, 0, sizeof(acc));
+  assert_int_equal(store_outbox_due(st, 500, 2, due_cb, &acc), VG_OK);
+  assert_int_equal(acc.n, 2);
+  assert_int_equal(acc.ids[0], a.ids[2]); /* due 102 */
+  assert_int_equal(acc.ids[1], a.ids[1]); /* due 500, one failure */
+  assert_int_equal(acc.attempts[1], 1);
+  assert_int_equal(store_outbox_failed(st, a.ids[1], 900, true), VG_OK); /* dead-letter */
+  assert_int_equal(store_outbox_failed(st, a.ids[1], 900, false), VG_NOTFOUND);
+  assert_int_equal(store_outbox_dead_count(st, &n), VG_OK);
+  assert_int_equal(n, dead0 + 1);
+  assert_int_equal(store_outbox_count(st, &n), VG_OK);
+  assert_int_equal(n, pending0 + 1);
+  assert_int_equal(store_outbox_delivered(st, 0, 1), VG_INVALID);
+}
+
+struct q_acc {
+  int n;
+  size_t len0;
+  unsigned char body0[8];
+  char reason0[32];
+};
+
+static int q_cb(const struct store_quarantine_item *it, void *arg)
+{
+  struct q_acc *acc = arg;
+  if (acc->n == 0) {
+    acc->len0 = it->body_len;
+    memcpy(acc->body0, it->body, it->body_len < 8 ? it->body_len : 8);
+    snprintf(acc->reason0, sizeof(acc->reason0), "%s", it->reason);
+  }
+  acc->n++;
+  return 0;
+}
+
+static void quarantine_listing(void **state)
+{
+  assert_int_equal(store_quarantine_add(st, "bad Sign", "\0\xff\x01", 3, 77), VG_OK);
+  struct q_acc acc = {0};
+  assert_int_equal(store_quarantine_list(st, 5, q_cb, &acc), VG_OK);
+  assert_int_equal(acc.n, 5);
+  assert_int_equal(acc.len0, 3);
+  assert_memory_equal(acc.body0, "\0\xff\x01", 3);
+  assert_string_equal(acc.reason0, "bad Sign");
+}
+
+static void leases(void **state)
+{
+  assert_int_equal(store_lease_acquire(st, "puller", "host-a", 1000, 30), VG_OK);
+  assert_int_equal(store_lease_acquire(st, "puller", "host-b", 1010, 30), VG_CONFLICT);
+  assert_int_equal(store_lease_acquire(st, "puller", "host-a", 1020, 30), VG_OK); /* renew */
+  assert_int_equal(store_lease_acquire(st, "puller", "host-b", 1049, 30), VG_CONFLICT);
+  assert_int_equal(store_lease_acquire(st, "puller", "host-b", 1050, 30), VG_OK); /* expired */
+  assert_int_equal(store_lease_acquire(st, "forwarder", "host-a", 1050, 30), VG_OK);
+  assert_int_equal(store_lease_release(st, "puller", "host-a"), VG_OK); /* not the holder */
+  assert_int_equal(store_lease_acquire(st, "puller", "host-a", 1051, 30), VG_CONFLICT);
+  assert_int_equal(store_lease_release(st, "puller", "host-b"), VG_OK);
+  assert_int_equal(store_lease_acquire(st, "puller", "host-a", 1052, 30), VG_OK);
+  assert_int_equal(store_lease_acquire(st, "puller", "", 1052, 30), VG_INVALID);
+  assert_int_equal(store_lease_acquire(st, "puller", "x", 1052, 0), VG_INVALID);
+}
+
+/* ---- asynchronous submission ---- */
+
+#define SUBMITS 200
+
+struct submit_state {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int done, ok;
+};
+
+struct submit_one {
+  char key[32];
+  struct store_event ev;
+  struct event_arg_t {
+    bool is_new;
+  } out;
+  struct submit_state *state;
+  int rc;
+};
+
+static int submit_fn(struct store_tx *tx, void *arg)
+{
+  struct submit_one *o = arg;
+  return store_tx_event_insert(tx, &o->ev, &o->out.is_new);
+}
+
+static void submit_done(int rc, void *arg)
+{
+  struct submit_one *o = arg;
+  pthread_mutex_lock(&o->state->mu);
+  o->rc = rc;
+  o->state->done++;
+  if (rc == VG_OK && o->out.is_new)
+    o->state->ok++;
+  pthread_cond_signal(&o->state->cv);
+  pthread_mutex_unlock(&o->state->mu);
+}
+
+static void submit_acknowledges_each_write(void **state)
+{
+  static struct submit_one ones[SUBMITS];
+  struct submit_state ss = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+  for (int i = 0; i < SUBMITS; i++) {
+    struct submit_one *o = &ones[i];
+    snprintf(o->key, sizeof(o->key), "submit/%d", i);
+    o->ev = (struct store_event){
+        .event_key = o->key, .source = "push", .type = "T", .body_json = "{}", .received_at = 3};
+    o->state = &ss;
+    o->rc = 12345;
+    assert_int_equal(store_submit(st, submit_fn, o, submit_done, o), VG_OK);
+  }
+  pthread_mutex_lock(&ss.mu);
+  while (ss.done < SUBMITS)
+    pthread_cond_wait(&ss.cv, &ss.mu);
+  pthread_mutex_unlock(&ss.mu);
+  assert_int_equal(ss.ok, SUBMITS);
+  for (int i = 0; i < SUBMITS; i++)
+    assert_int_equal(ones[i].rc, VG_OK);
+  /* A duplicate through the same path: acknowledged, not new. */
+  ss.done = ss.ok = 0;
+  assert_int_equal(store_submit(st, submit_fn, &ones[7], submit_done, &ones[7]), VG_OK);
+  pthread_mutex_lock(&ss.mu);
+  while (ss.done < 1)
+    pthread_cond_wait(&ss.cv, &ss.mu);
+  pthread_mutex_unlock(&ss.mu);
+  assert_int_equal(ones[7].rc, VG_OK);
+  assert_false(ones[7].out.is_new);
+  struct store_event_record r;
+  assert_int_equal(store_event_get(st, "submit/199", &r), VG_OK);
+  store_event_record_release(&r);
+}
+
+/* ---- crash safety ---- */
+
+#define CRASH_THREADS 8
+#define CRASH_ACKS    400
+
+static int crash_pipe;
+
+static void *crash_writer(void *arg)
+{
+  int t = (int)(intptr_t)arg;
+  for (uint32_t i = 0;; i++) {
+    char key[64];
+    snprintf(key, sizeof(key), "crash/%d/%u", t, i);
+    struct store_event ev = {
+        .event_key = key, .source = "push", .type = "T", .body_json = "{}", .received_at = 1};
+    bool is_new;
+    if (store_event_insert(st, &ev, &is_new) != VG_OK || !is_new)
+      _exit(3);
+    uint32_t rec[2] = {(uint32_t)t, i}; /* < PIPE_BUF: each write is atomic */
+    if (write(crash_pipe, rec, sizeof(rec)) != (ssize_t)sizeof(rec))
+      _exit(4);
+  }
+  return NULL;
+}
+
+/* A child process writes events from several threads and reports each
+ * acknowledged one; it is killed with SIGKILL mid-stream. Every event it
+ * reported must be in the store afterwards. */
+static void acknowledged_writes_survive_sigkill(void **state)
+{
+  store_close(st); /* no threads of ours across fork() */
+  st = NULL;
+  int fds[2];
+  assert_int_equal(pipe(fds), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    close(fds[0]);
+    crash_pipe = fds[1];
+    if (store_open(url, NULL, &st) != VG_OK)
+      _exit(2);
+    pthread_t th[CRASH_THREADS];
+    for (int i = 0; i < CRASH_THREADS; i++)
+      pthread_create(&th[i], NULL, crash_writer, (void *)(intptr_t)i);
+    pthread_join(th[0], NULL); /* never returns: killed */
+    _exit(5);
+  }
+  close(fds[1]);
+  static uint32_t acked[CRASH_THREADS * CRASH_ACKS * 4][2];
+  size_t n = 0;
+  uint32_t rec[2];
+  while (n < CRASH_ACKS && read(fds[0], rec, sizeof(rec)) == (ssize_t)sizeof(rec)) {
+    acked[n][0] = rec[0];
+    acked[n][1] = rec[1];
+    n++;
+  }
+  kill(pid, SIGKILL);
+  int status;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFSIGNALED(status)); /* it did not exit on an error first */
+  while (n < sizeof(acked) / sizeof(acked[0]) &&
+         read(fds[0], rec, sizeof(rec)) == (ssize_t)sizeof(rec)) {
+    acked[n][0] = rec[0];
+    acked[n][1] = rec[1];
+    n++;
+  }
+  close(fds[0]);
+  assert_true(n >= CRASH_ACKS);
+
+  assert_int_equal(store_open(url, NULL, &st), VG_OK);
+  for (size_t i = 0; i < n; i++) {
+    char key[64];
+    snprintf(key, sizeof(key), "crash/%u/%u", acked[i][0], acked[i][1]);
+    struct store_event_record r;
+    int rc = store_event_get(st, key, &r);
+    if (rc != VG_OK)
+      fail_msg("acknowledged event %s lost (%d)", key, rc);
+    store_event_record_release(&r);
+  }
+}
+
+static void refuses_newer_schema(void **state)
+{
+  char path[300];
+  snprintf(path, sizeof(path), "%s/newer.db", tmpdir);
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db,
+                                "CREATE TABLE schema_version (version INTEGER PRIMARY KEY,"
+                                " applied_at INTEGER NOT NULL) STRICT;"
+                                "INSERT INTO schema_version VALUES (99, 0);",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(db);
+  struct store *s = NULL;
+  assert_int_equal(store_open(path, NULL, &s), VG_IO);
+  assert_null(s);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -626,6 +1041,14 @@ int main(void)
       cmocka_unit_test(transaction_is_all_or_nothing),
       cmocka_unit_test(events_are_idempotent),
       cmocka_unit_test(quarantine_is_bounded),
+      cmocka_unit_test(ledger_listing),
+      cmocka_unit_test(event_listing),
+      cmocka_unit_test(outbox_worker),
+      cmocka_unit_test(quarantine_listing),
+      cmocka_unit_test(leases),
+      cmocka_unit_test(submit_acknowledges_each_write),
+      cmocka_unit_test(acknowledged_writes_survive_sigkill),
+      cmocka_unit_test(refuses_newer_schema),
   };
   return cmocka_run_group_tests_name("store", tests, suite_setup, suite_teardown);
 }
