@@ -450,10 +450,11 @@ enum tc3_status tc3_verify(const struct tc3_verify *v, struct tc3_auth *auth)
   int64_t ts;
   bool match;
 
-  if (!v->authorization)
-    return memset(a, 0, sizeof(*a)), TC3_INVALID_AUTHORIZATION;
-  if (tc3_parse_authorization(v->authorization, strlen(v->authorization), a) != TC3_OK)
+  if (!v->authorization ||
+      tc3_parse_authorization(v->authorization, strlen(v->authorization), a) != TC3_OK) {
+    memset(a, 0, sizeof(*a));
     return TC3_INVALID_AUTHORIZATION;
+  }
   sh = parse_signed_headers(a->signed_headers, strlen(a->signed_headers));
   if ((sh & SH_ACTION) && !v->action)
     return TC3_SIGNATURE_FAILURE;
