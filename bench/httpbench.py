@@ -93,7 +93,6 @@ secret_id = {secret_id}
 
 [auth]
 # HS256 secret: VODGATE_AUTH_JWT_HS256_SECRET
-allow_anonymous = false
 
 [events]
 mode = push
@@ -332,10 +331,18 @@ class Target:
         self.na = None  # reason when the row cannot be measured
         self.rss_kb = None
         self.notes = []
+        self.answered_2xx = 0  # every wrk run, warm-ups included, plus the probe
 
     @property
     def url(self):
         return f"http://127.0.0.1:{self.server.port}{self.path}"
+
+
+def wrk_counted(t, script, seconds, env_extra):
+    res, err = run_wrk(t.url, script, seconds, env_extra)
+    if res is not None:
+        t.answered_2xx += res["requests"] - res["non2xx"]
+    return res, err
 
 
 def measure(t, script, env_extra):
@@ -346,10 +353,10 @@ def measure(t, script, env_extra):
         t.na = t.na or f"server died: {t.server.tail()}"
         return
     if WARMUP > 0:
-        run_wrk(t.url, script, WARMUP, env_extra)
+        wrk_counted(t, script, WARMUP, env_extra)
     pid = t.server.proc.pid
     c0 = cpu_ticks(pid)
-    res, err = run_wrk(t.url, script, DURATION, env_extra)
+    res, err = wrk_counted(t, script, DURATION, env_extra)
     c1 = cpu_ticks(pid)
     if res is None:
         t.notes.append(err)
@@ -367,7 +374,7 @@ def run_group(targets, script, env_extra):
     live = [t for t in targets if t.na is None]
     for t in live:
         if WARMUP_FIRST > 0 and t.server.alive():
-            run_wrk(t.url, script, WARMUP_FIRST, env_extra)
+            wrk_counted(t, script, WARMUP_FIRST, env_extra)
     for r in range(ROUNDS):
         order = live if r % 2 == 0 else list(reversed(live))
         log(f"round {r + 1}/{ROUNDS} ({'forward' if r % 2 == 0 else 'reverse'})")
@@ -486,10 +493,19 @@ def machine():
                          text=True).stdout.strip() or "?"
     return {
         "cpu": f"{os.cpu_count()} × {model}", "kernel": os.uname().release,
-        "wrk": tool_version(["wrk", "-v"]), "nginx": tool_version(["nginx", "-v"]),
+        "wrk": " ".join(tool_version(["wrk", "-v"]).split()[:2]),
+        "nginx": tool_version(["nginx", "-v"]).replace("nginx version: ", ""),
         "node": tool_version(["node", "--version"]), "express": npm_version("express"),
         "better-sqlite3": npm_version("better-sqlite3"), "git": rev,
     }
+
+
+def fs_type(path):
+    try:
+        r = subprocess.run(["df", "--output=fstype", path], capture_output=True, text=True, timeout=10)
+        return r.stdout.split()[-1] if r.stdout.split() else "?"
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
 
 
 def nginx_body():
@@ -576,7 +592,7 @@ def run(vodgate_bin, scratch, do_sig, do_ev, t_start):
 
     results = {"machine": machine(), "params": {
         "rounds": ROUNDS, "duration_s": DURATION, "conns": CONNS, "threads": THREADS,
-        "warmup_s": WARMUP, "warmup_first_s": WARMUP_FIRST, "scratch_fs": scratch}, "groups": {}}
+        "warmup_s": WARMUP, "warmup_first_s": WARMUP_FIRST, "scratch_fs": fs_type(scratch)}, "groups": {}}
     md = []
 
     if do_sig:
@@ -594,7 +610,7 @@ def run(vodgate_bin, scratch, do_sig, do_ev, t_start):
                     ng_port, scratch)
         start_or_na(ng, None if shutil.which("nginx") else "nginx not installed")
 
-        targets = [Target("vodgate", vg, VODGATE_SIG_PATH, "vodgate (HS256 JWT, policy, audit)"),
+        targets = [Target("vodgate", vg, VODGATE_SIG_PATH, "vodgate (HS256 bearer token)"),
                    Target("express-sign", es, "/v1/upload-signatures", f"Express {npm_version('express')} official Node sample"),
                    Target("nginx", ng, "/v1/upload-signatures", "nginx 1 worker, `return 200` (ceiling)")]
         for t in targets:
@@ -639,7 +655,7 @@ def run(vodgate_bin, scratch, do_sig, do_ev, t_start):
                     scratch, cwd=PEERS)
         ee.argv[-2] = str(ee.port)
         start_or_na(ee, None if node_ok else "node_modules missing")
-        targets = [Target("vodgate", vg, VODGATE_EVENTS_PATH, "vodgate (group commit, synchronous=FULL)"),
+        targets = [Target("vodgate", vg, VODGATE_EVENTS_PATH, "vodgate"),
                    Target("express-events", ee, "/v1/vod/events",
                           f"Express {npm_version('express')} + better-sqlite3 {npm_version('better-sqlite3')} (FULL)")]
         for t in targets:
@@ -647,6 +663,7 @@ def run(vodgate_bin, scratch, do_sig, do_ev, t_start):
                 t.na = t.server.error or "not started"
                 continue
             ok, detail = probe(t.url, {"Content-Type": "application/json"}, ev_sample)
+            t.answered_2xx += 1 if ok else 0
             if not ok:
                 t.na = f"endpoint not ready: {detail}"
                 log(f"{t.name}: {t.na}")
@@ -664,10 +681,13 @@ def run(vodgate_bin, scratch, do_sig, do_ev, t_start):
         ]
         md += [f"### Events: POST /v1/vod/events (~3 KB bodies, {CONNS} connections, {ROUNDS} rounds × {DURATION} s)", ""]
         md += table(targets) + [""]
+        ee.stop()  # closes the database; the rows below were committed before their 200
         rows = count_rows(ev_db) if ee.proc else None
+        node_t = targets[1]
         if rows is not None:
-            md.append(f"Durability check: the Node receiver's database holds {rows:,} events "
-                      f"(each measured 200 answered after its commit; warm-ups add more).")
+            md.append(f"Durability check (Node receiver): {rows:,} rows in its database, {node_t.answered_2xx:,} "
+                      f"2xx answers counted by wrk (warm-ups included): "
+                      f"{'consistent' if rows >= node_t.answered_2xx else 'MISSING ROWS'}.")
         md += [""] + check_rows(checks) + [""]
         results["groups"]["events"] = {"summary": s, "runs": {t.name: t.runs for t in targets},
                                        "na": {t.name: t.na for t in targets if t.na}, "checks": checks,
@@ -675,7 +695,8 @@ def run(vodgate_bin, scratch, do_sig, do_ev, t_start):
 
     m = results["machine"]
     head = [f"## HTTP benchmark run {time.strftime('%Y-%m-%d %H:%M:%S %Z')} (git {m['git']})", "",
-            f"Machine: {m['cpu']}, kernel {m['kernel']}; {m['wrk']}; {m['nginx']}; node {m['node']}, "
+            f"Machine: {m['cpu']}, kernel {m['kernel']}, scratch dir on {results['params']['scratch_fs']}; "
+            f"{m['wrk']}; {m['nginx']}; node {m['node']}, "
             f"express {m['express']}, better-sqlite3 {m['better-sqlite3']}. Client: `wrk -t{THREADS} -c{CONNS} "
             f"-d{DURATION}s --latency`, {WARMUP} s warm-up per measurement ({WARMUP_FIRST} s first), rounds alternate "
             f"server order. CPU = server utime+stime per request (process tree); RSS = VmHWM (process tree sum). "
