@@ -17,7 +17,8 @@ the measured run divided by the requests wrk completed; peak RSS is VmHWM from
 whenever it measured something, and prints PASS/MISS per target.
 
 Usage: bench/http.sh [path/to/vodgate]        (default build/vodgate)
-Env: ROUNDS (3) DURATION (10) CONNS (64) THREADS (1) WARMUP (1)
+Env: ROUNDS (3) DURATION (10) CONNS (64) THREADS (1) WARMUP (1) TIMEOUT (10)
+     QUIET_WAIT (30: seconds to wait for other jobs to leave the CPUs)
      WARMUP_FIRST (3, once per server: lets V8 JIT the peers)
      ONLY (all | sig | events)  MAX_SECONDS (900, hard bound on the whole run)
      NPM_CI (1 forces `npm ci`; otherwise only when node_modules is stale)
@@ -32,6 +33,7 @@ import hashlib
 import hmac
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -55,6 +57,12 @@ CONNS = int(os.environ.get("CONNS", "64"))
 THREADS = int(os.environ.get("THREADS", "1"))
 WARMUP = int(os.environ.get("WARMUP", "1"))
 WARMUP_FIRST = int(os.environ.get("WARMUP_FIRST", "3"))
+# wrk's default 2 s timeout would drop the slowest answers from the latency
+# histogram (they count as errors instead); 10 s keeps them in the p99.
+TIMEOUT = int(os.environ.get("TIMEOUT", "10"))
+# Wait up to QUIET_WAIT seconds for the machine to be idle (< 0.2 cores busy)
+# before measuring; other jobs on a 2-core box distort req/s.
+QUIET_WAIT = int(os.environ.get("QUIET_WAIT", "30"))
 ONLY = os.environ.get("ONLY", "all")
 MAX_SECONDS = int(os.environ.get("MAX_SECONDS", "900"))
 OUT = os.environ.get("OUT", os.path.join(HERE, "out"))
@@ -270,6 +278,33 @@ def cpu_ticks(root):
     return total
 
 
+def machine_ticks():
+    """(user+nice+system, total) jiffies of all CPUs from /proc/stat. irq,
+    softirq (loopback traffic lands there) and steal are left out of 'busy'."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    return v[0] + v[1] + v[2], sum(v)
+
+
+def wait_for_quiet():
+    end = time.monotonic() + QUIET_WAIT
+    busy = None
+    while True:
+        b0, _ = machine_ticks()
+        time.sleep(1)
+        b1, _ = machine_ticks()
+        busy = (b1 - b0) / CLK
+        if busy < 0.2 or time.monotonic() >= end:
+            break
+        log(f"machine busy ({busy:.2f} cores used by other processes); waiting for quiet (QUIET_WAIT={QUIET_WAIT})")
+    return busy
+
+
+def wrk_child_ticks():
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (ru.ru_utime + ru.ru_stime) * CLK
+
+
 def peak_rss_kb(root):
     total = 0
     for p in tree_pids(root):
@@ -287,6 +322,7 @@ def peak_rss_kb(root):
 # wrk
 # ---------------------------------------------------------------------------
 RUN_COUNTER = [0]
+LOAD_BEFORE = [None]
 
 
 def run_wrk(url, script, seconds, env_extra):
@@ -294,7 +330,7 @@ def run_wrk(url, script, seconds, env_extra):
     env = dict(os.environ)
     env.update(env_extra)
     env["BENCH_RUN"] = str(RUN_COUNTER[0])
-    cmd = ["wrk", f"-t{THREADS}", f"-c{CONNS}", f"-d{seconds}s", "--latency", "-s", script, url]
+    cmd = ["wrk", f"-t{THREADS}", f"-c{CONNS}", f"-d{seconds}s", f"--timeout={TIMEOUT}s", "--latency", "-s", script, url]
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=seconds + 30)
     except subprocess.TimeoutExpired:
@@ -355,19 +391,22 @@ def measure(t, script, env_extra):
     if WARMUP > 0:
         wrk_counted(t, script, WARMUP, env_extra)
     pid = t.server.proc.pid
-    c0 = cpu_ticks(pid)
+    c0, m0, w0, t0 = cpu_ticks(pid), machine_ticks(), wrk_child_ticks(), time.monotonic()
     res, err = wrk_counted(t, script, DURATION, env_extra)
-    c1 = cpu_ticks(pid)
+    c1, m1, w1, t1 = cpu_ticks(pid), machine_ticks(), wrk_child_ticks(), time.monotonic()
     if res is None:
         t.notes.append(err)
         return
     res["cpu_us_per_req"] = ((c1 - c0) * 1e6 / CLK / res["requests"]) if res["requests"] else None
+    # CPU used by anything other than the server and wrk during the run, in
+    # cores: other jobs on this 2-core box make req/s noisy; CPU/req less so.
+    res["other_cores"] = max(0.0, ((m1[0] - m0[0]) - (c1 - c0) - (w1 - w0)) / CLK / (t1 - t0))
     bad = res["non2xx"] + res["connect"] + res["read"] + res["write"] + res["timeout"]
     res["bad"] = bad
     t.runs.append(res)
     log(f"  {t.name:15s} {res['rps']:10.0f} req/s  p50 {res['p50_us']/1000:.2f} ms  "
-        f"p99 {res['p99_us']/1000:.2f} ms  cpu {res['cpu_us_per_req'] or 0:.1f} us/req"
-        + (f"  errors {bad}" if bad else ""))
+        f"p99 {res['p99_us']/1000:.2f} ms  cpu {res['cpu_us_per_req'] or 0:.1f} us/req  "
+        f"other load {res['other_cores']:.2f} cores" + (f"  errors {bad}" if bad else ""))
 
 
 def run_group(targets, script, env_extra):
@@ -400,6 +439,7 @@ def summary(t):
         "cpu_us": statistics.median(cpu) if cpu else None,
         "rss_mb": t.rss_kb / 1024 if t.rss_kb else None,
         "requests": reqs, "bad": bad, "bad_frac": bad / reqs if reqs else 0,
+        "other_cores_max": max(r["other_cores"] for r in t.runs),
     }
 
 
@@ -408,19 +448,21 @@ def fmt_k(x):
 
 
 def table(targets):
-    lines = ["| server | req/s median (min–max) | p50 ms | p99 ms median (worst) | server CPU µs/req | peak RSS MB | errors |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| server | req/s median (min–max) | p50 ms | p99 ms median (worst) | server CPU µs/req | peak RSS MB | errors "
+             "| other load (cores, max) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for t in targets:
         s = summary(t)
         if s is None:
             why = t.na or "; ".join(t.notes) or "no run"
-            lines.append(f"| {t.label} | n/a ({why[:160]}) | | | | | |")
+            lines.append(f"| {t.label} | n/a ({why[:160]}) | | | | | | |")
             continue
         err = f"{s['bad']} ({s['bad_frac']:.1%})" if s["bad"] else "0"
         cpu = f"{s['cpu_us']:.1f}" if s["cpu_us"] is not None else "?"
         rss = f"{s['rss_mb']:.1f}" if s["rss_mb"] is not None else "?"
         lines.append(f"| {t.label} | **{fmt_k(s['rps'])}** ({fmt_k(s['rps_min'])}–{fmt_k(s['rps_max'])}) | "
-                     f"{s['p50_ms']:.2f} | {s['p99_ms']:.2f} ({s['p99_worst_ms']:.2f}) | {cpu} | {rss} | {err} |")
+                     f"{s['p50_ms']:.2f} | {s['p99_ms']:.2f} ({s['p99_worst_ms']:.2f}) | {cpu} | {rss} | {err} "
+                     f"| {s['other_cores_max']:.2f} |")
     return lines
 
 
@@ -548,6 +590,9 @@ def main():
         if not shutil.which("node") or not ensure_node_modules():
             log("node/npm unavailable or npm ci failed: Node peers will be n/a")
 
+    if QUIET_WAIT > 0:
+        LOAD_BEFORE[0] = wait_for_quiet()
+        log(f"load before start: {LOAD_BEFORE[0]:.2f} cores")
     scratch = tempfile.mkdtemp(prefix="vodgate-bench.", dir=os.environ.get("BENCH_TMPDIR"))
     t_start = time.time()
     try:
@@ -698,9 +743,10 @@ def run(vodgate_bin, scratch, do_sig, do_ev, t_start):
             f"Machine: {m['cpu']}, kernel {m['kernel']}, scratch dir on {results['params']['scratch_fs']}; "
             f"{m['wrk']}; {m['nginx']}; node {m['node']}, "
             f"express {m['express']}, better-sqlite3 {m['better-sqlite3']}. Client: `wrk -t{THREADS} -c{CONNS} "
-            f"-d{DURATION}s --latency`, {WARMUP} s warm-up per measurement ({WARMUP_FIRST} s first), rounds alternate "
+            f"-d{DURATION}s --timeout={TIMEOUT}s --latency`, {WARMUP} s warm-up per measurement ({WARMUP_FIRST} s first), rounds alternate "
             f"server order. CPU = server utime+stime per request (process tree); RSS = VmHWM (process tree sum). "
-            f"Wall time {time.time() - t_start:.0f} s.", ""]
+            f"Wall time {time.time() - t_start:.0f} s."
+            + (f" Other load before start: {LOAD_BEFORE[0]:.2f} cores." if LOAD_BEFORE[0] is not None else ""), ""]
     if vg.error:
         head += [f"vodgate: {vg.error[:400]}", ""]
     text = "\n".join(head + md)
