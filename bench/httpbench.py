@@ -19,6 +19,7 @@ whenever it measured something, and prints PASS/MISS per target.
 Usage: bench/http.sh [path/to/vodgate]        (default build/vodgate)
 Env: ROUNDS (3) DURATION (10) CONNS (64) THREADS (1) WARMUP (1) TIMEOUT (10)
      QUIET_WAIT (30: seconds to wait for other jobs to leave the CPUs)
+     BUSY_LIMIT (0.3 cores) BUSY_RETRIES (2): re-measure when other jobs ran
      WARMUP_FIRST (3, once per server: lets V8 JIT the peers)
      ONLY (all | sig | events)  MAX_SECONDS (900, hard bound on the whole run)
      NPM_CI (1 forces `npm ci`; otherwise only when node_modules is stale)
@@ -63,6 +64,10 @@ TIMEOUT = int(os.environ.get("TIMEOUT", "10"))
 # Wait up to QUIET_WAIT seconds for the machine to be idle (< 0.2 cores busy)
 # before measuring; other jobs on a 2-core box distort req/s.
 QUIET_WAIT = int(os.environ.get("QUIET_WAIT", "30"))
+# A measurement during which other jobs used more than BUSY_LIMIT cores is
+# taken again, at most BUSY_RETRIES more times (the least disturbed is kept).
+BUSY_LIMIT = float(os.environ.get("BUSY_LIMIT", "0.3"))
+BUSY_RETRIES = int(os.environ.get("BUSY_RETRIES", "2"))
 ONLY = os.environ.get("ONLY", "all")
 MAX_SECONDS = int(os.environ.get("MAX_SECONDS", "900"))
 OUT = os.environ.get("OUT", os.path.join(HERE, "out"))
@@ -286,8 +291,8 @@ def machine_ticks():
     return v[0] + v[1] + v[2], sum(v)
 
 
-def wait_for_quiet():
-    end = time.monotonic() + QUIET_WAIT
+def wait_for_quiet(limit=None):
+    end = time.monotonic() + (QUIET_WAIT if limit is None else limit)
     busy = None
     while True:
         b0, _ = machine_ticks()
@@ -381,13 +386,7 @@ def wrk_counted(t, script, seconds, env_extra):
     return res, err
 
 
-def measure(t, script, env_extra):
-    if time.monotonic() > DEADLINE:
-        t.notes.append("skipped: MAX_SECONDS reached")
-        return
-    if not t.server.alive():
-        t.na = t.na or f"server died: {t.server.tail()}"
-        return
+def measure_once(t, script, env_extra):
     if WARMUP > 0:
         wrk_counted(t, script, WARMUP, env_extra)
     pid = t.server.proc.pid
@@ -395,18 +394,44 @@ def measure(t, script, env_extra):
     res, err = wrk_counted(t, script, DURATION, env_extra)
     c1, m1, w1, t1 = cpu_ticks(pid), machine_ticks(), wrk_child_ticks(), time.monotonic()
     if res is None:
-        t.notes.append(err)
-        return
+        return None, err
     res["cpu_us_per_req"] = ((c1 - c0) * 1e6 / CLK / res["requests"]) if res["requests"] else None
     # CPU used by anything other than the server and wrk during the run, in
     # cores: other jobs on this 2-core box make req/s noisy; CPU/req less so.
     res["other_cores"] = max(0.0, ((m1[0] - m0[0]) - (c1 - c0) - (w1 - w0)) / CLK / (t1 - t0))
-    bad = res["non2xx"] + res["connect"] + res["read"] + res["write"] + res["timeout"]
-    res["bad"] = bad
-    t.runs.append(res)
-    log(f"  {t.name:15s} {res['rps']:10.0f} req/s  p50 {res['p50_us']/1000:.2f} ms  "
-        f"p99 {res['p99_us']/1000:.2f} ms  cpu {res['cpu_us_per_req'] or 0:.1f} us/req  "
-        f"other load {res['other_cores']:.2f} cores" + (f"  errors {bad}" if bad else ""))
+    res["bad"] = res["non2xx"] + res["connect"] + res["read"] + res["write"] + res["timeout"]
+    return res, None
+
+
+def measure(t, script, env_extra):
+    """One measurement; repeated (at most BUSY_RETRIES more times) when other
+    jobs used more than BUSY_LIMIT cores during it. The least-disturbed
+    attempt is kept, and its other-load figure is reported with it."""
+    best = None
+    for attempt in range(1 + BUSY_RETRIES):
+        if time.monotonic() > DEADLINE:
+            t.notes.append("skipped: MAX_SECONDS reached")
+            break
+        if not t.server.alive():
+            t.na = t.na or f"server died: {t.server.tail()}"
+            return
+        res, err = measure_once(t, script, env_extra)
+        if res is None:
+            t.notes.append(err)
+            return
+        log(f"  {t.name:15s} {res['rps']:10.0f} req/s  p50 {res['p50_us']/1000:.2f} ms  "
+            f"p99 {res['p99_us']/1000:.2f} ms  cpu {res['cpu_us_per_req'] or 0:.1f} us/req  "
+            f"other load {res['other_cores']:.2f} cores" + (f"  errors {res['bad']}" if res["bad"] else ""))
+        res["attempts"] = attempt + 1
+        if best is None or res["other_cores"] < best["other_cores"]:
+            best = res
+        if res["other_cores"] <= BUSY_LIMIT:
+            break
+        if attempt < BUSY_RETRIES:
+            log(f"  other jobs used {res['other_cores']:.2f} cores (> {BUSY_LIMIT}): measuring again")
+            wait_for_quiet(min(QUIET_WAIT, 20))
+    if best is not None:
+        t.runs.append(best)
 
 
 def run_group(targets, script, env_extra):
