@@ -49,9 +49,9 @@
 #define COS_MAX_COMPLETE_BODY (2 * 1024 * 1024)
 #define COS_MAX_KEY           1024 /* object key bytes (COS documents 850) */
 /* UGC control plane. */
-#define UGC_MAX_NAME       512  /* videoName/coverName bytes; VOD keeps <= 64 chars */
-#define UGC_MAX_TYPE       16   /* file extension */
-#define UGC_MAX_SESSION_KEY 128 /* our own vodSessionKey format is 99 bytes */
-#define UGC_MAX_BODY       32768 /* Apply/Commit JSON: a signature + a few fields */
+#define UGC_MAX_NAME        512   /* videoName/coverName bytes; VOD keeps <= 64 chars */
+#define UGC_MAX_TYPE        16    /* file extension */
+#define UGC_MAX_SESSION_KEY 128   /* our own vodSessionKey format is 99 bytes */
+#define UGC_MAX_BODY        32768 /* Apply/Commit JSON: a signature + a few fields */
 
 #endif
