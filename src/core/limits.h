@@ -131,5 +131,24 @@
 #define EVENT_MAX_PULL_EVENTS 64                     /* PullEvents returns at most 16 */
 #define EVENT_MAX_ID          128                    /* FileId/TaskId/EventType: ids are < 80 */
 #define EVENT_MAX_KEY         (3 * EVENT_MAX_ID + 2) /* type/id/status, never truncated */
+/* Emulator (src/emu). COS q-sign Authorization: SDK access keys are ~40-70
+ * characters; times are two 10..20 digit numbers; the lists name only the
+ * few headers/params of one request (about 30 bytes in practice). */
+#define COS_AUTH_MAX_AK     128
+#define COS_AUTH_MAX_TIME   48
+#define COS_AUTH_MAX_LIST   1024
+#define COS_AUTH_MAX_VALUE  4096  /* whole Authorization value */
+#define COS_AUTH_MAX_PARAMS 32    /* query parameters of one COS request (SDKs send <= 3) */
+#define COS_MAX_HTTPSTRING  16384 /* path + params + headers, all bounded above */
+/* CompleteMultipartUpload: COS allows 10000 parts; one <Part> as the SDKs
+ * write it is ~100 bytes, so 2 MiB admits 10000 parts with room for spaces. */
+#define COS_MAX_PARTS         10000
+#define COS_MAX_COMPLETE_BODY (2 * 1024 * 1024)
+#define COS_MAX_KEY           1024 /* object key bytes (COS documents 850) */
+/* UGC control plane. */
+#define UGC_MAX_NAME        512   /* videoName/coverName bytes; VOD keeps <= 64 chars */
+#define UGC_MAX_TYPE        16    /* file extension */
+#define UGC_MAX_SESSION_KEY 128   /* our own vodSessionKey format is 99 bytes */
+#define UGC_MAX_BODY        32768 /* Apply/Commit JSON: a signature + a few fields */
 
 #endif
