@@ -412,6 +412,28 @@ static void route_find(struct http_rctx *rc)
   }
 }
 
+/* ---- the raw request line ---- */
+
+/* MHD decodes %XX in the path and query before our handler sees them, so
+ * "%00" would cut a path or value short ("/healthz%00x" -> "/healthz").
+ * The URI log callback sees the raw URI first; it returns one of these
+ * markers, which MHD hands to the access handler as *req_cls. Markers
+ * allocate nothing, so requests MHD refuses itself leak nothing. */
+static char uri_ok, uri_bad;
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+  size_t n = 0;
+
+  for (const unsigned char *p = (const unsigned char *)uri; *p; p++, n++) {
+    if (*p <= 0x20 || *p >= 0x7f || n >= HTTP_MAX_URL)
+      return &uri_bad;
+    if (p[0] == '%' && p[1] == '0' && p[2] == '0')
+      return &uri_bad;
+  }
+  return &uri_ok;
+}
+
 /* ---- the access handler ---- */
 
 static void add_header(struct MHD_Response *r, const char *n, const char *v)
@@ -590,13 +612,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   struct http_server *s = cls;
   struct http_rctx *rc = *req_cls;
 
-  if (!rc) {
+  if (!rc || rc == (void *)&uri_ok || rc == (void *)&uri_bad) {
     uint64_t clen = 0;
     bool has_cl;
     const char *bad;
+    bool raw_bad = rc == (void *)&uri_bad;
 
     rc = rctx_new(s, conn, url, method);
     *req_cls = rc;
+    if (raw_bad)
+      return refuse(rc, 400, VG_CODE_BAD_REQUEST,
+                    "invalid URL (control character, %00 or too long)");
     bad = check_framing(conn, &clen, &has_cl);
     if (bad)
       return refuse(rc, 400, VG_CODE_BAD_REQUEST, bad);
@@ -649,7 +675,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
   double secs;
   json_t *o;
 
-  if (!rc)
+  if (!rc || rc == (void *)&uri_ok || rc == (void *)&uri_bad)
     return;
   *req_cls = NULL;
   secs = elapsed(&rc->t0);
@@ -851,7 +877,8 @@ int http_server_start(const struct http_opts *opts, const struct http_route *rou
       opts->per_ip_limit, MHD_OPTION_CONNECTION_TIMEOUT, opts->timeout_s,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, opts->memory_limit, MHD_OPTION_NOTIFY_COMPLETED,
       on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_STRICT_FOR_CLIENT,
-      1, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s, MHD_OPTION_END);
+      1, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s,
+      MHD_OPTION_END);
   if (!s->d) {
     log_error("http: cannot listen on %s: %s", opts->listen, strerror(errno));
     server_free(s);
