@@ -169,9 +169,15 @@ int cmd_serve(int argc, char **argv)
   }
   app_apply_cfg(&app, app.cfg); /* CORS now that the server exists */
   atomic_store(&app.ready, true);
-  log_json(LOG_INFO, json_pack("{s:s,s:i,s:s,s:i}", "msg", "listening", "port",
-                               (int)http_server_port(app.http), "addr", http_server_addr(app.http),
-                               "threads", (int)ho.threads));
+  {
+    /* Always written, whatever log_level: supervisors and tests wait for it. */
+    enum log_level lvl = log_get_level();
+    log_set_level(LOG_INFO);
+    log_json(LOG_INFO, json_pack("{s:s,s:i,s:s,s:i}", "msg", "listening", "port",
+                                 (int)http_server_port(app.http), "addr",
+                                 http_server_addr(app.http), "threads", (int)ho.threads));
+    log_set_level(lvl);
+  }
   rc = serve_loop(&app, &set);
   http_server_stop(app.http);
   log_info("stopped");
