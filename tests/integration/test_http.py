@@ -407,6 +407,12 @@ class PerIpLimit(Base):
             c.close()
 
 
+class ConnectionLimit(PerIpLimit):
+    # One worker thread: libmicrohttpd splits max_connections between the
+    # workers of its pool, so the limit is exact only with one.
+    ini = BASE_INI.replace("threads = 4", "threads = 1") + "per_ip_connections = 0\nmax_connections = 3\n"
+
+
 class Cors(Base):
     def preflight(self, origin, method="POST", path="/test/echo"):
         return self.req("OPTIONS", path, headers={
