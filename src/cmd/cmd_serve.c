@@ -160,6 +160,11 @@ int cmd_serve(int argc, char **argv)
   ho.timeout_s = (unsigned)cfg_get_int(app.cfg, "server", "timeout");
   ho.header_timeout_s = (unsigned)cfg_get_int(app.cfg, "server", "header_timeout");
   ho.memory_limit = (size_t)cfg_get_int(app.cfg, "server", "memory_limit");
+  if (app_services_init(&app, err, sizeof(err))) {
+    log_error("start-up: %s", err);
+    rc = 1;
+    goto out;
+  }
   routes = app_routes(&app, &nroutes);
   if (app.test_routes)
     log_warn("VODGATE_TEST_ROUTES=1: test-only routes are enabled");
@@ -182,6 +187,7 @@ int cmd_serve(int argc, char **argv)
   http_server_stop(app.http);
   log_info("stopped");
 out:
+  app_services_release(&app);
   cfg_unref(app.cfg);
   free(app.cfg_path);
   free(app.listen_override);
