@@ -79,7 +79,9 @@ void cfg_unref(struct cfg *c); /* frees (and wipes secrets) on the last one */
 const char *cfg_path(const struct cfg *c);
 
 /* Typed getters. section is "server", ... or "policy NAME". The returned
- * pointers live as long as the caller's reference on c.
+ * pointers live as long as the caller's reference on c. A section or key
+ * that does not exist aborts (a programming error): resolve a policy name
+ * that comes from outside (a token claim) with cfg_policy_find() first.
  * cfg_get_str: the value as written (for every type), NULL if unset.
  * cfg_get_int: CFG_INT, CFG_DURATION (seconds), CFG_SIZE (bytes), CFG_BOOL
  *   (0/1); 0 if unset.

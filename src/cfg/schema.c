@@ -21,7 +21,7 @@ static const struct cfg_key_info schema[] = {
   {"server", "threads", CFG_INT, "2", 1, 64, NULL,
    "HTTP worker threads (libmicrohttpd thread pool). Handlers may block briefly (SQLite), so 2-4."},
   {"server", "max_connections", CFG_INT, "1024", 1, 65536, NULL,
-   "Open connections at most; more are refused at accept."},
+   "Open connections at most; more are refused at accept. Split evenly between the worker threads."},
   {"server", "per_ip_connections", CFG_INT, "128", 0, 65536, NULL,
    "Open connections per client IP at most (0: no limit). Behind a proxy every client has the proxy's IP."},
   {"server", "timeout", CFG_DURATION, "30", 1, 3600, NULL,

@@ -20,9 +20,7 @@
 #include "core/util.h"
 #include "http/http.h"
 #include "http/metrics.h"
-#include "store/store.h"
 #include "svc/app.h"
-#include "svc/state.h"
 
 extern char **environ;
 
@@ -154,18 +152,6 @@ int cmd_serve(int argc, char **argv)
   pthread_sigmask(SIG_BLOCK, &set, NULL);
   signal(SIGPIPE, SIG_IGN);
 
-  /* After the signal mask: the store starts its writer thread. */
-  if (store_open(cfg_get_str(app.cfg, "server", "db"), NULL, &app.store)) {
-    log_error("cannot open the database [server] db");
-    rc = 1;
-    goto out;
-  }
-  if (svc_init(&app, err, sizeof(err))) {
-    log_error("configuration: %s", err);
-    rc = 1;
-    goto out;
-  }
-
   memset(&ho, 0, sizeof(ho));
   ho.listen = listen ? listen : cfg_get_str(app.cfg, "server", "listen");
   ho.threads = (unsigned)cfg_get_int(app.cfg, "server", "threads");
@@ -174,6 +160,11 @@ int cmd_serve(int argc, char **argv)
   ho.timeout_s = (unsigned)cfg_get_int(app.cfg, "server", "timeout");
   ho.header_timeout_s = (unsigned)cfg_get_int(app.cfg, "server", "header_timeout");
   ho.memory_limit = (size_t)cfg_get_int(app.cfg, "server", "memory_limit");
+  if (app_services_init(&app, err, sizeof(err))) {
+    log_error("start-up: %s", err);
+    rc = 1;
+    goto out;
+  }
   routes = app_routes(&app, &nroutes);
   if (app.test_routes)
     log_warn("VODGATE_TEST_ROUTES=1: test-only routes are enabled");
@@ -183,15 +174,20 @@ int cmd_serve(int argc, char **argv)
   }
   app_apply_cfg(&app, app.cfg); /* CORS now that the server exists */
   atomic_store(&app.ready, true);
-  log_json(LOG_INFO, json_pack("{s:s,s:i,s:s,s:i}", "msg", "listening", "port",
-                               (int)http_server_port(app.http), "addr", http_server_addr(app.http),
-                               "threads", (int)ho.threads));
+  {
+    /* Always written, whatever log_level: supervisors and tests wait for it. */
+    enum log_level lvl = log_get_level();
+    log_set_level(LOG_INFO);
+    log_json(LOG_INFO, json_pack("{s:s,s:i,s:s,s:i}", "msg", "listening", "port",
+                                 (int)http_server_port(app.http), "addr",
+                                 http_server_addr(app.http), "threads", (int)ho.threads));
+    log_set_level(lvl);
+  }
   rc = serve_loop(&app, &set);
   http_server_stop(app.http);
   log_info("stopped");
 out:
-  svc_release(&app);
-  store_close(app.store);
+  app_services_release(&app);
   cfg_unref(app.cfg);
   free(app.cfg_path);
   free(app.listen_override);

@@ -9,7 +9,8 @@
 
 #include "core/buf.h"
 
-static enum log_level log_level = LOG_INFO;
+/* Atomic: SIGHUP reloads change it while worker threads log. */
+static _Atomic(enum log_level) log_level = LOG_INFO;
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 void log_set_level(enum log_level lvl)

@@ -412,6 +412,28 @@ static void route_find(struct http_rctx *rc)
   }
 }
 
+/* ---- the raw request line ---- */
+
+/* MHD decodes %XX in the path and query before our handler sees them, so
+ * "%00" would cut a path or value short ("/healthz%00x" -> "/healthz").
+ * The URI log callback sees the raw URI first; it returns one of these
+ * markers, which MHD hands to the access handler as *req_cls. Markers
+ * allocate nothing, so requests MHD refuses itself leak nothing. */
+static char uri_ok, uri_bad;
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+  size_t n = 0;
+
+  for (const unsigned char *p = (const unsigned char *)uri; *p; p++, n++) {
+    if (*p <= 0x20 || *p >= 0x7f || n >= HTTP_MAX_URL)
+      return &uri_bad;
+    if (p[0] == '%' && p[1] == '0' && p[2] == '0')
+      return &uri_bad;
+  }
+  return &uri_ok;
+}
+
 /* ---- the access handler ---- */
 
 static void add_header(struct MHD_Response *r, const char *n, const char *v)
@@ -590,13 +612,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   struct http_server *s = cls;
   struct http_rctx *rc = *req_cls;
 
-  if (!rc) {
+  if (!rc || rc == (void *)&uri_ok || rc == (void *)&uri_bad) {
     uint64_t clen = 0;
     bool has_cl;
     const char *bad;
+    bool raw_bad = rc == (void *)&uri_bad;
 
     rc = rctx_new(s, conn, url, method);
     *req_cls = rc;
+    if (raw_bad)
+      return refuse(rc, 400, VG_CODE_BAD_REQUEST,
+                    "invalid URL (control character, %00 or too long)");
     bad = check_framing(conn, &clen, &has_cl);
     if (bad)
       return refuse(rc, 400, VG_CODE_BAD_REQUEST, bad);
@@ -641,41 +667,115 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   return answer(rc);
 }
 
+/* ---- the request log line ---- */
+
+/* JSON-escape at most max bytes of s into b. Bytes >= 0x80 are escaped one
+ * by one (\u00XX): the line stays valid JSON whatever the client sent. */
+static size_t esc_json(char *b, size_t room, const char *s, size_t max)
+{
+  static const char hex[] = "0123456789abcdef";
+  size_t o = 0;
+
+  for (size_t i = 0; s[i] && i < max; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (o + 7 >= room)
+      break;
+    if (c == '"' || c == '\\') {
+      b[o++] = '\\';
+      b[o++] = (char)c;
+    } else if (c < 0x20 || c >= 0x7f) {
+      memcpy(b + o, "\\u00", 4);
+      b[o + 4] = hex[c >> 4];
+      b[o + 5] = hex[c & 15];
+      o += 6;
+    } else {
+      b[o++] = (char)c;
+    }
+  }
+  return o;
+}
+
+/* The timestamp of core/log.c's format, with the date part cached per
+ * thread: gmtime_r takes a process-wide lock. */
+static void log_ts(char out[96])
+{
+  static _Thread_local time_t last = -1;
+  static _Thread_local char prefix[64];
+  struct timespec ts;
+
+  clock_gettime(CLOCK_REALTIME, &ts);
+  if (ts.tv_sec != last) {
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    snprintf(prefix, sizeof(prefix), "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    last = ts.tv_sec;
+  }
+  snprintf(out, 96, "%s.%03dZ", prefix, (int)(ts.tv_nsec / 1000000));
+}
+
+#define LOG_PATH_MAX 512 /* longer paths are cut in the log line */
+
+/* One line per request, formatted by hand: this runs for every request and
+ * jansson's object building cost more than the rest of the HTTP layer. Same
+ * shape as log_json(): {"msg":"request",...,"ts":...,"level":"info"}. Never
+ * a header, a query string or a body. */
+static void log_request(const struct http_rctx *rc, double secs,
+                        enum MHD_RequestTerminationCode toe)
+{
+  char line[LOG_PATH_MAX * 6 + 512], ts[96];
+  size_t n = 0;
+  long long us = (long long)(secs * 1e6);
+  const char *err = NULL;
+
+  if (toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED)
+    err = "timeout";
+  else if (toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN)
+    err = "shutdown";
+  else if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+    err = "connection closed";
+  log_ts(ts);
+  n += (size_t)snprintf(line + n, sizeof(line) - n, "{\"msg\":\"request\",\"method\":\"");
+  n += esc_json(line + n, sizeof(line) - n, rc->method, sizeof(rc->method));
+  n += (size_t)snprintf(line + n, sizeof(line) - n, "\",\"path\":\"");
+  n += esc_json(line + n, sizeof(line) - n, rc->path, LOG_PATH_MAX);
+  n += (size_t)snprintf(line + n, sizeof(line) - n,
+                        "\",\"status\":%d,\"bytes\":%zu,\"duration_ms\":%lld.%03lld,"
+                        "\"request_id\":\"%s\",\"remote\":\"%s\"",
+                        rc->status, rc->bytes, us / 1000, us % 1000, rc->rid, rc->remote);
+  if (rc->route && n < sizeof(line)) {
+    n += (size_t)snprintf(line + n, sizeof(line) - n, ",\"route\":\"");
+    n += esc_json(line + n, sizeof(line) - n, rc->route->name ? rc->route->name : rc->route->path,
+                  128);
+    n += (size_t)snprintf(line + n, sizeof(line) - n, "\"");
+  }
+  if (err && n < sizeof(line))
+    n += (size_t)snprintf(line + n, sizeof(line) - n, ",\"error\":\"%s\"", err);
+  if (n < sizeof(line))
+    n += (size_t)snprintf(line + n, sizeof(line) - n, ",\"ts\":\"%s\",\"level\":\"info\"}\n", ts);
+  if (n >= sizeof(line))
+    return; /* cannot happen: every part above is bounded */
+  for (size_t off = 0; off < n;) {
+    ssize_t w = write(STDERR_FILENO, line + off, n - off);
+    if (w <= 0)
+      return;
+    off += (size_t)w;
+  }
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
   struct http_server *s = cls;
   struct http_rctx *rc = *req_cls;
   double secs;
-  json_t *o;
 
-  if (!rc)
+  if (!rc || rc == (void *)&uri_ok || rc == (void *)&uri_bad)
     return;
   *req_cls = NULL;
   secs = elapsed(&rc->t0);
-  o = json_object();
-  json_object_set_new(o, "msg", json_string("request"));
-  json_object_set_new(o, "method", json_string(rc->method));
-  if (!json_object_get(o, "method"))
-    json_object_set_new(o, "method", json_string("?"));
-  json_object_set_new(o, "path", json_string(rc->path));
-  if (!json_object_get(o, "path")) /* not UTF-8 */
-    json_object_set_new(o, "path", json_string("(invalid)"));
-  json_object_set_new(o, "status", json_integer(rc->status));
-  json_object_set_new(o, "bytes", json_integer((json_int_t)rc->bytes));
-  json_object_set_new(o, "duration_ms", json_real((double)(long long)(secs * 1e6) / 1e3));
-  json_object_set_new(o, "request_id", json_string(rc->rid));
-  json_object_set_new(o, "remote", json_string(rc->remote));
-  if (rc->route)
-    json_object_set_new(o, "route",
-                        json_string(rc->route->name ? rc->route->name : rc->route->path));
-  if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
-    json_object_set_new(o, "error",
-                        json_string(toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? "timeout"
-                                    : toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN
-                                        ? "shutdown"
-                                        : "connection closed"));
-  log_json(LOG_INFO, o);
+  if (log_get_level() <= LOG_INFO)
+    log_request(rc, secs, toe);
   if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
     conn_mark(s, rc->hc, true, false);
   buf_release(&rc->body);
@@ -851,7 +951,8 @@ int http_server_start(const struct http_opts *opts, const struct http_route *rou
       opts->per_ip_limit, MHD_OPTION_CONNECTION_TIMEOUT, opts->timeout_s,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, opts->memory_limit, MHD_OPTION_NOTIFY_COMPLETED,
       on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_STRICT_FOR_CLIENT,
-      1, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s, MHD_OPTION_END);
+      1, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s,
+      MHD_OPTION_END);
   if (!s->d) {
     log_error("http: cannot listen on %s: %s", opts->listen, strerror(errno));
     server_free(s);

@@ -16,7 +16,10 @@
 static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                  0.05,   0.1,   0.25,   0.5,   1,    2.5};
 #define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
-#define MAX_HIST 128 /* routes are a fixed table; "none" takes the rest */
+#define MAX_HIST 128
+#define METRICS_MAX_LABELS                                                                         \
+  1024 /* rendered label set; longer ones are dropped */ /* routes are a fixed table; "none" takes \
+                                                            the rest */
 
 struct series {
   const char *name;
@@ -62,36 +65,32 @@ static int esc_label(struct buf *b, const char *v)
   return 0;
 }
 
-static char *render_labels(const char *l1, const char *v1, const char *l2, const char *v2)
+/* Render l1="v1",l2="v2" into b. Returns 0, or VG_TOOBIG past b's max. */
+static int render_labels(struct buf *b, const char *l1, const char *v1, const char *l2,
+                         const char *v2)
 {
-  struct buf b;
-  buf_init(&b, 1024);
-  if (l1) {
-    if (buf_printf(&b, "%s=\"", l1) || esc_label(&b, v1 ? v1 : "") || buf_appendc(&b, '"'))
-      goto fail;
-    if (l2 && (buf_printf(&b, ",%s=\"", l2) || esc_label(&b, v2 ? v2 : "") || buf_appendc(&b, '"')))
-      goto fail;
-  }
-  return buf_detach(&b, NULL);
-fail:
-  buf_release(&b);
-  return NULL;
+  if (!l1)
+    return 0;
+  if (buf_printf(b, "%s=\"", l1) || esc_label(b, v1 ? v1 : "") || buf_appendc(b, '"'))
+    return VG_TOOBIG;
+  if (l2 && (buf_printf(b, ",%s=\"", l2) || esc_label(b, v2 ? v2 : "") || buf_appendc(b, '"')))
+    return VG_TOOBIG;
+  return 0;
 }
 
-static void add_locked(const char *name, char *labels, uint64_t n)
+/* labels is only copied when the series is new: the hot path of a known
+ * series allocates nothing beyond the rendering buffer. */
+static void add_locked(const char *name, const char *labels, uint64_t n)
 {
   for (size_t i = 0; i < nseries; i++) {
-    if (series[i].name == name || strcmp(series[i].name, name) == 0) {
-      if (strcmp(series[i].labels, labels) == 0) {
-        series[i].value += n;
-        free(labels);
-        return;
-      }
+    if ((series[i].name == name || strcmp(series[i].name, name) == 0) &&
+        strcmp(series[i].labels, labels) == 0) {
+      series[i].value += n;
+      return;
     }
   }
   if (nseries >= METRICS_MAX_SERIES) {
     dropped++;
-    free(labels);
     return;
   }
   if (nseries == capseries) {
@@ -99,7 +98,7 @@ static void add_locked(const char *name, char *labels, uint64_t n)
     series = xrealloc(series, capseries * sizeof(*series));
   }
   series[nseries].name = name;
-  series[nseries].labels = labels;
+  series[nseries].labels = xstrdup(labels);
   series[nseries].value = n;
   nseries++;
 }
@@ -107,12 +106,15 @@ static void add_locked(const char *name, char *labels, uint64_t n)
 static void add2(const char *name, const char *l1, const char *v1, const char *l2, const char *v2,
                  uint64_t n)
 {
-  char *labels = render_labels(l1, v1, l2, v2);
-  if (!labels)
-    return; /* label value over 1 KiB: not worth a series */
-  pthread_mutex_lock(&mu);
-  add_locked(name, labels, n);
-  pthread_mutex_unlock(&mu);
+  struct buf b;
+
+  buf_init(&b, METRICS_MAX_LABELS);
+  if (render_labels(&b, l1, v1, l2, v2) == 0) { /* else: not worth a series */
+    pthread_mutex_lock(&mu);
+    add_locked(name, b.ptr, n);
+    pthread_mutex_unlock(&mu);
+  }
+  buf_release(&b);
 }
 
 void metrics_add(const char *name, const char *label, const char *value, uint64_t n)
@@ -177,17 +179,18 @@ void metrics_observe_request(const char *route, int status, double seconds)
 
 uint64_t metrics_get(const char *name, const char *label, const char *value)
 {
-  char *labels = render_labels(label, value, NULL, NULL);
+  struct buf b;
   uint64_t v = 0;
 
-  if (!labels)
-    return 0;
-  pthread_mutex_lock(&mu);
-  for (size_t i = 0; i < nseries; i++)
-    if (strcmp(series[i].name, name) == 0 && strcmp(series[i].labels, labels) == 0)
-      v = series[i].value;
-  pthread_mutex_unlock(&mu);
-  free(labels);
+  buf_init(&b, METRICS_MAX_LABELS);
+  if (render_labels(&b, label, value, NULL, NULL) == 0) {
+    pthread_mutex_lock(&mu);
+    for (size_t i = 0; i < nseries; i++)
+      if (strcmp(series[i].name, name) == 0 && strcmp(series[i].labels, b.ptr) == 0)
+        v = series[i].value;
+    pthread_mutex_unlock(&mu);
+  }
+  buf_release(&b);
   return v;
 }
 

@@ -61,6 +61,15 @@ int app_reload(struct app *app, char *err, size_t errlen);
 /* Apply the parts of cfg the server uses directly (log level, CORS). */
 void app_apply_cfg(struct app *app, struct cfg *cfg);
 
+/* Build the services on top of the server (store, auth, policies, workers)
+ * from app->cfg and set app->on_reload; called once before the server
+ * starts. Returns 0, or -1 with a reason in err (start-up fails, exit 1).
+ * svc/services.c; the issuing and event services fill it in. */
+int app_services_init(struct app *app, char *err, size_t errlen);
+/* Stop workers and free what app_services_init built; called after the
+ * HTTP server has drained and stopped. Must cope with a partial init. */
+void app_services_release(struct app *app);
+
 /* The route table: health, readiness, metrics, the services' routes and,
  * if app->test_routes, the test-only ones. *n receives the count. */
 const struct http_route *app_routes(const struct app *app, size_t *n);

@@ -3,6 +3,7 @@ outside: bad files and variables stop start-up with a message naming the
 key, secrets are never printed, listen address forms."""
 import http.client
 import json
+import os
 import socket
 import unittest
 
@@ -132,6 +133,14 @@ class ConfigCommand(unittest.TestCase):
         self.assertIn(";   secret_key: <redacted, 19 bytes, from file>\n", p.stdout)
         self.assertIn(";   jwt_hs256_secret: <redacted, 17 bytes, from env "
                       "VODGATE_AUTH_JWT_HS256_SECRET>\n", p.stdout)
+
+    def test_docs_table_is_current(self):
+        # docs/configuration.md ends with `vodgate config --schema`; regenerate
+        # it when a key changes.
+        p = vgtest.run(["config", "--schema"], check=0)
+        with open(os.path.join(vgtest.SRC, "docs", "configuration.md")) as f:
+            doc = f.read()
+        self.assertIn(p.stdout, doc, "docs/configuration.md is stale: paste `vodgate config --schema`")
 
     def test_schema_lists_every_key(self):
         p = vgtest.run(["config", "--schema"], check=0)
