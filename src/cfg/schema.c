@@ -15,7 +15,8 @@ static const struct cfg_key_info schema[] = {
   /* [server] */
   {"server", "listen", CFG_ADDR, "127.0.0.1:8080", 0, 0, NULL,
    "Address to listen on: host:port, :port (means 127.0.0.1), [v6]:port. Port 0 picks a free port (logged)."},
-  {"server", "db", CFG_PATH, "./var/vodgate.db", 0, 0, NULL, "SQLite database file."},
+  {"server", "db", CFG_PATH, "./var/vodgate.db", 0, 0, NULL,
+   "Database: an SQLite file path (WAL, created with its directory), or a postgresql:// URL (password from PGPASSFILE or the environment, not here)."},
   {"server", "data_dir", CFG_PATH, "./var", 0, 0, NULL,
    "Directory for state files (generated keys). Created by the modules that need it."},
   {"server", "threads", CFG_INT, "2", 1, 64, NULL,
