@@ -254,17 +254,17 @@ int intake_tx(struct store_tx *tx, void *arg)
   snprintf(in->state, sizeof(in->state), "%s", ledger_state_str(after));
   in->state_changed = !have_row || before != after;
   rc = VG_OK;
+  snprintf(row.state, sizeof(row.state), "%s", ledger_state_str(after));
   if (changed || !have_row) {
     char *d = json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS);
-    snprintf(row.state, sizeof(row.state), "%s", ledger_state_str(after));
     row.updated_at = in->now;
     row.detail_json = d;
     rc = d ? store_tx_ledger_put(tx, &row) : VG_NOMEM;
-    if (rc == VG_OK && in->state_changed && in->webhook)
-      rc = add_outbox(tx, in, &row, detail);
     free(d);
     row.detail_json = NULL;
   }
+  if (rc == VG_OK && ((in->state_changed && in->webhook) || in->force_webhook))
+    rc = add_outbox(tx, in, &row, detail);
   json_decref(detail);
   return rc;
 }

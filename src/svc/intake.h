@@ -40,8 +40,9 @@ struct intake {
   const struct vod_event *ev;
   const char *source; /* "push" or "pull" */
   const struct svc_state *st;
-  bool webhook; /* [webhook] url set: write outbox rows */
-  bool replay;  /* re-apply a stored event: no insert, effects again */
+  bool webhook;       /* [webhook] url set: write outbox rows */
+  bool replay;        /* re-apply a stored event: no insert, effects again */
+  bool force_webhook; /* add an outbox row even without a state change */
   int64_t now;
   char *body_json;                        /* what the event row stores (owned) */
   const char *attr;                       /* attribution status: "ok", "missing", ... (static) */

@@ -501,6 +501,60 @@ class Attribution(Base):
         self.assertEqual(self.call("GET", "/v1/uploads?limit=0", token=ADMIN)[0], 400)
 
 
+class Cli(Base):
+    def vg(self, *args, check=0):
+        return vgtest.run(list(args) + ["--config", self.cfg], env=self.env, check=check)
+
+    def test_events_and_uploads_cli(self):
+        uid, token = self.session("ivan")
+        f = new_file_id()
+        self.ok_post(nfu(f, ctx=token))
+        self.ok_post(psc("procedure_review.json", f, ctx=token))
+        lst = json.loads(self.vg("events", "list", "--file", f, "--json").stdout)
+        self.assertEqual(sorted(e["eventKey"] for e in lst),
+                         ["NewFileUpload/" + f, "ProcedureStateChanged/1500000001-procedurev2-%st0/"
+                          "FINISH" % f])
+        self.assertEqual({e["source"] for e in lst}, {"push"})
+        ev = json.loads(self.vg("events", "show", "NewFileUpload/" + f, "--json").stdout)
+        self.assertEqual(ev["body"]["FileUploadEvent"]["FileId"], f)
+        self.assertNotIn("Sign", ev["body"])
+        self.assertIn("NewFileUpload/" + f, self.vg("events", "list").stdout)
+        api = self.upload(uid, "ivan")[1]["data"]
+        for ident in (uid, f):
+            self.assertEqual(json.loads(self.vg("uploads", "show", ident, "--json").stdout), api)
+        self.assertEqual(api["state"], "review")
+        rows = json.loads(self.vg("uploads", "list", "--user", "ivan", "--state", "review",
+                                  "--json").stdout)
+        self.assertEqual([r["fileId"] for r in rows], [f])
+        self.assertIn("ivan", self.vg("uploads", "list").stdout)
+        # Replay: the same code path again changes nothing, adds no webhook...
+        before = self.outbox(f)
+        r = json.loads(self.vg("events", "replay", "NewFileUpload/" + f, "--json").stdout)
+        self.assertEqual((r["previousState"], r["state"], r["changed"], r["outboxId"]),
+                         ("review", "review", False, 0))
+        self.assertEqual(self.outbox(f), before)
+        # ...unless asked to re-send the current state.
+        r = json.loads(self.vg("events", "replay", "--webhook", "NewFileUpload/" + f,
+                               "--json").stdout)
+        self.assertGreater(r["outboxId"], 0)
+        self.assertEqual(self.outbox(f), before + ["review"])
+        # An issued session shows as such.
+        uid2, _ = self.session("ivan")
+        self.assertEqual(json.loads(self.vg("uploads", "show", uid2, "--json").stdout)["state"],
+                         "issued")
+
+    def test_cli_errors(self):
+        self.assertIn("no event", self.vg("events", "show", "NewFileUpload/0", check=1).stderr)
+        self.vg("events", "replay", "NewFileUpload/0", check=1)
+        self.vg("uploads", "show", "nothing-here", check=1)
+        self.vg("events", check=2)
+        self.vg("events", "frob", check=2)
+        self.vg("uploads", "list", "--state", "issued", check=2)
+        self.vg("events", "list", "--limit", "0", check=2)
+        self.assertIn("usage: vodgate events", self.vg("events", "--help").stdout)
+        self.assertIn("usage: vodgate uploads", self.vg("uploads", "--help").stdout)
+
+
 class PathToken(Base):
     extra = ""
     env = dict(BASE_ENV, VODGATE_EVENTS_PATH_TOKEN=PATH_TOKEN)
