@@ -11,6 +11,7 @@
 
 #include <openssl/evp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -94,6 +95,53 @@ static void quarantine(struct app *app, struct http_req *req, const char *reason
   metrics_inc("vodgate_events_rejected_total", "reason", "malformed");
 }
 
+/* One event being committed (store_submit) while its connection waits. */
+struct ev_job {
+  struct vod_event ev;
+  struct intake in; /* in.ev points at ev */
+  struct svc_state *st;
+  struct http_res *res; /* the deferred answer */
+  char rid[HTTP_REQUEST_ID_MAX + 1];
+};
+
+static void job_free(struct ev_job *job)
+{
+  intake_release(&job->in);
+  event_release(&job->ev);
+  svc_state_unref(job->st);
+  free(job);
+}
+
+/* Runs once the commit is durable (SQLite: on the store's writer thread,
+ * so: short, and no store calls). */
+static void ev_done(int rc, void *arg)
+{
+  struct ev_job *job = arg;
+  const struct vod_event *ev = &job->ev;
+
+  if (rc == VG_AGAIN) {
+    http_error(job->res, 503, VG_CODE_UNAVAILABLE, "shutting down");
+  } else if (rc) {
+    log_error("events: cannot commit %s (%s), request %s", ev->type_str, vg_strerror(rc), job->rid);
+    http_error(job->res, 500, VG_CODE_INTERNAL, "internal error");
+  } else {
+    json_t *data = json_pack("{s:s,s:b}", "eventKey", ev->key, "duplicate", !job->in.is_new);
+    metrics_inc2("vodgate_events_total", "type",
+                 ev->type == EVENT_TYPE_NEW_FILE_UPLOAD           ? "NewFileUpload"
+                 : ev->type == EVENT_TYPE_PROCEDURE_STATE_CHANGED ? "ProcedureStateChanged"
+                                                                  : "other",
+                 "result", job->in.is_new ? "new" : "duplicate");
+    if (job->in.state[0])
+      json_object_set_new(data, "state", json_string(job->in.state));
+    http_res_json(job->res, 200,
+                  json_pack("{s:i,s:s,s:o}", "code", 0, "message", "ok", "data", data));
+    if (job->in.state_changed)
+      svc_uploads_notify();
+  }
+  http_resume(job->res); /* job->res must not be touched after this */
+  job_free(job);
+}
+
 void svc_vod_events(struct http_req *req, struct http_res *res, void *user)
 {
   struct app *app = user;
@@ -164,32 +212,31 @@ void svc_vod_events(struct http_req *req, struct http_res *res, void *user)
     http_error(res, 400, VG_CODE_BAD_REQUEST, msg);
     goto out;
   }
-  rc = store_run(app->store, intake_tx, &in);
-  if (rc == VG_AGAIN) {
-    http_error(res, 503, VG_CODE_UNAVAILABLE, "shutting down");
-    goto out;
-  }
-  if (rc) {
-    log_error("events: cannot commit %s (%s), request %s", ev.type_str, vg_strerror(rc),
-              req->request_id);
-    http_error(res, 500, VG_CODE_INTERNAL, "internal error");
-    goto out;
-  }
-  metrics_inc2("vodgate_events_total", "type",
-               ev.type == EVENT_TYPE_NEW_FILE_UPLOAD           ? "NewFileUpload"
-               : ev.type == EVENT_TYPE_PROCEDURE_STATE_CHANGED ? "ProcedureStateChanged"
-                                                               : "other",
-               "result", in.is_new ? "new" : "duplicate");
-  if (in.state_changed)
-    svc_uploads_notify();
+  /* Commit without holding this worker thread: the connection is
+   * suspended and answered when the group commit holding the event is
+   * durable, so concurrent senders share one fsync however few threads
+   * serve HTTP. */
   {
-    json_t *data = json_pack("{s:s,s:b}", "eventKey", ev.key, "duplicate", !in.is_new);
-    if (in.state[0])
-      json_object_set_new(data, "state", json_string(in.state));
-    http_res_json(res, 200, json_pack("{s:i,s:s,s:o}", "code", 0, "message", "ok", "data", data));
+    struct ev_job *job = xcalloc(1, sizeof(*job));
+    job->ev = ev;
+    event_init(&ev); /* moved into the job */
+    job->in = in;
+    job->in.ev = &job->ev;
+    memset(&in, 0, sizeof(in));
+    job->st = st;
+    st = NULL; /* the job holds the reference */
+    snprintf(job->rid, sizeof(job->rid), "%s", req->request_id);
+    job->res = http_defer(req);
+    rc = store_submit(app->store, intake_tx, &job->in, ev_done, job);
+    if (rc) { /* not queued: ev_done never runs */
+      http_error(job->res, 503, VG_CODE_UNAVAILABLE, "shutting down");
+      http_resume(job->res);
+      job_free(job);
+    }
   }
 out:
   intake_release(&in);
   event_release(&ev);
-  svc_state_unref(st);
+  if (st)
+    svc_state_unref(st);
 }
