@@ -56,7 +56,6 @@ struct http_conn {
 
 struct http_server {
   struct MHD_Daemon *d;
-  int quiesced_fd;
   struct http_route *routes;
   size_t nroutes;
   void *user;
@@ -894,6 +893,13 @@ static void mhd_logger(void *cls, const char *fm, va_list ap)
 }
 #pragma GCC diagnostic pop
 
+/* While draining, new connections are accepted and closed at once. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+  struct http_server *s = cls;
+  return atomic_load(&s->draining) ? MHD_NO : MHD_YES;
+}
+
 /* ---- lifecycle ---- */
 
 static void server_free(struct http_server *s)
@@ -931,7 +937,6 @@ int http_server_start(const struct http_opts *opts, const struct http_route *rou
     memcpy(s->routes, routes, nroutes * sizeof(*routes));
   s->nroutes = nroutes;
   s->user = user;
-  s->quiesced_fd = -1;
   s->header_timeout_s = opts->header_timeout_s;
   s->timeout_s = opts->timeout_s;
   atomic_init(&s->inflight, 0);
@@ -945,7 +950,7 @@ int http_server_start(const struct http_opts *opts, const struct http_route *rou
     pthread_condattr_destroy(&ca);
   }
   s->d = MHD_start_daemon(
-      flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+      flags, 0, on_accept, s, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
       MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(opts->threads ? opts->threads : 1),
       MHD_OPTION_CONNECTION_LIMIT, opts->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
       opts->per_ip_limit, MHD_OPTION_CONNECTION_TIMEOUT, opts->timeout_s,
@@ -990,12 +995,12 @@ unsigned http_server_inflight(const struct http_server *s)
 unsigned http_server_drain(struct http_server *s, unsigned timeout_ms)
 {
   struct timespec t0;
-  MHD_socket fd;
 
+  /* Not MHD_quiesce_daemon(): in 0.9.75 it races with busy epoll workers
+   * removing the listening socket themselves and then aborts ("Failed to
+   * remove listen FD from epoll set"). on_accept() closes new connections
+   * instead, and MHD_stop_daemon() closes the listening socket. */
   atomic_store(&s->draining, true);
-  fd = MHD_quiesce_daemon(s->d);
-  if (fd != MHD_INVALID_SOCKET)
-    s->quiesced_fd = fd;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   while (atomic_load(&s->inflight) > 0 && elapsed(&t0) * 1000.0 < (double)timeout_ms) {
     struct timespec ts = {0, 10 * 1000000L};
@@ -1016,8 +1021,6 @@ void http_server_stop(struct http_server *s)
     pthread_join(s->wd, NULL);
   }
   MHD_stop_daemon(s->d);
-  if (s->quiesced_fd >= 0)
-    close(s->quiesced_fd);
   server_free(s);
 }
 

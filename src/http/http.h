@@ -130,8 +130,9 @@ void http_server_set_cors(struct http_server *s, const char *const *origins, siz
 
 /* Requests received and not yet answered. */
 unsigned http_server_inflight(const struct http_server *s);
-/* Stop accepting connections, mark responses Connection: close, and wait
- * at most timeout_ms for in-flight requests. Returns the number still in
+/* Stop taking new connections (they are accepted and closed at once), mark
+ * responses Connection: close, and wait at most timeout_ms for in-flight
+ * requests. Returns the number still in
  * flight (0: drained). Call at most once, then http_server_stop(). */
 unsigned http_server_drain(struct http_server *s, unsigned timeout_ms);
 /* Stop the server (closes every connection) and free it. NULL is fine. */
