@@ -246,7 +246,7 @@ int store_quota_get(struct store *s, const char *user_id, int64_t day, int64_t *
  * written by ONE callback so that they commit together in one group commit. */
 
 struct store_event {
-  const char *event_key; /* idempotency key: EventType + (FileId|TaskId) + Status */
+  const char *event_key; /* idempotency key (<= STORE_MAX_EVENT_KEY): spec 5.4 */
   const char *source;    /* "push" or "pull" */
   const char *type;      /* EventType */
   const char *file_id;   /* may be NULL */
