@@ -86,6 +86,9 @@
 #define STORE_MAX_STATE  16  /* longest ledger state is "processing" */
 #define STORE_MAX_REASON 256 /* quarantine reason: our own fixed messages */
 #define STORE_HASH_HEX   64  /* SHA-256 in hex */
+/* Event idempotency key: EventType + (FileId | TaskId) + Status (spec 5.4),
+ * each short (longest EventType ~40, TaskId ~40): 256 is ample. */
+#define STORE_MAX_EVENT_KEY 256
 /* JSON kept per row (session params, event bodies, ledger detail, outbox
  * payloads, quarantined bodies): never more than a request body may carry. */
 #define STORE_MAX_BODY HTTP_MAX_BODY_DEFAULT
