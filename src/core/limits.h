@@ -55,10 +55,11 @@
 
 /* VOD event notifications (src/event, spec tencent-vod.md 4, 5). A real
  * ProcedureStateChanged with 100 segments per review task is ~100 KiB. */
-#define EVENT_MAX_BODY        (1024 * 1024)
-#define EVENT_MAX_PULL_BODY   (16 * EVENT_MAX_BODY)  /* 16 events at the push limit */
-#define EVENT_MAX_PULL_EVENTS 64                     /* PullEvents returns at most 16 */
-#define EVENT_MAX_ID          128                    /* FileId/TaskId/EventType: ids are < 80 */
-#define EVENT_MAX_KEY         (3 * EVENT_MAX_ID + 2) /* type/id/status, never truncated */
+#define EVENT_MAX_BODY         (1024 * 1024)
+#define EVENT_MAX_PULL_BODY    (16 * EVENT_MAX_BODY)  /* 16 events at the push limit */
+#define EVENT_MAX_PULL_EVENTS  64                     /* PullEvents returns at most 16 */
+#define EVENT_MAX_ID           128                    /* FileId/TaskId/EventType: ids are < 80 */
+#define EVENT_MAX_KEY          (3 * EVENT_MAX_ID + 2) /* type/id/status, never truncated */
+#define EVENT_MAX_REVIEW_TASKS 32 /* AiContentReviewResultSet: 10 review types exist */
 
 #endif
