@@ -9,7 +9,8 @@
 
 #include "core/buf.h"
 
-static enum log_level log_level = LOG_INFO;
+/* Atomic: SIGHUP reloads change it while worker threads log. */
+static _Atomic(enum log_level) log_level = LOG_INFO;
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 void log_set_level(enum log_level lvl)
@@ -70,7 +71,7 @@ void log_json(enum log_level lvl, json_t *obj)
   log_timestamp(ts);
   json_object_set_new(obj, "ts", json_string(ts));
   json_object_set_new(obj, "level", json_string(level_names[lvl]));
-  line = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  line = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
   json_decref(obj);
   if (!line)
     return;
