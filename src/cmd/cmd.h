@@ -17,5 +17,9 @@ struct cmd {
 
 int cmd_sign(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_config(int argc, char **argv);
+int cmd_jwt(int argc, char **argv);
+int cmd_token(int argc, char **argv);
 
 #endif

@@ -14,6 +14,10 @@ static int cmd_help(int argc, char **argv);
 static const struct cmd commands[] = {
     {"sign", cmd_sign, "create a VOD upload signature"},
     {"inspect", cmd_inspect, "decode, lint and verify an upload signature"},
+    {"serve", cmd_serve, "run the HTTP service"},
+    {"config", cmd_config, "check or print the configuration (secrets redacted)"},
+    {"jwt", cmd_jwt, "mint an HS256 development token for the [auth] secret"},
+    {"token", cmd_token, "add, list or revoke static API tokens"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "list the subcommands, or show one's --help"},
 };

@@ -9,7 +9,8 @@
 
 #include "core/buf.h"
 
-static enum log_level log_level = LOG_INFO;
+/* Atomic: SIGHUP reloads change it while worker threads log. */
+static _Atomic(enum log_level) log_level = LOG_INFO;
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 void log_set_level(enum log_level lvl)
@@ -40,9 +41,8 @@ static void log_timestamp(char out[64])
 
   clock_gettime(CLOCK_REALTIME, &ts);
   gmtime_r(&ts.tv_sec, &tm);
-  snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-           ts.tv_nsec / 1000000);
+  snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+           tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
 }
 
 static void log_write_line(const char *s, size_t n)
@@ -71,7 +71,7 @@ void log_json(enum log_level lvl, json_t *obj)
   log_timestamp(ts);
   json_object_set_new(obj, "ts", json_string(ts));
   json_object_set_new(obj, "level", json_string(level_names[lvl]));
-  line = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  line = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
   json_decref(obj);
   if (!line)
     return;
@@ -87,6 +87,8 @@ void log_json(enum log_level lvl, json_t *obj)
   free(line);
 }
 
+static void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 static void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 {
   char msg[2048];

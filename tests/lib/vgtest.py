@@ -59,7 +59,7 @@ class Daemon:
     """A vodgate server process. The command must log a JSON line with
     "msg":"listening" and a "port" field once it accepts connections."""
 
-    def __init__(self, args, env=None, name="vodgate", startup_timeout=15):
+    def __init__(self, args, env=None, name="vodgate", startup_timeout=15, cwd=None):
         e = dict(os.environ)
         for k in list(e):
             if k.startswith("VODGATE_") and k not in ("VODGATE_BIN", "VODGATE_SRC"):
@@ -69,7 +69,11 @@ class Daemon:
         self.name = name
         self.logs = []
         self._lines = queue.Queue()
-        self.proc = subprocess.Popen([BIN] + list(args), env=e, stdin=subprocess.DEVNULL,
+        # Relative paths (the default ./var/vodgate.db) land in a directory
+        # of this daemon's own unless the test shares one on purpose.
+        self._own_cwd = cwd is None
+        self.cwd = cwd or tempfile.mkdtemp(prefix="vgd-")
+        self.proc = subprocess.Popen([BIN] + list(args), env=e, stdin=subprocess.DEVNULL, cwd=self.cwd,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self._t = threading.Thread(target=self._reader, args=(self.proc.stderr,), daemon=True)
         self._t.start()
@@ -132,6 +136,8 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self._own_cwd:
+            shutil.rmtree(self.cwd, ignore_errors=True)
         return self.proc.returncode
 
 

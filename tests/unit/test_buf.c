@@ -80,9 +80,9 @@ static void ct_equal_lengths(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(buf_respects_max), cmocka_unit_test(buf_printf_grows),
+      cmocka_unit_test(buf_respects_max),    cmocka_unit_test(buf_printf_grows),
       cmocka_unit_test(parse_u64_is_strict), cmocka_unit_test(parse_i64_signs),
-      cmocka_unit_test(utf8_checks), cmocka_unit_test(ct_equal_lengths),
+      cmocka_unit_test(utf8_checks),         cmocka_unit_test(ct_equal_lengths),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,126 @@
+/*
+ * schema.c: every configuration key vodgate knows, with its type, range,
+ * default and meaning. docs/configuration.md is generated from this table
+ * (`vodgate config --schema`); add a key here and it is parsed, validated,
+ * overridable from the environment and documented.
+ */
+#include "cfg/cfg.h"
+#include "core/limits.h"
+#include "core/util.h"
+
+#define I64(x) ((int64_t)(x))
+
+/* clang-format off */
+static const struct cfg_key_info schema[] = {
+  /* [server] */
+  {"server", "listen", CFG_ADDR, "127.0.0.1:8080", 0, 0, NULL,
+   "Address to listen on: host:port, :port (means 127.0.0.1), [v6]:port. Port 0 picks a free port (logged)."},
+  {"server", "db", CFG_PATH, "./var/vodgate.db", 0, 0, NULL,
+   "Database: an SQLite file path (WAL, created with its directory), or a postgresql:// URL (password from PGPASSFILE or the environment, not here)."},
+  {"server", "data_dir", CFG_PATH, "./var", 0, 0, NULL,
+   "Directory for state files (generated keys). Created by the modules that need it."},
+  {"server", "threads", CFG_INT, "2", 1, 64, NULL,
+   "HTTP worker threads (libmicrohttpd thread pool). Handlers may block briefly (SQLite), so 2-4."},
+  {"server", "max_connections", CFG_INT, "1024", 1, 65536, NULL,
+   "Open connections at most; more are refused at accept. Split evenly between the worker threads."},
+  {"server", "per_ip_connections", CFG_INT, "128", 0, 65536, NULL,
+   "Open connections per client IP at most (0: no limit). Behind a proxy every client has the proxy's IP."},
+  {"server", "timeout", CFG_DURATION, "30", 1, 3600, NULL,
+   "Idle connection timeout: a connection silent this long is closed."},
+  {"server", "header_timeout", CFG_DURATION, "10", 1, 600, NULL,
+   "A request's headers must be complete this long after its connection opened or its previous request ended (slow-header defence)."},
+  {"server", "drain_timeout", CFG_DURATION, "10", 0, 3600, NULL,
+   "On SIGTERM/SIGINT, wait at most this long for in-flight requests before exiting."},
+  {"server", "memory_limit", CFG_SIZE, "32k", 8192, I64(16) * 1024 * 1024, NULL,
+   "Memory per connection for the request line, headers and response headers."},
+  {"server", "cors_origins", CFG_LIST, NULL, 0, 0, NULL,
+   "Browser origins allowed by CORS (scheme://host[:port]); \"*\" allows any. Empty: no CORS headers, preflights refused."},
+  {"server", "cors_max_age", CFG_DURATION, "600", 0, 86400, NULL,
+   "Access-Control-Max-Age of preflight answers."},
+  {"server", "log_level", CFG_ENUM, "info", 0, 0, "debug|info|warn|error", "Least severe log level written."},
+
+  /* [vod] */
+  {"vod", "secret_id", CFG_STR, NULL, 0, 128, NULL,
+   "Tencent Cloud API SecretId used to sign upload signatures (the active key)."},
+  {"vod", "secret_key_file", CFG_SECRET_FILE, NULL, 0, 0, NULL,
+   "File holding the SecretKey of secret_id. VODGATE_VOD_SECRET_KEY may carry the value instead."},
+  {"vod", "previous_secret_id", CFG_STR, NULL, 0, 128, NULL,
+   "Rotation: the SecretId being retired. Signatures are issued with secret_id only; the previous pair is still accepted where vodgate verifies its own signatures (inspect, receiver)."},
+  {"vod", "previous_secret_key_file", CFG_SECRET_FILE, NULL, 0, 0, NULL,
+   "File holding the SecretKey of previous_secret_id (or VODGATE_VOD_PREVIOUS_SECRET_KEY)."},
+  {"vod", "sub_app_id", CFG_INT, "0", 0, I64(4294967295), NULL,
+   "VOD sub-application id put in signatures (vodSubAppId); 0: the main application."},
+  {"vod", "sign_key_file", CFG_SECRET_FILE, NULL, 0, 0, NULL,
+   "File holding the event-notification SignKey (Sign = MD5(key + T)); or VODGATE_VOD_SIGN_KEY."},
+  {"vod", "api_endpoint", CFG_STR, "https://vod.tencentcloudapi.com", 0, 512, NULL,
+   "TencentCloud API 3.0 endpoint for PullEvents/ConfirmEvents (override for tests and the emulator)."},
+  {"vod", "region", CFG_STR, NULL, 0, 64, NULL, "API region header, where an API call needs one."},
+
+  /* [auth] */
+  {"auth", "jwt_hs256_secret_file", CFG_SECRET_FILE, NULL, 0, 0, NULL,
+   "File holding the HS256 shared secret for user tokens; or VODGATE_AUTH_JWT_HS256_SECRET."},
+  {"auth", "jwt_public_key_file", CFG_PATH, NULL, 0, 0, NULL,
+   "PEM public key (RSA for RS256, P-256 for ES256) for user tokens."},
+  {"auth", "jwks_file", CFG_PATH, NULL, 0, 0, NULL, "JWKS file with RS256/ES256 public keys (by kid)."},
+  {"auth", "jwt_issuer", CFG_STR, NULL, 0, 512, NULL, "Required iss claim; unset: iss not checked."},
+  {"auth", "jwt_audience", CFG_LIST, NULL, 0, 0, NULL,
+   "Accepted aud values (the token must name one); unset: aud not checked."},
+  {"auth", "jwt_policy_claim", CFG_STR, NULL, 0, 128, NULL,
+   "Claim naming the user's policy; unset or absent: [policy default]."},
+  {"auth", "jwt_leeway", CFG_DURATION, "30", 0, 300, NULL, "Clock skew allowed on exp and nbf."},
+  {"auth", "allow_anonymous", CFG_BOOL, "false", 0, 0, NULL,
+   "Issue signatures without credentials (user \"anonymous\", [policy default]). Off by default."},
+
+  /* [attribution] */
+  {"attribution", "key_file", CFG_PATH, NULL, 0, 0, NULL,
+   "File with the attribution MAC key; unset: generated once into data_dir."},
+  {"attribution", "previous_key_file", CFG_PATH, NULL, 0, 0, NULL,
+   "Rotation: the retired attribution key, still accepted when verifying."},
+
+  /* [events] */
+  {"events", "mode", CFG_ENUM, "push", 0, 0, "push|pull|both", "How VOD events come in."},
+  {"events", "path_token_file", CFG_SECRET_FILE, NULL, 0, 0, NULL,
+   "File holding the secret path token of POST /v1/vod/events/<token>; or VODGATE_EVENTS_PATH_TOKEN."},
+  {"events", "allow_unauthenticated", CFG_BOOL, "false", 0, 0, NULL,
+   "Run the push receiver with neither a sign key nor a path token. Off by default."},
+
+  /* [webhook] */
+  {"webhook", "url", CFG_STR, NULL, 0, 2048, NULL, "The app's webhook URL; unset: no webhooks."},
+  {"webhook", "secret_file", CFG_SECRET_FILE, NULL, 0, 0, NULL,
+   "File holding the Standard Webhooks secret; or VODGATE_WEBHOOK_SECRET."},
+
+  /* [policy NAME] */
+  {"policy", "validity", CFG_DURATION, "3600", 1, SIG_MAX_VALIDITY, NULL,
+   "Signature lifetime (expireTime - currentTimeStamp)."},
+  {"policy", "procedure", CFG_STR, NULL, 0, SIG_MAX_PROCEDURE, NULL,
+   "Task flow run after upload (procedure); unset: none."},
+  {"policy", "class_id", CFG_INT, "0", 0, I64(4294967295), NULL, "Media category (classId); 0: none."},
+  {"policy", "storage_region", CFG_STR, NULL, 0, 64, NULL, "Storage region (storageRegion); unset: the account default."},
+  {"policy", "sub_app_id", CFG_INT, "0", 0, I64(4294967295), NULL,
+   "vodSubAppId for this policy; 0: [vod] sub_app_id."},
+  {"policy", "task_priority", CFG_INT, "0", -10, 10, NULL, "taskPriority of the procedure."},
+  {"policy", "task_notify_mode", CFG_ENUM, "Finish", 0, 0, "Finish|Change|None",
+   "taskNotifyMode of the procedure."},
+  {"policy", "one_time", CFG_BOOL, "false", 0, 0, NULL, "oneTimeValid: each signature usable once."},
+  {"policy", "uploads_per_day", CFG_INT, "0", 0, I64(1000000000), NULL,
+   "Upload sessions a user may open per UTC day (0: no limit)."},
+  {"policy", "signatures_per_minute", CFG_INT, "0", 0, I64(1000000000), NULL,
+   "Signatures a user may get per minute (0: no limit)."},
+  {"policy", "signatures_per_upload", CFG_INT, "0", 0, I64(1000000000), NULL,
+   "Signatures per upload session (the web SDK asks 3+ times; 0: no limit)."},
+  {"policy", "client_may_set", CFG_LIST, NULL, 0, 0,
+   "procedure|classId|storageRegion|sourceContext|sessionContext|taskPriority|taskNotifyMode",
+   "Signature fields the client may choose in its request; anything else is refused."},
+  {"policy", "max_size", CFG_SIZE, "0", 0, I64(1) << 50, NULL, "Largest accepted file (checked on the upload event; 0: no limit)."},
+  {"policy", "max_duration", CFG_DURATION, "0", 0, I64(1) << 32, NULL,
+   "Longest accepted media duration (0: no limit)."},
+  {"policy", "containers", CFG_LIST, NULL, 0, 0, NULL,
+   "Accepted containers/extensions (e.g. mp4, mov); unset: any."},
+};
+/* clang-format on */
+
+const struct cfg_key_info *cfg_schema(size_t *n)
+{
+  *n = ARRAY_SIZE(schema);
+  return schema;
+}

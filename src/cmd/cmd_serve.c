@@ -1,0 +1,197 @@
+/*
+ * cmd_serve.c: `vodgate serve`: load the configuration, start the HTTP
+ * server, then wait for signals on the main thread:
+ *   SIGHUP           reload the configuration (a bad file keeps the old one);
+ *   SIGTERM, SIGINT  stop accepting, drain in-flight requests (at most
+ *                    [server] drain_timeout), exit 0.
+ * Signals are blocked before any thread starts, so only sigwait() here sees
+ * them and no handler runs in async-signal context.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cfg/cfg.h"
+#include "cmd/cmd.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "http/http.h"
+#include "http/metrics.h"
+#include "svc/app.h"
+
+extern char **environ;
+
+static void serve_usage(FILE *f)
+{
+  fprintf(f, "usage: vodgate serve [--config FILE] [--listen ADDR]\n\n"
+             "Run the HTTP service (upload signatures, health, metrics).\n\n"
+             "  -c, --config FILE   INI configuration (default: $VODGATE_CONFIG, else none:\n"
+             "                      defaults and VODGATE_<SECTION>_<KEY> variables only)\n"
+             "  -l, --listen ADDR   override [server] listen: host:port, :port, [v6]:port\n"
+             "  -h, --help          this help\n\n"
+             "Signals: SIGHUP reloads the configuration; SIGTERM/SIGINT drain and exit 0.\n"
+             "See docs/configuration.md for every key.\n");
+}
+
+static void describe_metrics(void)
+{
+  metrics_describe("vodgate_http_requests_total", "HTTP requests by route and status.");
+  metrics_describe("vodgate_http_header_timeouts_total",
+                   "Connections closed because request headers came too slowly.");
+  metrics_describe("vodgate_signatures_issued_total", "Upload signatures issued.");
+  metrics_describe("vodgate_auth_failures_total", "Authentication failures by reason.");
+  metrics_describe("vodgate_quota_rejections_total", "Requests refused by a quota or rate limit.");
+  metrics_describe("vodgate_config_reloads_total", "Configuration reloads by result.");
+}
+
+static int serve_loop(struct app *app, const sigset_t *set)
+{
+  for (;;) {
+    int sig;
+    if (sigwait(set, &sig) != 0)
+      continue;
+    if (sig == SIGHUP) {
+      char err[CFG_ERR_MAX];
+      if (app_reload(app, err, sizeof(err))) {
+        log_error("reload failed, keeping the previous configuration: %s", err);
+        metrics_inc("vodgate_config_reloads_total", "result", "failed");
+      } else {
+        metrics_inc("vodgate_config_reloads_total", "result", "ok");
+      }
+      continue;
+    }
+    if (sig == SIGTERM || sig == SIGINT) {
+      struct cfg *c = app_cfg_get(app);
+      unsigned ms = (unsigned)cfg_get_int(c, "server", "drain_timeout") * 1000u;
+      unsigned left;
+      json_t *o;
+      cfg_unref(c);
+      atomic_store(&app->draining, true);
+      o = json_pack("{s:s,s:s,s:i}", "msg", "draining", "signal",
+                    sig == SIGTERM ? "SIGTERM" : "SIGINT", "inflight",
+                    (int)http_server_inflight(app->http));
+      log_json(LOG_INFO, o);
+      left = http_server_drain(app->http, ms);
+      if (left) {
+        /* A handler still running would block MHD_stop_daemon() (it joins
+         * the worker threads) past the bound the operator asked for. */
+        log_warn("drain timeout: %u request(s) still in flight are cut", left);
+        _exit(0);
+      }
+      return 0;
+    }
+  }
+}
+
+int cmd_serve(int argc, char **argv)
+{
+  static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                       {"listen", required_argument, NULL, 'l'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  const char *path = getenv("VODGATE_CONFIG");
+  const char *listen = NULL;
+  struct app app;
+  struct http_opts ho;
+  char err[CFG_ERR_MAX];
+  sigset_t set;
+  const struct http_route *routes;
+  size_t nroutes;
+  const char *tr;
+  int c, rc;
+
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "c:l:h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'c': path = optarg; break;
+    case 'l': listen = optarg; break;
+    case 'h': serve_usage(stdout); return 0;
+    default: serve_usage(stderr); return EXIT_USAGE;
+    }
+  }
+  if (optind != argc) {
+    serve_usage(stderr);
+    return EXIT_USAGE;
+  }
+  if (path && !*path)
+    path = NULL;
+  if (listen) {
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    const char *why;
+    if (cfg_parse_addr(listen, &ss, &sl, &why)) {
+      fprintf(stderr, "vodgate serve: --listen '%s': %s\n", listen, why);
+      return EXIT_USAGE;
+    }
+  }
+
+  memset(&app, 0, sizeof(app));
+  pthread_mutex_init(&app.cfg_mu, NULL);
+  atomic_init(&app.ready, false);
+  atomic_init(&app.draining, false);
+  if (cfg_load(path, environ, &app.cfg, err, sizeof(err))) {
+    log_error("configuration: %s", err);
+    return 1;
+  }
+  app.cfg_path = path ? xstrdup(path) : NULL;
+  app.listen_override = listen ? xstrdup(listen) : NULL;
+  tr = getenv("VODGATE_TEST_ROUTES");
+  app.test_routes = tr && strcmp(tr, "1") == 0;
+  app_apply_cfg(&app, app.cfg);
+  describe_metrics();
+
+  /* Block the signals we wait for before any thread exists, so that every
+   * thread inherits the mask. */
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  memset(&ho, 0, sizeof(ho));
+  ho.listen = listen ? listen : cfg_get_str(app.cfg, "server", "listen");
+  ho.threads = (unsigned)cfg_get_int(app.cfg, "server", "threads");
+  ho.max_connections = (unsigned)cfg_get_int(app.cfg, "server", "max_connections");
+  ho.per_ip_limit = (unsigned)cfg_get_int(app.cfg, "server", "per_ip_connections");
+  ho.timeout_s = (unsigned)cfg_get_int(app.cfg, "server", "timeout");
+  ho.header_timeout_s = (unsigned)cfg_get_int(app.cfg, "server", "header_timeout");
+  ho.memory_limit = (size_t)cfg_get_int(app.cfg, "server", "memory_limit");
+  if (app_services_init(&app, err, sizeof(err))) {
+    log_error("start-up: %s", err);
+    rc = 1;
+    goto out;
+  }
+  routes = app_routes(&app, &nroutes);
+  if (app.test_routes)
+    log_warn("VODGATE_TEST_ROUTES=1: test-only routes are enabled");
+  if (http_server_start(&ho, routes, nroutes, &app, &app.http)) {
+    rc = 1;
+    goto out;
+  }
+  app_apply_cfg(&app, app.cfg); /* CORS now that the server exists */
+  atomic_store(&app.ready, true);
+  {
+    /* Always written, whatever log_level: supervisors and tests wait for it. */
+    enum log_level lvl = log_get_level();
+    log_set_level(LOG_INFO);
+    log_json(LOG_INFO, json_pack("{s:s,s:i,s:s,s:i}", "msg", "listening", "port",
+                                 (int)http_server_port(app.http), "addr",
+                                 http_server_addr(app.http), "threads", (int)ho.threads));
+    log_set_level(lvl);
+  }
+  rc = serve_loop(&app, &set);
+  http_server_stop(app.http);
+  log_info("stopped");
+out:
+  app_services_release(&app);
+  cfg_unref(app.cfg);
+  free(app.cfg_path);
+  free(app.listen_override);
+  pthread_mutex_destroy(&app.cfg_mu);
+  metrics_reset();
+  return rc;
+}

@@ -1,0 +1,1045 @@
+/*
+ * http.c: the libmicrohttpd 0.9.75 wrapper. The MHD pitfalls of
+ * STACK.md section 2 are handled here once:
+ *  - the access handler's first call (headers only) never answers, except
+ *    to refuse the request (then MHD closes the connection, as wanted);
+ *  - the body is accumulated in a bounded buffer, answered on the last call;
+ *  - responses are built with MHD_create_response_from_buffer;
+ *  - the daemon binds the configured address explicitly, with connection,
+ *    per-IP, timeout and memory limits;
+ *  - duplicate Content-Length and friends are refused in the first call,
+ *    since MHD 0.9.75 accepts them (STACK.md 3.3).
+ * MHD's idle timeout does not stop a client that sends one header byte per
+ * second, so a watchdog thread shuts down connections whose request headers
+ * are not complete in time (see struct http_conn).
+ */
+#include "http/http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cfg/cfg.h"
+#include "core/buf.h"
+#include "core/limits.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "http/metrics.h"
+
+/* Bytes of an oversized chunked body read and dropped so that the client can
+ * still get its 413; past this the connection is simply closed. MHD cannot
+ * answer while a body is still arriving. */
+#define HTTP_MAX_DISCARD (64 * 1024)
+#define WATCHDOG_TICK_MS 200
+
+/* One per TCP connection (MHD socket context), in the server's list while
+ * open. Guarded by the server's conn_mu. */
+struct http_conn {
+  struct http_conn *prev, *next;
+  int fd;
+  bool awaiting; /* between connection open / last response and headers */
+  bool in_body;  /* headers done, body not yet complete */
+  bool cut;      /* shut down by the watchdog */
+  bool first;    /* no request completed yet on this connection */
+  struct timespec since;
+  char remote[INET6_ADDRSTRLEN];
+};
+
+struct http_server {
+  struct MHD_Daemon *d;
+  int quiesced_fd;
+  struct http_route *routes;
+  size_t nroutes;
+  void *user;
+  uint16_t port;
+  char addr[INET6_ADDRSTRLEN];
+  unsigned header_timeout_s, timeout_s;
+  atomic_uint inflight;
+  atomic_bool draining;
+
+  pthread_mutex_t cors_mu;
+  char **cors;
+  size_t ncors;
+  bool cors_any;
+  unsigned cors_max_age;
+
+  pthread_mutex_t conn_mu;
+  pthread_cond_t conn_cv;
+  struct http_conn *conns;
+  bool wd_stop;
+  bool wd_started;
+  pthread_t wd;
+};
+
+/* One per request (MHD *req_cls). */
+struct http_rctx {
+  struct http_server *srv;
+  struct MHD_Connection *conn;
+  struct http_conn *hc;
+  struct http_req req;
+  struct buf body;
+  const struct http_route *route;
+  bool path_known; /* some route has this path (for 405) */
+  char allow[64];
+  size_t limit;
+  bool too_big;
+  size_t discarded;
+  bool answered;
+  struct timespec t0;
+  char method[16];
+  char *path;
+  char rid[HTTP_REQUEST_ID_MAX + 1];
+  char remote[INET6_ADDRSTRLEN];
+  int status;
+  size_t bytes;
+};
+
+static double elapsed(const struct timespec *t0)
+{
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* ---- responses ---- */
+
+void http_res_json(struct http_res *res, int status, json_t *body)
+{
+  char *s;
+
+  free(res->body);
+  res->body = NULL;
+  res->body_len = 0;
+  if (!body) {
+    http_error(res, 500, VG_CODE_INTERNAL, "internal error");
+    return;
+  }
+  s = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  json_decref(body);
+  if (!s) {
+    http_error(res, 500, VG_CODE_INTERNAL, "internal error");
+    return;
+  }
+  res->status = status;
+  res->body = s;
+  res->body_len = strlen(s);
+  res->content_type = "application/json";
+}
+
+void http_res_body(struct http_res *res, int status, const char *content_type, const void *body,
+                   size_t len)
+{
+  free(res->body);
+  res->body = xmalloc(len + 1);
+  memcpy(res->body, body, len);
+  res->body[len] = '\0';
+  res->body_len = len;
+  res->status = status;
+  res->content_type = content_type;
+}
+
+int http_res_header(struct http_res *res, const char *name, const char *value)
+{
+  if (res->nhdrs >= HTTP_RES_MAX_HEADERS || strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
+    return -1;
+  res->hdrs[res->nhdrs].name = xstrdup(name);
+  res->hdrs[res->nhdrs].value = xstrdup(value);
+  res->nhdrs++;
+  return 0;
+}
+
+void http_error(struct http_res *res, int status, int code, const char *message)
+{
+  json_t *o = json_object();
+  char *s;
+
+  json_object_set_new(o, "code", json_integer(code));
+  json_object_set_new(o, "message", json_string(message ? message : ""));
+  json_object_set_new(o, "requestId", json_string(res->request_id ? res->request_id : ""));
+  s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  json_decref(o);
+  free(res->body);
+  res->body = s ? s : xstrdup("{\"code\":5000}");
+  res->body_len = strlen(res->body);
+  res->status = status;
+  res->content_type = "application/json";
+}
+
+static void res_release(struct http_res *res)
+{
+  free(res->body);
+  for (size_t i = 0; i < res->nhdrs; i++) {
+    free(res->hdrs[i].name);
+    free(res->hdrs[i].value);
+  }
+  memset(res, 0, sizeof(*res));
+}
+
+/* ---- requests ---- */
+
+const char *http_req_header(const struct http_req *req, const char *name)
+{
+  const struct http_rctx *rc = req->priv;
+  return MHD_lookup_connection_value(rc->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_req_query(const struct http_req *req, const char *name)
+{
+  const struct http_rctx *rc = req->priv;
+  const char *v = MHD_lookup_connection_value(rc->conn, MHD_GET_ARGUMENT_KIND, name);
+  if (!v && MHD_YES == MHD_lookup_connection_value_n(rc->conn, MHD_GET_ARGUMENT_KIND, name,
+                                                     strlen(name), NULL, NULL))
+    return "";
+  return v;
+}
+
+static bool json_too_deep(const char *s, size_t n)
+{
+  int depth = 0;
+  bool str = false, esc = false;
+
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (str) {
+      if (esc)
+        esc = false;
+      else if (c == '\\')
+        esc = true;
+      else if (c == '"')
+        str = false;
+    } else if (c == '"') {
+      str = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > JSON_MAX_DEPTH)
+        return true;
+    } else if (c == '}' || c == ']') {
+      depth--;
+    }
+  }
+  return false;
+}
+
+int http_req_json(const struct http_req *req, json_t **out, struct http_res *res)
+{
+  json_error_t je;
+  json_t *j;
+  char msg[200];
+
+  *out = NULL;
+  if (req->body_len == 0)
+    return 0;
+  if (json_too_deep(req->body, req->body_len)) {
+    http_error(res, 400, VG_CODE_BAD_REQUEST, "JSON nested too deeply");
+    return -1;
+  }
+  j = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &je);
+  if (!j) {
+    snprintf(msg, sizeof(msg), "invalid JSON at byte %d: %s", je.position, je.text);
+    http_error(res, 400, VG_CODE_BAD_REQUEST, msg);
+    return -1;
+  }
+  if (!json_is_object(j)) {
+    json_decref(j);
+    http_error(res, 400, VG_CODE_BAD_REQUEST, "JSON body must be an object");
+    return -1;
+  }
+  *out = j;
+  return 0;
+}
+
+/* ---- CORS ---- */
+
+static bool cors_allowed(struct http_server *s, const char *origin, bool *any)
+{
+  bool ok = false;
+  pthread_mutex_lock(&s->cors_mu);
+  *any = s->cors_any;
+  ok = s->cors_any;
+  for (size_t i = 0; i < s->ncors && !ok; i++)
+    ok = strcmp(s->cors[i], origin) == 0;
+  pthread_mutex_unlock(&s->cors_mu);
+  return ok;
+}
+
+void http_server_set_cors(struct http_server *s, const char *const *origins, size_t n,
+                          unsigned max_age)
+{
+  char **nc = xcalloc(n + 1, sizeof(char *));
+  char **old;
+  size_t nold;
+  bool any = false;
+
+  for (size_t i = 0; i < n; i++) {
+    nc[i] = xstrdup(origins[i]);
+    if (strcmp(origins[i], "*") == 0)
+      any = true;
+  }
+  pthread_mutex_lock(&s->cors_mu);
+  old = s->cors;
+  nold = s->ncors;
+  s->cors = nc;
+  s->ncors = n;
+  s->cors_any = any;
+  s->cors_max_age = max_age;
+  pthread_mutex_unlock(&s->cors_mu);
+  for (size_t i = 0; i < nold; i++)
+    free(old[i]);
+  free(old);
+}
+
+/* ---- framing checks ---- */
+
+struct hdr_scan {
+  int n_cl, n_te;
+  const char *cl, *te;
+  const char *bad_name;
+};
+
+static bool is_tchar(unsigned char c)
+{
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+  struct hdr_scan *h = cls;
+  const unsigned char *k = (const unsigned char *)key;
+
+  if (!*k && !h->bad_name)
+    h->bad_name = "empty header name";
+  for (; *k; k++) {
+    if (!is_tchar(*k)) {
+      if (!h->bad_name)
+        h->bad_name = (*k == ' ' || *k == '\t') ? "whitespace in a header name"
+                                                : "invalid character in a header name";
+      break;
+    }
+  }
+  if (strcasecmp(key, "Content-Length") == 0) {
+    h->n_cl++;
+    h->cl = value;
+  } else if (strcasecmp(key, "Transfer-Encoding") == 0) {
+    h->n_te++;
+    h->te = value;
+  }
+  return MHD_YES;
+}
+
+/* NULL if the framing is acceptable, else the reason for a 400. */
+static const char *check_framing(struct MHD_Connection *conn, uint64_t *clen, bool *has_cl)
+{
+  struct hdr_scan h;
+
+  memset(&h, 0, sizeof(h));
+  *has_cl = false;
+  MHD_get_connection_values(conn, MHD_HEADER_KIND, scan_header, &h);
+  if (h.bad_name)
+    return h.bad_name;
+  if (h.n_cl > 1)
+    return "more than one Content-Length";
+  if (h.n_te > 1)
+    return "more than one Transfer-Encoding";
+  if (h.n_cl && h.n_te)
+    return "Content-Length together with Transfer-Encoding";
+  if (h.n_te && strcasecmp(h.te, "chunked") != 0)
+    return "unsupported Transfer-Encoding (only chunked)";
+  if (h.n_cl) {
+    if (parse_u64z(h.cl, clen))
+      return "invalid Content-Length";
+    *has_cl = true;
+  }
+  return NULL;
+}
+
+static bool request_id_ok(const char *s)
+{
+  size_t n = 0;
+  for (; s[n]; n++) {
+    unsigned char c = (unsigned char)s[n];
+    if (n >= HTTP_REQUEST_ID_MAX || !(is_tchar(c) && c != '\'' && c != '`' && c != '|'))
+      return false;
+  }
+  return n > 0;
+}
+
+/* ---- routing ---- */
+
+static bool path_match(const struct http_route *r, const char *path)
+{
+  if (r->prefix)
+    return strncmp(path, r->path, strlen(r->path)) == 0;
+  return strcmp(path, r->path) == 0;
+}
+
+static bool method_match(const struct http_route *r, const char *method)
+{
+  if (!r->method)
+    return true;
+  if (strcmp(r->method, method) == 0)
+    return true;
+  return strcmp(method, "HEAD") == 0 && strcmp(r->method, "GET") == 0;
+}
+
+static void route_find(struct http_rctx *rc)
+{
+  struct http_server *s = rc->srv;
+  size_t al = 0;
+
+  for (size_t i = 0; i < s->nroutes; i++) {
+    const struct http_route *r = &s->routes[i];
+    if (!path_match(r, rc->path))
+      continue;
+    rc->path_known = true;
+    if (method_match(r, rc->method)) {
+      rc->route = r;
+      return;
+    }
+    if (r->method && al + strlen(r->method) + 3 < sizeof(rc->allow)) {
+      al += (size_t)snprintf(rc->allow + al, sizeof(rc->allow) - al, "%s%s", al ? ", " : "",
+                             r->method);
+    }
+  }
+}
+
+/* ---- the raw request line ---- */
+
+/* MHD decodes %XX in the path and query before our handler sees them, so
+ * "%00" would cut a path or value short ("/healthz%00x" -> "/healthz").
+ * The URI log callback sees the raw URI first; it returns one of these
+ * markers, which MHD hands to the access handler as *req_cls. Markers
+ * allocate nothing, so requests MHD refuses itself leak nothing. */
+static char uri_ok, uri_bad;
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+  size_t n = 0;
+
+  for (const unsigned char *p = (const unsigned char *)uri; *p; p++, n++) {
+    if (*p <= 0x20 || *p >= 0x7f || n >= HTTP_MAX_URL)
+      return &uri_bad;
+    if (p[0] == '%' && p[1] == '0' && p[2] == '0')
+      return &uri_bad;
+  }
+  return &uri_ok;
+}
+
+/* ---- the access handler ---- */
+
+static void add_header(struct MHD_Response *r, const char *n, const char *v)
+{
+  if (MHD_add_response_header(r, n, v) != MHD_YES)
+    log_warn("http: could not add response header %s", n);
+}
+
+static void add_cors(struct http_rctx *rc, struct MHD_Response *r)
+{
+  const char *origin = MHD_lookup_connection_value(rc->conn, MHD_HEADER_KIND, "Origin");
+  bool any;
+
+  add_header(r, "Vary", "Origin");
+  if (origin && cors_allowed(rc->srv, origin, &any)) {
+    add_header(r, "Access-Control-Allow-Origin", any ? "*" : origin);
+    add_header(r, "Access-Control-Expose-Headers", "X-Request-Id");
+  }
+}
+
+static enum MHD_Result send_res(struct http_rctx *rc, struct http_res *res, bool close_conn)
+{
+  struct MHD_Response *r;
+  enum MHD_Result q;
+
+  if (res->status == 0)
+    http_error(res, 500, VG_CODE_INTERNAL, "handler set no response");
+  r = MHD_create_response_from_buffer(res->body_len, res->body, MHD_RESPMEM_MUST_FREE);
+  if (!r) {
+    res_release(res);
+    return MHD_NO;
+  }
+  res->body = NULL; /* MHD frees it */
+  if (res->content_type)
+    add_header(r, "Content-Type", res->content_type);
+  add_header(r, "X-Request-Id", rc->rid);
+  add_header(r, "Cache-Control", "no-store");
+  add_header(r, "X-Content-Type-Options", "nosniff");
+  for (size_t i = 0; i < res->nhdrs; i++)
+    add_header(r, res->hdrs[i].name, res->hdrs[i].value);
+  if (!MHD_get_response_header(r, "Access-Control-Allow-Origin"))
+    add_cors(rc, r);
+  if (close_conn || atomic_load(&rc->srv->draining))
+    add_header(r, "Connection", "close");
+  rc->status = res->status;
+  rc->bytes = res->body_len;
+  rc->answered = true;
+  /* Counted when queued, so that a client that has its answer also sees
+   * it in /metrics. */
+  metrics_observe_request(rc->route ? (rc->route->name ? rc->route->name : rc->route->path)
+                                    : "none",
+                          rc->status, elapsed(&rc->t0));
+  q = MHD_queue_response(rc->conn, (unsigned)res->status, r);
+  MHD_destroy_response(r);
+  res_release(res);
+  return q;
+}
+
+static enum MHD_Result refuse(struct http_rctx *rc, int status, int code, const char *msg)
+{
+  struct http_res res;
+  memset(&res, 0, sizeof(res));
+  res.request_id = rc->rid;
+  http_error(&res, status, code, msg);
+  return send_res(rc, &res, true);
+}
+
+static void preflight(struct http_rctx *rc, struct http_res *res)
+{
+  const char *origin = MHD_lookup_connection_value(rc->conn, MHD_HEADER_KIND, "Origin");
+  bool any;
+  char age[24];
+
+  if (!origin || !cors_allowed(rc->srv, origin, &any)) {
+    http_error(res, 403, VG_CODE_FORBIDDEN, "origin not allowed");
+    return;
+  }
+  pthread_mutex_lock(&rc->srv->cors_mu);
+  snprintf(age, sizeof(age), "%u", rc->srv->cors_max_age);
+  pthread_mutex_unlock(&rc->srv->cors_mu);
+  http_res_body(res, 204, NULL, "", 0);
+  http_res_header(res, "Access-Control-Allow-Origin", any ? "*" : origin);
+  http_res_header(res, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+  http_res_header(res, "Access-Control-Allow-Headers", "authorization, content-type, x-request-id");
+  http_res_header(res, "Access-Control-Max-Age", age);
+  http_res_header(res, "Vary", "Origin");
+}
+
+static enum MHD_Result answer(struct http_rctx *rc)
+{
+  struct http_res res;
+
+  memset(&res, 0, sizeof(res));
+  res.request_id = rc->rid;
+  if (rc->too_big) {
+    http_error(&res, 413, VG_CODE_PAYLOAD_TOO_LARGE, "request body too large");
+    return send_res(rc, &res, true);
+  }
+  if (strcmp(rc->method, "OPTIONS") == 0 && rc->path_known &&
+      MHD_lookup_connection_value(rc->conn, MHD_HEADER_KIND, "Access-Control-Request-Method")) {
+    preflight(rc, &res);
+    return send_res(rc, &res, false);
+  }
+  if (!rc->route) {
+    if (rc->path_known) {
+      http_error(&res, 405, VG_CODE_METHOD_NOT_ALLOWED, "method not allowed");
+      if (rc->allow[0])
+        http_res_header(&res, "Allow", rc->allow);
+    } else {
+      http_error(&res, 404, VG_CODE_NOT_FOUND, "not found");
+    }
+    return send_res(rc, &res, false);
+  }
+  rc->req.body = rc->body.ptr;
+  rc->req.body_len = rc->body.len;
+  rc->route->fn(&rc->req, &res, rc->srv->user);
+  return send_res(rc, &res, false);
+}
+
+/* Connection phases for the watchdog: awaiting headers (after a response),
+ * receiving a body (after the headers), or neither (handler, sending). */
+static void conn_mark(struct http_server *s, struct http_conn *hc, bool awaiting, bool in_body)
+{
+  if (!hc)
+    return;
+  pthread_mutex_lock(&s->conn_mu);
+  hc->awaiting = awaiting;
+  hc->in_body = in_body;
+  if (awaiting)
+    hc->first = false;
+  clock_gettime(CLOCK_MONOTONIC, &hc->since);
+  pthread_mutex_unlock(&s->conn_mu);
+}
+
+static struct http_rctx *rctx_new(struct http_server *s, struct MHD_Connection *conn,
+                                  const char *url, const char *method)
+{
+  struct http_rctx *rc = xcalloc(1, sizeof(*rc));
+  const union MHD_ConnectionInfo *ci;
+  const char *xid;
+
+  rc->srv = s;
+  rc->conn = conn;
+  clock_gettime(CLOCK_MONOTONIC, &rc->t0);
+  atomic_fetch_add(&s->inflight, 1);
+  ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  rc->hc = ci ? ci->socket_context : NULL;
+  conn_mark(s, rc->hc, false, true);
+  if (rc->hc)
+    memcpy(rc->remote, rc->hc->remote, sizeof(rc->remote));
+  snprintf(rc->method, sizeof(rc->method), "%s", method);
+  rc->path = xstrndup(url, HTTP_MAX_URL);
+  xid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+  if (xid && request_id_ok(xid)) {
+    snprintf(rc->rid, sizeof(rc->rid), "%s", xid);
+  } else {
+    unsigned char r[16];
+    random_bytes(r, sizeof(r));
+    hex_encode(r, sizeof(r), rc->rid);
+  }
+  buf_init(&rc->body, 0);
+  rc->req.method = rc->method;
+  rc->req.path = rc->path;
+  rc->req.remote = rc->remote;
+  rc->req.request_id = rc->rid;
+  rc->req.body = "";
+  rc->req.user = s->user;
+  rc->req.priv = rc;
+  return rc;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
+{
+  struct http_server *s = cls;
+  struct http_rctx *rc = *req_cls;
+
+  if (!rc || rc == (void *)&uri_ok || rc == (void *)&uri_bad) {
+    uint64_t clen = 0;
+    bool has_cl;
+    const char *bad;
+    bool raw_bad = rc == (void *)&uri_bad;
+
+    rc = rctx_new(s, conn, url, method);
+    *req_cls = rc;
+    if (raw_bad)
+      return refuse(rc, 400, VG_CODE_BAD_REQUEST,
+                    "invalid URL (control character, %00 or too long)");
+    bad = check_framing(conn, &clen, &has_cl);
+    if (bad)
+      return refuse(rc, 400, VG_CODE_BAD_REQUEST, bad);
+    if (strlen(url) >= HTTP_MAX_URL)
+      return refuse(rc, 400, VG_CODE_BAD_REQUEST, "URL too long");
+    route_find(rc);
+    rc->limit = rc->route ? rc->route->max_body : 0;
+    if (has_cl && clen > rc->limit) {
+      if (rc->route || clen > HTTP_MAX_BODY_DEFAULT)
+        return refuse(rc, 413, VG_CODE_PAYLOAD_TOO_LARGE, "request body too large");
+      /* An unknown path with a small body: read and drop it, then 404. */
+      rc->too_big = false;
+    }
+    if (rc->route) {
+      buf_release(&rc->body);
+      buf_init(&rc->body, rc->limit);
+    }
+    return MHD_YES;
+  }
+  if (*upload_data_size > 0) {
+    size_t n = *upload_data_size;
+    *upload_data_size = 0;
+    if (!rc->route) {
+      rc->discarded += n; /* 404/405: nothing reads it */
+      return rc->discarded > HTTP_MAX_BODY_DEFAULT ? MHD_NO : MHD_YES;
+    }
+    if (!rc->too_big && buf_append(&rc->body, upload_data, n) == VG_TOOBIG) {
+      rc->too_big = true;
+      buf_release(&rc->body);
+      buf_init(&rc->body, 0);
+    }
+    if (rc->too_big) {
+      rc->discarded += n;
+      if (rc->discarded > HTTP_MAX_DISCARD)
+        return MHD_NO; /* close: a client sending this much gets no answer */
+    }
+    return MHD_YES;
+  }
+  if (rc->answered)
+    return MHD_YES;
+  conn_mark(s, rc->hc, false, false);
+  return answer(rc);
+}
+
+/* ---- the request log line ---- */
+
+/* JSON-escape at most max bytes of s into b. Bytes >= 0x80 are escaped one
+ * by one (\u00XX): the line stays valid JSON whatever the client sent. */
+static size_t esc_json(char *b, size_t room, const char *s, size_t max)
+{
+  static const char hex[] = "0123456789abcdef";
+  size_t o = 0;
+
+  for (size_t i = 0; s[i] && i < max; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (o + 7 >= room)
+      break;
+    if (c == '"' || c == '\\') {
+      b[o++] = '\\';
+      b[o++] = (char)c;
+    } else if (c < 0x20 || c >= 0x7f) {
+      memcpy(b + o, "\\u00", 4);
+      b[o + 4] = hex[c >> 4];
+      b[o + 5] = hex[c & 15];
+      o += 6;
+    } else {
+      b[o++] = (char)c;
+    }
+  }
+  return o;
+}
+
+/* The timestamp of core/log.c's format, with the date part cached per
+ * thread: gmtime_r takes a process-wide lock. */
+static void log_ts(char out[96])
+{
+  static _Thread_local time_t last = -1;
+  static _Thread_local char prefix[64];
+  struct timespec ts;
+
+  clock_gettime(CLOCK_REALTIME, &ts);
+  if (ts.tv_sec != last) {
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    snprintf(prefix, sizeof(prefix), "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    last = ts.tv_sec;
+  }
+  snprintf(out, 96, "%s.%03dZ", prefix, (int)(ts.tv_nsec / 1000000));
+}
+
+#define LOG_PATH_MAX 512 /* longer paths are cut in the log line */
+
+/* One line per request, formatted by hand: this runs for every request and
+ * jansson's object building cost more than the rest of the HTTP layer. Same
+ * shape as log_json(): {"msg":"request",...,"ts":...,"level":"info"}. Never
+ * a header, a query string or a body. */
+static void log_request(const struct http_rctx *rc, double secs,
+                        enum MHD_RequestTerminationCode toe)
+{
+  char line[LOG_PATH_MAX * 6 + 512], ts[96];
+  size_t n = 0;
+  long long us = (long long)(secs * 1e6);
+  const char *err = NULL;
+
+  if (toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED)
+    err = "timeout";
+  else if (toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN)
+    err = "shutdown";
+  else if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+    err = "connection closed";
+  log_ts(ts);
+  n += (size_t)snprintf(line + n, sizeof(line) - n, "{\"msg\":\"request\",\"method\":\"");
+  n += esc_json(line + n, sizeof(line) - n, rc->method, sizeof(rc->method));
+  n += (size_t)snprintf(line + n, sizeof(line) - n, "\",\"path\":\"");
+  n += esc_json(line + n, sizeof(line) - n, rc->path, LOG_PATH_MAX);
+  n += (size_t)snprintf(line + n, sizeof(line) - n,
+                        "\",\"status\":%d,\"bytes\":%zu,\"duration_ms\":%lld.%03lld,"
+                        "\"request_id\":\"%s\",\"remote\":\"%s\"",
+                        rc->status, rc->bytes, us / 1000, us % 1000, rc->rid, rc->remote);
+  if (rc->route && n < sizeof(line)) {
+    n += (size_t)snprintf(line + n, sizeof(line) - n, ",\"route\":\"");
+    n += esc_json(line + n, sizeof(line) - n, rc->route->name ? rc->route->name : rc->route->path,
+                  128);
+    n += (size_t)snprintf(line + n, sizeof(line) - n, "\"");
+  }
+  if (err && n < sizeof(line))
+    n += (size_t)snprintf(line + n, sizeof(line) - n, ",\"error\":\"%s\"", err);
+  if (n < sizeof(line))
+    n += (size_t)snprintf(line + n, sizeof(line) - n, ",\"ts\":\"%s\",\"level\":\"info\"}\n", ts);
+  if (n >= sizeof(line))
+    return; /* cannot happen: every part above is bounded */
+  for (size_t off = 0; off < n;) {
+    ssize_t w = write(STDERR_FILENO, line + off, n - off);
+    if (w <= 0)
+      return;
+    off += (size_t)w;
+  }
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+  struct http_server *s = cls;
+  struct http_rctx *rc = *req_cls;
+  double secs;
+
+  if (!rc || rc == (void *)&uri_ok || rc == (void *)&uri_bad)
+    return;
+  *req_cls = NULL;
+  secs = elapsed(&rc->t0);
+  if (log_get_level() <= LOG_INFO)
+    log_request(rc, secs, toe);
+  if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+    conn_mark(s, rc->hc, true, false);
+  buf_release(&rc->body);
+  free(rc->path);
+  free(rc);
+  atomic_fetch_sub(&s->inflight, 1);
+}
+
+/* ---- connections and the header watchdog ---- */
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+  struct http_server *s = cls;
+
+  if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+    struct http_conn *hc = xcalloc(1, sizeof(*hc));
+    const union MHD_ConnectionInfo *fd =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *ad =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    hc->fd = fd ? fd->connect_fd : -1;
+    hc->awaiting = true;
+    hc->first = true;
+    clock_gettime(CLOCK_MONOTONIC, &hc->since);
+    if (ad && ad->client_addr) {
+      const struct sockaddr *sa = ad->client_addr;
+      if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, hc->remote,
+                  sizeof(hc->remote));
+      else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, hc->remote,
+                  sizeof(hc->remote));
+    }
+    pthread_mutex_lock(&s->conn_mu);
+    hc->next = s->conns;
+    if (s->conns)
+      s->conns->prev = hc;
+    s->conns = hc;
+    pthread_mutex_unlock(&s->conn_mu);
+    *socket_context = hc;
+  } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+    struct http_conn *hc = *socket_context;
+    if (!hc)
+      return;
+    /* MHD closes the fd after this notification, so while hc is in the
+     * list (and we hold conn_mu) the watchdog's shutdown() hits this
+     * connection's socket and no other. */
+    pthread_mutex_lock(&s->conn_mu);
+    if (hc->prev)
+      hc->prev->next = hc->next;
+    else
+      s->conns = hc->next;
+    if (hc->next)
+      hc->next->prev = hc->prev;
+    pthread_mutex_unlock(&s->conn_mu);
+    free(hc);
+    *socket_context = NULL;
+  }
+}
+
+static void *watchdog(void *arg)
+{
+  struct http_server *s = arg;
+
+  pthread_mutex_lock(&s->conn_mu);
+  while (!s->wd_stop) {
+    struct timespec now, dl;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    for (struct http_conn *hc = s->conns; hc; hc = hc->next) {
+      double age =
+          (double)(now.tv_sec - hc->since.tv_sec) + (double)(now.tv_nsec - hc->since.tv_nsec) / 1e9;
+      /* A first request gets header_timeout; a kept-alive connection may
+       * idle up to the idle timeout before its next request. */
+      unsigned limit = hc->first ? s->header_timeout_s : s->timeout_s;
+      if (hc->awaiting && !hc->cut && hc->fd >= 0 && age > (double)limit) {
+        hc->cut = true;
+        shutdown(hc->fd, SHUT_RDWR);
+        metrics_inc("vodgate_http_header_timeouts_total", NULL, NULL);
+        if (hc->first)
+          log_warn("http: closed a connection from %s: request headers not complete in %us",
+                   hc->remote, limit);
+      }
+      /* A body trickled in slower than the idle timeout can notice. */
+      if (hc->in_body && !hc->cut && hc->fd >= 0 && age > (double)s->timeout_s) {
+        hc->cut = true;
+        shutdown(hc->fd, SHUT_RDWR);
+        metrics_inc("vodgate_http_body_timeouts_total", NULL, NULL);
+        log_warn("http: closed a connection from %s: request body not complete in %us", hc->remote,
+                 s->timeout_s);
+      }
+    }
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_nsec += WATCHDOG_TICK_MS * 1000000L;
+    if (dl.tv_nsec >= 1000000000L) {
+      dl.tv_sec++;
+      dl.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&s->conn_cv, &s->conn_mu, &dl);
+  }
+  pthread_mutex_unlock(&s->conn_mu);
+  return NULL;
+}
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+static void mhd_logger(void *cls, const char *fm, va_list ap)
+{
+  char msg[512];
+  size_t n;
+  vsnprintf(msg, sizeof(msg), fm, ap);
+  n = strlen(msg);
+  while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+    msg[--n] = '\0';
+  log_debug("mhd: %s", msg);
+}
+#pragma GCC diagnostic pop
+
+/* ---- lifecycle ---- */
+
+static void server_free(struct http_server *s)
+{
+  for (size_t i = 0; i < s->ncors; i++)
+    free(s->cors[i]);
+  free(s->cors);
+  free(s->routes);
+  pthread_mutex_destroy(&s->cors_mu);
+  pthread_mutex_destroy(&s->conn_mu);
+  pthread_cond_destroy(&s->conn_cv);
+  free(s);
+}
+
+int http_server_start(const struct http_opts *opts, const struct http_route *routes, size_t nroutes,
+                      void *user, struct http_server **out)
+{
+  struct http_server *s;
+  struct sockaddr_storage ss;
+  socklen_t sl;
+  const char *why;
+  const union MHD_DaemonInfo *di;
+  unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC;
+
+  *out = NULL;
+  if (cfg_parse_addr(opts->listen, &ss, &sl, &why)) {
+    log_error("http: listen address '%s': %s", opts->listen, why);
+    return VG_INVALID;
+  }
+  if (ss.ss_family == AF_INET6)
+    flags |= MHD_USE_IPv6;
+  s = xcalloc(1, sizeof(*s));
+  s->routes = xcalloc(nroutes ? nroutes : 1, sizeof(*routes));
+  if (nroutes)
+    memcpy(s->routes, routes, nroutes * sizeof(*routes));
+  s->nroutes = nroutes;
+  s->user = user;
+  s->quiesced_fd = -1;
+  s->header_timeout_s = opts->header_timeout_s;
+  s->timeout_s = opts->timeout_s;
+  atomic_init(&s->inflight, 0);
+  atomic_init(&s->draining, false);
+  pthread_mutex_init(&s->cors_mu, NULL);
+  pthread_mutex_init(&s->conn_mu, NULL);
+  {
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_cond_init(&s->conn_cv, &ca);
+    pthread_condattr_destroy(&ca);
+  }
+  s->d = MHD_start_daemon(
+      flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+      MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(opts->threads ? opts->threads : 1),
+      MHD_OPTION_CONNECTION_LIMIT, opts->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+      opts->per_ip_limit, MHD_OPTION_CONNECTION_TIMEOUT, opts->timeout_s,
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, opts->memory_limit, MHD_OPTION_NOTIFY_COMPLETED,
+      on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_STRICT_FOR_CLIENT,
+      1, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s,
+      MHD_OPTION_END);
+  if (!s->d) {
+    log_error("http: cannot listen on %s: %s", opts->listen, strerror(errno));
+    server_free(s);
+    return VG_IO;
+  }
+  di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+  s->port = di ? di->port : 0;
+  if (ss.ss_family == AF_INET6)
+    inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, s->addr, sizeof(s->addr));
+  else
+    inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, s->addr, sizeof(s->addr));
+  if (pthread_create(&s->wd, NULL, watchdog, s) == 0)
+    s->wd_started = true;
+  else
+    log_warn("http: no header watchdog thread: slow-header clients are only cut by timeout");
+  *out = s;
+  return VG_OK;
+}
+
+uint16_t http_server_port(const struct http_server *s)
+{
+  return s->port;
+}
+
+const char *http_server_addr(const struct http_server *s)
+{
+  return s->addr;
+}
+
+unsigned http_server_inflight(const struct http_server *s)
+{
+  return atomic_load(&((struct http_server *)s)->inflight);
+}
+
+unsigned http_server_drain(struct http_server *s, unsigned timeout_ms)
+{
+  struct timespec t0;
+  MHD_socket fd;
+
+  atomic_store(&s->draining, true);
+  fd = MHD_quiesce_daemon(s->d);
+  if (fd != MHD_INVALID_SOCKET)
+    s->quiesced_fd = fd;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  while (atomic_load(&s->inflight) > 0 && elapsed(&t0) * 1000.0 < (double)timeout_ms) {
+    struct timespec ts = {0, 10 * 1000000L};
+    nanosleep(&ts, NULL);
+  }
+  return atomic_load(&s->inflight);
+}
+
+void http_server_stop(struct http_server *s)
+{
+  if (!s)
+    return;
+  if (s->wd_started) {
+    pthread_mutex_lock(&s->conn_mu);
+    s->wd_stop = true;
+    pthread_cond_signal(&s->conn_cv);
+    pthread_mutex_unlock(&s->conn_mu);
+    pthread_join(s->wd, NULL);
+  }
+  MHD_stop_daemon(s->d);
+  if (s->quiesced_fd >= 0)
+    close(s->quiesced_fd);
+  server_free(s);
+}
+
+/* ---- error codes ---- */
+
+const char *vg_code_name(int code)
+{
+  switch (code) {
+  case VG_CODE_OK: return "ok";
+  case VG_CODE_BAD_REQUEST: return "bad_request";
+  case VG_CODE_MISSING_CREDENTIALS: return "missing_credentials";
+  case VG_CODE_BAD_TOKEN: return "bad_token";
+  case VG_CODE_EXPIRED_TOKEN: return "expired_token";
+  case VG_CODE_FORBIDDEN: return "forbidden";
+  case VG_CODE_POLICY_VIOLATION: return "policy_violation";
+  case VG_CODE_NOT_FOUND: return "not_found";
+  case VG_CODE_METHOD_NOT_ALLOWED: return "method_not_allowed";
+  case VG_CODE_PAYLOAD_TOO_LARGE: return "payload_too_large";
+  case VG_CODE_QUOTA_EXCEEDED: return "quota_exceeded";
+  case VG_CODE_RATE_LIMITED: return "rate_limited";
+  case VG_CODE_INTERNAL: return "internal";
+  case VG_CODE_UNAVAILABLE: return "unavailable";
+  }
+  return "unknown";
+}

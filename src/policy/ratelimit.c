@@ -1,0 +1,163 @@
+#include "policy/ratelimit.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+
+#define RL_SHARDS 16
+
+struct rl_entry {
+  char *key;
+  uint64_t hash;
+  int64_t tat;     /* theoretical arrival time, ms */
+  int64_t expires; /* when the entry is equivalent to absent */
+};
+
+struct rl_shard {
+  pthread_mutex_t lock;
+  struct rl_entry *slots; /* open addressing, linear probing */
+  size_t cap;             /* power of two */
+  size_t used;            /* live + tombstones never: we rebuild on sweep */
+  size_t max;
+};
+
+struct ratelimit {
+  struct rl_shard shards[RL_SHARDS];
+};
+
+static uint64_t rl_hash(const char *s)
+{
+  /* FNV-1a 64: keys are authenticated user ids, not attacker-chosen at
+   * scale, and a probe sequence is bounded by the shard's size. */
+  uint64_t h = 1469598103934665603ULL;
+  for (; *s; s++) {
+    h ^= (unsigned char)*s;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+struct ratelimit *ratelimit_new(size_t max_keys)
+{
+  struct ratelimit *rl = xcalloc(1, sizeof(*rl));
+  size_t per = max_keys / RL_SHARDS + 1;
+  size_t cap = 16;
+
+  while (cap < per * 2)
+    cap *= 2;
+  for (int i = 0; i < RL_SHARDS; i++) {
+    pthread_mutex_init(&rl->shards[i].lock, NULL);
+    rl->shards[i].slots = xcalloc(cap, sizeof(struct rl_entry));
+    rl->shards[i].cap = cap;
+    rl->shards[i].max = per;
+  }
+  return rl;
+}
+
+void ratelimit_free(struct ratelimit *rl)
+{
+  if (!rl)
+    return;
+  for (int i = 0; i < RL_SHARDS; i++) {
+    struct rl_shard *s = &rl->shards[i];
+    for (size_t k = 0; k < s->cap; k++)
+      free(s->slots[k].key);
+    free(s->slots);
+    pthread_mutex_destroy(&s->lock);
+  }
+  free(rl);
+}
+
+static struct rl_entry *rl_find(struct rl_shard *s, const char *key, uint64_t h)
+{
+  size_t mask = s->cap - 1;
+  for (size_t i = h & mask;; i = (i + 1) & mask) {
+    struct rl_entry *e = &s->slots[i];
+    if (!e->key || (e->hash == h && strcmp(e->key, key) == 0))
+      return e;
+  }
+}
+
+/* Drop entries that have expired by now, rebuilding the probe chains. */
+static void rl_sweep(struct rl_shard *s, int64_t now)
+{
+  struct rl_entry *old = s->slots;
+  size_t cap = s->cap;
+
+  s->slots = xcalloc(cap, sizeof(struct rl_entry));
+  s->used = 0;
+  for (size_t i = 0; i < cap; i++) {
+    if (!old[i].key)
+      continue;
+    if (old[i].expires <= now) {
+      free(old[i].key);
+      continue;
+    }
+    *rl_find(s, old[i].key, old[i].hash) = old[i];
+    s->used++;
+  }
+  free(old);
+}
+
+bool ratelimit_allow(struct ratelimit *rl, const char *key, uint64_t per_minute, int64_t now,
+                     int64_t *retry_after_ms)
+{
+  uint64_t h;
+  struct rl_shard *s;
+  struct rl_entry *e;
+  int64_t interval, burst_window, tat, allow_at;
+  bool ok;
+
+  if (per_minute == 0)
+    return true;
+  if (per_minute > 60000)
+    per_minute = 60000; /* finer than 1 ms per event is no limit at all */
+  interval = (int64_t)(60000 / per_minute);
+  burst_window = interval * (int64_t)per_minute; /* ~ one minute */
+  h = rl_hash(key);
+  s = &rl->shards[h % RL_SHARDS];
+
+  pthread_mutex_lock(&s->lock);
+  e = rl_find(s, key, h);
+  if (!e->key) {
+    if (s->used >= s->max) {
+      rl_sweep(s, now);
+      e = rl_find(s, key, h);
+    }
+    if (s->used >= s->max) {
+      pthread_mutex_unlock(&s->lock);
+      if (retry_after_ms)
+        *retry_after_ms = 1000;
+      return false;
+    }
+    e->key = xstrdup(key);
+    e->hash = h;
+    e->tat = now;
+    s->used++;
+  }
+  tat = e->tat > now ? e->tat : now;
+  /* Allowed if, after this event, the backlog stays within one burst. */
+  allow_at = tat + interval - burst_window;
+  ok = allow_at <= now;
+  if (ok) {
+    e->tat = tat + interval;
+    e->expires = e->tat;
+  } else if (retry_after_ms) {
+    *retry_after_ms = allow_at - now;
+  }
+  pthread_mutex_unlock(&s->lock);
+  return ok;
+}
+
+size_t ratelimit_size(struct ratelimit *rl)
+{
+  size_t n = 0;
+  for (int i = 0; i < RL_SHARDS; i++) {
+    pthread_mutex_lock(&rl->shards[i].lock);
+    n += rl->shards[i].used;
+    pthread_mutex_unlock(&rl->shards[i].lock);
+  }
+  return n;
+}

@@ -1,0 +1,35 @@
+/*
+ * ratelimit.h: per-key rate limiting in memory (GCRA, the "generic cell rate
+ * algorithm" of ATM networks, as used by redis-cell and many API gateways).
+ *
+ * Each key costs one 64-bit "theoretical arrival time". A limit of N per
+ * minute allows a burst of N, then one more every 60/N seconds. State lives
+ * only in memory: a restart forgets it, which for a per-minute limit is
+ * harmless (at worst one extra burst), and keeps the request path free of
+ * disk writes. The table is sharded by key hash, each shard under its own
+ * mutex, and bounded: expired entries are swept when a shard fills, and a
+ * key that finds its shard full of live entries is refused (default deny).
+ */
+#ifndef VG_RATELIMIT_H
+#define VG_RATELIMIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ratelimit;
+
+/* max_keys bounds memory (about 64 bytes a key plus the key itself). */
+struct ratelimit *ratelimit_new(size_t max_keys);
+void ratelimit_free(struct ratelimit *rl);
+
+/* One event for key at now_ms against a limit of per_minute (0 = no limit).
+ * Returns true if allowed; when refused, *retry_after_ms (if not NULL) says
+ * when the next event would be allowed. Thread-safe. */
+bool ratelimit_allow(struct ratelimit *rl, const char *key, uint64_t per_minute, int64_t now_ms,
+                     int64_t *retry_after_ms);
+
+/* Number of live keys (for metrics and tests). */
+size_t ratelimit_size(struct ratelimit *rl);
+
+#endif

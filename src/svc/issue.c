@@ -1,0 +1,578 @@
+/*
+ * issue.c: POST (and GET) /v1/upload-signatures, the signature distribution
+ * service. The handler reads as the flow it implements:
+ *
+ *   authenticate -> pick the policy -> read what the client asks for ->
+ *   rate limit -> open (or continue) the upload session, spending quota,
+ *   in one transaction -> sign -> answer.
+ *
+ * Upload sessions: the official web SDK calls getSignature three or more
+ * times per upload. The first call opens a session (one unit of the daily
+ * quota) and returns its uploadId; a call that passes uploadId gets a fresh
+ * signature for the same session, counted against signatures_per_upload,
+ * with the same attribution token in sourceContext (and sessionContext
+ * when a procedure runs), so the event receiver can tie the file to the
+ * user whatever signature the SDK finally used.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "auth/apitoken.h"
+#include "auth/jwt.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "http/metrics.h"
+#include "policy/ratelimit.h"
+#include "sig/sig.h"
+#include "store/store.h"
+#include "svc/app.h"
+#include "svc/issue.h"
+#include "svc/state.h"
+
+/* A session outlives its signatures: the SDK resumes an interrupted upload
+ * with the same vodSessionKey for up to a day (spec 3.6). */
+#define ISSUE_SESSION_TTL 86400
+
+struct identity {
+  char user[STORE_MAX_USER + 1];
+  char policy[STORE_MAX_POLICY + 1];
+  const char *via; /* "jwt", "api_token", "anonymous" */
+};
+
+/* What a request may choose, as received (validated against the policy). */
+struct ask {
+  json_t *body; /* the request's JSON object, or NULL */
+  const char *upload_id;
+};
+
+/* One issuing in flight: everything the transaction callback needs. */
+struct issue {
+  const struct identity *who;
+  const struct policy *pol;
+  const char *request_id;
+  int64_t now;
+  bool reuse;
+  char upload_id[STORE_MAX_ID + 1];
+  json_t *params;       /* resolved, stored with the session */
+  const char *params_s; /* its text */
+  struct sig_result sig;
+  /* outputs of the transaction */
+  int fail_code, fail_status;
+  const char *fail_msg;
+  char *stored_params; /* a reused session's params (malloc'd) */
+};
+
+static int64_t now_s(void)
+{
+  return (int64_t)time(NULL);
+}
+
+static void deny_auth(struct http_res *res, enum auth_error e)
+{
+  int code = e == AUTH_MISSING                                ? VG_CODE_MISSING_CREDENTIALS
+             : (e == AUTH_EXPIRED || e == AUTH_NOT_YET_VALID) ? VG_CODE_EXPIRED_TOKEN
+                                                              : VG_CODE_BAD_TOKEN;
+  char msg[128];
+
+  metrics_inc("vodgate_auth_failures_total", "reason", auth_error_str(e));
+  if (e == AUTH_INTERNAL) {
+    http_error(res, 500, VG_CODE_INTERNAL, "internal error while checking the token");
+    return;
+  }
+  if (code == VG_CODE_MISSING_CREDENTIALS)
+    snprintf(msg, sizeof(msg), "missing credentials: send Authorization: Bearer <token>");
+  else
+    snprintf(msg, sizeof(msg), "%s (%s)",
+             code == VG_CODE_EXPIRED_TOKEN ? "token not valid at this time" : "bad token",
+             auth_error_str(e));
+  http_error(res, 401, code, msg);
+  (void)http_res_header(res, "WWW-Authenticate",
+                        code == VG_CODE_MISSING_CREDENTIALS ? "Bearer"
+                                                            : "Bearer error=\"invalid_token\"");
+}
+
+static int authenticate(struct app *app, struct svc_state *st, struct http_req *req,
+                        struct http_res *res, struct identity *who)
+{
+  const char *hdr = http_req_header(req, "Authorization");
+  const char *tok;
+  size_t len;
+  enum auth_error e;
+
+  memset(who, 0, sizeof(*who));
+  if (!hdr && st->allow_anonymous) {
+    snprintf(who->user, sizeof(who->user), "anonymous");
+    snprintf(who->policy, sizeof(who->policy), "default");
+    who->via = "anonymous";
+    return 0;
+  }
+  e = auth_bearer_parse(hdr, AUTH_MAX_TOKEN, &tok, &len);
+  if (e != AUTH_OK) {
+    deny_auth(res, e);
+    return -1;
+  }
+  if (apitoken_looks_like(tok, len)) {
+    char hash[APITOKEN_HASH_LEN + 1];
+    struct store_token t;
+    int rc;
+    if (!apitoken_valid(tok, len) || apitoken_hash(tok, len, hash)) {
+      deny_auth(res, AUTH_MALFORMED);
+      return -1;
+    }
+    rc = store_token_find(app->store, hash, &t);
+    if (rc == VG_NOTFOUND) {
+      deny_auth(res, AUTH_UNKNOWN_TOKEN);
+      return -1;
+    }
+    if (rc) {
+      http_error(res, 503, VG_CODE_UNAVAILABLE, "token store unavailable");
+      return -1;
+    }
+    snprintf(who->user, sizeof(who->user), "%s", t.user_id);
+    snprintf(who->policy, sizeof(who->policy), "%s", t.policy[0] ? t.policy : "default");
+    who->via = "api_token";
+    return 0;
+  }
+  if (!st->jwt) {
+    deny_auth(res, AUTH_ALG_NOT_ALLOWED); /* no JWT key configured: no JWT accepted */
+    return -1;
+  }
+  {
+    struct jwt_identity id;
+    e = jwt_verify(st->jwt, tok, len, now_s(), &id);
+    if (e != AUTH_OK) {
+      deny_auth(res, e);
+      return -1;
+    }
+    if (strlen(id.sub) > STORE_MAX_USER ||
+        (id.policy && (strlen(id.policy) > STORE_MAX_POLICY || !*id.policy))) {
+      jwt_identity_release(&id);
+      deny_auth(res, AUTH_MALFORMED);
+      return -1;
+    }
+    snprintf(who->user, sizeof(who->user), "%s", id.sub);
+    snprintf(who->policy, sizeof(who->policy), "%s", id.policy ? id.policy : "default");
+    jwt_identity_release(&id);
+    who->via = "jwt";
+  }
+  return 0;
+}
+
+/* The request fields, their JSON types and the policy bit that allows them. */
+static const struct {
+  const char *name;
+  json_type type; /* JSON_STRING or JSON_INTEGER */
+  unsigned field;
+} client_fields[] = {
+    {"procedure", JSON_STRING, POLICY_F_PROCEDURE},
+    {"classId", JSON_INTEGER, POLICY_F_CLASS_ID},
+    {"storageRegion", JSON_STRING, POLICY_F_STORAGE_REGION},
+    {"sourceContext", JSON_STRING, POLICY_F_SOURCE_CONTEXT},
+    {"sessionContext", JSON_STRING, POLICY_F_SESSION_CONTEXT},
+    {"taskPriority", JSON_INTEGER, POLICY_F_TASK_PRIORITY},
+    {"taskNotifyMode", JSON_STRING, POLICY_F_TASK_NOTIFY_MODE},
+};
+
+static bool valid_upload_id(const char *s)
+{
+  size_t n = strlen(s);
+  if (n == 0 || n > ATTR_MAX_UPLOAD_ID)
+    return false;
+  for (size_t i = 0; i < n; i++)
+    if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z') ||
+          (s[i] >= 'A' && s[i] <= 'Z') || s[i] == '-' || s[i] == '_'))
+      return false;
+  return true;
+}
+
+/* Read and check the request against the policy: unknown fields and wrong
+ * types are 400, fields the policy does not let the client set are 403. */
+static int read_ask(struct http_req *req, struct http_res *res, const struct policy *pol,
+                    struct ask *ask)
+{
+  const char *key;
+  json_t *val;
+  char msg[160];
+
+  memset(ask, 0, sizeof(*ask));
+  if (http_req_json(req, &ask->body, res))
+    return -1;
+  if (ask->body && !json_is_object(ask->body)) {
+    http_error(res, 400, VG_CODE_BAD_REQUEST, "the body must be a JSON object");
+    return -1;
+  }
+  ask->upload_id = http_req_query(req, "uploadId");
+  json_object_foreach(ask->body, key, val)
+  {
+    bool known = false;
+    if (strcmp(key, "uploadId") == 0) {
+      if (!json_is_string(val)) {
+        http_error(res, 400, VG_CODE_BAD_REQUEST, "uploadId must be a string");
+        return -1;
+      }
+      if (ask->upload_id && strcmp(ask->upload_id, json_string_value(val)) != 0) {
+        http_error(res, 400, VG_CODE_BAD_REQUEST, "uploadId differs between query and body");
+        return -1;
+      }
+      ask->upload_id = json_string_value(val);
+      continue;
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(client_fields); i++) {
+      if (strcmp(key, client_fields[i].name) != 0)
+        continue;
+      known = true;
+      if (json_typeof(val) != client_fields[i].type) {
+        snprintf(msg, sizeof(msg), "%s must be %s", key,
+                 client_fields[i].type == JSON_STRING ? "a string" : "an integer");
+        http_error(res, 400, VG_CODE_BAD_REQUEST, msg);
+        return -1;
+      }
+      if (!(pol->client_may_set & client_fields[i].field)) {
+        snprintf(msg, sizeof(msg), "policy '%s' does not let the client set %s", pol->name, key);
+        http_error(res, 403, VG_CODE_POLICY_VIOLATION, msg);
+        return -1;
+      }
+    }
+    if (!known) {
+      snprintf(msg, sizeof(msg), "unknown field '%.64s'", key);
+      http_error(res, 400, VG_CODE_BAD_REQUEST, msg);
+      return -1;
+    }
+  }
+  if (ask->upload_id && !valid_upload_id(ask->upload_id)) {
+    http_error(res, 400, VG_CODE_BAD_REQUEST, "uploadId is malformed");
+    return -1;
+  }
+  return 0;
+}
+
+/* The session's resolved parameters: the policy's, overridden by what the
+ * client chose and the policy allows. Stored with the session so that every
+ * signature of the session says the same. */
+static json_t *resolve_params(const struct policy *pol, const struct ask *ask)
+{
+  json_t *p = json_object();
+  json_t *b = ask->body;
+  const char *s;
+
+  if (pol->procedure)
+    json_object_set_new(p, "procedure", json_string(pol->procedure));
+  if (pol->class_id)
+    json_object_set_new(p, "classId", json_integer((json_int_t)pol->class_id));
+  if (pol->storage_region)
+    json_object_set_new(p, "storageRegion", json_string(pol->storage_region));
+  if (pol->sub_app_id)
+    json_object_set_new(p, "vodSubAppId", json_integer((json_int_t)pol->sub_app_id));
+  json_object_set_new(p, "taskPriority", json_integer(pol->task_priority));
+  if (pol->task_notify_mode != SIG_NOTIFY_UNSET)
+    json_object_set_new(p, "taskNotifyMode",
+                        json_string(sig_notify_mode_str(pol->task_notify_mode)));
+  if (pol->one_time)
+    json_object_set_new(p, "oneTimeValid", json_integer(1));
+  /* Client choices (already checked against client_may_set). */
+  for (size_t i = 0; b && i < ARRAY_SIZE(client_fields); i++) {
+    json_t *v = json_object_get(b, client_fields[i].name);
+    if (!v)
+      continue;
+    if (strcmp(client_fields[i].name, "sourceContext") == 0)
+      json_object_set(p, "appSourceContext", v);
+    else if (strcmp(client_fields[i].name, "sessionContext") == 0)
+      json_object_set(p, "appSessionContext", v);
+    else if ((s = json_string_value(v)) && !*s)
+      json_object_del(p, client_fields[i].name); /* "" clears the default */
+    else
+      json_object_set(p, client_fields[i].name, v);
+  }
+  return p;
+}
+
+/* Turn resolved params + token into signature parameters and sign. The
+ * strings borrowed by sp live in params/ctx buffers owned by the caller. */
+static enum sig_error sign_params(const struct svc_state *st, const struct policy *pol,
+                                  json_t *params, int64_t now, struct buf *session_ctx,
+                                  struct sig_result *out, char *detail, size_t dlen)
+{
+  struct sig_params sp;
+  json_t *v;
+  const char *token = json_string_value(json_object_get(params, "token"));
+  const char *mode;
+
+  sig_params_init(&sp);
+  sp.secret_id = sig_str_of(st->secret_id);
+  sp.current_time = now;
+  sp.expire_time = now + pol->validity;
+  sp.procedure = sig_str_of(json_string_value(json_object_get(params, "procedure")));
+  sp.storage_region = sig_str_of(json_string_value(json_object_get(params, "storageRegion")));
+  if ((v = json_object_get(params, "classId"))) {
+    if (json_integer_value(v) < 0)
+      return SIG_ERR_BAD_CLASS_ID;
+    sp.class_id = (uint64_t)json_integer_value(v);
+    sp.has |= SIG_HAS_CLASS_ID;
+  }
+  if ((v = json_object_get(params, "vodSubAppId"))) {
+    sp.vod_sub_app_id = (uint64_t)json_integer_value(v);
+    sp.has |= SIG_HAS_SUB_APP_ID;
+  }
+  if ((v = json_object_get(params, "oneTimeValid"))) {
+    sp.one_time_valid = 1;
+    sp.has |= SIG_HAS_ONE_TIME_VALID;
+  }
+  sp.source_context = sig_str_of(token);
+  if (sp.procedure.ptr) {
+    /* taskPriority, taskNotifyMode and sessionContext only mean something
+     * with a procedure (spec 1.1); without one they are not sent. */
+    const char *app_ctx = json_string_value(json_object_get(params, "appSessionContext"));
+    sp.task_priority = json_integer_value(json_object_get(params, "taskPriority"));
+    sp.has |= SIG_HAS_TASK_PRIORITY;
+    mode = json_string_value(json_object_get(params, "taskNotifyMode"));
+    if (mode)
+      sp.task_notify_mode = strcmp(mode, "Finish") == 0   ? SIG_NOTIFY_FINISH
+                            : strcmp(mode, "Change") == 0 ? SIG_NOTIFY_CHANGE
+                            : strcmp(mode, "None") == 0   ? SIG_NOTIFY_NONE
+                                                          : SIG_NOTIFY_INVALID;
+    if (buf_appends(session_ctx, token) ||
+        (app_ctx && *app_ctx &&
+         (buf_appendc(session_ctx, '|') || buf_appends(session_ctx, app_ctx)))) {
+      snprintf(detail, dlen, "sessionContext is too long");
+      return SIG_ERR_SESSION_CONTEXT_TOO_LONG;
+    }
+    sp.session_context = (struct sig_str){session_ctx->ptr, session_ctx->len};
+  }
+  if (sp.task_notify_mode == SIG_NOTIFY_INVALID) {
+    snprintf(detail, dlen, "taskNotifyMode must be Finish, Change or None");
+    return SIG_ERR_BAD_TASK_NOTIFY_MODE;
+  }
+  return sig_emit(&sp, st->vod_key, st->vod_key_len, out);
+}
+
+/* The transaction: quota + new session, or the next signature of an
+ * existing one; then the audit row. Runs on the store's writer. */
+static int issue_tx(struct store_tx *tx, void *arg)
+{
+  struct issue *is = arg;
+  struct store_audit a;
+  int rc;
+
+  if (is->reuse) {
+    struct store_session s;
+    rc = store_tx_session_get(tx, is->upload_id, &s);
+    if (rc == VG_NOTFOUND || (rc == VG_OK && strcmp(s.user_id, is->who->user) != 0)) {
+      if (rc == VG_OK)
+        store_session_release(&s);
+      is->fail_status = 404, is->fail_code = VG_CODE_NOT_FOUND;
+      is->fail_msg = "no such upload session";
+      return VG_NOTFOUND;
+    }
+    if (rc)
+      return rc;
+    if (s.expires_at <= is->now) {
+      store_session_release(&s);
+      is->fail_status = 404, is->fail_code = VG_CODE_NOT_FOUND;
+      is->fail_msg = "upload session expired; start a new upload";
+      return VG_NOTFOUND;
+    }
+    store_session_release(&s);
+    rc = store_tx_session_add_signature(tx, is->upload_id, is->pol->signatures_per_upload, NULL);
+    if (rc == VG_CONFLICT) {
+      is->fail_status = 429, is->fail_code = VG_CODE_RATE_LIMITED;
+      is->fail_msg = "signature limit of this upload session reached";
+      return rc;
+    }
+    if (rc)
+      return rc;
+  } else {
+    struct store_session s;
+    rc = store_tx_quota_consume(tx, is->who->user, store_utc_day(is->now), is->pol->uploads_per_day,
+                                NULL);
+    if (rc == VG_CONFLICT) {
+      is->fail_status = 429, is->fail_code = VG_CODE_QUOTA_EXCEEDED;
+      is->fail_msg = "daily upload quota used up";
+      return rc;
+    }
+    if (rc)
+      return rc;
+    memset(&s, 0, sizeof(s));
+    snprintf(s.upload_id, sizeof(s.upload_id), "%s", is->upload_id);
+    snprintf(s.user_id, sizeof(s.user_id), "%s", is->who->user);
+    snprintf(s.policy, sizeof(s.policy), "%s", is->pol->name);
+    s.created_at = is->now;
+    s.expires_at = is->now + ISSUE_SESSION_TTL;
+    s.params_json = (char *)is->params_s;
+    rc = store_tx_session_create(tx, &s);
+    if (rc)
+      return rc;
+    rc = store_tx_session_add_signature(tx, is->upload_id, 0, NULL);
+    if (rc)
+      return rc;
+  }
+  a.upload_id = is->upload_id;
+  a.user_id = is->who->user;
+  a.request_id = is->request_id;
+  a.expire_time = is->sig.expire_time;
+  a.random = (uint32_t)is->sig.random;
+  a.created_at = is->now;
+  return store_tx_audit_append(tx, &a);
+}
+
+void svc_issue_signature(struct http_req *req, struct http_res *res, void *user)
+{
+  struct app *app = user;
+  struct svc *svc = svc_of(app);
+  struct svc_state *st = svc_state_get(app);
+  struct identity who;
+  const struct policy *pol;
+  struct ask ask = {0};
+  struct issue is;
+  struct buf session_ctx;
+  char detail[160] = "";
+  int64_t retry_ms;
+  enum sig_error se;
+  int rc;
+
+  memset(&is, 0, sizeof(is));
+  sig_result_init(&is.sig);
+  buf_init(&session_ctx, SIG_MAX_SESSION_CONTEXT * 4);
+
+  if (!st->secret_id) {
+    http_error(res, 503, VG_CODE_UNAVAILABLE,
+               "signing is not configured: set [vod] secret_id and its secret key");
+    goto out;
+  }
+  if (authenticate(app, st, req, res, &who))
+    goto out;
+  pol = policies_find(&st->policies, who.policy);
+  if (!pol) {
+    char msg[128 + STORE_MAX_POLICY];
+    snprintf(msg, sizeof(msg), "no policy '%s' is configured for this user", who.policy);
+    http_error(res, 403, VG_CODE_FORBIDDEN, msg);
+    goto out;
+  }
+  if (read_ask(req, res, pol, &ask))
+    goto out;
+  if (!ratelimit_allow(svc->rl, who.user, (uint64_t)pol->signatures_per_minute,
+                       (int64_t)time(NULL) * 1000, &retry_ms)) {
+    char ra[24];
+    snprintf(ra, sizeof(ra), "%lld", (long long)(retry_ms + 999) / 1000);
+    metrics_inc("vodgate_quota_rejections_total", "reason", "signatures_per_minute");
+    http_error(res, 429, VG_CODE_RATE_LIMITED, "too many signatures per minute");
+    (void)http_res_header(res, "Retry-After", ra);
+    goto out;
+  }
+
+  is.who = &who;
+  is.pol = pol;
+  is.request_id = req->request_id;
+  is.now = now_s();
+  if (ask.upload_id) {
+    struct store_session s;
+    /* A read first: the session's own parameters sign its next signature. */
+    rc = store_session_get(app->store, ask.upload_id, &s);
+    if (rc == VG_OK && strcmp(s.user_id, who.user) != 0) {
+      store_session_release(&s);
+      rc = VG_NOTFOUND; /* someone else's session does not exist for you */
+    }
+    if (rc == VG_NOTFOUND) {
+      http_error(res, 404, VG_CODE_NOT_FOUND, "no such upload session");
+      goto out;
+    }
+    if (rc) {
+      http_error(res, 503, VG_CODE_UNAVAILABLE, "store unavailable");
+      goto out;
+    }
+    is.reuse = true;
+    snprintf(is.upload_id, sizeof(is.upload_id), "%s", ask.upload_id);
+    is.params = json_loads(s.params_json ? s.params_json : "{}", 0, NULL);
+    store_session_release(&s);
+    if (!is.params) {
+      http_error(res, 500, VG_CODE_INTERNAL, "stored session is unreadable");
+      goto out;
+    }
+    /* A client that repeats its choices is fine; one that changes them is
+     * asking for another upload. */
+    {
+      json_t *fresh = resolve_params(pol, &ask);
+      const char *key;
+      json_t *v;
+      bool differs = false;
+      json_object_foreach(ask.body, key, v)
+      {
+        const char *k = strcmp(key, "sourceContext") == 0    ? "appSourceContext"
+                        : strcmp(key, "sessionContext") == 0 ? "appSessionContext"
+                                                             : key;
+        if (strcmp(key, "uploadId") != 0 &&
+            !json_equal(json_object_get(fresh, k), json_object_get(is.params, k)))
+          differs = true;
+      }
+      json_decref(fresh);
+      if (differs) {
+        http_error(res, 400, VG_CODE_BAD_REQUEST,
+                   "this upload session was opened with other parameters; start a new upload");
+        goto out;
+      }
+    }
+  } else {
+    unsigned char raw[16];
+    char token[ATTR_MAX_TOKEN + 1];
+    const char *app_ctx;
+    random_bytes(raw, sizeof(raw));
+    hex_encode(raw, sizeof(raw), is.upload_id);
+    is.params = resolve_params(pol, &ask);
+    app_ctx = json_string_value(json_object_get(is.params, "appSourceContext"));
+    rc = attr_mint(&st->attr, is.upload_id, app_ctx, token, sizeof(token));
+    if (rc == VG_TOOBIG || rc == VG_INVALID) {
+      snprintf(detail, sizeof(detail), "sourceContext: at most %zu bytes of valid UTF-8 fit",
+               attr_app_ctx_room(&st->attr, strlen(is.upload_id)));
+      http_error(res, 400, VG_CODE_BAD_REQUEST, detail);
+      goto out;
+    }
+    if (rc) {
+      http_error(res, 500, VG_CODE_INTERNAL, "cannot mint the attribution token");
+      goto out;
+    }
+    json_object_set_new(is.params, "token", json_string(token));
+  }
+
+  se = sign_params(st, pol, is.params, is.now, &session_ctx, &is.sig, detail, sizeof(detail));
+  if (se != SIG_OK) {
+    char msg[256];
+    snprintf(msg, sizeof(msg), "cannot sign: %s%s%s", sig_error_str(se), *detail ? ": " : "",
+             detail);
+    http_error(res, 400, VG_CODE_BAD_REQUEST, msg);
+    goto out;
+  }
+  {
+    char *ps = json_dumps(is.params, JSON_COMPACT | JSON_SORT_KEYS);
+    is.params_s = ps;
+    rc = store_run(app->store, issue_tx, &is);
+    free(ps);
+    is.params_s = NULL;
+  }
+  if (rc != VG_OK) {
+    if (is.fail_status) {
+      if (is.fail_status == 429)
+        metrics_inc("vodgate_quota_rejections_total", "reason",
+                    is.fail_code == VG_CODE_QUOTA_EXCEEDED ? "uploads_per_day"
+                                                           : "signatures_per_upload");
+      http_error(res, is.fail_status, is.fail_code, is.fail_msg);
+    } else if (rc == VG_AGAIN) {
+      http_error(res, 503, VG_CODE_UNAVAILABLE, "shutting down");
+    } else {
+      log_error("issue: store error %s (request %s)", vg_strerror(rc), req->request_id);
+      http_error(res, 500, VG_CODE_INTERNAL, "internal error");
+    }
+    goto out;
+  }
+  metrics_inc("vodgate_signatures_issued_total", "policy", pol->name);
+  http_res_json(res, 200,
+                json_pack("{s:i,s:s,s:{s:s,s:s,s:I}}", "code", 0, "message", "ok", "data",
+                          "signature", is.sig.signature.ptr, "uploadId", is.upload_id, "expireTime",
+                          (json_int_t)is.sig.expire_time));
+out:
+  json_decref(ask.body);
+  json_decref(is.params);
+  sig_result_release(&is.sig);
+  buf_release(&session_ctx);
+  svc_state_unref(st);
+}

@@ -1,0 +1,36 @@
+/*
+ * services.c: where the services built on the HTTP foundation are created
+ * and torn down. `vodgate serve` calls app_services_init() after loading the
+ * configuration and blocking signals (the store starts a writer thread,
+ * which must inherit the mask) and before listening, and
+ * app_services_release() after the server has drained, so a service needs
+ * one init block and one release block here plus its routes in routes.c.
+ */
+#include "svc/app.h"
+
+#include <stdio.h>
+
+#include "core/err.h"
+#include "store/store.h"
+#include "svc/state.h"
+
+int app_services_init(struct app *app, char *err, size_t errlen)
+{
+  int rc = store_open(cfg_get_str(app->cfg, "server", "db"), NULL, &app->store);
+
+  if (rc) {
+    snprintf(err, errlen, "[server] db: cannot open the database (%s)", vg_strerror(rc));
+    return -1;
+  }
+  /* Signing keys, JWT verifier, attribution keys, policies (svc/state.c). */
+  if (svc_init(app, err, errlen))
+    return -1;
+  return 0;
+}
+
+void app_services_release(struct app *app)
+{
+  svc_release(app);
+  store_close(app->store);
+  app->store = NULL;
+}

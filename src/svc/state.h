@@ -1,0 +1,63 @@
+/*
+ * state.h: what the issuing service derives from one configuration
+ * generation: the VOD signing key, the JWT verifier, the attribution
+ * keyring and the typed policies. Built by svc_state_new() at start-up and
+ * on every SIGHUP (app->on_reload); a reload whose keys or policies do not
+ * load is refused as a whole and the running state stays.
+ *
+ * A struct svc_state is immutable and reference counted like struct cfg:
+ * request handlers take svc_state_get() and drop it with svc_state_unref()
+ * before returning, so a reload never changes keys under a request.
+ *
+ * Process-wide parts that outlive reloads (the store, the rate limiter)
+ * live in struct svc, hung on app->ext.
+ */
+#ifndef VG_SVC_STATE_H
+#define VG_SVC_STATE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "attr/attr.h"
+#include "policy/policy.h"
+
+struct app;
+struct cfg;
+struct jwt_verifier;
+struct ratelimit;
+
+struct svc_state {
+  atomic_int refs;
+  struct cfg *cfg;              /* one reference: owns the secret bytes below */
+  const char *secret_id;        /* [vod] secret_id; NULL: signing not configured */
+  const unsigned char *vod_key; /* [vod] secret key bytes (owned by cfg) */
+  size_t vod_key_len;
+  struct jwt_verifier *jwt; /* NULL: no JWT key configured */
+  bool allow_anonymous;
+  struct attr_keyring attr;
+  struct policies policies;
+};
+
+struct svc {
+  pthread_mutex_t mu;
+  struct svc_state *state; /* current generation */
+  struct ratelimit *rl;
+};
+
+/* Build the state for c (takes its own reference on c). I/O: reads the
+ * JWT key files and the attribution key file, and creates the attribution
+ * key in [server] data_dir on first start when none is configured. Returns
+ * 0 or -1 with err naming the key and the problem (never a secret). */
+int svc_state_new(struct cfg *c, struct svc_state **out, char *err, size_t errlen);
+void svc_state_unref(struct svc_state *s);
+
+/* Set up app->ext (struct svc) and app->on_reload from app->cfg. */
+int svc_init(struct app *app, char *err, size_t errlen);
+void svc_release(struct app *app);
+
+/* The current state with a reference taken. */
+struct svc_state *svc_state_get(struct app *app);
+struct svc *svc_of(struct app *app);
+
+#endif

@@ -1,0 +1,218 @@
+"""vodgate serve / vodgate config: configuration at start-up, from the
+outside: bad files and variables stop start-up with a message naming the
+key, secrets are never printed, listen address forms."""
+import http.client
+import json
+import os
+import socket
+import unittest
+
+import vgtest
+
+
+def messages(p):
+    """The error text of a failed start: JSON log lines' msg, or raw text."""
+    out = []
+    for line in (p.stderr or "").splitlines():
+        try:
+            out.append(json.loads(line).get("msg", ""))
+        except ValueError:
+            out.append(line)
+    return "\n".join(out)
+
+
+class StartupErrors(unittest.TestCase):
+    def setUp(self):
+        self.tmp = vgtest.TempDir()
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def serve_fails(self, ini, env=None, *fragments):
+        args = ["serve"]
+        if ini is not None:
+            args += ["--config", self.tmp.file("v.ini", ini)]
+        p = vgtest.run(args, env=env, timeout=30)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        m = messages(p)
+        for f in fragments:
+            self.assertIn(f, m)
+        return m
+
+    def test_unknown_key(self):
+        self.serve_fails("[server]\nlisten = 127.0.0.1:0\nthread = 2\n", None,
+                         "v.ini:3", "[server] thread: unknown key")
+
+    def test_unknown_section(self):
+        self.serve_fails("[sever]\nlisten = 127.0.0.1:0\n", None, "v.ini:1",
+                         "unknown section [sever]")
+
+    def test_bad_value(self):
+        self.serve_fails("[server]\nlisten = 127.0.0.1:0\nmax_connections = -1\n", None,
+                         "v.ini:3", "[server] max_connections", "out of range")
+
+    def test_bad_policy_value(self):
+        self.serve_fails("[server]\nlisten = 127.0.0.1:0\n[policy gold]\none_time = perhaps\n",
+                         None, "v.ini:4", "[policy gold] one_time", "not a boolean")
+
+    def test_bad_env_value(self):
+        self.serve_fails("[server]\nlisten = 127.0.0.1:0\n",
+                         {"VODGATE_POLICY_DEFAULT_UPLOADS_PER_DAY": "many"},
+                         "env VODGATE_POLICY_DEFAULT_UPLOADS_PER_DAY",
+                         "[policy default] uploads_per_day", "not an integer")
+
+    def test_unknown_env_key(self):
+        self.serve_fails(None, {"VODGATE_SERVER_LISTEN": "127.0.0.1:0", "VODGATE_AUTH_JWT_ISSUR": "x"},
+                         "env VODGATE_AUTH_JWT_ISSUR", "[auth]: unknown key")
+
+    def test_missing_file(self):
+        p = vgtest.run(["serve", "--config", "/nonexistent/vodgate.ini"])
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("/nonexistent/vodgate.ini: cannot read", messages(p))
+
+    def test_missing_secret_file_named_not_printed(self):
+        m = self.serve_fails("[server]\nlisten = 127.0.0.1:0\n[vod]\nsecret_id = AKIDx\n"
+                             "secret_key_file = /nonexistent/k\n", None,
+                             "v.ini:5", "[vod] secret_key_file", "/nonexistent/k")
+        self.assertNotIn("AKIDx", m.replace("secret_id", ""))  # ids are not in errors either
+
+    def test_secret_id_without_key(self):
+        self.serve_fails(None, {"VODGATE_SERVER_LISTEN": "127.0.0.1:0",
+                                "VODGATE_VOD_SECRET_ID": "AKIDx"},
+                         "env VODGATE_VOD_SECRET_ID", "[vod] secret_id and secret_key_file",
+                         "VODGATE_VOD_SECRET_KEY")
+
+    def test_bind_failure(self):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        port = s.getsockname()[1]
+        try:
+            p = vgtest.run(["serve", "--listen", f"127.0.0.1:{port}"])
+            self.assertEqual(p.returncode, 1)
+            self.assertIn(f"cannot listen on 127.0.0.1:{port}", messages(p))
+        finally:
+            s.close()
+
+    def test_usage(self):
+        self.assertEqual(vgtest.run(["serve", "--bogus"]).returncode, 2)
+        self.assertEqual(vgtest.run(["serve", "extra"]).returncode, 2)
+        p = vgtest.run(["serve", "--listen", "nonsense"])
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("--listen 'nonsense'", p.stderr)
+        p = vgtest.run(["serve", "--help"])
+        self.assertEqual(p.returncode, 0)
+        self.assertIn("usage: vodgate serve", p.stdout)
+
+
+class ConfigCommand(unittest.TestCase):
+    def setUp(self):
+        self.tmp = vgtest.TempDir()
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def test_check_ok_and_bad(self):
+        good = self.tmp.file("g.ini", "[server]\nthreads = 3\n")
+        p = vgtest.run(["config", "--check", "--config", good], check=0)
+        self.assertEqual(p.stdout, "ok\n")
+        bad = self.tmp.file("b.ini", "[server]\nthreads = 300\n")
+        p = vgtest.run(["config", "--config", bad], check=1)
+        self.assertIn("b.ini:2: [server] threads: 300 is out of range [1, 64]", p.stderr)
+
+    def test_dump_redacts_secrets_and_shows_precedence(self):
+        key = self.tmp.file("key", "file-secret-1234567\n")
+        ini = self.tmp.file("v.ini", f"[server]\nthreads = 3\n[vod]\nsecret_id = AKIDtest\n"
+                            f"secret_key_file = {key}\n")
+        p = vgtest.run(["config", "--dump", "--config", ini],
+                       env={"VODGATE_SERVER_THREADS": "5",
+                            "VODGATE_AUTH_JWT_HS256_SECRET": "env-secret-abcdef"}, check=0)
+        self.assertNotIn("file-secret-1234567", p.stdout + p.stderr)
+        self.assertNotIn("env-secret-abcdef", p.stdout + p.stderr)
+        self.assertIn("threads = 5    ; env VODGATE_SERVER_THREADS\n", p.stdout)
+        self.assertIn(";   secret_key: <redacted, 19 bytes, from file>\n", p.stdout)
+        self.assertIn(";   jwt_hs256_secret: <redacted, 17 bytes, from env "
+                      "VODGATE_AUTH_JWT_HS256_SECRET>\n", p.stdout)
+
+    def test_docs_table_is_current(self):
+        # docs/configuration.md ends with `vodgate config --schema`; regenerate
+        # it when a key changes.
+        p = vgtest.run(["config", "--schema"], check=0)
+        with open(os.path.join(vgtest.SRC, "docs", "configuration.md")) as f:
+            doc = f.read()
+        self.assertIn(p.stdout, doc, "docs/configuration.md is stale: paste `vodgate config --schema`")
+
+    def test_schema_lists_every_key(self):
+        p = vgtest.run(["config", "--schema"], check=0)
+        for k in ["`listen`", "`cors_origins`", "`secret_key_file`", "`jwt_policy_claim`",
+                  "`uploads_per_day`", "`client_may_set`", "`path_token_file`"]:
+            self.assertIn(k, p.stdout)
+
+
+class Listen(unittest.TestCase):
+    def get(self, host, port, path="/healthz"):
+        c = http.client.HTTPConnection(host, port, timeout=10)
+        c.request("GET", path)
+        r = c.getresponse()
+        r.read()
+        c.close()
+        return r.status
+
+    def test_colon_port_binds_loopback(self):
+        d = vgtest.Daemon(["serve", "--listen", ":0"])
+        try:
+            rec = [r for r in d.records() if r.get("msg") == "listening"][0]
+            self.assertEqual(rec["addr"], "127.0.0.1")
+            self.assertEqual(self.get("127.0.0.1", d.port), 200)
+        finally:
+            self.assertEqual(d.stop(), 0)
+
+    def test_env_listen(self):
+        d = vgtest.Daemon(["serve"], env={"VODGATE_SERVER_LISTEN": "127.0.0.1:0"})
+        try:
+            self.assertEqual(self.get("127.0.0.1", d.port), 200)
+        finally:
+            self.assertEqual(d.stop(), 0)
+
+    def test_ipv6_loopback(self):
+        try:
+            s = socket.socket(socket.AF_INET6)
+            s.bind(("::1", 0))
+            s.close()
+        except OSError:
+            self.skipTest("no IPv6 loopback here")
+        d = vgtest.Daemon(["serve", "--listen", "[::1]:0"])
+        try:
+            rec = [r for r in d.records() if r.get("msg") == "listening"][0]
+            self.assertEqual(rec["addr"], "::1")
+            self.assertEqual(self.get("::1", d.port), 200)
+        finally:
+            self.assertEqual(d.stop(), 0)
+
+    def test_listen_option_overrides_config(self):
+        tmp = vgtest.TempDir()
+        try:
+            ini = tmp.file("v.ini", "[server]\nlisten = 127.0.0.1:1\n")
+            d = vgtest.Daemon(["serve", "--config", ini, "--listen", "127.0.0.1:0"])
+            try:
+                self.assertNotEqual(d.port, 1)
+                self.assertEqual(self.get("127.0.0.1", d.port), 200)
+            finally:
+                self.assertEqual(d.stop(), 0)
+        finally:
+            tmp.cleanup()
+
+    def test_secret_not_in_serve_logs(self):
+        d = vgtest.Daemon(["serve", "--listen", "127.0.0.1:0"],
+                          env={"VODGATE_VOD_SECRET_ID": "AKIDx",
+                               "VODGATE_VOD_SECRET_KEY": "serve-secret-987654",
+                               "VODGATE_SERVER_LOG_LEVEL": "debug"})
+        try:
+            self.assertEqual(self.get("127.0.0.1", d.port), 200)
+        finally:
+            self.assertEqual(d.stop(), 0)
+        self.assertFalse(any("serve-secret-987654" in l for l in d.logs))
+
+
+if __name__ == "__main__":
+    vgtest.main()

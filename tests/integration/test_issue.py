@@ -1,0 +1,500 @@
+"""POST/GET /v1/upload-signatures against the real daemon: authentication,
+policy, upload sessions, quotas, the signature itself, reload.
+
+Tokens are minted independently of vodgate (tests/lib/jwtmint.py: Python
+hmac for HS256, Node crypto for RS256/ES256), and returned signatures are
+checked with Python's hmac and with `vodgate inspect`.
+"""
+import base64
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import signal
+import socket
+import time
+import unittest
+import urllib.parse
+
+import jwtmint
+import vgtest
+
+VOD_KEY = "vod-secret-key-for-tests-0123456789"
+HS_SECRET = "hs256-secret-for-tests-0123456789abcdef"
+ENV = {"VODGATE_VOD_SECRET_KEY": VOD_KEY, "VODGATE_AUTH_JWT_HS256_SECRET": HS_SECRET}
+
+INI = """
+[server]
+listen = 127.0.0.1:0
+db = {dir}/vg.db
+data_dir = {dir}/data
+
+[vod]
+secret_id = AKIDvodgatetest
+sub_app_id = 1500000001
+
+[auth]
+jwt_issuer = https://idp.example
+jwt_audience = vodgate
+jwt_policy_claim = plan
+{auth_extra}
+
+[policy default]
+validity = 600
+procedure = ReviewFlow
+signatures_per_upload = 4
+client_may_set = classId, sourceContext, sessionContext
+{default_extra}
+
+[policy strict]
+validity = 120
+uploads_per_day = 2
+signatures_per_minute = 5
+signatures_per_upload = 10
+one_time = true
+
+[policy open]
+client_may_set = procedure, classId, storageRegion, taskPriority, taskNotifyMode
+"""
+
+
+def parse_sig(sig):
+    raw = base64.b64decode(sig)
+    mac, original = raw[:20], raw[20:]
+    params = dict(urllib.parse.parse_qsl(original.decode(), keep_blank_values=True))
+    return mac, original, params
+
+
+class Server(unittest.TestCase):
+    auth_extra = ""
+    default_extra = ""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = vgtest.TempDir()
+        cls.rsa = jwtmint.keygen("rsa")
+        cls.ec = jwtmint.keygen("ec")
+        cls.tmp.file("rsa.pem", cls.rsa["public_pem"])
+        jwk = dict(cls.ec["jwk"], kid="ec1", alg="ES256", use="sig")
+        cls.tmp.file("jwks.json", json.dumps({"keys": [jwk]}))
+        extra = cls.auth_extra.format(dir=cls.tmp.path)
+        cls.ini = INI.format(dir=cls.tmp.path, auth_extra=extra, default_extra=cls.default_extra)
+        cls.cfg = cls.tmp.file("vodgate.ini", cls.ini)
+        cls.d = vgtest.Daemon(["serve", "--config", cls.cfg], env=ENV)
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.d.stop()
+        cls.tmp.cleanup()
+        assert rc == 0, "\n".join(cls.d.logs[-30:])
+
+    def call(self, method="POST", body=None, token=None, path="/v1/upload-signatures",
+             headers=None):
+        c = http.client.HTTPConnection("127.0.0.1", self.d.port, timeout=10)
+        h = dict(headers or {})
+        if token is not None:
+            h["Authorization"] = "Bearer " + token
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+            h.setdefault("Content-Type", "application/json")
+        c.request(method, path, body=body, headers=h)
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        try:
+            doc = json.loads(data) if data else None
+        except ValueError:
+            doc = None
+        return r.status, doc, r
+
+    def hs(self, sub="alice", **kw):
+        c = jwtmint.claims(sub, iss="https://idp.example", aud="vodgate")
+        c.update(kw)
+        return jwtmint.hs256(HS_SECRET, {k: v for k, v in c.items() if v is not None})
+
+    def ok(self, status, doc):
+        self.assertEqual(status, 200, doc)
+        self.assertEqual(doc["code"], 0)
+        self.assertEqual(doc["message"], "ok")
+        return doc["data"]
+
+    def err(self, status, doc, want_status, want_code):
+        self.assertEqual(status, want_status, doc)
+        self.assertEqual(doc["code"], want_code, doc)
+        self.assertTrue(doc["message"])
+        self.assertRegex(doc["requestId"], r"^[0-9a-f]{8,}$")
+
+    def metric(self, name, **labels):
+        st, _, r = self.call("GET", path="/metrics")
+        c = http.client.HTTPConnection("127.0.0.1", self.d.port, timeout=10)
+        c.request("GET", "/metrics")
+        text = c.getresponse().read().decode()
+        c.close()
+        total = 0.0
+        for line in text.splitlines():
+            if not line.startswith(name):
+                continue
+            if all(f'{k}="{v}"' in line for k, v in labels.items()):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+
+class Auth(Server):
+    auth_extra = "jwt_public_key_file = {dir}/rsa.pem\njwks_file = {dir}/jwks.json"
+
+    def test_missing_header(self):
+        self.err(*self.call()[:2], 401, 4010)
+
+    def test_www_authenticate(self):
+        st, doc, r = self.call()
+        self.assertEqual(r.getheader("WWW-Authenticate"), "Bearer")
+
+    def test_malformed_token(self):
+        self.err(*self.call(token="not-a-jwt")[:2], 401, 4011)
+        self.err(*self.call(token="a.b.c")[:2], 401, 4011)
+
+    def test_other_scheme(self):
+        self.err(*self.call(headers={"Authorization": "Basic YWxpY2U6eA=="})[:2], 401, 4011)
+
+    def test_bad_signature(self):
+        t = self.hs()
+        head, payload, sig = t.split(".")
+        tampered = jwtmint.b64url(json.dumps(dict(jwtmint.claims("mallory"),
+                                                  iss="https://idp.example", aud="vodgate")))
+        self.err(*self.call(token=f"{head}.{tampered}.{sig}")[:2], 401, 4011)
+        self.err(*self.call(token=jwtmint.hs256("wrong-secret-0123456789abcdef0123", {}))[:2],
+                 401, 4011)
+
+    def test_alg_none(self):
+        c = jwtmint.claims("alice", iss="https://idp.example", aud="vodgate")
+        self.err(*self.call(token=jwtmint.unsigned(c))[:2], 401, 4011)
+        self.err(*self.call(token=jwtmint.unsigned(c, alg="None"))[:2], 401, 4011)
+
+    def test_hs256_with_rsa_public_key_as_secret(self):
+        c = jwtmint.claims("alice", iss="https://idp.example", aud="vodgate")
+        t = jwtmint.hs256(self.rsa["public_pem"], c)
+        self.err(*self.call(token=t)[:2], 401, 4011)
+
+    def test_expired(self):
+        now = int(time.time())
+        self.err(*self.call(token=self.hs(exp=now - 3600, iat=now - 7200))[:2], 401, 4012)
+
+    def test_not_yet_valid(self):
+        now = int(time.time())
+        self.err(*self.call(token=self.hs(nbf=now + 3600))[:2], 401, 4012)
+
+    def test_wrong_issuer(self):
+        self.err(*self.call(token=self.hs(iss="https://evil.example"))[:2], 401, 4011)
+
+    def test_wrong_audience(self):
+        self.err(*self.call(token=self.hs(aud="someone-else"))[:2], 401, 4011)
+
+    def test_missing_sub(self):
+        c = jwtmint.claims("x", iss="https://idp.example", aud="vodgate")
+        del c["sub"]
+        self.err(*self.call(token=jwtmint.hs256(HS_SECRET, c))[:2], 401, 4011)
+
+    def test_good_hs256(self):
+        self.ok(*self.call(token=self.hs())[:2])
+
+    def test_good_rs256(self):
+        c = jwtmint.claims("rsa-user", iss="https://idp.example", aud="vodgate")
+        self.ok(*self.call(token=jwtmint.sign_asym(self.rsa["private_pem"], c, "RS256"))[:2])
+
+    def test_good_es256_jwks(self):
+        c = jwtmint.claims("ec-user", iss="https://idp.example", aud="vodgate")
+        t = jwtmint.sign_asym(self.ec["private_pem"], c, "ES256", kid="ec1")
+        self.ok(*self.call(token=t)[:2])
+        t = jwtmint.sign_asym(self.ec["private_pem"], c, "ES256", kid="nope")
+        self.err(*self.call(token=t)[:2], 401, 4011)
+
+    def test_rs256_token_signed_by_other_key(self):
+        other = jwtmint.keygen("rsa")
+        c = jwtmint.claims("alice", iss="https://idp.example", aud="vodgate")
+        self.err(*self.call(token=jwtmint.sign_asym(other["private_pem"], c, "RS256"))[:2],
+                 401, 4011)
+
+    def test_unknown_policy_claim(self):
+        self.err(*self.call(token=self.hs(plan="platinum"))[:2], 403, 4030)
+
+    def test_api_token_and_revocation(self):
+        p = vgtest.run(["token", "add", "--user", "backend-1", "--label", "ci", "--config",
+                        self.cfg], env=ENV, check=0)
+        tok = p.stdout.strip()
+        self.assertRegex(tok, r"^vg_[A-Za-z0-9_-]{43}$")
+        self.ok(*self.call(token=tok)[:2])
+        lst = json.loads(vgtest.run(["token", "list", "--json", "--config", self.cfg], env=ENV,
+                                    check=0).stdout)
+        row = [t for t in lst if t["user"] == "backend-1"][0]
+        self.assertNotIn(tok, json.dumps(lst))  # only the hash is stored
+        vgtest.run(["token", "revoke", row["id"], "--config", self.cfg], env=ENV, check=0)
+        self.err(*self.call(token=tok)[:2], 401, 4011)
+        # A well-formed token nobody issued.
+        self.err(*self.call(token="vg_" + "A" * 43)[:2], 401, 4011)
+
+    def test_auth_failures_counted_and_never_logged(self):
+        before = self.metric("vodgate_auth_failures_total", reason="expired")
+        now = int(time.time())
+        secret_tok = self.hs(exp=now - 3600, iat=now - 7200)
+        self.call(token=secret_tok)
+        self.assertEqual(self.metric("vodgate_auth_failures_total", reason="expired"), before + 1)
+        time.sleep(0.2)
+        self.assertNotIn(secret_tok.split(".")[2], "\n".join(self.d.logs))
+
+
+class Signature(Server):
+    def test_signature_verifies_and_carries_policy(self):
+        data = self.ok(*self.call(token=self.hs("carol"), body={"classId": 7})[:2])
+        mac, original, p = parse_sig(data["signature"])
+        want = hmac.new(VOD_KEY.encode(), original, hashlib.sha1).digest()
+        self.assertEqual(mac, want)
+        self.assertEqual(p["secretId"], "AKIDvodgatetest")
+        self.assertEqual(int(p["expireTime"]) - int(p["currentTimeStamp"]), 600)
+        self.assertEqual(int(p["expireTime"]), data["expireTime"])
+        self.assertLessEqual(abs(int(p["currentTimeStamp"]) - time.time()), 5)
+        self.assertEqual(p["procedure"], "ReviewFlow")
+        self.assertEqual(p["classId"], "7")
+        self.assertEqual(p["vodSubAppId"], "1500000001")
+        self.assertEqual(p["taskNotifyMode"], "Finish")
+        self.assertTrue(0 <= int(p["random"]) <= 4294967295)
+        # The attribution token names the upload session, in both contexts.
+        self.assertTrue(p["sourceContext"].startswith("vg1."))
+        self.assertIn(data["uploadId"], p["sourceContext"])
+        self.assertEqual(p["sessionContext"], p["sourceContext"])
+        self.assertLessEqual(len(p["sourceContext"]), 250)
+        self.assertRegex(data["uploadId"], r"^[A-Za-z0-9_-]{8,64}$")
+
+    def test_inspect_accepts_it(self):
+        data = self.ok(*self.call(token=self.hs())[:2])
+        p = vgtest.run(["inspect", "--json", "-"], input=data["signature"],
+                       env={"VODGATE_VOD_SECRET_KEY": VOD_KEY}, check=0)
+        doc = json.loads(p.stdout)
+        self.assertTrue(doc["valid"])
+        self.assertEqual(doc["params"]["procedure"], "ReviewFlow")
+        p = vgtest.run(["inspect", "-"], input=data["signature"],
+                       env={"VODGATE_VOD_SECRET_KEY": "another-key"})
+        self.assertEqual(p.returncode, 1)
+
+    def test_get_without_body(self):
+        st, doc, r = self.call("GET", token=self.hs())
+        self.ok(st, doc)
+        self.assertEqual(r.getheader("Cache-Control"), "no-store")
+
+    def test_app_context_is_carried(self):
+        data = self.ok(*self.call(token=self.hs(), body={"sourceContext": '{"post":42}',
+                                                         "sessionContext": "s-ctx"})[:2])
+        _, _, p = parse_sig(data["signature"])
+        self.assertTrue(p["sourceContext"].startswith("vg1."))
+        self.assertTrue(p["sessionContext"].endswith("|s-ctx"))
+        self.assertTrue(p["sessionContext"].startswith(p["sourceContext"]))
+
+    def test_app_context_too_long(self):
+        st, doc, _ = self.call(token=self.hs(), body={"sourceContext": "x" * 240})
+        self.err(st, doc, 400, 4000)
+        self.assertIn("sourceContext", doc["message"])
+
+    def test_signatures_issued_metric(self):
+        before = self.metric("vodgate_signatures_issued_total")
+        self.ok(*self.call(token=self.hs())[:2])
+        self.assertEqual(self.metric("vodgate_signatures_issued_total"), before + 1)
+
+
+class Overrides(Server):
+    def test_allowed_override(self):
+        data = self.ok(*self.call(token=self.hs(plan="open"),
+                                  body={"procedure": "Other", "storageRegion": "ap-shanghai",
+                                        "taskPriority": 5, "taskNotifyMode": "Change"})[:2])
+        _, _, p = parse_sig(data["signature"])
+        self.assertEqual(p["procedure"], "Other")
+        self.assertEqual(p["storageRegion"], "ap-shanghai")
+        self.assertEqual(p["taskPriority"], "5")
+        self.assertEqual(p["taskNotifyMode"], "Change")
+
+    def test_refused_override(self):
+        st, doc, _ = self.call(token=self.hs(), body={"procedure": "Other"})
+        self.err(st, doc, 403, 4031)
+        self.assertIn("procedure", doc["message"])
+
+    def test_unknown_field(self):
+        self.err(*self.call(token=self.hs(), body={"secretId": "x"})[:2], 400, 4000)
+
+    def test_wrong_types(self):
+        self.err(*self.call(token=self.hs(), body={"classId": "7"})[:2], 400, 4000)
+        self.err(*self.call(token=self.hs(plan="open"), body={"procedure": 1})[:2], 400, 4000)
+        self.err(*self.call(token=self.hs(), body=[1, 2])[:2], 400, 4000)
+
+    def test_invalid_values(self):
+        self.err(*self.call(token=self.hs(plan="open"), body={"taskPriority": 11})[:2], 400, 4000)
+        self.err(*self.call(token=self.hs(plan="open"), body={"storageRegion": "AP SH"})[:2],
+                 400, 4000)
+        self.err(*self.call(token=self.hs(plan="open"), body={"taskNotifyMode": "Sometimes"})[:2],
+                 400, 4000)
+
+    def test_invalid_json(self):
+        self.err(*self.call(token=self.hs(), body='{"classId": ')[:2], 400, 4000)
+        self.err(*self.call(token=self.hs(), body='{"classId":1,"classId":2}')[:2], 400, 4000)
+
+    def test_oversized_body(self):
+        st, doc, _ = self.call(token=self.hs(), body='{"sessionContext":"' + "x" * 20000 + '"}')
+        self.err(st, doc, 413, 4130)
+        self.ok(*self.call(token=self.hs())[:2])  # and the server keeps serving
+
+    def test_framing_attack_on_this_route(self):
+        t = self.hs()
+        s = socket.create_connection(("127.0.0.1", self.d.port), timeout=5)
+        s.sendall(("POST /v1/upload-signatures HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                   f"{t}\r\nContent-Length: 2\r\nContent-Length: 40\r\n\r\n{{}}").encode())
+        resp = s.recv(4096)
+        s.close()
+        self.assertTrue(resp.startswith(b"HTTP/1.1 400"), resp[:80])
+
+
+class Sessions(Server):
+    def test_reuse_same_token_no_quota(self):
+        tok = self.hs(sub="dave", plan="strict")
+        first = self.ok(*self.call(token=tok)[:2])
+        up = first["uploadId"]
+        _, _, p1 = parse_sig(first["signature"])
+        again = self.ok(*self.call("GET", token=tok,
+                                   path=f"/v1/upload-signatures?uploadId={up}")[:2])
+        body = self.ok(*self.call(token=tok, body={"uploadId": up})[:2])
+        for d in (again, body):
+            self.assertEqual(d["uploadId"], up)
+            _, _, p = parse_sig(d["signature"])
+            self.assertEqual(p["sourceContext"], p1["sourceContext"])
+            self.assertNotEqual(p["random"], p1["random"])  # one-time: each unique
+            self.assertEqual(p["oneTimeValid"], "1")
+        # strict: 2 uploads a day; the reuses above spent none of them.
+        self.ok(*self.call(token=tok)[:2])
+        # third new upload of the day is refused... (rate limit of 5/min is
+        # not reached yet: 4 signatures so far)
+        self.err(*self.call(token=tok)[:2], 429, 4290)
+
+    def test_session_signature_limit(self):
+        tok = self.hs(sub="erin")
+        up = self.ok(*self.call(token=tok)[:2])["uploadId"]
+        for _ in range(3):  # signatures_per_upload = 4 in all
+            self.ok(*self.call(token=tok, body={"uploadId": up})[:2])
+        self.err(*self.call(token=tok, body={"uploadId": up})[:2], 429, 4291)
+
+    def test_someone_elses_session_is_not_found(self):
+        up = self.ok(*self.call(token=self.hs(sub="frank"))[:2])["uploadId"]
+        self.err(*self.call(token=self.hs(sub="grace"), body={"uploadId": up})[:2], 404, 4040)
+        self.err(*self.call(token=self.hs(sub="grace"), body={"uploadId": "nope"})[:2], 404, 4040)
+        self.err(*self.call(token=self.hs(sub="grace"), body={"uploadId": "../x"})[:2], 400, 4000)
+
+    def test_changed_parameters_refused(self):
+        tok = self.hs(sub="heidi")
+        up = self.ok(*self.call(token=tok, body={"classId": 1})[:2])["uploadId"]
+        self.ok(*self.call(token=tok, body={"uploadId": up, "classId": 1})[:2])
+        self.err(*self.call(token=tok, body={"uploadId": up, "classId": 2})[:2], 400, 4000)
+
+    def test_rate_limit(self):
+        tok = self.hs(sub="ivan", plan="strict")
+        up = self.ok(*self.call(token=tok)[:2])["uploadId"]
+        for _ in range(4):
+            self.ok(*self.call(token=tok, body={"uploadId": up})[:2])
+        st, doc, r = self.call(token=tok, body={"uploadId": up})
+        self.err(st, doc, 429, 4291)
+        self.assertGreaterEqual(int(r.getheader("Retry-After")), 1)
+        # Another user is not affected.
+        self.ok(*self.call(token=self.hs(sub="judy", plan="strict"))[:2])
+
+
+class Quota(Server):
+    default_extra = "uploads_per_day = 3"
+
+    def test_quota_concurrent(self):
+        import concurrent.futures
+        tok = self.hs(sub="mallory")
+        with concurrent.futures.ThreadPoolExecutor(8) as ex:
+            res = list(ex.map(lambda _: self.call(token=tok)[:2], range(12)))
+        codes = sorted(d["code"] for _, d in res)
+        self.assertEqual(codes, [0, 0, 0] + [4290] * 9)
+        self.assertGreaterEqual(self.metric("vodgate_quota_rejections_total",
+                                            reason="uploads_per_day"), 9)
+
+
+class NoKeys(unittest.TestCase):
+    def test_signing_not_configured_is_503(self):
+        tmp = vgtest.TempDir()
+        cfg = tmp.file("v.ini", "[server]\nlisten = 127.0.0.1:0\n[auth]\nallow_anonymous = true\n")
+        d = vgtest.Daemon(["serve", "--config", cfg])
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=5)
+            c.request("POST", "/v1/upload-signatures")
+            r = c.getresponse()
+            doc = json.loads(r.read())
+            self.assertEqual((r.status, doc["code"]), (503, 5030))
+        finally:
+            self.assertEqual(d.stop(), 0)
+            tmp.cleanup()
+
+
+class Anonymous(unittest.TestCase):
+    def test_default_deny_and_allow_anonymous(self):
+        tmp = vgtest.TempDir()
+        base = (f"[server]\nlisten = 127.0.0.1:0\ndb = {tmp.path}/a.db\ndata_dir = {tmp.path}\n"
+                "[vod]\nsecret_id = AKIDx\n")
+        for allow, want in (("false", 401), ("true", 200)):
+            cfg = tmp.file("a.ini", base + f"[auth]\nallow_anonymous = {allow}\n")
+            d = vgtest.Daemon(["serve", "--config", cfg], env={"VODGATE_VOD_SECRET_KEY": "k"})
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=5)
+                c.request("POST", "/v1/upload-signatures")
+                self.assertEqual(c.getresponse().status, want)
+            finally:
+                self.assertEqual(d.stop(), 0)
+        tmp.cleanup()
+
+
+class Reload(unittest.TestCase):
+    def test_sighup_changes_policy_and_keeps_connections(self):
+        tmp = vgtest.TempDir()
+        base = (f"[server]\nlisten = 127.0.0.1:0\ndb = {tmp.path}/r.db\ndata_dir = {tmp.path}\n"
+                "[vod]\nsecret_id = AKIDx\n[policy default]\nvalidity = {v}\n")
+        cfg = tmp.file("r.ini", base.format(v=300))
+        env = dict(ENV)
+        d = vgtest.Daemon(["serve", "--config", cfg], env=env)
+        tok = jwtmint.hs256(HS_SECRET, jwtmint.claims("zoe"))
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=5)
+
+            def validity():
+                c.request("POST", "/v1/upload-signatures", headers={"Authorization": "Bearer " + tok})
+                doc = json.loads(c.getresponse().read())
+                _, _, p = parse_sig(doc["data"]["signature"])
+                return int(p["expireTime"]) - int(p["currentTimeStamp"])
+
+            self.assertEqual(validity(), 300)
+            tmp.file("r.ini", base.format(v=900))
+            d.signal(signal.SIGHUP)
+            d.wait_log(lambda r: r.get("msg") == "configuration reloaded")
+            self.assertEqual(validity(), 900)  # same keep-alive connection
+            # A bad policy is refused and the old one stays.
+            tmp.file("r.ini", base.format(v=99999999999))
+            d.signal(signal.SIGHUP)
+            d.wait_log(lambda r: "reload failed" in r.get("msg", ""))
+            self.assertEqual(validity(), 900)
+        finally:
+            self.assertEqual(d.stop(), 0)
+            tmp.cleanup()
+
+    def test_attribution_key_survives_restart(self):
+        tmp = vgtest.TempDir()
+        cfg = tmp.file("k.ini", f"[server]\nlisten = 127.0.0.1:0\ndb = {tmp.path}/k.db\n"
+                                f"data_dir = {tmp.path}/data\n[vod]\nsecret_id = AKIDx\n")
+        keys = []
+        for _ in range(2):
+            d = vgtest.Daemon(["serve", "--config", cfg], env=ENV)
+            self.assertEqual(d.stop(), 0)
+            with open(f"{tmp.path}/data/attribution.key") as f:
+                keys.append(f.read())
+            self.assertEqual(os.stat(f"{tmp.path}/data/attribution.key").st_mode & 0o777, 0o600)
+        self.assertEqual(keys[0], keys[1])
+        tmp.cleanup()
+
+
+if __name__ == "__main__":
+    vgtest.main()

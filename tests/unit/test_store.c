@@ -1,0 +1,1054 @@
+/*
+ * The store test-suite, run against every backend: the URL comes from
+ * VODGATE_STORE_URL (set by scripts/pg-test-server.sh for PostgreSQL); without
+ * it, a SQLite file in a fresh temporary directory. Ids are unique per run so
+ * that the suite can share one database across tests.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/util.h"
+#include "store/store.h"
+
+static char tmpdir[256];
+static char url[512];
+static struct store *st;
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+  return remove(path);
+}
+
+static int suite_setup(void **state)
+{
+  const char *env = getenv("VODGATE_STORE_URL");
+  snprintf(tmpdir, sizeof(tmpdir), "/tmp/vg-store-XXXXXX");
+  if (!mkdtemp(tmpdir))
+    return -1;
+  if (env && *env)
+    snprintf(url, sizeof(url), "%s", env);
+  else
+    snprintf(url, sizeof(url), "sqlite:%s/db/vodgate.db", tmpdir);
+  return store_open(url, NULL, &st) == VG_OK ? 0 : -1;
+}
+
+static int suite_teardown(void **state)
+{
+  store_close(st);
+  st = NULL;
+  nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+  return 0;
+}
+
+static void reopen(void)
+{
+  store_close(st);
+  st = NULL;
+  assert_int_equal(store_open(url, NULL, &st), VG_OK);
+}
+
+static struct store_session mk_session(const char *id, const char *user)
+{
+  struct store_session s = {.created_at = 1000, .expires_at = 1000 + 86400};
+  snprintf(s.upload_id, sizeof(s.upload_id), "%s", id);
+  snprintf(s.user_id, sizeof(s.user_id), "%s", user);
+  snprintf(s.policy, sizeof(s.policy), "default");
+  return s;
+}
+
+/* ---- lifecycle ---- */
+
+static void schema_is_current(void **state)
+{
+  int64_t v = 0;
+  assert_int_equal(store_schema_version(st, &v), VG_OK);
+  assert_int_equal(v, STORE_SCHEMA_VERSION);
+  reopen(); /* migrations are idempotent */
+  assert_int_equal(store_schema_version(st, &v), VG_OK);
+  assert_int_equal(v, STORE_SCHEMA_VERSION);
+}
+
+static void backend_matches_url(void **state)
+{
+  bool pg = !strncmp(url, "postgres", 8);
+  assert_string_equal(store_backend(st), pg ? "postgres" : "sqlite");
+}
+
+static void open_rejects_bad_urls(void **state)
+{
+  struct store *s = (struct store *)1;
+  assert_int_equal(store_open("", NULL, &s), VG_INVALID);
+  assert_null(s);
+  assert_int_equal(store_open("mysql://x/y", NULL, &s), VG_INVALID);
+  assert_int_equal(store_open("sqlite:", NULL, &s), VG_INVALID);
+  assert_int_equal(store_open("sqlite::memory:", NULL, &s), VG_INVALID);
+  /* Nothing listens on port 1: a clear VG_IO, not a hang or a crash. */
+  assert_int_equal(store_open("postgresql://vg@127.0.0.1:1/vg?connect_timeout=2", NULL, &s), VG_IO);
+  assert_null(s);
+}
+
+static void sqlite_creates_parent_dirs(void **state)
+{
+  char path[600], dir[300];
+  snprintf(dir, sizeof(dir), "%s/a/b", tmpdir);
+  snprintf(path, sizeof(path), "%s/x.db", dir);
+  struct store *s;
+  assert_int_equal(store_open(path, NULL, &s), VG_OK);
+  assert_string_equal(store_backend(s), "sqlite");
+  store_close(s);
+  struct stat sb;
+  assert_int_equal(stat(dir, &sb), 0);
+  assert_true(S_ISDIR(sb.st_mode));
+  assert_int_equal(sb.st_mode & 0777, 0700);
+  /* A regular file where a directory should be: a clear error. */
+  snprintf(path, sizeof(path), "sqlite:%s/x.db/y.db", dir);
+  assert_int_equal(store_open(path, NULL, &s), VG_IO);
+}
+
+/* ---- sessions ---- */
+
+static void session_roundtrip(void **state)
+{
+  struct store_session s = mk_session("sess-rt", "user-1");
+  s.signatures_issued = 1;
+  s.params_json = "{\"procedure\":\"review\",\"classId\":3,\"subAppId\":1500000001}";
+  assert_int_equal(store_session_create(st, &s), VG_OK);
+  assert_int_equal(store_session_create(st, &s), VG_CONFLICT);
+
+  struct store_session g;
+  assert_int_equal(store_session_get(st, "sess-rt", &g), VG_OK);
+  assert_string_equal(g.upload_id, "sess-rt");
+  assert_string_equal(g.user_id, "user-1");
+  assert_string_equal(g.policy, "default");
+  assert_int_equal(g.created_at, 1000);
+  assert_int_equal(g.expires_at, 1000 + 86400);
+  assert_int_equal(g.signatures_issued, 1);
+  assert_string_equal(g.params_json, s.params_json);
+  store_session_release(&g);
+
+  assert_int_equal(store_session_get(st, "sess-none", &g), VG_NOTFOUND);
+  assert_null(g.params_json);
+
+  struct store_session d = mk_session("sess-defaults", "user-1");
+  assert_int_equal(store_session_create(st, &d), VG_OK);
+  assert_int_equal(store_session_get(st, "sess-defaults", &g), VG_OK);
+  assert_string_equal(g.params_json, "{}");
+  assert_int_equal(g.signatures_issued, 0);
+  store_session_release(&g);
+}
+
+static void session_rejects_bad_input(void **state)
+{
+  struct store_session s = mk_session("", "u");
+  assert_int_equal(store_session_create(st, &s), VG_INVALID);
+  s = mk_session("sess-bad", "");
+  assert_int_equal(store_session_create(st, &s), VG_INVALID);
+  s = mk_session("sess-bad", "u");
+  s.expires_at = s.created_at - 1;
+  assert_int_equal(store_session_create(st, &s), VG_INVALID);
+  s = mk_session("sess-bad", "u");
+  s.params_json = "{not json";
+  assert_int_equal(store_session_create(st, &s), VG_INVALID);
+  char longid[STORE_MAX_ID + 2];
+  memset(longid, 'a', sizeof(longid) - 1);
+  longid[sizeof(longid) - 1] = '\0';
+  struct store_session g;
+  assert_int_equal(store_session_get(st, longid, &g), VG_INVALID);
+  assert_int_equal(store_session_get(st, "sess-bad", &g), VG_NOTFOUND);
+}
+
+static void session_signature_limit(void **state)
+{
+  struct store_session s = mk_session("sess-lim", "user-2");
+  s.signatures_issued = 1;
+  assert_int_equal(store_session_create(st, &s), VG_OK);
+  int64_t n = 0;
+  assert_int_equal(store_session_add_signature(st, "sess-lim", 3, &n), VG_OK);
+  assert_int_equal(n, 2);
+  assert_int_equal(store_session_add_signature(st, "sess-lim", 3, &n), VG_OK);
+  assert_int_equal(n, 3);
+  n = 99;
+  assert_int_equal(store_session_add_signature(st, "sess-lim", 3, &n), VG_CONFLICT);
+  assert_int_equal(n, 99);
+  assert_int_equal(store_session_add_signature(st, "sess-lim", 0, &n), VG_OK); /* no limit */
+  assert_int_equal(n, 4);
+  assert_int_equal(store_session_add_signature(st, "sess-nope", 3, &n), VG_NOTFOUND);
+  assert_int_equal(store_session_add_signature(st, "sess-lim", -1, &n), VG_INVALID);
+  struct store_session g;
+  assert_int_equal(store_session_get(st, "sess-lim", &g), VG_OK);
+  assert_int_equal(g.signatures_issued, 4);
+  store_session_release(&g);
+}
+
+/* ---- audit ---- */
+
+static void audit_rows(void **state)
+{
+  struct store_session s = mk_session("sess-audit", "user-3");
+  assert_int_equal(store_session_create(st, &s), VG_OK);
+  struct store_audit a = {"sess-audit", "user-3", "req-1", 2000, 4294967295u, 1001};
+  assert_int_equal(store_audit_append(st, &a), VG_OK);
+  a.request_id = "req-2";
+  assert_int_equal(store_audit_append(st, &a), VG_OK);
+  int64_t n;
+  assert_int_equal(store_audit_count(st, "sess-audit", &n), VG_OK);
+  assert_int_equal(n, 2);
+  a.upload_id = "sess-missing"; /* every signature belongs to a session */
+  assert_int_equal(store_audit_append(st, &a), VG_INVALID);
+  a.upload_id = "sess-audit";
+  a.request_id = "";
+  assert_int_equal(store_audit_append(st, &a), VG_INVALID);
+  assert_int_equal(store_audit_count(st, "sess-audit", &n), VG_OK);
+  assert_int_equal(n, 2);
+}
+
+/* ---- tokens ---- */
+
+static struct store_token mk_token(const char *id, char hexdigit, int64_t at)
+{
+  struct store_token t = {.created_at = at};
+  snprintf(t.id, sizeof(t.id), "%s", id);
+  memset(t.hash_hex, hexdigit, STORE_HASH_HEX);
+  snprintf(t.user_id, sizeof(t.user_id), "svc-%s", id);
+  snprintf(t.policy, sizeof(t.policy), "batch");
+  snprintf(t.label, sizeof(t.label), "label of %s", id);
+  return t;
+}
+
+struct list_acc {
+  int n;
+  char ids[8][STORE_MAX_ID + 1];
+  int64_t revoked[8];
+};
+
+static int list_cb(const struct store_token *t, void *arg)
+{
+  struct list_acc *acc = arg;
+  if (acc->n < 8) {
+    snprintf(acc->ids[acc->n], sizeof(acc->ids[0]), "%s", t->id);
+    acc->revoked[acc->n] = t->revoked_at;
+  }
+  acc->n++;
+  return 0;
+}
+
+static int stop_cb(const struct store_token *t, void *arg)
+{
+  return 42;
+}
+
+static void tokens(void **state)
+{
+  struct store_token a = mk_token("tok-a", 'a', 50), b = mk_token("tok-b", 'b', 40);
+  assert_int_equal(store_token_add(st, &a), VG_OK);
+  assert_int_equal(store_token_add(st, &b), VG_OK);
+  assert_int_equal(store_token_add(st, &a), VG_CONFLICT); /* same id */
+  struct store_token c = mk_token("tok-c", 'a', 60);
+  assert_int_equal(store_token_add(st, &c), VG_CONFLICT); /* same hash */
+  c = mk_token("tok-c", 'A', 60);
+  assert_int_equal(store_token_add(st, &c), VG_INVALID); /* upper-case hex */
+  c.hash_hex[10] = '\0';
+  assert_int_equal(store_token_add(st, &c), VG_INVALID);
+
+  struct store_token f;
+  char hash[STORE_HASH_HEX + 1];
+  memset(hash, 'a', STORE_HASH_HEX);
+  hash[STORE_HASH_HEX] = '\0';
+  assert_int_equal(store_token_find(st, hash, &f), VG_OK);
+  assert_string_equal(f.id, "tok-a");
+  assert_string_equal(f.hash_hex, hash);
+  assert_string_equal(f.user_id, "svc-tok-a");
+  assert_string_equal(f.policy, "batch");
+  assert_string_equal(f.label, "label of tok-a");
+  assert_int_equal(f.created_at, 50);
+  assert_int_equal(f.revoked_at, 0);
+
+  struct list_acc acc = {0};
+  assert_int_equal(store_token_list(st, list_cb, &acc), VG_OK);
+  assert_int_equal(acc.n, 2);
+  assert_string_equal(acc.ids[0], "tok-b"); /* by created_at */
+  assert_string_equal(acc.ids[1], "tok-a");
+  assert_int_equal(store_token_list(st, stop_cb, NULL), 42);
+
+  assert_int_equal(store_token_revoke(st, "tok-a", 70), VG_OK);
+  assert_int_equal(store_token_find(st, hash, &f), VG_NOTFOUND);
+  assert_int_equal(store_token_revoke(st, "tok-a", 71), VG_CONFLICT);
+  assert_int_equal(store_token_revoke(st, "tok-zz", 71), VG_NOTFOUND);
+  memset(&acc, 0, sizeof(acc));
+  assert_int_equal(store_token_list(st, list_cb, &acc), VG_OK);
+  assert_int_equal(acc.n, 2);
+  assert_int_equal(acc.revoked[1], 70);
+  assert_int_equal(acc.revoked[0], 0);
+  memset(hash, 'b', STORE_HASH_HEX);
+  assert_int_equal(store_token_find(st, hash, &f), VG_OK);
+  assert_string_equal(f.id, "tok-b");
+  memset(hash, 'c', STORE_HASH_HEX);
+  assert_int_equal(store_token_find(st, hash, &f), VG_NOTFOUND);
+}
+
+/* ---- quota ---- */
+
+static void quota_basic(void **state)
+{
+  int64_t used = -1, day = store_utc_day(1700000000);
+  assert_int_equal(day, 19675);
+  assert_int_equal(store_utc_day(-1), -1);
+  assert_int_equal(store_quota_get(st, "q-user", day, &used), VG_OK);
+  assert_int_equal(used, 0);
+  assert_int_equal(store_quota_consume(st, "q-user", day, 2, &used), VG_OK);
+  assert_int_equal(used, 1);
+  assert_int_equal(store_quota_consume(st, "q-user", day, 2, &used), VG_OK);
+  assert_int_equal(used, 2);
+  assert_int_equal(store_quota_consume(st, "q-user", day, 2, &used), VG_CONFLICT);
+  assert_int_equal(store_quota_get(st, "q-user", day, &used), VG_OK);
+  assert_int_equal(used, 2);
+  assert_int_equal(store_quota_consume(st, "q-user", day + 1, 2, &used), VG_OK); /* next day */
+  assert_int_equal(used, 1);
+  assert_int_equal(store_quota_consume(st, "q-user", day, 0, &used), VG_OK); /* no limit */
+  assert_int_equal(used, 3);
+  assert_int_equal(store_quota_consume(st, "q-user", day, 3, NULL), VG_CONFLICT);
+  assert_int_equal(store_quota_consume(st, "", day, 3, NULL), VG_INVALID);
+}
+
+/* ---- concurrency ---- */
+
+#define THREADS 16
+#define TRIES   20
+
+struct race {
+  pthread_barrier_t *go;
+  int which; /* 0 quota, 1 session signatures, 2 audit */
+  int id;
+  int ok, conflict, other;
+};
+
+static void *race_main(void *arg)
+{
+  struct race *r = arg;
+  pthread_barrier_wait(r->go);
+  for (int i = 0; i < TRIES; i++) {
+    int rc;
+    if (r->which == 0) {
+      rc = store_quota_consume(st, "race-user", 7, 37, NULL);
+    } else if (r->which == 1) {
+      rc = store_session_add_signature(st, "sess-race", 53, NULL);
+    } else {
+      char req[32];
+      snprintf(req, sizeof(req), "req-%d-%d", r->id, i);
+      struct store_audit a = {"sess-race", "race-user", req, 1, (uint32_t)i, 1};
+      rc = store_audit_append(st, &a);
+    }
+    if (rc == VG_OK)
+      r->ok++;
+    else if (rc == VG_CONFLICT)
+      r->conflict++;
+    else
+      r->other++;
+  }
+  return NULL;
+}
+
+static void race(int which, int *ok, int *conflict)
+{
+  pthread_t th[THREADS];
+  struct race r[THREADS];
+  pthread_barrier_t go;
+  pthread_barrier_init(&go, NULL, THREADS);
+  for (int i = 0; i < THREADS; i++) {
+    r[i] = (struct race){.go = &go, .which = which, .id = i};
+    assert_int_equal(pthread_create(&th[i], NULL, race_main, &r[i]), 0);
+  }
+  *ok = *conflict = 0;
+  int other = 0;
+  for (int i = 0; i < THREADS; i++) {
+    pthread_join(th[i], NULL);
+    *ok += r[i].ok;
+    *conflict += r[i].conflict;
+    other += r[i].other;
+  }
+  pthread_barrier_destroy(&go);
+  assert_int_equal(other, 0);
+}
+
+static void quota_under_concurrency(void **state)
+{
+  int ok, conflict;
+  race(0, &ok, &conflict);
+  assert_int_equal(ok, 37);
+  assert_int_equal(conflict, THREADS * TRIES - 37);
+  int64_t used;
+  assert_int_equal(store_quota_get(st, "race-user", 7, &used), VG_OK);
+  assert_int_equal(used, 37);
+}
+
+static void session_limit_under_concurrency(void **state)
+{
+  struct store_session s = mk_session("sess-race", "race-user");
+  assert_int_equal(store_session_create(st, &s), VG_OK);
+  int ok, conflict;
+  race(1, &ok, &conflict);
+  assert_int_equal(ok, 53);
+  assert_int_equal(conflict, THREADS * TRIES - 53);
+  struct store_session g;
+  assert_int_equal(store_session_get(st, "sess-race", &g), VG_OK);
+  assert_int_equal(g.signatures_issued, 53);
+  store_session_release(&g);
+}
+
+static void acknowledged_writes_survive_reopen(void **state)
+{
+  int ok, conflict;
+  race(2, &ok, &conflict);
+  assert_int_equal(ok, THREADS * TRIES);
+  reopen();
+  int64_t n;
+  assert_int_equal(store_audit_count(st, "sess-race", &n), VG_OK);
+  assert_int_equal(n, THREADS * TRIES);
+  int64_t used;
+  assert_int_equal(store_quota_get(st, "race-user", 7, &used), VG_OK);
+  assert_int_equal(used, 37);
+  struct store_token f;
+  char hash[STORE_HASH_HEX + 1];
+  memset(hash, 'b', STORE_HASH_HEX);
+  hash[STORE_HASH_HEX] = '\0';
+  assert_int_equal(store_token_find(st, hash, &f), VG_OK);
+  assert_string_equal(f.id, "tok-b");
+}
+
+/* ---- transactions ---- */
+
+/* Opens a session, consumes quota and writes the first audit row as one
+ * unit, then fails if asked to: the signature service's first call. */
+struct first_sig {
+  const char *upload_id;
+  int fail_with;
+  int64_t used;
+};
+
+static int first_sig_fn(struct store_tx *tx, void *arg)
+{
+  struct first_sig *a = arg;
+  int rc = store_tx_quota_consume(tx, "tx-user", 9, 2, &a->used);
+  if (rc != VG_OK)
+    return rc;
+  struct store_session s = mk_session(a->upload_id, "tx-user");
+  s.signatures_issued = 1;
+  rc = store_tx_session_create(tx, &s);
+  if (rc != VG_OK)
+    return rc;
+  struct store_session g;
+  rc = store_tx_session_get(tx, a->upload_id, &g); /* sees its own write */
+  if (rc != VG_OK)
+    return rc;
+  store_session_release(&g);
+  struct store_audit au = {a->upload_id, "tx-user", "req-tx", 5, 6, 7};
+  rc = store_tx_audit_append(tx, &au);
+  return rc != VG_OK ? rc : a->fail_with;
+}
+
+static void transaction_is_all_or_nothing(void **state)
+{
+  struct first_sig a = {"sess-tx-1", VG_ERR, 0};
+  assert_int_equal(store_run(st, first_sig_fn, &a), VG_ERR);
+  int64_t used, n;
+  assert_int_equal(store_quota_get(st, "tx-user", 9, &used), VG_OK);
+  assert_int_equal(used, 0);
+  struct store_session g;
+  assert_int_equal(store_session_get(st, "sess-tx-1", &g), VG_NOTFOUND);
+
+  a.fail_with = VG_OK;
+  assert_int_equal(store_run(st, first_sig_fn, &a), VG_OK);
+  assert_int_equal(a.used, 1);
+  assert_int_equal(store_session_get(st, "sess-tx-1", &g), VG_OK);
+  store_session_release(&g);
+  assert_int_equal(store_audit_count(st, "sess-tx-1", &n), VG_OK);
+  assert_int_equal(n, 1);
+
+  /* Same upload id again: the session insert conflicts, so the quota unit
+   * consumed before it in the same callback is given back. */
+  assert_int_equal(store_run(st, first_sig_fn, &a), VG_CONFLICT);
+  assert_int_equal(store_quota_get(st, "tx-user", 9, &used), VG_OK);
+  assert_int_equal(used, 1);
+  a.upload_id = "sess-tx-2";
+  assert_int_equal(store_run(st, first_sig_fn, &a), VG_OK);
+  a.upload_id = "sess-tx-3";
+  assert_int_equal(store_run(st, first_sig_fn, &a), VG_CONFLICT); /* quota of 2 */
+  assert_int_equal(store_session_get(st, "sess-tx-3", &g), VG_NOTFOUND);
+}
+
+/* ---- events ---- */
+
+struct intake {
+  const struct store_event *ev;
+  bool is_new;
+  int64_t outbox_id;
+};
+
+/* The issue-4 event path: event + ledger + outbox in one transaction. */
+static int intake_fn(struct store_tx *tx, void *arg)
+{
+  struct intake *in = arg;
+  int rc = store_tx_event_insert(tx, in->ev, &in->is_new);
+  if (rc != VG_OK || !in->is_new)
+    return rc;
+  struct store_ledger l = {.updated_at = in->ev->received_at};
+  snprintf(l.file_id, sizeof(l.file_id), "%s", in->ev->file_id);
+  snprintf(l.state, sizeof(l.state), "uploaded");
+  l.detail_json = "{\"mediaUrl\":\"https://example.invalid/a.mp4\"}";
+  rc = store_tx_ledger_put(tx, &l);
+  if (rc != VG_OK)
+    return rc;
+  return store_tx_outbox_add(tx, in->ev->event_key, "{\"state\":\"uploaded\"}", in->ev->received_at,
+                             &in->outbox_id);
+}
+
+static void events_are_idempotent(void **state)
+{
+  struct store_event ev = {
+      .event_key = "NewFileUpload/5285890799999999999/",
+      .source = "push",
+      .type = "NewFileUpload",
+      .file_id = "5285890799999999999",
+      .body_json = "{\"EventType\":\"NewFileUpload\"}",
+      .received_at = 1234,
+  };
+  int64_t events0, outbox0, n;
+  assert_int_equal(store_event_count(st, &events0), VG_OK);
+  assert_int_equal(store_outbox_count(st, &outbox0), VG_OK);
+  struct intake in = {.ev = &ev};
+  assert_int_equal(store_run(st, intake_fn, &in), VG_OK);
+  assert_true(in.is_new);
+  assert_true(in.outbox_id > 0);
+  ev.source = "pull"; /* the same event taken in twice: one effect */
+  ev.received_at = 9999;
+  in = (struct intake){.ev = &ev};
+  assert_int_equal(store_run(st, intake_fn, &in), VG_OK);
+  assert_false(in.is_new);
+  assert_int_equal(in.outbox_id, 0);
+  assert_int_equal(store_event_count(st, &n), VG_OK);
+  assert_int_equal(n, events0 + 1);
+  assert_int_equal(store_outbox_count(st, &n), VG_OK);
+  assert_int_equal(n, outbox0 + 1);
+
+  struct store_event_record r;
+  assert_int_equal(store_event_get(st, ev.event_key, &r), VG_OK);
+  assert_string_equal(r.source, "push");
+  assert_string_equal(r.type, "NewFileUpload");
+  assert_string_equal(r.file_id, "5285890799999999999");
+  assert_null(r.task_id);
+  assert_null(r.status);
+  assert_string_equal(r.body_json, ev.body_json);
+  assert_int_equal(r.received_at, 1234);
+  store_event_record_release(&r);
+  assert_int_equal(store_event_get(st, "nope", &r), VG_NOTFOUND);
+
+  struct store_ledger l;
+  assert_int_equal(store_ledger_get(st, "5285890799999999999", &l), VG_OK);
+  assert_string_equal(l.state, "uploaded");
+  assert_string_equal(l.upload_id, "");
+  assert_string_equal(l.user_id, "");
+  assert_string_equal(l.detail_json, "{\"mediaUrl\":\"https://example.invalid/a.mp4\"}");
+  assert_int_equal(l.updated_at, 1234);
+  store_ledger_release(&l);
+  assert_int_equal(store_ledger_get(st, "0", &l), VG_NOTFOUND);
+
+  bool is_new = true;
+  ev.source = "carrier-pigeon";
+  assert_int_equal(store_event_insert(st, &ev, &is_new), VG_INVALID);
+  assert_false(is_new);
+  ev.source = "push";
+  ev.event_key = "ProcedureStateChanged/task-1/FINISH";
+  ev.file_id = NULL;
+  ev.task_id = "task-1";
+  ev.status = "FINISH";
+  assert_int_equal(store_event_insert(st, &ev, &is_new), VG_OK);
+  assert_true(is_new);
+  assert_int_equal(store_event_insert(st, &ev, &is_new), VG_OK);
+  assert_false(is_new);
+}
+
+struct flood {
+  int n;
+};
+
+static int flood_fn(struct store_tx *tx, void *arg)
+{
+  struct flood *f = arg;
+  for (int i = 0; i < f->n; i++) {
+    char body[32];
+    int len = snprintf(body, sizeof(body), "junk\x01\xff%d", i);
+    int rc = store_tx_quarantine_add(tx, "invalid JSON", body, (size_t)len, i);
+    if (rc != VG_OK)
+      return rc;
+  }
+  return VG_OK;
+}
+
+static void quarantine_is_bounded(void **state)
+{
+  int64_t n;
+  assert_int_equal(store_quarantine_add(st, "invalid JSON", "\0\x80{", 3, 1), VG_OK);
+  assert_int_equal(store_quarantine_count(st, &n), VG_OK);
+  assert_int_equal(n, 1);
+  struct flood f = {STORE_QUARANTINE_KEEP + 10};
+  assert_int_equal(store_run(st, flood_fn, &f), VG_OK);
+  assert_int_equal(store_quarantine_count(st, &n), VG_OK);
+  assert_int_equal(n, STORE_QUARANTINE_KEEP);
+  assert_int_equal(store_quarantine_add(st, "", "x", 1, 1), VG_INVALID);
+}
+
+/* ---- listings, outbox worker, leases ---- */
+
+struct ledger_acc {
+  int n;
+  char files[4][STORE_MAX_ID + 1];
+  char detail[4][64];
+};
+
+static int ledger_cb(const struct store_ledger *l, void *arg)
+{
+  struct ledger_acc *acc = arg;
+  if (acc->n < 4) {
+    snprintf(acc->files[acc->n], sizeof(acc->files[0]), "%s", l->file_id);
+    snprintf(acc->detail[acc->n], sizeof(acc->detail[0]), "%s", l->detail_json);
+  }
+  acc->n++;
+  return 0;
+}
+
+static int put_ledgers(struct store_tx *tx, void *arg)
+{
+  static const struct {
+    const char *file, *upload, *user, *state;
+    int64_t at;
+  } rows[] = {
+      {"L1", "up-1", "alice", "passed", 10},
+      {"L2", "up-2", "alice", "uploaded", 30},
+      {"L3", "up-3", "bob", "passed", 20},
+      {"L4", "", "", "passed", 40}, /* unattributed */
+  };
+  for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+    struct store_ledger l = {.updated_at = rows[i].at};
+    snprintf(l.file_id, sizeof(l.file_id), "%s", rows[i].file);
+    snprintf(l.upload_id, sizeof(l.upload_id), "%s", rows[i].upload);
+    snprintf(l.user_id, sizeof(l.user_id), "%s", rows[i].user);
+    snprintf(l.state, sizeof(l.state), "%s", rows[i].state);
+    l.detail_json = "{\"n\":1}";
+    int rc = store_tx_ledger_put(tx, &l);
+    if (rc != VG_OK)
+      return rc;
+  }
+  struct store_ledger g;
+  int rc = store_tx_ledger_get(tx, "L2", &g);
+  store_ledger_release(&g);
+  return rc;
+}
+
+static void ledger_listing(void **state)
+{
+  assert_int_equal(store_run(st, put_ledgers, NULL), VG_OK);
+  struct store_ledger l;
+  assert_int_equal(store_ledger_get_by_upload(st, "up-2", &l), VG_OK);
+  assert_string_equal(l.file_id, "L2");
+  assert_string_equal(l.user_id, "alice");
+  assert_string_equal(l.state, "uploaded");
+  store_ledger_release(&l);
+  assert_int_equal(store_ledger_get_by_upload(st, "up-9", &l), VG_NOTFOUND);
+
+  struct ledger_acc acc = {0};
+  assert_int_equal(store_ledger_list(st, "alice", NULL, 10, ledger_cb, &acc), VG_OK);
+  assert_int_equal(acc.n, 2);
+  assert_string_equal(acc.files[0], "L2"); /* newest first */
+  assert_string_equal(acc.files[1], "L1");
+  assert_string_equal(acc.detail[0], "{\"n\":1}");
+  memset(&acc, 0, sizeof(acc));
+  assert_int_equal(store_ledger_list(st, NULL, "passed", 2, ledger_cb, &acc), VG_OK);
+  assert_int_equal(acc.n, 2);
+  assert_string_equal(acc.files[0], "L4");
+  assert_string_equal(acc.files[1], "L3");
+  memset(&acc, 0, sizeof(acc));
+  assert_int_equal(store_ledger_list(st, "bob", "uploaded", 10, ledger_cb, &acc), VG_OK);
+  assert_int_equal(acc.n, 0);
+  assert_int_equal(store_ledger_list(st, NULL, NULL, 0, ledger_cb, &acc), VG_INVALID);
+  assert_int_equal(store_ledger_list(st, NULL, NULL, STORE_MAX_LIST + 1, ledger_cb, &acc),
+                   VG_INVALID);
+}
+
+struct event_acc {
+  int n;
+  char keys[4][64];
+  bool task_null[4];
+};
+
+static int event_cb(const struct store_event_record *r, void *arg)
+{
+  struct event_acc *acc = arg;
+  if (acc->n < 4) {
+    snprintf(acc->keys[acc->n], sizeof(acc->keys[0]), "%s", r->event_key);
+    acc->task_null[acc->n] = r->task_id == NULL;
+  }
+  acc->n++;
+  return 0;
+}
+
+static void event_listing(void **state)
+{
+  static const char *const keys[] = {"E/f9/a", "E/f9/b", "E/f8/a"};
+  static const char *const files[] = {"f9", "f9", "f8"};
+  for (int i = 0; i < 3; i++) {
+    struct store_event ev = {.event_key = keys[i],
+                             .source = "pull",
+                             .type = "E",
+                             .file_id = files[i],
+                             .body_json = "[]",
+                             .received_at = 20000 + i};
+    bool is_new;
+    assert_int_equal(store_event_insert(st, &ev, &is_new), VG_OK);
+    assert_true(is_new);
+  }
+  struct event_acc acc = {0};
+  assert_int_equal(store_event_list(st, "f9", 10, event_cb, &acc), VG_OK);
+  assert_int_equal(acc.n, 2);
+  assert_string_equal(acc.keys[0], "E/f9/b");
+  assert_string_equal(acc.keys[1], "E/f9/a");
+  assert_true(acc.task_null[0]);
+  memset(&acc, 0, sizeof(acc));
+  assert_int_equal(store_event_list(st, NULL, 1, event_cb, &acc), VG_OK);
+  assert_int_equal(acc.n, 1);
+  assert_string_equal(acc.keys[0], "E/f8/a");
+}
+
+struct due_acc {
+  int n;
+  int64_t ids[8], attempts[8];
+  char payload[8][32];
+};
+
+static int due_cb(const struct store_outbox_item *it, void *arg)
+{
+  struct due_acc *acc = arg;
+  if (acc->n < 8) {
+    acc->ids[acc->n] = it->id;
+    acc->attempts[acc->n] = it->attempts;
+    snprintf(acc->payload[acc->n], sizeof(acc->payload[0]), "%s", it->payload_json);
+  }
+  acc->n++;
+  return 0;
+}
+
+struct add3 {
+  int64_t ids[3];
+};
+
+static int add3_fn(struct store_tx *tx, void *arg)
+{
+  struct add3 *a = arg;
+  static const char *const payloads[] = {"{\"i\":0}", "{\"i\":1}", "{\"i\":2}"};
+  for (int i = 0; i < 3; i++) {
+    int rc = store_tx_outbox_add(tx, "ob-key", payloads[i], 100 + i, &a->ids[i]);
+    if (rc != VG_OK)
+      return rc;
+  }
+  return VG_OK;
+}
+
+static void outbox_worker(void **state)
+{
+  int64_t pending0, dead0, n;
+  assert_int_equal(store_outbox_count(st, &pending0), VG_OK);
+  assert_int_equal(store_outbox_dead_count(st, &dead0), VG_OK);
+  struct add3 a;
+  assert_int_equal(store_run(st, add3_fn, &a), VG_OK);
+  assert_true(a.ids[0] < a.ids[1] && a.ids[1] < a.ids[2]);
+
+  /* Only rows due by `now` (101): the first two, oldest first. Rows of
+   * other tests are due at 1234 and later. */
+  struct due_acc acc = {0};
+  assert_int_equal(store_outbox_due(st, 101, 10, due_cb, &acc), VG_OK);
+  assert_int_equal(acc.n, 2);
+  assert_int_equal(acc.ids[0], a.ids[0]);
+  assert_int_equal(acc.ids[1], a.ids[1]);
+  assert_string_equal(acc.payload[1], "{\"i\":1}");
+  assert_int_equal(acc.attempts[0], 0);
+
+  assert_int_equal(store_outbox_delivered(st, a.ids[0], 101), VG_OK);
+  assert_int_equal(store_outbox_delivered(st, a.ids[0], 101), VG_NOTFOUND); /* not pending */
+  assert_int_equal(store_outbox_failed(st, a.ids[1], 500, false), VG_OK);   /* retry later */
+  memset(&acc, 0, sizeof(acc));
+  assert_int_equal(store_outbox_due(st, 101, 10, due_cb, &acc), VG_OK);
+  assert_int_equal(acc.n, 0);
+  memset(&acc, 0, sizeof(acc));
+  assert_int_equal(store_outbox_due(st, 500, 2, due_cb, &acc), VG_OK);
+  assert_int_equal(acc.n, 2);
+  assert_int_equal(acc.ids[0], a.ids[2]); /* due 102 */
+  assert_int_equal(acc.ids[1], a.ids[1]); /* due 500, one failure */
+  assert_int_equal(acc.attempts[1], 1);
+  assert_int_equal(store_outbox_failed(st, a.ids[1], 900, true), VG_OK); /* dead-letter */
+  assert_int_equal(store_outbox_failed(st, a.ids[1], 900, false), VG_NOTFOUND);
+  assert_int_equal(store_outbox_dead_count(st, &n), VG_OK);
+  assert_int_equal(n, dead0 + 1);
+  assert_int_equal(store_outbox_count(st, &n), VG_OK);
+  assert_int_equal(n, pending0 + 1);
+  assert_int_equal(store_outbox_delivered(st, 0, 1), VG_INVALID);
+}
+
+struct q_acc {
+  int n;
+  size_t len0;
+  unsigned char body0[8];
+  char reason0[32];
+};
+
+static int q_cb(const struct store_quarantine_item *it, void *arg)
+{
+  struct q_acc *acc = arg;
+  if (acc->n == 0) {
+    acc->len0 = it->body_len;
+    memcpy(acc->body0, it->body, it->body_len < 8 ? it->body_len : 8);
+    snprintf(acc->reason0, sizeof(acc->reason0), "%s", it->reason);
+  }
+  acc->n++;
+  return 0;
+}
+
+static void quarantine_listing(void **state)
+{
+  assert_int_equal(store_quarantine_add(st, "bad Sign", "\0\xff\x01", 3, 77), VG_OK);
+  struct q_acc acc = {0};
+  assert_int_equal(store_quarantine_list(st, 5, q_cb, &acc), VG_OK);
+  assert_int_equal(acc.n, 5);
+  assert_int_equal(acc.len0, 3);
+  assert_memory_equal(acc.body0, "\0\xff\x01", 3);
+  assert_string_equal(acc.reason0, "bad Sign");
+}
+
+static void leases(void **state)
+{
+  assert_int_equal(store_lease_acquire(st, "puller", "host-a", 1000, 30), VG_OK);
+  assert_int_equal(store_lease_acquire(st, "puller", "host-b", 1010, 30), VG_CONFLICT);
+  assert_int_equal(store_lease_acquire(st, "puller", "host-a", 1020, 30), VG_OK); /* renew */
+  assert_int_equal(store_lease_acquire(st, "puller", "host-b", 1049, 30), VG_CONFLICT);
+  assert_int_equal(store_lease_acquire(st, "puller", "host-b", 1050, 30), VG_OK); /* expired */
+  assert_int_equal(store_lease_acquire(st, "forwarder", "host-a", 1050, 30), VG_OK);
+  assert_int_equal(store_lease_release(st, "puller", "host-a"), VG_OK); /* not the holder */
+  assert_int_equal(store_lease_acquire(st, "puller", "host-a", 1051, 30), VG_CONFLICT);
+  assert_int_equal(store_lease_release(st, "puller", "host-b"), VG_OK);
+  assert_int_equal(store_lease_acquire(st, "puller", "host-a", 1052, 30), VG_OK);
+  assert_int_equal(store_lease_acquire(st, "puller", "", 1052, 30), VG_INVALID);
+  assert_int_equal(store_lease_acquire(st, "puller", "x", 1052, 0), VG_INVALID);
+}
+
+/* ---- asynchronous submission ---- */
+
+#define SUBMITS 200
+
+struct submit_state {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int done, ok;
+};
+
+struct submit_one {
+  char key[32];
+  struct store_event ev;
+  struct event_arg_t {
+    bool is_new;
+  } out;
+  struct submit_state *state;
+  int rc;
+};
+
+static int submit_fn(struct store_tx *tx, void *arg)
+{
+  struct submit_one *o = arg;
+  return store_tx_event_insert(tx, &o->ev, &o->out.is_new);
+}
+
+static void submit_done(int rc, void *arg)
+{
+  struct submit_one *o = arg;
+  pthread_mutex_lock(&o->state->mu);
+  o->rc = rc;
+  o->state->done++;
+  if (rc == VG_OK && o->out.is_new)
+    o->state->ok++;
+  pthread_cond_signal(&o->state->cv);
+  pthread_mutex_unlock(&o->state->mu);
+}
+
+static void submit_acknowledges_each_write(void **state)
+{
+  static struct submit_one ones[SUBMITS];
+  struct submit_state ss = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+  for (int i = 0; i < SUBMITS; i++) {
+    struct submit_one *o = &ones[i];
+    snprintf(o->key, sizeof(o->key), "submit/%d", i);
+    o->ev = (struct store_event){
+        .event_key = o->key, .source = "push", .type = "T", .body_json = "{}", .received_at = 3};
+    o->state = &ss;
+    o->rc = 12345;
+    assert_int_equal(store_submit(st, submit_fn, o, submit_done, o), VG_OK);
+  }
+  pthread_mutex_lock(&ss.mu);
+  while (ss.done < SUBMITS)
+    pthread_cond_wait(&ss.cv, &ss.mu);
+  pthread_mutex_unlock(&ss.mu);
+  assert_int_equal(ss.ok, SUBMITS);
+  for (int i = 0; i < SUBMITS; i++)
+    assert_int_equal(ones[i].rc, VG_OK);
+  /* A duplicate through the same path: acknowledged, not new. */
+  ss.done = ss.ok = 0;
+  assert_int_equal(store_submit(st, submit_fn, &ones[7], submit_done, &ones[7]), VG_OK);
+  pthread_mutex_lock(&ss.mu);
+  while (ss.done < 1)
+    pthread_cond_wait(&ss.cv, &ss.mu);
+  pthread_mutex_unlock(&ss.mu);
+  assert_int_equal(ones[7].rc, VG_OK);
+  assert_false(ones[7].out.is_new);
+  struct store_event_record r;
+  assert_int_equal(store_event_get(st, "submit/199", &r), VG_OK);
+  store_event_record_release(&r);
+}
+
+/* ---- crash safety ---- */
+
+#define CRASH_THREADS 8
+#define CRASH_ACKS    400
+
+static int crash_pipe;
+
+static void *crash_writer(void *arg)
+{
+  int t = (int)(intptr_t)arg;
+  for (uint32_t i = 0;; i++) {
+    char key[64];
+    snprintf(key, sizeof(key), "crash/%d/%u", t, i);
+    struct store_event ev = {
+        .event_key = key, .source = "push", .type = "T", .body_json = "{}", .received_at = 1};
+    bool is_new;
+    if (store_event_insert(st, &ev, &is_new) != VG_OK || !is_new)
+      _exit(3);
+    uint32_t rec[2] = {(uint32_t)t, i}; /* < PIPE_BUF: each write is atomic */
+    if (write(crash_pipe, rec, sizeof(rec)) != (ssize_t)sizeof(rec))
+      _exit(4);
+  }
+  return NULL;
+}
+
+/* A child process writes events from several threads and reports each
+ * acknowledged one; it is killed with SIGKILL mid-stream. Every event it
+ * reported must be in the store afterwards. */
+static void acknowledged_writes_survive_sigkill(void **state)
+{
+  store_close(st); /* no threads of ours across fork() */
+  st = NULL;
+  int fds[2];
+  assert_int_equal(pipe(fds), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    close(fds[0]);
+    crash_pipe = fds[1];
+    if (store_open(url, NULL, &st) != VG_OK)
+      _exit(2);
+    pthread_t th[CRASH_THREADS];
+    for (int i = 0; i < CRASH_THREADS; i++)
+      pthread_create(&th[i], NULL, crash_writer, (void *)(intptr_t)i);
+    pthread_join(th[0], NULL); /* never returns: killed */
+    _exit(5);
+  }
+  close(fds[1]);
+  static uint32_t acked[CRASH_THREADS * CRASH_ACKS * 4][2];
+  size_t n = 0;
+  uint32_t rec[2];
+  while (n < CRASH_ACKS && read(fds[0], rec, sizeof(rec)) == (ssize_t)sizeof(rec)) {
+    acked[n][0] = rec[0];
+    acked[n][1] = rec[1];
+    n++;
+  }
+  kill(pid, SIGKILL);
+  int status;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFSIGNALED(status)); /* it did not exit on an error first */
+  while (n < sizeof(acked) / sizeof(acked[0]) &&
+         read(fds[0], rec, sizeof(rec)) == (ssize_t)sizeof(rec)) {
+    acked[n][0] = rec[0];
+    acked[n][1] = rec[1];
+    n++;
+  }
+  close(fds[0]);
+  assert_true(n >= CRASH_ACKS);
+
+  assert_int_equal(store_open(url, NULL, &st), VG_OK);
+  for (size_t i = 0; i < n; i++) {
+    char key[64];
+    snprintf(key, sizeof(key), "crash/%u/%u", acked[i][0], acked[i][1]);
+    struct store_event_record r;
+    int rc = store_event_get(st, key, &r);
+    if (rc != VG_OK)
+      fail_msg("acknowledged event %s lost (%d)", key, rc);
+    store_event_record_release(&r);
+  }
+}
+
+static void refuses_newer_schema(void **state)
+{
+  char path[300];
+  snprintf(path, sizeof(path), "%s/newer.db", tmpdir);
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db,
+                                "CREATE TABLE schema_version (version INTEGER PRIMARY KEY,"
+                                " applied_at INTEGER NOT NULL) STRICT;"
+                                "INSERT INTO schema_version VALUES (99, 0);",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(db);
+  struct store *s = NULL;
+  assert_int_equal(store_open(path, NULL, &s), VG_IO);
+  assert_null(s);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(schema_is_current),
+      cmocka_unit_test(backend_matches_url),
+      cmocka_unit_test(open_rejects_bad_urls),
+      cmocka_unit_test(sqlite_creates_parent_dirs),
+      cmocka_unit_test(session_roundtrip),
+      cmocka_unit_test(session_rejects_bad_input),
+      cmocka_unit_test(session_signature_limit),
+      cmocka_unit_test(audit_rows),
+      cmocka_unit_test(tokens),
+      cmocka_unit_test(quota_basic),
+      cmocka_unit_test(quota_under_concurrency),
+      cmocka_unit_test(session_limit_under_concurrency),
+      cmocka_unit_test(acknowledged_writes_survive_reopen),
+      cmocka_unit_test(transaction_is_all_or_nothing),
+      cmocka_unit_test(events_are_idempotent),
+      cmocka_unit_test(quarantine_is_bounded),
+      cmocka_unit_test(ledger_listing),
+      cmocka_unit_test(event_listing),
+      cmocka_unit_test(outbox_worker),
+      cmocka_unit_test(quarantine_listing),
+      cmocka_unit_test(leases),
+      cmocka_unit_test(submit_acknowledges_each_write),
+      cmocka_unit_test(acknowledged_writes_survive_sigkill),
+      cmocka_unit_test(refuses_newer_schema),
+  };
+  return cmocka_run_group_tests_name("store", tests, suite_setup, suite_teardown);
+}
