@@ -360,7 +360,7 @@ def probe(url, headers, body):
         return False, f"no answer: {exc}"
     if status != 200:
         return False, f"HTTP {status}"
-    return True, data.decode("utf-8", "replace")[:300]
+    return True, data.decode("utf-8", "replace")
 
 
 # ---------------------------------------------------------------------------
@@ -694,7 +694,7 @@ def run(vodgate_bin, scratch, do_sig, do_ev, t_start):
                 try:
                     ok = json.loads(detail)["data"]["signature"] != ""
                 except (ValueError, KeyError, TypeError):
-                    ok, detail = False, f"unexpected answer: {detail}"
+                    ok, detail = False, f"unexpected answer: {detail[:200]}"
             if not ok:
                 t.na = f"endpoint not ready: {detail}"
                 log(f"{t.name}: {t.na}")
