@@ -100,6 +100,13 @@ struct http_rctx {
   char remote[INET6_ADDRSTRLEN];
   int status;
   size_t bytes;
+  /* The response; in the rctx (not on the stack) so that a deferred answer
+   * (http_defer) can be filled after the handler has returned. */
+  struct http_res res;
+  pthread_mutex_t defer_mu; /* guards the three flags below */
+  bool deferred;            /* the handler called http_defer() */
+  bool completed;           /* http_complete() was called */
+  bool suspended;           /* the connection is suspended, waiting for it */
 };
 
 static double elapsed(const struct timespec *t0)
@@ -523,33 +530,71 @@ static void preflight(struct http_rctx *rc, struct http_res *res)
 
 static enum MHD_Result answer(struct http_rctx *rc)
 {
-  struct http_res res;
+  struct http_res *res = &rc->res;
 
-  memset(&res, 0, sizeof(res));
-  res.request_id = rc->rid;
+  res->request_id = rc->rid;
   if (rc->too_big) {
-    http_error(&res, 413, VG_CODE_PAYLOAD_TOO_LARGE, "request body too large");
-    return send_res(rc, &res, true);
+    http_error(res, 413, VG_CODE_PAYLOAD_TOO_LARGE, "request body too large");
+    return send_res(rc, res, true);
   }
   if (strcmp(rc->method, "OPTIONS") == 0 && rc->path_known &&
       MHD_lookup_connection_value(rc->conn, MHD_HEADER_KIND, "Access-Control-Request-Method")) {
-    preflight(rc, &res);
-    return send_res(rc, &res, false);
+    preflight(rc, res);
+    return send_res(rc, res, false);
   }
   if (!rc->route) {
     if (rc->path_known) {
-      http_error(&res, 405, VG_CODE_METHOD_NOT_ALLOWED, "method not allowed");
+      http_error(res, 405, VG_CODE_METHOD_NOT_ALLOWED, "method not allowed");
       if (rc->allow[0])
-        http_res_header(&res, "Allow", rc->allow);
+        http_res_header(res, "Allow", rc->allow);
     } else {
-      http_error(&res, 404, VG_CODE_NOT_FOUND, "not found");
+      http_error(res, 404, VG_CODE_NOT_FOUND, "not found");
     }
-    return send_res(rc, &res, false);
+    return send_res(rc, res, false);
   }
   rc->req.body = rc->body.ptr;
   rc->req.body_len = rc->body.len;
-  rc->route->fn(&rc->req, &res, rc->srv->user);
-  return send_res(rc, &res, false);
+  rc->route->fn(&rc->req, res, rc->srv->user);
+  if (rc->deferred) {
+    /* The answer comes later, from http_complete() on another thread: park
+     * the connection so that no worker thread waits for it. If it has
+     * already completed (a fast commit), answer now. */
+    bool done;
+    pthread_mutex_lock(&rc->defer_mu);
+    done = rc->completed;
+    if (!done) {
+      rc->suspended = true;
+      MHD_suspend_connection(rc->conn);
+    }
+    pthread_mutex_unlock(&rc->defer_mu);
+    return done ? send_res(rc, res, false) : MHD_YES;
+  }
+  return send_res(rc, res, false);
+}
+
+struct http_pending *http_defer(struct http_req *req)
+{
+  struct http_rctx *rc = req->priv;
+  rc->deferred = true;
+  return (struct http_pending *)rc;
+}
+
+struct http_res *http_pending_res(struct http_pending *p)
+{
+  return &((struct http_rctx *)p)->res;
+}
+
+void http_complete(struct http_pending *p)
+{
+  struct http_rctx *rc = (struct http_rctx *)p;
+
+  pthread_mutex_lock(&rc->defer_mu);
+  rc->completed = true;
+  if (rc->suspended) {
+    rc->suspended = false;
+    MHD_resume_connection(rc->conn); /* MHD calls on_request again */
+  }
+  pthread_mutex_unlock(&rc->defer_mu);
 }
 
 /* Connection phases for the watchdog: awaiting headers (after a response),
@@ -601,6 +646,7 @@ static struct http_rctx *rctx_new(struct http_server *s, struct MHD_Connection *
   rc->req.body = "";
   rc->req.user = s->user;
   rc->req.priv = rc;
+  pthread_mutex_init(&rc->defer_mu, NULL);
   return rc;
 }
 
@@ -662,6 +708,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   }
   if (rc->answered)
     return MHD_YES;
+  if (rc->deferred) {
+    /* Called again after MHD_resume_connection(). */
+    bool done;
+    pthread_mutex_lock(&rc->defer_mu);
+    done = rc->completed;
+    pthread_mutex_unlock(&rc->defer_mu);
+    return done ? send_res(rc, &rc->res, false) : MHD_YES;
+  }
   conn_mark(s, rc->hc, false, false);
   return answer(rc);
 }
@@ -778,6 +832,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
   if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
     conn_mark(s, rc->hc, true, false);
   buf_release(&rc->body);
+  res_release(&rc->res);
+  pthread_mutex_destroy(&rc->defer_mu);
   free(rc->path);
   free(rc);
   atomic_fetch_sub(&s->inflight, 1);
@@ -922,7 +978,7 @@ int http_server_start(const struct http_opts *opts, const struct http_route *rou
   socklen_t sl;
   const char *why;
   const union MHD_DaemonInfo *di;
-  unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC;
+  unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
 
   *out = NULL;
   if (cfg_parse_addr(opts->listen, &ss, &sl, &why)) {
