@@ -5,8 +5,8 @@ set -eu
 build=$1; secs=${2:-30}
 cd "$(dirname "$0")/.."
 rc=0
-for exe in "$build"/fuzz_*; do
-  [ -x "$exe" ] || continue
+for exe in "$build"/fuzz_* "$build"/fuzz/fuzz_*; do
+  [ -f "$exe" ] && [ -x "$exe" ] || continue
   name=${exe##*/fuzz_}
   corpus=fuzz/corpus/$name
   mkdir -p "$corpus" fuzz/artifacts

@@ -30,7 +30,8 @@ int buf_appends(struct buf *b, const char *s) WARN_UNUSED;
 int buf_appendc(struct buf *b, char c) WARN_UNUSED;
 int buf_printf(struct buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3))) WARN_UNUSED;
-int buf_vprintf(struct buf *b, const char *fmt, va_list ap) WARN_UNUSED;
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0))) WARN_UNUSED;
 char *buf_detach(struct buf *b, size_t *len); /* caller frees; b is re-inited */
 
 #endif

@@ -87,6 +87,8 @@ void log_json(enum log_level lvl, json_t *obj)
 }
 
 static void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+static void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 {
   char msg[2048];
   json_t *o;
