@@ -11,8 +11,11 @@
  *   marker   if set (pass|review|block|fail), the file starts with
  *            "VODGATE-REVIEW:<marker>\n" (the emulator's review rule).
  *   chunk    COS part size in bytes (default 1048576).
- *   resume   "1": cancel the first upload after its first progress event,
+ *   resume   "1": cancel the first upload once its progress reaches cancelAt,
  *            then upload the same file again (the SDK resumes from localStorage).
+ *            Parts then go one at a time with progress every 1 ms, so that the
+ *            cancel point exists even on loopback.
+ *   cancelAt progress fraction at which to cancel (default 0.3).
  *   race     "1": enableRaceRegion (PrepareUploadUGC + HEAD probes); default off.
  *   report   "1": allowReport (beacons to vodreport.qcloud.com); default off.
  *   sdk      URL of the SDK build (default ../node_modules/vod-js-sdk-v6/dist/vod-js-sdk-v6.js).
@@ -92,11 +95,12 @@
   }
 
   function upload(tcVod, file, opts, onProgress) {
-    var uploader = tcVod.upload({
-      mediaFile: file,
-      chunkSize: opts.chunk,
-      retryDelay: 200
-    });
+    var params = { mediaFile: file, chunkSize: opts.chunk, retryDelay: 200 };
+    if (opts.resume) {
+      params.chunkParallelLimit = 1;
+      params.progressInterval = 1;
+    }
+    var uploader = tcVod.upload(params);
     uploader.on('media_progress', function (info) {
       state.progress = info.percent;
       if (onProgress) onProgress(info, uploader);
@@ -111,7 +115,9 @@
       size: num('size', 2621440),
       chunk: num('chunk', 1048576),
       name: q.get('name') || 'e2e clip',
-      marker: q.get('marker') || ''
+      marker: q.get('marker') || '',
+      resume: q.get('resume') === '1',
+      cancelAt: Number(q.get('cancelAt') || '0.3')
     };
     var tcVod = new Ctor({
       getSignature: getSignature,
@@ -119,13 +125,13 @@
       enableRaceRegion: q.get('race') === '1'
     });
     var file = makeFile(opts.size, opts.name, opts.marker);
-    if (q.get('resume') !== '1') {
+    if (!opts.resume) {
       return upload(tcVod, file, opts).done;
     }
-    /* Resume scenario: cancel at the first progress event after some bytes. */
+    /* Resume scenario: cancel once cancelAt of the bytes are up. */
     return new Promise(function (resolve, reject) {
       var first = upload(tcVod, file, opts, function (info, uploader) {
-        if (!state.cancelled && info.percent > 0 && info.percent < 1) {
+        if (!state.cancelled && info.percent >= opts.cancelAt && info.percent < 1) {
           state.cancelled = true;
           uploader.cancel();
           log('cancelled at ' + info.percent);
