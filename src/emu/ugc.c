@@ -824,3 +824,44 @@ void ugc_event_sign(json_t *ev, const char *sign_key, int64_t t)
   json_object_set_new(ev, "T", json_integer((json_int_t)t));
   secure_zero(msg, sizeof(msg));
 }
+
+/* ---- routing ---- */
+
+enum ugc_host ugc_classify_host(const struct ugc_config *c, const char *host)
+{
+  char h[256], cos[192];
+  size_t n = 0, bl;
+  bool ip = true;
+  if (!host)
+    return UGC_HOST_OTHER;
+  /* Lower-case up to the port; refuse anything odd (IPv6 literals too). */
+  for (const char *p = host; *p && *p != ':'; p++) {
+    char ch = *p;
+    if (n + 1 >= sizeof(h))
+      return UGC_HOST_OTHER;
+    if (ch >= 'A' && ch <= 'Z')
+      ch = (char)(ch - 'A' + 'a');
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '.'))
+      return UGC_HOST_OTHER;
+    if (!((ch >= '0' && ch <= '9') || ch == '.'))
+      ip = false;
+    h[n++] = ch;
+  }
+  if (n && h[n - 1] == '.')
+    n--;
+  h[n] = '\0';
+  if (n == 0)
+    return UGC_HOST_OTHER;
+  if (strcmp(h, "vod2.qcloud.com") == 0 || strcmp(h, "vod2.dnsv1.com") == 0)
+    return UGC_HOST_UGC;
+  if (strcmp(h, "vodreport.qcloud.com") == 0)
+    return UGC_HOST_REPORT;
+  if (strcmp(h, "vod.tencentcloudapi.com") == 0 || strcmp(h, "localhost") == 0 || ip)
+    return UGC_HOST_API;
+  bl = (size_t)snprintf(cos, sizeof(cos), "%s-%llu.cos.%s.", c->bucket,
+                        (unsigned long long)c->storage_app_id, c->region);
+  if (bl < sizeof(cos) && n > bl && memcmp(h, cos, bl) == 0 &&
+      (strcmp(h + bl, "myqcloud.com") == 0 || strcmp(h + bl, "tencentcos.cn") == 0))
+    return UGC_HOST_COS;
+  return UGC_HOST_OTHER;
+}

@@ -255,4 +255,20 @@ size_t ugc_event_procedure(const struct ugc_config *c, const struct ugc_session 
 /* Add "Sign" = md5hex(sign_key + decimal t) and "T" = t to a push body. */
 void ugc_event_sign(json_t *ev, const char *sign_key, int64_t t);
 
+/* ---- routing ---- */
+
+/* Which service a request's Host names (port and a trailing dot ignored,
+ * case-insensitive). COS is only this emulator's bucket:
+ * "<bucket>-<storage_app_id>.cos.<region>.myqcloud.com" or the same under
+ * ".tencentcos.cn" (cos-js-sdk-v5's AutoSwitchHost fallback). */
+enum ugc_host {
+  UGC_HOST_OTHER,  /* unknown: answer 404 / deny */
+  UGC_HOST_UGC,    /* vod2.qcloud.com, vod2.dnsv1.com */
+  UGC_HOST_REPORT, /* vodreport.qcloud.com (beacons: accept and drop) */
+  UGC_HOST_API,    /* vod.tencentcloudapi.com, or a literal IP / localhost
+                    * (the API SDK with endpoint "127.0.0.1:PORT") */
+  UGC_HOST_COS,    /* our bucket */
+};
+enum ugc_host ugc_classify_host(const struct ugc_config *c, const char *host);
+
 #endif

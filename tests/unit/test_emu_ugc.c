@@ -432,6 +432,34 @@ static void envelopes_and_signing(void **state)
   check_dump(ev, "{\"Sign\":\"9c88f0346e3c64e8cde4871eb5c032ba\",\"T\":1551113665}");
 }
 
+static void host_classification(void **state)
+{
+  struct ugc_config c;
+  setup_cfg(&c);
+  assert_int_equal(ugc_classify_host(&c, "vod2.qcloud.com"), UGC_HOST_UGC);
+  assert_int_equal(ugc_classify_host(&c, "VOD2.dnsv1.com:443"), UGC_HOST_UGC);
+  assert_int_equal(ugc_classify_host(&c, "vodreport.qcloud.com"), UGC_HOST_REPORT);
+  assert_int_equal(ugc_classify_host(&c, "vod.tencentcloudapi.com."), UGC_HOST_API);
+  assert_int_equal(ugc_classify_host(&c, "127.0.0.1:18081"), UGC_HOST_API);
+  assert_int_equal(
+      ugc_classify_host(&c, "b1a2c3d4vodgzp1500000000-1250000000.cos.ap-guangzhou.myqcloud.com"),
+      UGC_HOST_COS);
+  assert_int_equal(ugc_classify_host(
+                       &c, "b1a2c3d4vodgzp1500000000-1250000000.cos.ap-guangzhou.tencentcos.cn:80"),
+                   UGC_HOST_COS);
+  assert_int_equal(ugc_classify_host(&c, "otherbucket-1250000000.cos.ap-guangzhou.myqcloud.com"),
+                   UGC_HOST_OTHER);
+  assert_int_equal(
+      ugc_classify_host(&c, "b1a2c3d4vodgzp1500000000-1250000000.cos.ap-chongqing.myqcloud.com"),
+      UGC_HOST_OTHER);
+  assert_int_equal(ugc_classify_host(&c, "b1a2c3d4vodgzp1500000000-1250000000.cos.ap-guangzhou."
+                                         "myqcloud.com.evil.example"),
+                   UGC_HOST_OTHER);
+  assert_int_equal(ugc_classify_host(&c, "[::1]:80"), UGC_HOST_OTHER);
+  assert_int_equal(ugc_classify_host(&c, ""), UGC_HOST_OTHER);
+  assert_int_equal(ugc_classify_host(&c, NULL), UGC_HOST_OTHER);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -445,6 +473,7 @@ int main(void)
       cmocka_unit_test(policy_limits),
       cmocka_unit_test(session_json_round_trip),
       cmocka_unit_test(envelopes_and_signing),
+      cmocka_unit_test(host_classification),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
