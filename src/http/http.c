@@ -791,7 +791,13 @@ static void log_request(const struct http_rctx *rc, double secs,
   n += (size_t)snprintf(line + n, sizeof(line) - n, "{\"msg\":\"request\",\"method\":\"");
   n += esc_json(line + n, sizeof(line) - n, rc->method, sizeof(rc->method));
   n += (size_t)snprintf(line + n, sizeof(line) - n, "\",\"path\":\"");
-  n += esc_json(line + n, sizeof(line) - n, rc->path, LOG_PATH_MAX);
+  if (rc->route && rc->route->redact_path) {
+    n += esc_json(line + n, sizeof(line) - n, rc->route->path, LOG_PATH_MAX);
+    if (rc->path && strlen(rc->path) > strlen(rc->route->path))
+      n += (size_t)snprintf(line + n, sizeof(line) - n, "/<redacted>");
+  } else {
+    n += esc_json(line + n, sizeof(line) - n, rc->path, LOG_PATH_MAX);
+  }
   n += (size_t)snprintf(line + n, sizeof(line) - n,
                         "\",\"status\":%d,\"bytes\":%zu,\"duration_ms\":%lld.%03lld,"
                         "\"request_id\":\"%s\",\"remote\":\"%s\"",

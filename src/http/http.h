@@ -116,6 +116,10 @@ struct http_route {
   http_handler_fn fn;
   void *ctx;        /* passed as req->route_ctx */
   const char *name; /* metrics/log label; NULL: path */
+  /* The request path may carry a secret (POST /v1/vod/events/<token>):
+   * the request log line shows the route's path plus "/<redacted>"
+   * instead of the path received. */
+  bool redact_path;
 };
 
 struct http_opts {
