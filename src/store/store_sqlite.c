@@ -501,7 +501,8 @@ static int sq_migrate(struct sq_conn *c)
     if (rc == VG_OK) {
       char sql[128];
       snprintf(sql, sizeof(sql),
-               "INSERT INTO schema_version (version, applied_at) VALUES (%lld, unixepoch())",
+               "INSERT INTO schema_version (version, applied_at)"
+               " VALUES (%lld, CAST(strftime('%%s', 'now') AS INTEGER))",
                (long long)(v + 1));
       rc = sq_exec(c, sql);
     }
