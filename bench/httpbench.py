@@ -508,6 +508,17 @@ def check_rows(checks):
     return lines
 
 
+def cpu_ratios(v, peers):
+    """Informational: CPU per request is steadier than req/s on a shared box."""
+    if not usable(v) or not v["cpu_us"]:
+        return []
+    parts = [f"{name} {p['cpu_us']:.1f} µs ({p['cpu_us'] / v['cpu_us']:.2f}× vodgate's)"
+             for name, p in peers if usable(p) and p["cpu_us"]]
+    if not parts:
+        return []
+    return [f"Server CPU per request: vodgate {v['cpu_us']:.1f} µs; " + "; ".join(parts) + "."]
+
+
 def ratio(a, b):
     if not (usable(a) and usable(b)) or b["rps"] <= 0:
         return None
@@ -715,6 +726,7 @@ def run(vodgate_bin, scratch, do_sig, do_ev, t_start):
         md += table(targets) + [""]
         if e and n and usable(e) and usable(n):
             md.append(f"Peers: nginx/Express = {n['rps'] / e['rps']:.1f}×.")
+        md += cpu_ratios(v, [("Express", e), ("nginx", n)])
         md += [""] + check_rows(checks) + [""]
         results["groups"]["signatures"] = {"summary": s, "runs": {t.name: t.runs for t in targets},
                                            "na": {t.name: t.na for t in targets if t.na}, "checks": checks}
@@ -753,6 +765,7 @@ def run(vodgate_bin, scratch, do_sig, do_ev, t_start):
         ]
         md += [f"### Events: POST /v1/vod/events (~3 KB bodies, {CONNS} connections, {ROUNDS} rounds × {DURATION} s)", ""]
         md += table(targets) + [""]
+        md += cpu_ratios(v, [("the Node receiver", nd)])
         ee.stop()  # closes the database; the rows below were committed before their 200
         rows = count_rows(ev_db) if ee.proc else None
         node_t = targets[1]
