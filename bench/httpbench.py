@@ -27,6 +27,8 @@ Env: ROUNDS (3) DURATION (10) CONNS (64) WRK_THREADS (1) WARMUP (1) TIMEOUT (10)
      VODGATE_CONF_TEMPLATE (a file replacing the built-in vodgate config;
        @PORT@ and @SCRATCH@ are substituted)  KEEP (1 keeps the scratch dir)
      OUT (directory for the report files; default bench/out)
+The caller's VODGATE_* variables are not passed to vodgate: it runs on the
+scratch config plus the two secrets set here.
 Everything binds 127.0.0.1; every process started here is stopped by its PID.
 """
 
@@ -671,7 +673,7 @@ def run(vodgate_bin, scratch, do_sig, do_ev, t_start):
     with open(conf_path, "w", encoding="utf-8") as f:
         f.write(vodgate_config(vg_port, scratch))
     vg = Server("vodgate", vodgate_argv(vodgate_bin, conf_path), vg_port, scratch, env=vodgate_env(), cwd=scratch)
-    vg_ok = start_or_na(vg, None if os.access(vodgate_bin, os.X_OK) else f"{vodgate_bin} not built")
+    start_or_na(vg, None if os.access(vodgate_bin, os.X_OK) else f"{vodgate_bin} not built")
 
     results = {"machine": machine(), "params": {
         "rounds": ROUNDS, "duration_s": DURATION, "conns": CONNS, "threads": WRK_THREADS,
