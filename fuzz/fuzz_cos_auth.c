@@ -1,4 +1,5 @@
-/* libFuzzer target: COS Authorization parsing and HttpString construction.
+/* libFuzzer target: COS Authorization parsing, HttpString construction and
+ * operation classification.
  * Input: "<authorization>\n<method> <path>?<query>\n<name>: <value>\n...". */
 #include <stdint.h>
 #include <stdlib.h>
@@ -6,6 +7,7 @@
 
 #include "core/buf.h"
 #include "emu/cos_auth.h"
+#include "emu/cos_xml.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -74,6 +76,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     h[nh].name = line;
     h[nh].value = c + 2;
     nh++;
+  }
+  {
+    struct cos_op op;
+    if (cos_op_parse(r.method, r.path, r.path_len, r.query, r.query_len, &op) == VG_OK &&
+        op.kind == COS_OP_UPLOAD_PART && (op.part_number < 1 || op.part_number > COS_MAX_PARTS))
+      abort();
   }
   r.headers = h;
   r.n_headers = nh;
