@@ -477,6 +477,29 @@ enum ugc_cert_result ugc_cert_check(const struct ugc_config *c, const char *ak, 
   return UGC_CERT_OK;
 }
 
+const char *ugc_cert_error_code(enum ugc_cert_result r)
+{
+  switch (r) {
+  case UGC_CERT_OK: return "";
+  case UGC_CERT_MALFORMED: return "InvalidAccessKeyId";
+  case UGC_CERT_EXPIRED: return "AccessDenied";
+  case UGC_CERT_BAD_TOKEN: return "InvalidToken";
+  }
+  return "AccessDenied";
+}
+
+const char *ugc_cert_error_message(enum ugc_cert_result r)
+{
+  switch (r) {
+  case UGC_CERT_OK: return "";
+  case UGC_CERT_MALFORMED: return "The access key Id you provided does not exist in our records.";
+  /* cos-js-sdk-v5 retries with a corrected clock on exactly this text. */
+  case UGC_CERT_EXPIRED: return "Request has expired";
+  case UGC_CERT_BAD_TOKEN: return "The provided token is malformed or otherwise invalid.";
+  }
+  return "Access Denied.";
+}
+
 int ugc_session_object(const struct ugc_session *s, const char *path)
 {
   if (!path || !path[0])

@@ -280,6 +280,9 @@ static void session_key_and_cert_checks(void **state)
   assert_int_equal(ugc_cert_check(&c, s.secret_id, "TMPTOKEN", NOW, id, sk), UGC_CERT_BAD_TOKEN);
   assert_int_equal(ugc_cert_check(&c, s.secret_id, NULL, NOW, id, sk), UGC_CERT_BAD_TOKEN);
   assert_int_equal(ugc_cert_check(&c, "AKIDTMPSECRETID", s.token, NOW, id, sk), UGC_CERT_MALFORMED);
+  assert_string_equal(ugc_cert_error_code(UGC_CERT_MALFORMED), "InvalidAccessKeyId");
+  assert_string_equal(ugc_cert_error_code(UGC_CERT_BAD_TOKEN), "InvalidToken");
+  assert_string_equal(ugc_cert_error_message(UGC_CERT_EXPIRED), "Request has expired");
 
   /* A refreshed credential differs, and both stay valid until they expire. */
   {
