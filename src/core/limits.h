@@ -136,6 +136,8 @@
 #define EVENT_MAX_PULL_EVENTS 64                     /* PullEvents returns at most 16 */
 #define EVENT_MAX_ID          128                    /* FileId/TaskId/EventType: ids are < 80 */
 #define EVENT_MAX_KEY         (3 * EVENT_MAX_ID + 2) /* type/id/status, never truncated */
+/* AiContentReviewResultSet subtasks: 10 review types exist. */
+#define EVENT_MAX_REVIEW_TASKS 32
 /* Emulator (src/emu). COS q-sign Authorization: SDK access keys are ~40-70
  * characters; times are two 10..20 digit numbers; the lists name only the
  * few headers/params of one request (about 30 bytes in practice). */

@@ -2,8 +2,11 @@
 #include "emu/cos_xml.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/evp.h>
 
 #include "core/util.h"
 
@@ -329,4 +332,39 @@ fail:
   if (why)
     *why = w;
   return rc;
+}
+
+void cos_multipart_etag(const struct cos_complete_part *parts, size_t n, char out[50])
+{
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  unsigned char d[16], raw[16];
+  char hx[33];
+  if (!ctx || !EVP_DigestInit_ex(ctx, EVP_md5(), NULL))
+    abort();
+  for (size_t i = 0; i < n; i++) {
+    for (int k = 0; k < 16; k++) {
+      const char *h = parts[i].etag_hex + 2 * k;
+      int hi = h[0] <= '9' ? h[0] - '0' : h[0] - 'a' + 10;
+      int lo = h[1] <= '9' ? h[1] - '0' : h[1] - 'a' + 10;
+      raw[k] = (unsigned char)(hi << 4 | lo);
+    }
+    if (!EVP_DigestUpdate(ctx, raw, 16))
+      abort();
+  }
+  if (!EVP_DigestFinal_ex(ctx, d, NULL))
+    abort();
+  EVP_MD_CTX_free(ctx);
+  hex_encode(d, 16, hx);
+  snprintf(out, 50, "%s-%zu", hx, n);
+}
+
+bool cos_content_md5_ok(const void *body, size_t len, const char *b64)
+{
+  unsigned char d[16];
+  char want[25];
+  if (!b64 || !EVP_Digest(body, len, d, NULL, EVP_md5(), NULL))
+    return false;
+  /* TODO: use core/b64.h once merged. */
+  EVP_EncodeBlock((unsigned char *)want, d, 16);
+  return ct_equal(want, 24, b64, strlen(b64));
 }

@@ -18,6 +18,7 @@
 #ifndef VG_EMU_COS_XML_H
 #define VG_EMU_COS_XML_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -66,5 +67,13 @@ struct cos_complete_part {
  * code: "MalformedXML", "InvalidPartOrder", "InvalidPart" or "EntityTooLarge". */
 int cos_xml_parse_complete(const char *body, size_t len, struct cos_complete_part **parts,
                            size_t *n, const char **why) WARN_UNUSED;
+
+/* The ETag COS gives a completed multipart object: hex(MD5(raw MD5 of part 1
+ * || ... || part n)) "-" n, written to out (at least 50 bytes). */
+void cos_multipart_etag(const struct cos_complete_part *parts, size_t n, char out[50]);
+
+/* True if b64 is Base64(MD5(body)) exactly (a Content-MD5 header value);
+ * compared in constant time. */
+bool cos_content_md5_ok(const void *body, size_t len, const char *b64);
 
 #endif

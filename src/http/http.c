@@ -56,7 +56,6 @@ struct http_conn {
 
 struct http_server {
   struct MHD_Daemon *d;
-  int quiesced_fd;
   struct http_route *routes;
   size_t nroutes;
   void *user;
@@ -101,6 +100,13 @@ struct http_rctx {
   char remote[INET6_ADDRSTRLEN];
   int status;
   size_t bytes;
+  /* The response; in the rctx (not on the stack) so that a deferred answer
+   * (http_defer) can be filled after the handler has returned. */
+  struct http_res res;
+  pthread_mutex_t defer_mu; /* guards the three flags below */
+  bool deferred;            /* the handler called http_defer() */
+  bool completed;           /* http_complete() was called */
+  bool suspended;           /* the connection is suspended, waiting for it */
 };
 
 static double elapsed(const struct timespec *t0)
@@ -524,33 +530,71 @@ static void preflight(struct http_rctx *rc, struct http_res *res)
 
 static enum MHD_Result answer(struct http_rctx *rc)
 {
-  struct http_res res;
+  struct http_res *res = &rc->res;
 
-  memset(&res, 0, sizeof(res));
-  res.request_id = rc->rid;
+  res->request_id = rc->rid;
   if (rc->too_big) {
-    http_error(&res, 413, VG_CODE_PAYLOAD_TOO_LARGE, "request body too large");
-    return send_res(rc, &res, true);
+    http_error(res, 413, VG_CODE_PAYLOAD_TOO_LARGE, "request body too large");
+    return send_res(rc, res, true);
   }
   if (strcmp(rc->method, "OPTIONS") == 0 && rc->path_known &&
       MHD_lookup_connection_value(rc->conn, MHD_HEADER_KIND, "Access-Control-Request-Method")) {
-    preflight(rc, &res);
-    return send_res(rc, &res, false);
+    preflight(rc, res);
+    return send_res(rc, res, false);
   }
   if (!rc->route) {
     if (rc->path_known) {
-      http_error(&res, 405, VG_CODE_METHOD_NOT_ALLOWED, "method not allowed");
+      http_error(res, 405, VG_CODE_METHOD_NOT_ALLOWED, "method not allowed");
       if (rc->allow[0])
-        http_res_header(&res, "Allow", rc->allow);
+        http_res_header(res, "Allow", rc->allow);
     } else {
-      http_error(&res, 404, VG_CODE_NOT_FOUND, "not found");
+      http_error(res, 404, VG_CODE_NOT_FOUND, "not found");
     }
-    return send_res(rc, &res, false);
+    return send_res(rc, res, false);
   }
   rc->req.body = rc->body.ptr;
   rc->req.body_len = rc->body.len;
-  rc->route->fn(&rc->req, &res, rc->srv->user);
-  return send_res(rc, &res, false);
+  rc->route->fn(&rc->req, res, rc->srv->user);
+  if (rc->deferred) {
+    /* The answer comes later, from http_complete() on another thread: park
+     * the connection so that no worker thread waits for it. If it has
+     * already completed (a fast commit), answer now. */
+    bool done;
+    pthread_mutex_lock(&rc->defer_mu);
+    done = rc->completed;
+    if (!done) {
+      rc->suspended = true;
+      MHD_suspend_connection(rc->conn);
+    }
+    pthread_mutex_unlock(&rc->defer_mu);
+    return done ? send_res(rc, res, false) : MHD_YES;
+  }
+  return send_res(rc, res, false);
+}
+
+struct http_pending *http_defer(struct http_req *req)
+{
+  struct http_rctx *rc = req->priv;
+  rc->deferred = true;
+  return (struct http_pending *)rc;
+}
+
+struct http_res *http_pending_res(struct http_pending *p)
+{
+  return &((struct http_rctx *)p)->res;
+}
+
+void http_complete(struct http_pending *p)
+{
+  struct http_rctx *rc = (struct http_rctx *)p;
+
+  pthread_mutex_lock(&rc->defer_mu);
+  rc->completed = true;
+  if (rc->suspended) {
+    rc->suspended = false;
+    MHD_resume_connection(rc->conn); /* MHD calls on_request again */
+  }
+  pthread_mutex_unlock(&rc->defer_mu);
 }
 
 /* Connection phases for the watchdog: awaiting headers (after a response),
@@ -602,6 +646,7 @@ static struct http_rctx *rctx_new(struct http_server *s, struct MHD_Connection *
   rc->req.body = "";
   rc->req.user = s->user;
   rc->req.priv = rc;
+  pthread_mutex_init(&rc->defer_mu, NULL);
   return rc;
 }
 
@@ -663,6 +708,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   }
   if (rc->answered)
     return MHD_YES;
+  if (rc->deferred) {
+    /* Called again after MHD_resume_connection(). */
+    bool done;
+    pthread_mutex_lock(&rc->defer_mu);
+    done = rc->completed;
+    pthread_mutex_unlock(&rc->defer_mu);
+    return done ? send_res(rc, &rc->res, false) : MHD_YES;
+  }
   conn_mark(s, rc->hc, false, false);
   return answer(rc);
 }
@@ -738,7 +791,13 @@ static void log_request(const struct http_rctx *rc, double secs,
   n += (size_t)snprintf(line + n, sizeof(line) - n, "{\"msg\":\"request\",\"method\":\"");
   n += esc_json(line + n, sizeof(line) - n, rc->method, sizeof(rc->method));
   n += (size_t)snprintf(line + n, sizeof(line) - n, "\",\"path\":\"");
-  n += esc_json(line + n, sizeof(line) - n, rc->path, LOG_PATH_MAX);
+  if (rc->route && rc->route->redact_path) {
+    n += esc_json(line + n, sizeof(line) - n, rc->route->path, LOG_PATH_MAX);
+    if (rc->path && strlen(rc->path) > strlen(rc->route->path))
+      n += (size_t)snprintf(line + n, sizeof(line) - n, "/<redacted>");
+  } else {
+    n += esc_json(line + n, sizeof(line) - n, rc->path, LOG_PATH_MAX);
+  }
   n += (size_t)snprintf(line + n, sizeof(line) - n,
                         "\",\"status\":%d,\"bytes\":%zu,\"duration_ms\":%lld.%03lld,"
                         "\"request_id\":\"%s\",\"remote\":\"%s\"",
@@ -779,6 +838,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
   if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
     conn_mark(s, rc->hc, true, false);
   buf_release(&rc->body);
+  res_release(&rc->res);
+  pthread_mutex_destroy(&rc->defer_mu);
   free(rc->path);
   free(rc);
   atomic_fetch_sub(&s->inflight, 1);
@@ -894,6 +955,13 @@ static void mhd_logger(void *cls, const char *fm, va_list ap)
 }
 #pragma GCC diagnostic pop
 
+/* While draining, new connections are accepted and closed at once. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+  struct http_server *s = cls;
+  return atomic_load(&s->draining) ? MHD_NO : MHD_YES;
+}
+
 /* ---- lifecycle ---- */
 
 static void server_free(struct http_server *s)
@@ -916,7 +984,7 @@ int http_server_start(const struct http_opts *opts, const struct http_route *rou
   socklen_t sl;
   const char *why;
   const union MHD_DaemonInfo *di;
-  unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC;
+  unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
 
   *out = NULL;
   if (cfg_parse_addr(opts->listen, &ss, &sl, &why)) {
@@ -931,7 +999,6 @@ int http_server_start(const struct http_opts *opts, const struct http_route *rou
     memcpy(s->routes, routes, nroutes * sizeof(*routes));
   s->nroutes = nroutes;
   s->user = user;
-  s->quiesced_fd = -1;
   s->header_timeout_s = opts->header_timeout_s;
   s->timeout_s = opts->timeout_s;
   atomic_init(&s->inflight, 0);
@@ -945,7 +1012,7 @@ int http_server_start(const struct http_opts *opts, const struct http_route *rou
     pthread_condattr_destroy(&ca);
   }
   s->d = MHD_start_daemon(
-      flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+      flags, 0, on_accept, s, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
       MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(opts->threads ? opts->threads : 1),
       MHD_OPTION_CONNECTION_LIMIT, opts->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
       opts->per_ip_limit, MHD_OPTION_CONNECTION_TIMEOUT, opts->timeout_s,
@@ -990,12 +1057,12 @@ unsigned http_server_inflight(const struct http_server *s)
 unsigned http_server_drain(struct http_server *s, unsigned timeout_ms)
 {
   struct timespec t0;
-  MHD_socket fd;
 
+  /* Not MHD_quiesce_daemon(): in 0.9.75 it races with busy epoll workers
+   * removing the listening socket themselves and then aborts ("Failed to
+   * remove listen FD from epoll set"). on_accept() closes new connections
+   * instead, and MHD_stop_daemon() closes the listening socket. */
   atomic_store(&s->draining, true);
-  fd = MHD_quiesce_daemon(s->d);
-  if (fd != MHD_INVALID_SOCKET)
-    s->quiesced_fd = fd;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   while (atomic_load(&s->inflight) > 0 && elapsed(&t0) * 1000.0 < (double)timeout_ms) {
     struct timespec ts = {0, 10 * 1000000L};
@@ -1016,8 +1083,6 @@ void http_server_stop(struct http_server *s)
     pthread_join(s->wd, NULL);
   }
   MHD_stop_daemon(s->d);
-  if (s->quiesced_fd >= 0)
-    close(s->quiesced_fd);
   server_free(s);
 }
 

@@ -186,6 +186,23 @@ static void bounded(void **state)
   assert_string_equal(why, "EntityTooLarge");
 }
 
+/* The captured Content-MD5 of request 17 matches its body; the multipart
+ * ETag was computed with Python's hashlib over the raw part digests. */
+static void content_md5_and_multipart_etag(void **state)
+{
+  struct cos_complete_part *p;
+  size_t n;
+  char etag[50];
+  assert_true(cos_content_md5_ok(body17, strlen(body17), "JiDbR3NEp+Z9LMdkjQg9Bw=="));
+  assert_false(cos_content_md5_ok(body17, strlen(body17) - 1, "JiDbR3NEp+Z9LMdkjQg9Bw=="));
+  assert_false(cos_content_md5_ok(body17, strlen(body17), "JiDbR3NEp+Z9LMdkjQg9Bw="));
+  assert_false(cos_content_md5_ok(body17, strlen(body17), NULL));
+  assert_int_equal(cos_xml_parse_complete(body17, strlen(body17), &p, &n, NULL), VG_OK);
+  cos_multipart_etag(p, n, etag);
+  assert_string_equal(etag, "8d215db87a5779f51b295dcae1340722-3");
+  free(p);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -195,6 +212,7 @@ int main(void)
       cmocka_unit_test(parses_node_sdk_and_pretty_forms),
       cmocka_unit_test(rejects_everything_else),
       cmocka_unit_test(bounded),
+      cmocka_unit_test(content_md5_and_multipart_etag),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
