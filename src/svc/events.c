@@ -95,72 +95,71 @@ static void quarantine(struct app *app, struct http_req *req, const char *reason
   metrics_inc("vodgate_events_rejected_total", "reason", "malformed");
 }
 
-/* One push in flight: the parsed event and its intake live on the heap
- * from the parse to the answer, because the answer is sent from the store's
- * completion (push_done), after the group commit made it durable. */
-struct push_job {
+/* One event being committed (store_submit) while its connection waits. */
+struct ev_job {
   struct vod_event ev;
-  struct intake in;
-  struct svc_state *st; /* one reference */
-  struct http_pending *pending;
-  char request_id[HTTP_REQUEST_ID_MAX + 1];
+  struct intake in; /* in.ev points at ev */
+  struct svc_state *st;
+  struct http_res *res; /* the deferred answer */
+  char rid[HTTP_REQUEST_ID_MAX + 1];
 };
 
-static void push_job_free(struct push_job *j)
+static void job_free(struct ev_job *job)
 {
-  intake_release(&j->in);
-  event_release(&j->ev);
-  svc_state_unref(j->st);
-  free(j);
+  intake_release(&job->in);
+  event_release(&job->ev);
+  svc_state_unref(job->st);
+  free(job);
 }
 
-/* Runs on a store thread once the outcome is durable: short, no blocking. */
-static void push_done(int rc, void *arg)
+/* Runs once the commit is durable (SQLite: on the store's writer thread,
+ * so: short, and no store calls). */
+static void ev_done(int rc, void *arg)
 {
-  struct push_job *j = arg;
-  struct http_res *res = http_pending_res(j->pending);
+  struct ev_job *job = arg;
+  const struct vod_event *ev = &job->ev;
 
   if (rc == VG_AGAIN) {
-    http_error(res, 503, VG_CODE_UNAVAILABLE, "shutting down");
+    http_error(job->res, 503, VG_CODE_UNAVAILABLE, "shutting down");
   } else if (rc) {
-    log_error("events: cannot commit %s (%s), request %s", j->ev.type_str, vg_strerror(rc),
-              j->request_id);
-    http_error(res, 500, VG_CODE_INTERNAL, "internal error");
+    log_error("events: cannot commit %s (%s), request %s", ev->type_str, vg_strerror(rc), job->rid);
+    http_error(job->res, 500, VG_CODE_INTERNAL, "internal error");
   } else {
-    json_t *data;
+    json_t *data = json_pack("{s:s,s:b}", "eventKey", ev->key, "duplicate", !job->in.is_new);
     metrics_inc2("vodgate_events_total", "type",
-                 j->ev.type == EVENT_TYPE_NEW_FILE_UPLOAD           ? "NewFileUpload"
-                 : j->ev.type == EVENT_TYPE_PROCEDURE_STATE_CHANGED ? "ProcedureStateChanged"
-                                                                    : "other",
-                 "result", j->in.is_new ? "new" : "duplicate");
-    if (j->in.state_changed)
+                 ev->type == EVENT_TYPE_NEW_FILE_UPLOAD           ? "NewFileUpload"
+                 : ev->type == EVENT_TYPE_PROCEDURE_STATE_CHANGED ? "ProcedureStateChanged"
+                                                                  : "other",
+                 "result", job->in.is_new ? "new" : "duplicate");
+    if (job->in.state[0])
+      json_object_set_new(data, "state", json_string(job->in.state));
+    http_res_json(job->res, 200,
+                  json_pack("{s:i,s:s,s:o}", "code", 0, "message", "ok", "data", data));
+    if (job->in.state_changed)
       svc_uploads_notify();
-    data = json_pack("{s:s,s:b}", "eventKey", j->ev.key, "duplicate", !j->in.is_new);
-    if (j->in.state[0])
-      json_object_set_new(data, "state", json_string(j->in.state));
-    http_res_json(res, 200, json_pack("{s:i,s:s,s:o}", "code", 0, "message", "ok", "data", data));
   }
-  http_complete(j->pending);
-  push_job_free(j);
+  http_resume(job->res); /* job->res must not be touched after this */
+  job_free(job);
 }
 
 void svc_vod_events(struct http_req *req, struct http_res *res, void *user)
 {
   struct app *app = user;
-  struct push_job *j = xcalloc(1, sizeof(*j));
-  struct svc_state *st = j->st = svc_state_get(app);
+  struct svc_state *st = svc_state_get(app);
   const struct cfg *c = st->cfg;
   struct event_review_policy rp = {
       .block_at = (double)cfg_get_int(c, "events", "review_block_at"),
       .review_at = (double)cfg_get_int(c, "events", "review_review_at"),
   };
-  struct vod_event *ev = &j->ev;
+  struct vod_event ev;
+  struct intake in;
   char reason[EVENT_REASON_MAX + 32];
   const char *why, *key;
   int64_t now = (int64_t)time(NULL);
   int rc;
 
-  event_init(ev);
+  event_init(&ev);
+  memset(&in, 0, sizeof(in));
   if (!svc_events_receiver_ok(c, &why)) {
     if (strcmp(cfg_get_str(c, "events", "mode"), "pull") == 0)
       not_found(res);
@@ -178,7 +177,7 @@ void svc_vod_events(struct http_req *req, struct http_res *res, void *user)
     (void)http_res_header(res, "Allow", "POST");
     goto out;
   }
-  rc = event_parse(req->body, req->body_len, &rp, ev, reason, sizeof(reason));
+  rc = event_parse(req->body, req->body_len, &rp, &ev, reason, sizeof(reason));
   if (rc == VG_NOMEM) {
     http_error(res, 503, VG_CODE_UNAVAILABLE, "out of memory");
     goto out;
@@ -191,9 +190,9 @@ void svc_vod_events(struct http_req *req, struct http_res *res, void *user)
     goto out;
   }
   if ((key = cfg_get_secret(c, "vod", "sign_key", NULL))) {
-    const char *sign = *ev->sign ? ev->sign : http_req_header(req, "Sign");
-    bool has_t = ev->has_t;
-    int64_t t = has_t ? ev->t : header_t(req, &has_t);
+    const char *sign = *ev.sign ? ev.sign : http_req_header(req, "Sign");
+    bool has_t = ev.has_t;
+    int64_t t = has_t ? ev.t : header_t(req, &has_t);
     enum event_sign_status ss = has_t ? event_check_sign(key, sign ? sign : "", t, now,
                                                          cfg_get_int(c, "events", "sign_skew"))
                                       : EVENT_SIGN_MISSING;
@@ -204,7 +203,7 @@ void svc_vod_events(struct http_req *req, struct http_res *res, void *user)
       goto out;
     }
   }
-  rc = intake_prepare(&j->in, ev, "push", req->body, req->body_len, st,
+  rc = intake_prepare(&in, &ev, "push", req->body, req->body_len, st,
                       cfg_get_str(c, "webhook", "url") != NULL, now, reason, sizeof(reason));
   if (rc) {
     char msg[sizeof(reason) + 32];
@@ -213,14 +212,31 @@ void svc_vod_events(struct http_req *req, struct http_res *res, void *user)
     http_error(res, 400, VG_CODE_BAD_REQUEST, msg);
     goto out;
   }
-  /* Durable before acknowledged, without holding a worker thread: the
-   * connection is parked and the event joins the next group commit with
-   * every other event in flight; push_done answers. */
-  snprintf(j->request_id, sizeof(j->request_id), "%s", req->request_id);
-  j->pending = http_defer(req);
-  if (store_submit(app->store, intake_tx, &j->in, push_done, j) != VG_OK)
-    push_done(VG_AGAIN, j);
-  return;
+  /* Commit without holding this worker thread: the connection is
+   * suspended and answered when the group commit holding the event is
+   * durable, so concurrent senders share one fsync however few threads
+   * serve HTTP. */
+  {
+    struct ev_job *job = xcalloc(1, sizeof(*job));
+    job->ev = ev;
+    event_init(&ev); /* moved into the job */
+    job->in = in;
+    job->in.ev = &job->ev;
+    memset(&in, 0, sizeof(in));
+    job->st = st;
+    st = NULL; /* the job holds the reference */
+    snprintf(job->rid, sizeof(job->rid), "%s", req->request_id);
+    job->res = http_defer(req);
+    rc = store_submit(app->store, intake_tx, &job->in, ev_done, job);
+    if (rc) { /* not queued: ev_done never runs */
+      http_error(job->res, 503, VG_CODE_UNAVAILABLE, "shutting down");
+      http_resume(job->res);
+      job_free(job);
+    }
+  }
 out:
-  push_job_free(j);
+  intake_release(&in);
+  event_release(&ev);
+  if (st)
+    svc_state_unref(st);
 }

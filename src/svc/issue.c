@@ -49,7 +49,7 @@ struct issue {
   const struct svc_identity *who;
   struct svc_state *st;     /* one reference, held until the answer is sent */
   const struct policy *pol; /* inside st */
-  struct http_pending *pending;
+  struct http_res *later;   /* the deferred response (http_defer) */
   char request_id[HTTP_REQUEST_ID_MAX + 1];
   int64_t now;
   bool reuse;
@@ -328,7 +328,7 @@ static int issue_tx(struct store_tx *tx, void *arg)
 static void issue_done(int rc, void *arg)
 {
   struct issue *is = arg;
-  struct http_res *res = http_pending_res(is->pending);
+  struct http_res *res = is->later;
 
   if (rc != VG_OK) {
     if (is->fail_status) {
@@ -350,7 +350,7 @@ static void issue_done(int rc, void *arg)
                             "signature", is->sig.signature.ptr, "uploadId", is->upload_id,
                             "expireTime", (json_int_t)is->sig.expire_time));
   }
-  http_complete(is->pending);
+  http_resume(is->later); /* res must not be touched after this */
   free(is->params_s);
   json_decref(is->params);
   sig_result_release(&is->sig);
@@ -494,7 +494,7 @@ void svc_issue_signature(struct http_req *req, struct http_res *res, void *user)
     heap->st = st;
     snprintf(heap->request_id, sizeof(heap->request_id), "%s", req->request_id);
     heap->params_s = json_dumps(is.params, JSON_COMPACT | JSON_SORT_KEYS);
-    heap->pending = http_defer(req);
+    heap->later = http_defer(req);
     memset(&is, 0, sizeof(is)); /* moved into heap */
     sig_result_init(&is.sig);
     st = NULL;

@@ -13,6 +13,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "http/metrics.h"
 #include "store/store.h"
 #include "svc/events.h"
 #include "svc/state.h"
@@ -35,6 +36,11 @@ int app_services_init(struct app *app, char *err, size_t errlen)
         strcmp(cfg_get_str(app->cfg, "events", "mode"), "pull") != 0)
       log_error("%s; POST /v1/vod/events answers 503", why);
   }
+  metrics_describe("vodgate_events_total",
+                   "VOD events committed, by type and result (new, duplicate).");
+  metrics_describe(
+      "vodgate_events_rejected_total",
+      "VOD event requests refused, by reason (malformed, path_token, missing, bad_sign, ...).");
   svc_uploads_init(app);
   return 0;
 }
