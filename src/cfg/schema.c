@@ -93,8 +93,8 @@ static const struct cfg_key_info schema[] = {
    "Review confidence at or above which a pass counts as review (0: VOD's suggestion only)."},
   {"events", "max_wait", CFG_DURATION, "30", 0, 300, NULL,
    "Longest ?wait= of GET /v1/uploads/{uploadId} (long poll); larger values are clamped."},
-  {"events", "max_waiters", CFG_INT, "0", 0, 4096, NULL,
-   "Long polls at once (each holds an HTTP worker thread); beyond: 503. 0: threads - 1."},
+  {"events", "max_waiters", CFG_INT, "256", 0, 65536, NULL,
+   "Long polls waiting at once (suspended connections: no worker thread each); beyond: 503. 0: no long polls."},
 
   /* [webhook] */
   {"webhook", "url", CFG_STR, NULL, 0, 2048, NULL, "The app's webhook URL; unset: no webhooks."},

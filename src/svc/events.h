@@ -33,9 +33,15 @@ void svc_uploads(struct http_req *req, struct http_res *res, void *user);
  * says what to configure. */
 bool svc_events_receiver_ok(const struct cfg *c, const char **why);
 
-/* Long-poll support: start/stop the waiters' state; svc_uploads_notify
- * wakes every waiter after a ledger change was committed. */
-void svc_uploads_init(struct app *app);
+/* Long polls (GET /v1/uploads/<id>?wait=): svc_uploads_init starts the
+ * watcher thread (0, or -1 if it cannot start); svc_uploads_release
+ * answers the remaining waiters and stops it (call it after the HTTP
+ * server drained: the watcher answers every waiter once app->draining is
+ * set). svc_uploads_notify makes the watcher re-read the waiting uploads:
+ * call it after committing a ledger state change (push receiver, puller,
+ * replay in the same process); changes from other processes are seen
+ * within a second anyway. Thread-safe; notify never blocks on the store. */
+int svc_uploads_init(struct app *app);
 void svc_uploads_release(void);
 void svc_uploads_notify(void);
 

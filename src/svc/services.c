@@ -41,7 +41,10 @@ int app_services_init(struct app *app, char *err, size_t errlen)
   metrics_describe(
       "vodgate_events_rejected_total",
       "VOD event requests refused, by reason (malformed, path_token, missing, bad_sign, ...).");
-  svc_uploads_init(app);
+  if (svc_uploads_init(app)) {
+    snprintf(err, errlen, "cannot start the long-poll watcher thread");
+    return -1;
+  }
   return 0;
 }
 

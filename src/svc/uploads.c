@@ -7,17 +7,14 @@
  *   GET /v1/uploads[?user=&state=&limit=]
  *       operators, with the [auth] admin_token_file bearer token.
  *
- * Long poll (?wait): a bounded blocking wait on a condition variable,
- * woken by svc_uploads_notify() after each committed state change and
- * re-checking the store at least every second (so changes committed by
- * another process, e.g. `vodgate events replay`, are seen too). It holds an
- * HTTP worker thread, so the number of waiters is capped ([uploads]
- * max_waiters, default threads - 1: one thread always stays free for event
- * intake); beyond the cap: 503 with Retry-After. Why not MHD
- * suspend/resume: it needs a resumable handler API in http.c, which the
- * router does not have yet; this keeps the handler contract unchanged.
+ * Long poll (?wait): the handler defers its answer (http_defer: the
+ * connection is suspended, no worker thread is held) and queues a waiter;
+ * one watcher thread re-reads the waiting uploads after each committed
+ * change (svc_uploads_notify) and at least every second, and answers each
+ * waiter when its state changed, when its time is up, or when the server
+ * drains. At most [events] max_waiters wait at once; beyond: 503 with
+ * Retry-After.
  */
-#include <errno.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -37,21 +34,135 @@
 
 #define UPLOADS_PATH "/v1/uploads"
 
-/* Waiters' state: one per process (one struct app per process). */
+/* One long poll: its connection is suspended (http_defer) until the
+ * watcher thread answers it. */
+struct waiter {
+  struct waiter *next;
+  char upload_id[ATTR_MAX_UPLOAD_ID + 1];
+  char user[STORE_MAX_USER + 1];
+  char first[24];       /* answer once the state differs from this */
+  struct timespec due;  /* CLOCK_MONOTONIC: answer anyway then */
+  bool fresh;           /* not checked since it was queued */
+  json_t *last;         /* the upload as last read */
+  struct http_res *res; /* the deferred answer */
+};
+
+/* The waiters and their thread: one per process (one struct app). */
 static struct {
   pthread_mutex_t mu;
   pthread_cond_t cond;
-  unsigned waiters;
+  struct waiter *list;
+  unsigned n;
   unsigned long generation; /* bumped by every notify */
-  bool stopping;
-} watch = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, false};
+  bool stopping, started;
+  pthread_t thread;
+  struct app *app;
+} watch = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
-void svc_uploads_init(struct app *app)
+static json_t *load_upload(struct store *s, const char *upload_id, const char *user, int *rc);
+
+static const char *state_of(const json_t *u)
 {
-  (void)app;
+  return json_string_value(json_object_get(u, "state"));
+}
+
+static bool past(const struct timespec *now, const struct timespec *t)
+{
+  return now->tv_sec > t->tv_sec || (now->tv_sec == t->tv_sec && now->tv_nsec >= t->tv_nsec);
+}
+
+static void waiter_answer(struct waiter *w)
+{
+  http_res_json(w->res, 200,
+                json_pack("{s:i,s:s,s:o}", "code", 0, "message", "ok", "data", w->last));
+  w->last = NULL;
+  http_resume(w->res);
+  free(w);
+}
+
+/* The watcher: re-reads every waiting upload after each committed change
+ * (svc_uploads_notify) and at least every WATCH_TICK_MS (changes made by
+ * another process), answers those whose state changed, whose time is up,
+ * and all of them when the server drains or stops. Store reads happen
+ * without the lock, so notify (called by the store's writer) never waits
+ * for a read. */
+#define WATCH_TICK_MS   200
+#define WATCH_RECHECK_S 1
+
+static void *watch_main(void *arg)
+{
+  struct timespec last_check = {0, 0};
+  unsigned long seen = 0;
+
+  (void)arg;
+  pthread_mutex_lock(&watch.mu);
+  while (!watch.stopping || watch.list) {
+    struct timespec now, wake;
+    struct waiter *todo, *keep = NULL, *w, *next;
+    bool all, draining;
+
+    clock_gettime(CLOCK_REALTIME, &wake);
+    wake.tv_nsec += WATCH_TICK_MS * 1000000L;
+    if (wake.tv_nsec >= 1000000000L) {
+      wake.tv_sec++;
+      wake.tv_nsec -= 1000000000L;
+    }
+    if (!watch.stopping && seen == watch.generation)
+      (void)pthread_cond_timedwait(&watch.cond, &watch.mu, &wake);
+    todo = watch.list;
+    watch.list = NULL;
+    all = seen != watch.generation;
+    seen = watch.generation;
+    draining = watch.stopping || atomic_load(&watch.app->draining);
+    pthread_mutex_unlock(&watch.mu);
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (now.tv_sec - last_check.tv_sec >= WATCH_RECHECK_S) {
+      all = true;
+      last_check = now;
+    }
+    for (w = todo; w; w = next) {
+      bool done = draining || past(&now, &w->due);
+      next = w->next;
+      if (all || w->fresh || done) {
+        int rc;
+        json_t *v = load_upload(watch.app->store, w->upload_id, w->user, &rc);
+        w->fresh = false;
+        if (v) {
+          json_decref(w->last);
+          w->last = v;
+        }
+        done = done || !v || strcmp(w->first, state_of(w->last)) != 0;
+      }
+      if (done) {
+        pthread_mutex_lock(&watch.mu);
+        watch.n--;
+        pthread_mutex_unlock(&watch.mu);
+        waiter_answer(w);
+      } else {
+        w->next = keep;
+        keep = w;
+      }
+    }
+    pthread_mutex_lock(&watch.mu);
+    for (w = keep; w; w = next) {
+      next = w->next;
+      w->next = watch.list;
+      watch.list = w;
+    }
+  }
+  pthread_mutex_unlock(&watch.mu);
+  return NULL;
+}
+
+int svc_uploads_init(struct app *app)
+{
   pthread_mutex_lock(&watch.mu);
   watch.stopping = false;
+  watch.app = app;
+  watch.started = pthread_create(&watch.thread, NULL, watch_main, NULL) == 0;
   pthread_mutex_unlock(&watch.mu);
+  return watch.started ? 0 : -1;
 }
 
 void svc_uploads_release(void)
@@ -60,6 +171,9 @@ void svc_uploads_release(void)
   watch.stopping = true;
   pthread_cond_broadcast(&watch.cond);
   pthread_mutex_unlock(&watch.mu);
+  if (watch.started)
+    pthread_join(watch.thread, NULL);
+  watch.started = false;
 }
 
 void svc_uploads_notify(void)
@@ -115,11 +229,6 @@ static json_t *load_upload(struct store *s, const char *upload_id, const char *u
   return out;
 }
 
-static const char *state_of(const json_t *u)
-{
-  return json_string_value(json_object_get(u, "state"));
-}
-
 static void get_one(struct app *app, struct svc_state *st, struct http_req *req,
                     struct http_res *res, const char *upload_id)
 {
@@ -156,66 +265,37 @@ static void get_one(struct app *app, struct svc_state *st, struct http_req *req,
     return;
   }
   if (wait > 0) {
-    char first[24];
     enum ledger_state cur;
-    struct timespec deadline;
+    const char *first = since ? since : state_of(u);
     int64_t cap = cfg_get_int(st->cfg, "events", "max_waiters");
-    bool slot;
+    struct waiter *w;
 
-    if (cap == 0)
-      cap = cfg_get_int(st->cfg, "server", "threads") - 1;
-    snprintf(first, sizeof(first), "%s", since ? since : state_of(u));
     (void)ledger_state_parse(state_of(u), &cur);
     if (strcmp(first, state_of(u)) != 0 || (!since && ledger_state_terminal(cur)))
       goto answer; /* already changed, or nothing more will happen */
     pthread_mutex_lock(&watch.mu);
-    slot = (int64_t)watch.waiters < cap;
-    if (slot)
-      watch.waiters++;
-    pthread_mutex_unlock(&watch.mu);
-    if (!slot) {
+    if ((int64_t)watch.n >= cap || watch.stopping || !watch.started) {
+      pthread_mutex_unlock(&watch.mu);
       json_decref(u);
       http_error(res, 503, VG_CODE_UNAVAILABLE, "too many long polls; retry");
       (void)http_res_header(res, "Retry-After", "1");
       return;
     }
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += (time_t)wait;
-    for (;;) {
-      struct timespec now, slice;
-      unsigned long gen;
-      json_t *v;
-      bool stop;
-
-      clock_gettime(CLOCK_REALTIME, &now);
-      if (now.tv_sec > deadline.tv_sec ||
-          (now.tv_sec == deadline.tv_sec && now.tv_nsec >= deadline.tv_nsec))
-        break;
-      slice = now;
-      slice.tv_sec += 1;
-      if (slice.tv_sec > deadline.tv_sec ||
-          (slice.tv_sec == deadline.tv_sec && slice.tv_nsec > deadline.tv_nsec))
-        slice = deadline;
-      pthread_mutex_lock(&watch.mu);
-      gen = watch.generation;
-      while (!watch.stopping && gen == watch.generation &&
-             pthread_cond_timedwait(&watch.cond, &watch.mu, &slice) != ETIMEDOUT)
-        ;
-      stop = watch.stopping;
-      pthread_mutex_unlock(&watch.mu);
-      if (stop || atomic_load(&app->draining))
-        break;
-      v = load_upload(app->store, upload_id, who.user, &rc);
-      if (!v)
-        break;
-      json_decref(u);
-      u = v;
-      if (strcmp(first, state_of(u)) != 0)
-        break;
-    }
-    pthread_mutex_lock(&watch.mu);
-    watch.waiters--;
+    w = xcalloc(1, sizeof(*w));
+    snprintf(w->upload_id, sizeof(w->upload_id), "%s", upload_id);
+    snprintf(w->user, sizeof(w->user), "%s", who.user);
+    snprintf(w->first, sizeof(w->first), "%s", first);
+    clock_gettime(CLOCK_MONOTONIC, &w->due);
+    w->due.tv_sec += (time_t)wait;
+    w->fresh = true; /* a change may have committed since the read above */
+    w->last = u;
+    w->res = http_defer(req); /* the watcher answers; no worker thread waits */
+    w->next = watch.list;
+    watch.list = w;
+    watch.n++;
+    pthread_cond_broadcast(&watch.cond);
     pthread_mutex_unlock(&watch.mu);
+    return;
   }
 answer:
   http_res_json(res, 200, json_pack("{s:i,s:s,s:o}", "code", 0, "message", "ok", "data", u));

@@ -11,6 +11,7 @@ import hashlib
 import http.client
 import json
 import os
+import signal
 import socket
 import sqlite3
 import threading
@@ -493,6 +494,32 @@ class Attribution(Base):
         self.assertEqual(self.upload(uid, "gina", "?wait=20&since=uploaded")[1]["data"]["state"],
                          "passed")
 
+    def test_many_long_polls_hold_no_threads(self):
+        # 4 worker threads, 24 waiters: each waiter is a suspended
+        # connection, so the event that wakes them still gets in.
+        uid, token = self.session("judy")
+        f = te_file = new_file_id()
+        self.ok_post(nfu(f, ctx=token))
+        got = []
+
+        def waiter():
+            got.append(self.upload(uid, "judy", "?wait=25"))
+
+        ths = [threading.Thread(target=waiter) for _ in range(24)]
+        for t in ths:
+            t.start()
+        time.sleep(1)
+        self.ok_post(psc("procedure_block.json", te_file, ctx=token))
+        for t in ths:
+            t.join(40)
+        self.assertEqual(len(got), 24)
+        self.assertEqual({(st, doc["data"]["state"]) for st, doc in got}, {(200, "blocked")})
+
+    def test_long_poll_times_out_unchanged(self):
+        uid, _ = self.session("kim")
+        st, doc = self.upload(uid, "kim", "?wait=1")
+        self.assertEqual((st, doc["data"]["state"]), (200, "issued"))
+
     def test_admin_auth(self):
         self.assertEqual(self.call("GET", "/v1/uploads")[0], 401)
         self.assertEqual(self.call("GET", "/v1/uploads", token="wrong")[0], 401)
@@ -589,6 +616,29 @@ class Unauthenticated(Base):
                             in r.get("msg", "") for r in self.d.records()))
         # Signatures are still served.
         self.session("hank")
+
+
+class WaiterCap(Base):
+    env = dict(BASE_ENV, VODGATE_VOD_SIGN_KEY=SIGN_KEY, VODGATE_EVENTS_MAX_WAITERS="1")
+
+    def test_cap_and_drain(self):
+        uid, _ = self.session("lee")
+        got = {}
+
+        def waiter():
+            got["r"] = self.upload(uid, "lee", "?wait=30")
+
+        th = threading.Thread(target=waiter)
+        th.start()
+        time.sleep(0.5)
+        st, doc = self.upload(uid, "lee", "?wait=30")
+        self.assertEqual((st, doc["code"]), (503, 5030))
+        self.assertEqual(self.upload(uid, "lee")[1]["data"]["state"], "issued")  # no wait: fine
+        # SIGTERM: the waiter is answered at once and the daemon exits 0.
+        self.d.signal(signal.SIGTERM)
+        th.join(20)
+        self.assertEqual((got["r"][0], got["r"][1]["data"]["state"]), (200, "issued"))
+        self.assertEqual(self.d.wait(20), 0)
 
 
 class AllowUnauthenticated(Base):
