@@ -20,7 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/util.h"
 #include "store/store.h"
@@ -131,6 +133,35 @@ static void run_async(uint64_t window, uint64_t total, double *lat)
   free(ops);
 }
 
+/* CPU seconds used by the whole machine (all cores), from /proc/stat. */
+static double machine_busy_s(void)
+{
+  char line[512];
+  FILE *f = fopen("/proc/stat", "r");
+  if (!f)
+    return 0;
+  double busy = 0;
+  if (fgets(line, sizeof(line), f) && !strncmp(line, "cpu ", 4)) {
+    char *p = line + 4;
+    /* user nice system idle iowait irq softirq steal */
+    for (int i = 0; i < 8; i++) {
+      unsigned long long v = strtoull(p, &p, 10);
+      if (i != 3 && i != 4)
+        busy += (double)v;
+    }
+  }
+  fclose(f);
+  return busy / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double self_cpu_s(void)
+{
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
   double x = *(const double *)a, y = *(const double *)b;
@@ -198,7 +229,7 @@ int main(int argc, char **argv)
   struct worker *w = xcalloc(nthreads, sizeof(*w));
   double *lat = xcalloc(nthreads * nwrites, sizeof(*lat));
   pthread_barrier_init(&go, NULL, (unsigned)nthreads + 1);
-  double t0;
+  double t0, busy0 = machine_busy_s(), self0 = self_cpu_s();
   if (!strcmp(mode, "async")) {
     t0 = now_s();
     run_async(nthreads, total, lat);
@@ -216,17 +247,20 @@ int main(int argc, char **argv)
     }
   }
   double secs = now_s() - t0;
+  /* Cores used by other processes during the run: the noise indicator. */
+  double self_cpu = self_cpu_s() - self0;
+  double other = (machine_busy_s() - busy0 - self_cpu) / secs;
   store_close(st);
 
   qsort(lat, total, sizeof(*lat), cmp_double);
   printf("{\"backend\":\"%s\",\"mode\":\"%s\",\"sync\":\"%s\",\"body_bytes\":%llu,\"threads\":%llu,"
          "\"writes\":%llu,"
          "\"failed\":%llu,\"seconds\":%.3f,\"writes_per_s\":%.0f,\"p50_us\":%.0f,"
-         "\"p99_us\":%.0f}\n",
+         "\"p99_us\":%.0f,\"cpu_us_per_write\":%.1f,\"other_load\":%.2f}\n",
          strncmp(url, "postgres", 8) ? "sqlite" : "postgres", mode, sync,
          (unsigned long long)body_bytes, (unsigned long long)nthreads, (unsigned long long)total,
          (unsigned long long)failed, secs, (double)(total - failed) / secs, lat[total / 2],
-         lat[total * 99 / 100]);
+         lat[total * 99 / 100], self_cpu * 1e6 / (double)total, other < 0 ? 0 : other);
   pthread_barrier_destroy(&go);
   free(body);
   free(lat);

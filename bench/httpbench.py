@@ -17,15 +17,18 @@ the measured run divided by the requests wrk completed; peak RSS is VmHWM from
 whenever it measured something, and prints PASS/MISS per target.
 
 Usage: bench/http.sh [path/to/vodgate]        (default build/vodgate)
-Env: ROUNDS (3) DURATION (10) CONNS (64) THREADS (1) WARMUP (1) TIMEOUT (10)
+Env: ROUNDS (3) DURATION (10) CONNS (64) WRK_THREADS (1) WARMUP (1) TIMEOUT (10)
      QUIET_WAIT (30: seconds to wait for other jobs to leave the CPUs)
-     BUSY_LIMIT (0.3 cores) BUSY_RETRIES (2): re-measure when other jobs ran
+     BUSY_LIMIT (0.3 cores) BUSY_RETRIES (1): re-measure when other jobs ran
      WARMUP_FIRST (3, once per server: lets V8 JIT the peers)
-     ONLY (all | sig | events)  MAX_SECONDS (900, hard bound on the whole run)
+     ONLY (all | sig | events)  MAX_SECONDS (600: bound on the measuring phase;
+       measurements due after it are skipped and reported as such)
      NPM_CI (1 forces `npm ci`; otherwise only when node_modules is stale)
      VODGATE_CONF_TEMPLATE (a file replacing the built-in vodgate config;
        @PORT@ and @SCRATCH@ are substituted)  KEEP (1 keeps the scratch dir)
      OUT (directory for the report files; default bench/out)
+The caller's VODGATE_* variables are not passed to vodgate: it runs on the
+scratch config plus the two secrets set here.
 Everything binds 127.0.0.1; every process started here is stopped by its PID.
 """
 
@@ -55,7 +58,7 @@ WRK_DIR = os.path.join(HERE, "wrk")
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
 DURATION = int(os.environ.get("DURATION", "10"))
 CONNS = int(os.environ.get("CONNS", "64"))
-THREADS = int(os.environ.get("THREADS", "1"))
+WRK_THREADS = int(os.environ.get("WRK_THREADS", "1"))  # not THREADS: bench/store.sh uses that name
 WARMUP = int(os.environ.get("WARMUP", "1"))
 WARMUP_FIRST = int(os.environ.get("WARMUP_FIRST", "3"))
 # wrk's default 2 s timeout would drop the slowest answers from the latency
@@ -67,9 +70,9 @@ QUIET_WAIT = int(os.environ.get("QUIET_WAIT", "30"))
 # A measurement during which other jobs used more than BUSY_LIMIT cores is
 # taken again, at most BUSY_RETRIES more times (the least disturbed is kept).
 BUSY_LIMIT = float(os.environ.get("BUSY_LIMIT", "0.3"))
-BUSY_RETRIES = int(os.environ.get("BUSY_RETRIES", "2"))
+BUSY_RETRIES = int(os.environ.get("BUSY_RETRIES", "1"))
 ONLY = os.environ.get("ONLY", "all")
-MAX_SECONDS = int(os.environ.get("MAX_SECONDS", "900"))
+MAX_SECONDS = int(os.environ.get("MAX_SECONDS", "600"))
 OUT = os.environ.get("OUT", os.path.join(HERE, "out"))
 
 # Bench-only credentials: dummies, never real keys. Passed to servers by env.
@@ -158,7 +161,7 @@ def mint_jwt(secret, sub="bench-user", ttl=3600):
 # Processes: every one started here is recorded and stopped by PID.
 # ---------------------------------------------------------------------------
 STARTED = []
-DEADLINE = time.monotonic() + MAX_SECONDS
+DEADLINE = [time.monotonic() + MAX_SECONDS]  # reset once the quiet wait is over
 
 
 def log(msg):
@@ -335,7 +338,7 @@ def run_wrk(url, script, seconds, env_extra):
     env = dict(os.environ)
     env.update(env_extra)
     env["BENCH_RUN"] = str(RUN_COUNTER[0])
-    cmd = ["wrk", f"-t{THREADS}", f"-c{CONNS}", f"-d{seconds}s", f"--timeout={TIMEOUT}s", "--latency", "-s", script, url]
+    cmd = ["wrk", f"-t{WRK_THREADS}", f"-c{CONNS}", f"-d{seconds}s", f"--timeout={TIMEOUT}s", "--latency", "-s", script, url]
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=seconds + 30)
     except subprocess.TimeoutExpired:
@@ -359,7 +362,7 @@ def probe(url, headers, body):
         return False, f"no answer: {exc}"
     if status != 200:
         return False, f"HTTP {status}"
-    return True, data.decode("utf-8", "replace")[:300]
+    return True, data.decode("utf-8", "replace")
 
 
 # ---------------------------------------------------------------------------
@@ -409,7 +412,7 @@ def measure(t, script, env_extra):
     attempt is kept, and its other-load figure is reported with it."""
     best = None
     for attempt in range(1 + BUSY_RETRIES):
-        if time.monotonic() > DEADLINE:
+        if time.monotonic() > DEADLINE[0]:
             t.notes.append("skipped: MAX_SECONDS reached")
             break
         if not t.server.alive():
@@ -429,7 +432,7 @@ def measure(t, script, env_extra):
             break
         if attempt < BUSY_RETRIES:
             log(f"  other jobs used {res['other_cores']:.2f} cores (> {BUSY_LIMIT}): measuring again")
-            wait_for_quiet(min(QUIET_WAIT, 20))
+            wait_for_quiet(min(QUIET_WAIT, 10))
     if best is not None:
         t.runs.append(best)
 
@@ -479,7 +482,7 @@ def table(targets):
     for t in targets:
         s = summary(t)
         if s is None:
-            why = t.na or "; ".join(t.notes) or "no run"
+            why = t.na or "; ".join(dict.fromkeys(t.notes)) or "no run"
             lines.append(f"| {t.label} | n/a ({why[:160]}) | | | | | | |")
             continue
         err = f"{s['bad']} ({s['bad_frac']:.1%})" if s["bad"] else "0"
@@ -505,6 +508,17 @@ def check_rows(checks):
     for name, measured, ok in checks:
         lines.append(f"| {name} | {measured} | {verdict(ok) if ok is not None else 'n/a'} |")
     return lines
+
+
+def cpu_ratios(v, peers):
+    """Informational: CPU per request is steadier than req/s on a shared box."""
+    if not usable(v) or not v["cpu_us"]:
+        return []
+    parts = [f"{name} {p['cpu_us']:.1f} µs ({p['cpu_us'] / v['cpu_us']:.2f}× vodgate's)"
+             for name, p in peers if usable(p) and p["cpu_us"]]
+    if not parts:
+        return []
+    return [f"Server CPU per request: vodgate {v['cpu_us']:.1f} µs; " + "; ".join(parts) + "."]
 
 
 def ratio(a, b):
@@ -618,6 +632,7 @@ def main():
     if QUIET_WAIT > 0:
         LOAD_BEFORE[0] = wait_for_quiet()
         log(f"load before start: {LOAD_BEFORE[0]:.2f} cores")
+    DEADLINE[0] = time.monotonic() + MAX_SECONDS
     scratch = tempfile.mkdtemp(prefix="vodgate-bench.", dir=os.environ.get("BENCH_TMPDIR"))
     t_start = time.time()
     try:
@@ -658,10 +673,10 @@ def run(vodgate_bin, scratch, do_sig, do_ev, t_start):
     with open(conf_path, "w", encoding="utf-8") as f:
         f.write(vodgate_config(vg_port, scratch))
     vg = Server("vodgate", vodgate_argv(vodgate_bin, conf_path), vg_port, scratch, env=vodgate_env(), cwd=scratch)
-    vg_ok = start_or_na(vg, None if os.access(vodgate_bin, os.X_OK) else f"{vodgate_bin} not built")
+    start_or_na(vg, None if os.access(vodgate_bin, os.X_OK) else f"{vodgate_bin} not built")
 
     results = {"machine": machine(), "params": {
-        "rounds": ROUNDS, "duration_s": DURATION, "conns": CONNS, "threads": THREADS,
+        "rounds": ROUNDS, "duration_s": DURATION, "conns": CONNS, "threads": WRK_THREADS,
         "warmup_s": WARMUP, "warmup_first_s": WARMUP_FIRST, "scratch_fs": fs_type(scratch)}, "groups": {}}
     md = []
 
@@ -692,7 +707,7 @@ def run(vodgate_bin, scratch, do_sig, do_ev, t_start):
                 try:
                     ok = json.loads(detail)["data"]["signature"] != ""
                 except (ValueError, KeyError, TypeError):
-                    ok, detail = False, f"unexpected answer: {detail}"
+                    ok, detail = False, f"unexpected answer: {detail[:200]}"
             if not ok:
                 t.na = f"endpoint not ready: {detail}"
                 log(f"{t.name}: {t.na}")
@@ -713,6 +728,7 @@ def run(vodgate_bin, scratch, do_sig, do_ev, t_start):
         md += table(targets) + [""]
         if e and n and usable(e) and usable(n):
             md.append(f"Peers: nginx/Express = {n['rps'] / e['rps']:.1f}×.")
+        md += cpu_ratios(v, [("Express", e), ("nginx", n)])
         md += [""] + check_rows(checks) + [""]
         results["groups"]["signatures"] = {"summary": s, "runs": {t.name: t.runs for t in targets},
                                            "na": {t.name: t.na for t in targets if t.na}, "checks": checks}
@@ -751,6 +767,7 @@ def run(vodgate_bin, scratch, do_sig, do_ev, t_start):
         ]
         md += [f"### Events: POST /v1/vod/events (~3 KB bodies, {CONNS} connections, {ROUNDS} rounds × {DURATION} s)", ""]
         md += table(targets) + [""]
+        md += cpu_ratios(v, [("the Node receiver", nd)])
         ee.stop()  # closes the database; the rows below were committed before their 200
         rows = count_rows(ev_db) if ee.proc else None
         node_t = targets[1]
@@ -767,7 +784,7 @@ def run(vodgate_bin, scratch, do_sig, do_ev, t_start):
     head = [f"## HTTP benchmark run {time.strftime('%Y-%m-%d %H:%M:%S %Z')} (git {m['git']})", "",
             f"Machine: {m['cpu']}, kernel {m['kernel']}, scratch dir on {results['params']['scratch_fs']}; "
             f"{m['wrk']}; {m['nginx']}; node {m['node']}, "
-            f"express {m['express']}, better-sqlite3 {m['better-sqlite3']}. Client: `wrk -t{THREADS} -c{CONNS} "
+            f"express {m['express']}, better-sqlite3 {m['better-sqlite3']}. Client: `wrk -t{WRK_THREADS} -c{CONNS} "
             f"-d{DURATION}s --timeout={TIMEOUT}s --latency`, {WARMUP} s warm-up per measurement ({WARMUP_FIRST} s first), rounds alternate "
             f"server order. CPU = server utime+stime per request (process tree); RSS = VmHWM (process tree sum). "
             f"Wall time {time.time() - t_start:.0f} s."

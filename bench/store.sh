@@ -17,6 +17,7 @@ bin=$build/bench/bench_store
 threads=${THREADS:-64}
 rounds=${ROUNDS:-3}
 tmp=$(mktemp -d /tmp/vg-bench-store-XXXXXX)
+chmod 0711 "$tmp" # the PostgreSQL cluster owner must reach $tmp/pg
 trap 'rm -rf "$tmp"' EXIT
 out=$tmp/results.jsonl
 n=0
@@ -24,10 +25,8 @@ run() { # backend-url mode sync body writes
   n=$((n + 1))
   url=$1
   [ "$url" = sqlite ] && url="sqlite:$tmp/db$n/bench.db"
-  load=$(cut -d' ' -f1 /proc/loadavg)
-  line=$("$bin" --url "$url" --threads "$threads" --mode "$2" --sync "$3" --body-bytes "$4" \
-    --writes "$5" 2>/dev/null)
-  echo "$line" | sed "s/}\$/,\"loadavg_before\":$load}/" | tee -a "$out"
+  "$bin" --url "$url" --threads "$threads" --mode "$2" --sync "$3" --body-bytes "$4" \
+    --writes "$5" 2>/dev/null | tee -a "$out"
   rm -rf "$tmp/db$n"
 }
 echo "# $(nproc) CPUs, $(uname -r), $(sqlite3 --version 2>/dev/null | cut -d' ' -f1) sqlite3 CLI"
@@ -57,14 +56,15 @@ rows = [json.loads(l) for l in open(sys.argv[1])]
 groups = {}
 for r in rows:
     groups.setdefault((r["backend"], r["body_bytes"], r["sync"], r["mode"]), []).append(r)
-print("\n| backend | row bytes | synchronous | commit | writes/s (median, min-max) | p50 ms | p99 ms | load avg |")
-print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+print("\n| backend | row bytes | synchronous | commit | writes/s (median, min-max) | p50 ms | p99 ms (worst) | CPU us/write | other load |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 for k, rs in groups.items():
     w = sorted(x["writes_per_s"] for x in rs)
     med = statistics.median(w)
     p50 = statistics.median(x["p50_us"] for x in rs) / 1000
     p99 = max(x["p99_us"] for x in rs) / 1000
-    la = statistics.median(x["loadavg_before"] for x in rs)
+    cpu = statistics.median(x["cpu_us_per_write"] for x in rs)
+    other = statistics.median(x["other_load"] for x in rs)
     print(f"| {k[0]} | {k[1]} | {k[2].upper()} | { {'group': 'group (64 threads)', 'single': 'one per write', 'async': 'group (store_submit, 64 in flight)'}[k[3]] } | "
-          f"{med:,.0f} ({w[0]:,.0f}-{w[-1]:,.0f}) | {p50:.1f} | {p99:.1f} | {la} |")
+          f"{med:,.0f} ({w[0]:,.0f}-{w[-1]:,.0f}) | {p50:.1f} | {p99:.1f} | {cpu:.0f} | {other:.2f} |")
 PY

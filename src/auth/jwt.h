@@ -4,7 +4,7 @@
  * <jwt.h>. libjwt 1.10.2 takes the algorithm from the token header and
  * validates no claim, so every check is ours, and signatures are verified
  * with OpenSSL against keys parsed once (libjwt re-parses a PEM key per call:
- * 20 times the cost; see jwt.c). libjwt is kept as an independent oracle:
+ * 20 to 35 times the cost; see jwt.c). libjwt is kept as an independent oracle:
  * jwt_libjwt_verifies(), which tests and the fuzz target compare against.
  *
  * Ownership and invariants:

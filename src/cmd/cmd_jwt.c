@@ -1,5 +1,7 @@
 /*
- * cmd_jwt.c: `vodgate jwt --sub USER`: mint an HS256 development token.
+ * cmd_jwt.c: `vodgate jwt --sub USER`: mint an HS256 development token;
+ * `vodgate jwt verify < TOKEN`: check a token exactly as the server does and
+ * say why it is refused (for operators and for the integration tests).
  *
  * The secret comes from VODGATE_AUTH_JWT_HS256_SECRET or --secret-file,
  * never from argv (visible in ps and shell history). The token is checked
@@ -9,13 +11,16 @@
  */
 #include <getopt.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "auth/jwt.h"
 #include "cmd/cmd.h"
+#include "core/buf.h"
 #include "core/io.h"
 #include "core/limits.h"
 #include "core/util.h"
@@ -27,6 +32,7 @@ static void usage(FILE *f)
 {
   fprintf(f,
           "usage: vodgate jwt --sub USER [options]\n"
+          "       vodgate jwt verify [options] < TOKEN   (see vodgate jwt verify --help)\n"
           "\n"
           "Mint an HS256 JWT for development and tests, signed with the [auth] shared secret.\n"
           "The secret is read from VODGATE_AUTH_JWT_HS256_SECRET or --secret-file, never from\n"
@@ -45,7 +51,201 @@ static void usage(FILE *f)
           JWT_CMD_MAX_TTL, JWT_CMD_DEFAULT_TTL);
 }
 
-int cmd_jwt(int argc, char **argv)
+/* getopt_long accepts unique prefixes, so "--secret VALUE" would be read
+ * as --secret-file and the secret echoed in an error. Refuse it outright. */
+static bool secret_on_argv(int argc, char **argv)
+{
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--") == 0)
+      break;
+    if (strncmp(argv[i], "--sec", 5) == 0 && strcmp(argv[i], "--secret-file") != 0 &&
+        strncmp(argv[i], "--secret-file=", 14) != 0) {
+      fprintf(stderr, "vodgate jwt: the secret is never taken from the command line; use "
+                      "--secret-file FILE or VODGATE_AUTH_JWT_HS256_SECRET\n");
+      return true;
+    }
+  }
+  return false;
+}
+
+/* The HS256 secret from --secret-file or the environment; NULL if neither
+ * (and *failed with a message when the file cannot be read). The caller
+ * wipes and frees it with free_secret(). */
+static char *load_secret(const char *secret_file, bool *failed)
+{
+  const char *env;
+  char *secret;
+
+  *failed = false;
+  if (secret_file) {
+    secret = read_secret_file(secret_file);
+    if (!secret) {
+      fprintf(stderr, "vodgate jwt: cannot read the secret from --secret-file %s\n", secret_file);
+      *failed = true;
+    }
+    return secret;
+  }
+  env = getenv("VODGATE_AUTH_JWT_HS256_SECRET");
+  return env && env[0] ? xstrdup(env) : NULL;
+}
+
+static void free_secret(char *secret)
+{
+  if (secret) {
+    secure_zero(secret, strlen(secret));
+    free(secret);
+  }
+}
+
+static void verify_usage(FILE *f)
+{
+  fprintf(f,
+          "usage: vodgate jwt verify [options] < TOKEN\n"
+          "\n"
+          "Check a JWT the way the server does. The token is read from stdin (one line; an\n"
+          "\"Authorization: Bearer ...\" line is accepted too), never from the command line.\n"
+          "Prints one JSON object, {\"result\":\"ok\",\"sub\":...,\"policy\":...,\"exp\":...}\n"
+          "with exit status 0, or {\"result\":\"REASON\"} with exit status 1 (reasons in\n"
+          "docs/auth.md).\n"
+          "\n"
+          "options (as the [auth] keys of the same name):\n"
+          "  --secret-file FILE      HS256 secret (or VODGATE_AUTH_JWT_HS256_SECRET)\n"
+          "  --public-key-file FILE  PEM public keys (RS256, ES256)\n"
+          "  --jwks-file FILE        JWK set\n"
+          "  --iss ISSUER            required issuer\n"
+          "  --aud AUDIENCE          required audience\n"
+          "  --policy-claim CLAIM    claim holding the policy name\n"
+          "  --leeway SECONDS        clock skew tolerated (default %d)\n"
+          "  --now EPOCH             verify as of this time instead of the clock\n"
+          "  -h, --help              show this help\n",
+          JWT_DEFAULT_LEEWAY);
+}
+
+/* Token from stdin into *tok and *len (pointing into in), or a reason. */
+static enum auth_error read_token(struct buf *in, const char **tok, size_t *len)
+{
+  int rc = read_file("/dev/stdin", in);
+
+  if (rc == VG_TOOBIG)
+    return AUTH_TOO_LONG;
+  if (rc)
+    return AUTH_INTERNAL;
+  while (in->len > 0 && (in->ptr[in->len - 1] == '\n' || in->ptr[in->len - 1] == '\r'))
+    in->ptr[--in->len] = '\0';
+  *tok = in->ptr;
+  *len = in->len;
+  if (*len >= 14 && strncasecmp(*tok, "Authorization:", 14) == 0) {
+    *tok += 14;
+    *len -= 14;
+  }
+  while (*len > 0 && (**tok == ' ' || **tok == '\t'))
+    (*tok)++, (*len)--;
+  if (*len >= 6 && strncasecmp(*tok, "bearer", 6) == 0)
+    return auth_bearer_parse(*tok, 0, tok, len);
+  return *len == 0 ? AUTH_MISSING : AUTH_OK;
+}
+
+static int jwt_verify_cmd(int argc, char **argv)
+{
+  static const struct option opts[] = {
+      {"secret-file", required_argument, NULL, 'f'},
+      {"public-key-file", required_argument, NULL, 'k'},
+      {"jwks-file", required_argument, NULL, 'j'},
+      {"iss", required_argument, NULL, 'i'},
+      {"aud", required_argument, NULL, 'a'},
+      {"policy-claim", required_argument, NULL, 'c'},
+      {"leeway", required_argument, NULL, 'l'},
+      {"now", required_argument, NULL, 'n'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  struct jwt_config cfg;
+  struct jwt_verifier *v;
+  struct jwt_identity id;
+  const char *secret_file = NULL, *tok = NULL;
+  char *secret, *text, err[512];
+  uint64_t u;
+  int64_t now = (int64_t)time(NULL);
+  struct buf in;
+  size_t len = 0;
+  enum auth_error e;
+  json_t *out;
+  bool failed;
+  int c, rc = 1;
+
+  if (secret_on_argv(argc, argv))
+    return EXIT_USAGE;
+  jwt_config_init(&cfg);
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'f': secret_file = optarg; break;
+    case 'k': cfg.public_key_file = optarg; break;
+    case 'j': cfg.jwks_file = optarg; break;
+    case 'i': cfg.issuer = optarg; break;
+    case 'a': cfg.audience = optarg; break;
+    case 'c': cfg.policy_claim = optarg; break;
+    case 'l':
+      if (parse_u64z(optarg, &u) || u > JWT_MAX_LEEWAY) {
+        fprintf(stderr, "vodgate jwt verify: --leeway must be 0 to %d\n", JWT_MAX_LEEWAY);
+        return EXIT_USAGE;
+      }
+      cfg.leeway = (int64_t)u;
+      break;
+    case 'n':
+      if (parse_u64z(optarg, &u) || u > (uint64_t)JWT_MAX_NUMERIC_DATE) {
+        fprintf(stderr, "vodgate jwt verify: --now must be seconds since the epoch\n");
+        return EXIT_USAGE;
+      }
+      now = (int64_t)u;
+      break;
+    case 'h': verify_usage(stdout); return 0;
+    default: verify_usage(stderr); return EXIT_USAGE;
+    }
+  }
+  if (optind != argc) {
+    fprintf(stderr, "vodgate jwt verify: the token is read from stdin, not the command line\n");
+    return EXIT_USAGE;
+  }
+  secret = load_secret(secret_file, &failed);
+  if (failed)
+    return 1;
+  if (secret) {
+    cfg.hs256_secret = (const unsigned char *)secret;
+    cfg.hs256_secret_len = strlen(secret);
+  }
+  v = jwt_verifier_new(&cfg, err, sizeof(err));
+  free_secret(secret);
+  if (!v) {
+    fprintf(stderr, "vodgate jwt verify: %s\n", err);
+    return 1;
+  }
+
+  /* Room for "Authorization: Bearer " and line ends around a maximal token. */
+  buf_init(&in, AUTH_MAX_TOKEN + 64);
+  e = read_token(&in, &tok, &len);
+  if (e == AUTH_OK)
+    e = jwt_verify(v, tok, len, now, &id);
+  if (e == AUTH_OK) {
+    out = json_pack("{s:s, s:s, s:s?, s:I}", "result", "ok", "sub", id.sub, "policy", id.policy,
+                    "exp", (json_int_t)id.exp);
+    jwt_identity_release(&id);
+    rc = 0;
+  } else {
+    out = json_pack("{s:s}", "result", auth_error_str(e));
+  }
+  text = out ? json_dumps(out, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+  if (text)
+    printf("%s\n", text);
+  free(text);
+  json_decref(out);
+  secure_zero(in.ptr, in.len);
+  buf_release(&in);
+  jwt_verifier_free(v);
+  return rc;
+}
+
+static int jwt_mint(int argc, char **argv)
 {
   static const struct option opts[] = {
       {"sub", required_argument, NULL, 's'},
@@ -70,19 +270,10 @@ int cmd_jwt(int argc, char **argv)
   int64_t now;
   int c, rc = 1;
   enum auth_error e;
+  bool failed;
 
-  /* getopt_long accepts unique prefixes, so "--secret VALUE" would be read
-   * as --secret-file and the secret echoed in an error. Refuse it outright. */
-  for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--") == 0)
-      break;
-    if (strncmp(argv[i], "--sec", 5) == 0 && strcmp(argv[i], "--secret-file") != 0 &&
-        strncmp(argv[i], "--secret-file=", 14) != 0) {
-      fprintf(stderr, "vodgate jwt: the secret is never taken from the command line; use "
-                      "--secret-file FILE or VODGATE_AUTH_JWT_HS256_SECRET\n");
-      return EXIT_USAGE;
-    }
-  }
+  if (secret_on_argv(argc, argv))
+    return EXIT_USAGE;
   optind = 1;
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (c) {
@@ -109,19 +300,12 @@ int cmd_jwt(int argc, char **argv)
     return EXIT_USAGE;
   }
 
-  if (secret_file) {
-    secret = read_secret_file(secret_file);
-    if (!secret) {
-      fprintf(stderr, "vodgate jwt: cannot read the secret from --secret-file %s\n", secret_file);
-      return 1;
-    }
-  } else {
-    const char *env = getenv("VODGATE_AUTH_JWT_HS256_SECRET");
-    if (!env || !env[0]) {
-      fprintf(stderr, "vodgate jwt: set VODGATE_AUTH_JWT_HS256_SECRET or use --secret-file\n");
-      return 1;
-    }
-    secret = xstrdup(env);
+  secret = load_secret(secret_file, &failed);
+  if (failed)
+    return 1;
+  if (!secret) {
+    fprintf(stderr, "vodgate jwt: set VODGATE_AUTH_JWT_HS256_SECRET or use --secret-file\n");
+    return 1;
   }
 
   jwt_config_init(&cfg);
@@ -171,9 +355,13 @@ done:
   json_decref(claims);
   free(claims_text);
   free(token);
-  if (secret) {
-    secure_zero(secret, strlen(secret));
-    free(secret);
-  }
+  free_secret(secret);
   return rc;
+}
+
+int cmd_jwt(int argc, char **argv)
+{
+  if (argc > 1 && strcmp(argv[1], "verify") == 0)
+    return jwt_verify_cmd(argc - 1, argv + 1);
+  return jwt_mint(argc, argv);
 }

@@ -86,6 +86,11 @@
 #define STORE_MAX_STATE  16  /* longest ledger state is "processing" */
 #define STORE_MAX_REASON 256 /* quarantine reason: our own fixed messages */
 #define STORE_HASH_HEX   64  /* SHA-256 in hex */
+/* Events: EventType, FileId, TaskId, Status as received (VOD's are < 80;
+ * the event parser allows 128), and the idempotency key built from three
+ * of them (spec 5.4): 3 x 128 + separators fits in 512. */
+#define STORE_MAX_EVENT_ID  128
+#define STORE_MAX_EVENT_KEY 512
 /* JSON kept per row (session params, event bodies, ledger detail, outbox
  * payloads, quarantined bodies): never more than a request body may carry. */
 #define STORE_MAX_BODY HTTP_MAX_BODY_DEFAULT
@@ -131,6 +136,8 @@
 #define EVENT_MAX_PULL_EVENTS 64                     /* PullEvents returns at most 16 */
 #define EVENT_MAX_ID          128                    /* FileId/TaskId/EventType: ids are < 80 */
 #define EVENT_MAX_KEY         (3 * EVENT_MAX_ID + 2) /* type/id/status, never truncated */
+/* AiContentReviewResultSet subtasks: 10 review types exist. */
+#define EVENT_MAX_REVIEW_TASKS 32
 /* Emulator (src/emu). COS q-sign Authorization: SDK access keys are ~40-70
  * characters; times are two 10..20 digit numbers; the lists name only the
  * few headers/params of one request (about 30 bytes in practice). */

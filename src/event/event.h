@@ -164,7 +164,6 @@ void event_release(struct vod_event *ev);
  * JSON_MAX_DEPTH), not_object, unknown_format, missing_field:<path>,
  * bad_type:<path>, bad_value:<path>, too_big:<path> (more than
  * EVENT_MAX_REVIEW_TASKS subtasks). */
-#define EVENT_MAX_REVIEW_TASKS 32 /* 10 review types exist */
 int event_parse(const char *body, size_t len, const struct event_review_policy *pol,
                 struct vod_event *ev, char *reason, size_t cap) WARN_UNUSED;
 

@@ -5,6 +5,9 @@
  * quota counters, and the event intake tables (events, ledger, outbox,
  * quarantine).
  *
+ * Backends implement struct store_ops (store_impl.h, the ops vtable); this
+ * header is what callers use, whatever the backend.
+ *
  * Model
  * - Reads (store_session_get, store_token_find, ...) run on the calling
  *   thread against a reader connection and see committed data only.
@@ -14,6 +17,9 @@
  *   (all of its writes are rolled back and store_run returns that error).
  *   store_run returns only after the outcome is durable: VG_OK means
  *   committed with the backend's durability (SQLite: synchronous=FULL).
+ *   store_submit() is the same without blocking: a callback reports the
+ *   outcome. The store_* write functions without _tx_ are one-callback
+ *   conveniences over store_run.
  * - SQLite: one writer thread owns the only write connection. It drains a
  *   queue and runs every callback queued while the previous commit was in
  *   flight inside ONE transaction (each callback in its own SAVEPOINT), then
@@ -34,6 +40,10 @@
  * - Never call store_run (or any non-tx store_* function) from inside a
  *   callback: on SQLite that deadlocks the writer.
  * - The struct store_tx is valid only during the callback.
+ * - VG_CONFLICT and VG_NOTFOUND from a store_tx_* call are outcomes the
+ *   callback may act on and carry on. After VG_INVALID or VG_IO it must
+ *   return an error: on PostgreSQL the transaction is already aborted (and
+ *   is rolled back with VG_IO even if the callback returns VG_OK).
  *
  * Strings: every string argument is NUL-terminated UTF-8 whose length is
  * bounded by limits.h (STORE_MAX_*); longer or empty required strings give
@@ -246,7 +256,7 @@ int store_quota_get(struct store *s, const char *user_id, int64_t day, int64_t *
  * written by ONE callback so that they commit together in one group commit. */
 
 struct store_event {
-  const char *event_key; /* idempotency key: EventType + (FileId|TaskId) + Status */
+  const char *event_key; /* idempotency key (<= STORE_MAX_EVENT_KEY): spec 5.4 */
   const char *source;    /* "push" or "pull" */
   const char *type;      /* EventType */
   const char *file_id;   /* may be NULL */

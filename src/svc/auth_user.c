@@ -33,11 +33,12 @@ static void deny_auth(struct http_res *res, enum auth_error e)
     http_error(res, 500, VG_CODE_INTERNAL, "internal error while checking the token");
     return;
   }
-  snprintf(msg, sizeof(msg), "%s: %s",
-           code == VG_CODE_MISSING_CREDENTIALS ? "missing credentials"
-           : code == VG_CODE_EXPIRED_TOKEN     ? "token not valid now"
-                                               : "bad token",
-           auth_error_str(e));
+  if (code == VG_CODE_MISSING_CREDENTIALS)
+    snprintf(msg, sizeof(msg), "missing credentials: send Authorization: Bearer <token>");
+  else
+    snprintf(msg, sizeof(msg), "%s (%s)",
+             code == VG_CODE_EXPIRED_TOKEN ? "token not valid at this time" : "bad token",
+             auth_error_str(e));
   http_error(res, 401, code, msg);
   (void)http_res_header(res, "WWW-Authenticate",
                         code == VG_CODE_MISSING_CREDENTIALS ? "Bearer"

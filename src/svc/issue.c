@@ -23,6 +23,7 @@
 #include "auth/jwt.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "http/http.h"
 #include "http/metrics.h"
 #include "policy/ratelimit.h"
 #include "sig/sig.h"
@@ -44,19 +45,21 @@ struct ask {
 
 /* One issuing in flight: everything the transaction callback needs. */
 struct issue {
+  struct svc_identity who_copy;
   const struct svc_identity *who;
-  const struct policy *pol;
-  const char *request_id;
+  struct svc_state *st;     /* one reference, held until the answer is sent */
+  const struct policy *pol; /* inside st */
+  struct http_res *later;   /* the deferred response (http_defer) */
+  char request_id[HTTP_REQUEST_ID_MAX + 1];
   int64_t now;
   bool reuse;
   char upload_id[STORE_MAX_ID + 1];
-  json_t *params;       /* resolved, stored with the session */
-  const char *params_s; /* its text */
+  json_t *params; /* resolved, stored with the session */
+  char *params_s; /* its text (malloc'd) */
   struct sig_result sig;
   /* outputs of the transaction */
   int fail_code, fail_status;
   const char *fail_msg;
-  char *stored_params; /* a reused session's params (malloc'd) */
 };
 
 static int64_t now_s(void)
@@ -320,6 +323,41 @@ static int issue_tx(struct store_tx *tx, void *arg)
   return store_tx_audit_append(tx, &a);
 }
 
+/* The answer, once the transaction's outcome is durable. Runs on a store
+ * thread: short, never blocks. */
+static void issue_done(int rc, void *arg)
+{
+  struct issue *is = arg;
+  struct http_res *res = is->later;
+
+  if (rc != VG_OK) {
+    if (is->fail_status) {
+      if (is->fail_status == 429)
+        metrics_inc("vodgate_quota_rejections_total", "reason",
+                    is->fail_code == VG_CODE_QUOTA_EXCEEDED ? "uploads_per_day"
+                                                            : "signatures_per_upload");
+      http_error(res, is->fail_status, is->fail_code, is->fail_msg);
+    } else if (rc == VG_AGAIN) {
+      http_error(res, 503, VG_CODE_UNAVAILABLE, "shutting down");
+    } else {
+      log_error("issue: store error %s (request %s)", vg_strerror(rc), is->request_id);
+      http_error(res, 500, VG_CODE_INTERNAL, "internal error");
+    }
+  } else {
+    metrics_inc("vodgate_signatures_issued_total", "policy", is->pol->name);
+    http_res_json(res, 200,
+                  json_pack("{s:i,s:s,s:{s:s,s:s,s:I}}", "code", 0, "message", "ok", "data",
+                            "signature", is->sig.signature.ptr, "uploadId", is->upload_id,
+                            "expireTime", (json_int_t)is->sig.expire_time));
+  }
+  http_resume(is->later); /* res must not be touched after this */
+  free(is->params_s);
+  json_decref(is->params);
+  sig_result_release(&is->sig);
+  svc_state_unref(is->st);
+  free(is);
+}
+
 void svc_issue_signature(struct http_req *req, struct http_res *res, void *user)
 {
   struct app *app = user;
@@ -367,7 +405,6 @@ void svc_issue_signature(struct http_req *req, struct http_res *res, void *user)
 
   is.who = &who;
   is.pol = pol;
-  is.request_id = req->request_id;
   is.now = now_s();
   if (ask.upload_id) {
     struct store_session s;
@@ -446,37 +483,29 @@ void svc_issue_signature(struct http_req *req, struct http_res *res, void *user)
     http_error(res, 400, VG_CODE_BAD_REQUEST, msg);
     goto out;
   }
+  /* Durable before answered, without holding a worker thread: the
+   * connection is parked and the write joins the store's next group
+   * commit (issue_done answers). */
   {
-    char *ps = json_dumps(is.params, JSON_COMPACT | JSON_SORT_KEYS);
-    is.params_s = ps;
-    rc = store_run(app->store, issue_tx, &is);
-    free(ps);
-    is.params_s = NULL;
+    struct issue *heap = xmalloc(sizeof(*heap));
+    *heap = is;
+    heap->who_copy = who;
+    heap->who = &heap->who_copy;
+    heap->st = st;
+    snprintf(heap->request_id, sizeof(heap->request_id), "%s", req->request_id);
+    heap->params_s = json_dumps(is.params, JSON_COMPACT | JSON_SORT_KEYS);
+    heap->later = http_defer(req);
+    memset(&is, 0, sizeof(is)); /* moved into heap */
+    sig_result_init(&is.sig);
+    st = NULL;
+    if (store_submit(app->store, issue_tx, heap, issue_done, heap) != VG_OK)
+      issue_done(VG_AGAIN, heap);
   }
-  if (rc != VG_OK) {
-    if (is.fail_status) {
-      if (is.fail_status == 429)
-        metrics_inc("vodgate_quota_rejections_total", "reason",
-                    is.fail_code == VG_CODE_QUOTA_EXCEEDED ? "uploads_per_day"
-                                                           : "signatures_per_upload");
-      http_error(res, is.fail_status, is.fail_code, is.fail_msg);
-    } else if (rc == VG_AGAIN) {
-      http_error(res, 503, VG_CODE_UNAVAILABLE, "shutting down");
-    } else {
-      log_error("issue: store error %s (request %s)", vg_strerror(rc), req->request_id);
-      http_error(res, 500, VG_CODE_INTERNAL, "internal error");
-    }
-    goto out;
-  }
-  metrics_inc("vodgate_signatures_issued_total", "policy", pol->name);
-  http_res_json(res, 200,
-                json_pack("{s:i,s:s,s:{s:s,s:s,s:I}}", "code", 0, "message", "ok", "data",
-                          "signature", is.sig.signature.ptr, "uploadId", is.upload_id, "expireTime",
-                          (json_int_t)is.sig.expire_time));
 out:
   json_decref(ask.body);
   json_decref(is.params);
   sig_result_release(&is.sig);
   buf_release(&session_ctx);
-  svc_state_unref(st);
+  if (st)
+    svc_state_unref(st);
 }

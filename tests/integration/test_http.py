@@ -407,10 +407,30 @@ class PerIpLimit(Base):
             c.close()
 
 
-class ConnectionLimit(PerIpLimit):
+class ConnectionLimit(Base):
     # One worker thread: libmicrohttpd splits max_connections between the
     # workers of its pool, so the limit is exact only with one.
     ini = BASE_INI.replace("threads = 4", "threads = 1") + "per_ip_connections = 0\nmax_connections = 3\n"
+
+    def test_connection_over_limit_waits_for_a_slot(self):
+        held = [self.conn() for _ in range(3)]
+        for c in held:
+            r, _ = self.req("GET", "/healthz", conn=c)
+            self.assertEqual(r.status, 200)
+        # At the limit the server stops accepting: the 4th connection stays
+        # in the kernel's backlog and gets no answer...
+        s = socket.create_connection(("127.0.0.1", self.d.port))
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.settimeout(1.0)
+        with self.assertRaises(socket.timeout):
+            s.recv(100)
+        # ...until a slot frees.
+        held[0].close()
+        s.settimeout(10)
+        self.assertEqual(status_of(s.recv(100)), 200)
+        s.close()
+        for c in held[1:]:
+            c.close()
 
 
 class Cors(Base):

@@ -1,15 +1,19 @@
-"""`vodgate jwt`: minting HS256 development tokens (src/cmd/cmd_jwt.c).
+"""`vodgate jwt`: minting HS256 development tokens and `vodgate jwt verify`
+(src/cmd/cmd_jwt.c over src/auth/jwt.c).
 
-The token is checked independently here with Python's hmac, so a bug shared
-by the minting helper and the verifier would still show.
+Minted tokens are checked independently here with Python's hmac, and the
+tokens given to `jwt verify` are built by hand (tests/lib/vgjwt.py, openssl
+CLI for RSA/EC), so a bug shared by minting and verifying would still show.
 """
 import base64
 import hashlib
 import hmac
 import json
+import subprocess
 import time
 import unittest
 
+import vgjwt
 import vgtest
 
 SECRET = "integration-secret-0123456789abcdef"
@@ -87,6 +91,115 @@ class JwtCli(unittest.TestCase):
         self.assertIn("malformed", p.stderr)
         p = vgtest.run(["jwt", "--sub", "x" * 257], env=env, check=1)
         self.assertEqual(p.stdout, "")
+
+
+NOW = 1750000000
+
+
+def claims(**kw):
+    c = {"sub": "user-42", "exp": NOW + 3600, "iat": NOW, "iss": "https://idp.example",
+         "aud": "vodgate", "vg_policy": "gold"}
+    c.update(kw)
+    return {k: v for k, v in c.items() if v is not None}
+
+
+class JwtVerifyCli(unittest.TestCase):
+    """`vodgate jwt verify` against tokens minted by hand in Python: every
+    reason, through the real binary."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = vgtest.TempDir()
+        cls.keys = vgjwt.Keys(cls.tmp.path)
+        cls.secret_file = cls.tmp.file("secret", SECRET)
+        cls.jwks = cls.tmp.file("jwks.json", cls.keys.jwks({"rsa-1": "rsa", "ec-1": "ec"}))
+        cls.p384 = cls.tmp.file("p384.pem", subprocess_p384())
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def verify(self, token, *extra, rc=None):
+        args = ["jwt", "verify", "--now", str(NOW), "--iss", "https://idp.example", "--aud",
+                "vodgate", "--policy-claim", "vg_policy", "--secret-file", self.secret_file,
+                "--public-key-file", self.keys.rsa_pub, "--jwks-file", self.jwks] + list(extra)
+        p = vgtest.run(args, input=token + "\n")
+        out = json.loads(p.stdout)
+        self.assertEqual(p.returncode, 0 if out["result"] == "ok" else 1)
+        self.assertNotIn(SECRET, p.stdout + p.stderr)
+        return out
+
+    def reason(self, token, *extra):
+        return self.verify(token, *extra)["result"]
+
+    def test_good_tokens(self):
+        for tok in (vgjwt.hs256(SECRET, claims()), vgjwt.rs256(self.keys, claims()),
+                    vgjwt.rs256(self.keys, claims(), kid="rsa-1"),
+                    vgjwt.es256(self.keys, claims(), kid="ec-1")):
+            self.assertEqual(self.verify(tok), {"result": "ok", "sub": "user-42",
+                                                "policy": "gold", "exp": NOW + 3600})
+
+    def test_attacks_and_failures(self):
+        rsa_pem = open(self.keys.rsa_pub).read()
+        good = vgjwt.hs256(SECRET, claims())
+        cases = [
+            ("", "missing"),
+            ("Bearer", "missing"),
+            ("Basic dXNlcg==", "malformed"),
+            (good.rsplit(".", 1)[0], "malformed"),
+            (good + ".x", "malformed"),
+            (good[:5] + "!" + good[6:], "malformed"),
+            (vgjwt.hs256(SECRET, '{"sub":"a","sub":"b","exp":1750003600}'), "malformed"),
+            (vgjwt.hs256("wrong-secret-wrong-secret-wrong-secret", claims()), "bad_signature"),
+            (vgjwt.none(claims()), "alg_not_allowed"),
+            (vgjwt.none(claims(), signature=good.rsplit(".", 1)[1]), "alg_not_allowed"),
+            (vgjwt.hs256(rsa_pem, claims()), "bad_signature"),
+            (vgjwt.hs256(rsa_pem, claims(), header={"alg": "HS256", "kid": "rsa-1"}),
+             "alg_not_allowed"),
+            (vgjwt.rs256(self.keys, claims(), kid="nope"), "unknown_kid"),
+            (vgjwt.hs256(SECRET, claims(exp=NOW - 61)), "expired"),
+            (vgjwt.hs256(SECRET, claims(exp=None)), "missing_exp"),
+            (vgjwt.hs256(SECRET, claims(nbf=NOW + 61)), "not_yet_valid"),
+            (vgjwt.hs256(SECRET, claims(iss="https://evil.example")), "bad_issuer"),
+            (vgjwt.hs256(SECRET, claims(aud=["other", "x"])), "bad_audience"),
+            (vgjwt.hs256(SECRET, claims(sub=None)), "missing_sub"),
+            ("a" * 8193, "too_long"),
+        ]
+        # One assertion over all cases (vgtest's TAP output does not report subTest failures).
+        got = [(want, self.reason(token)) for token, want in cases]
+        self.assertEqual([g for w, g in got], [w for w, g in got])
+        # Leeway honoured both ways.
+        self.assertEqual(self.reason(vgjwt.hs256(SECRET, claims(exp=NOW - 59))), "ok")
+        self.assertEqual(self.reason(vgjwt.hs256(SECRET, claims(nbf=NOW + 60))), "ok")
+        self.assertEqual(self.reason(vgjwt.hs256(SECRET, claims(exp=NOW - 1)), "--leeway", "0"),
+                         "expired")
+
+    def test_hs256_with_public_key_against_rs_only(self):
+        rsa_pem = open(self.keys.rsa_pub).read()
+        p = vgtest.run(["jwt", "verify", "--now", str(NOW), "--public-key-file",
+                        self.keys.rsa_pub], input=vgjwt.hs256(rsa_pem, claims(aud=None)))
+        self.assertEqual(json.loads(p.stdout), {"result": "alg_not_allowed"})
+        p = vgtest.run(["jwt", "verify", "--now", str(NOW), "--secret-file", self.secret_file],
+                       input=vgjwt.rs256(self.keys, claims(aud=None)))
+        self.assertEqual(json.loads(p.stdout), {"result": "alg_not_allowed"})
+
+    def test_bad_key_configuration(self):
+        p = vgtest.run(["jwt", "verify", "--public-key-file", self.p384], input="x")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("curve secp384r1", p.stderr)
+        p = vgtest.run(["jwt", "verify", "--public-key-file", self.keys.rsa], input="x")
+        self.assertIn("private key", p.stderr)
+        p = vgtest.run(["jwt", "verify"], input="x")
+        self.assertIn("no JWT key configured", p.stderr)
+        vgtest.run(["jwt", "verify", "token-on-argv"], check=2)
+
+
+def subprocess_p384():
+    """PEM public key on P-384 (ES384's curve), which vodgate must refuse."""
+    key = subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                          "ec_paramgen_curve:P-384"], capture_output=True, check=True).stdout
+    return subprocess.run(["openssl", "pkey", "-pubout"], input=key, capture_output=True,
+                          check=True).stdout.decode()
 
 
 if __name__ == "__main__":

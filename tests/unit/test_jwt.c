@@ -403,8 +403,28 @@ static void missing_and_too_long(void **state)
   assert_int_equal(jwt_verify(v, big, AUTH_MAX_TOKEN + 1, NOW, &id), AUTH_TOO_LONG);
   /* Exactly at the limit it is judged on content, not size. */
   assert_int_equal(jwt_verify(v, big, AUTH_MAX_TOKEN, NOW, &id), AUTH_MALFORMED);
-  free(big);
   jwt_verifier_free(v);
+  /* A smaller configured maximum. */
+  {
+    struct jwt_config c;
+    char *t = mint_hs(HS, "{\"sub\":\"u\",\"exp\":1750003600}", secret, strlen(secret));
+    char err[256];
+    jwt_config_init(&c);
+    c.hs256_secret = (const unsigned char *)secret;
+    c.hs256_secret_len = strlen(secret);
+    c.max_token = strlen(t);
+    v = make(&c);
+    assert_int_equal(verify(v, t), AUTH_OK);
+    jwt_verifier_free(v);
+    c.max_token = strlen(t) - 1;
+    v = make(&c);
+    assert_int_equal(verify(v, t), AUTH_TOO_LONG);
+    jwt_verifier_free(v);
+    c.max_token = AUTH_MAX_TOKEN + 1;
+    assert_null(jwt_verifier_new(&c, err, sizeof(err)));
+    free(t);
+  }
+  free(big);
 }
 
 static void malformed_tokens(void **state)
