@@ -83,11 +83,25 @@ static const struct cfg_key_info schema[] = {
    "File holding the secret path token of POST /v1/vod/events/<token>; or VODGATE_EVENTS_PATH_TOKEN."},
   {"events", "allow_unauthenticated", CFG_BOOL, "false", 0, 0, NULL,
    "Run the push receiver with neither a sign key nor a path token. Off by default."},
+  {"events", "pull_timeout", CFG_DURATION, "10", 1, 120, NULL,
+   "Pull mode: client timeout of one PullEvents long poll (VOD holds it up to 5 s; Tencent suggests 10 s)."},
+  {"events", "pull_interval", CFG_DURATION, "1", 0, 3600, NULL,
+   "Pull mode: pause after a PullEvents that returned no event (the long poll already waited)."},
+  {"events", "pull_backoff_max", CFG_DURATION, "60", 1, 3600, NULL,
+   "Pull mode: longest pause between retries after errors (1 s doubling, with +-20% jitter)."},
 
   /* [webhook] */
   {"webhook", "url", CFG_STR, NULL, 0, 2048, NULL, "The app's webhook URL; unset: no webhooks."},
   {"webhook", "secret_file", CFG_SECRET_FILE, NULL, 0, 0, NULL,
-   "File holding the Standard Webhooks secret; or VODGATE_WEBHOOK_SECRET."},
+   "File holding the Standard Webhooks secret (whsec_<base64> is decoded, anything else is used as raw bytes); or VODGATE_WEBHOOK_SECRET. Without it no webhook is sent."},
+  {"webhook", "timeout", CFG_DURATION, "10", 1, 300, NULL,
+   "Time allowed for one delivery (connect, send, answer); longer counts as a failed attempt."},
+  {"webhook", "retry_schedule", CFG_LIST, "5s, 30s, 2m, 10m, 30m, 1h", 0, 0, NULL,
+   "Delays between attempts (each 1s..7d, +-20% jitter); the last one repeats until retry_for."},
+  {"webhook", "retry_for", CFG_DURATION, "1d", 0, I64(30) * 86400, NULL,
+   "A webhook whose next retry would come later than this after its first attempt (by the schedule) is dead-lettered."},
+  {"webhook", "poll_interval", CFG_DURATION, "5", 1, 3600, NULL,
+   "The forwarder looks for due rows at least this often (it is also woken by each new row)."},
 
   /* [policy NAME] */
   {"policy", "validity", CFG_DURATION, "3600", 1, SIG_MAX_VALIDITY, NULL,

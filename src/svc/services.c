@@ -13,6 +13,7 @@
 #include "core/err.h"
 #include "store/store.h"
 #include "svc/state.h"
+#include "svc/workers.h"
 
 int app_services_init(struct app *app, char *err, size_t errlen)
 {
@@ -25,11 +26,16 @@ int app_services_init(struct app *app, char *err, size_t errlen)
   /* Signing keys, JWT verifier, attribution keys, policies (svc/state.c). */
   if (svc_init(app, err, errlen))
     return -1;
+  /* Background workers (svc/workers.h): after the store, before listening. */
+  if (webhook_start(app, err, errlen) || puller_start(app, err, errlen))
+    return -1;
   return 0;
 }
 
 void app_services_release(struct app *app)
 {
+  puller_stop();
+  webhook_stop();
   svc_release(app);
   store_close(app->store);
   app->store = NULL;
