@@ -41,7 +41,7 @@
 #include "tc3/tc3.h"
 
 #define PL_LEASE        "event-puller"
-#define PL_LEASE_TTL    60 /* > the longest pull + commit + confirm round */
+#define PL_LEASE_TTL    30 /* a crashed puller is replaced after this; renewed every 10 s */
 #define PL_CONFIRM_MAX  16 /* ConfirmEvents takes at most 16 handles */
 #define PL_VERSION      "2018-07-17"
 #define PL_CONTENT_TYPE "application/json"

@@ -31,7 +31,7 @@
 #include "svc/app.h"
 
 #define WH_LEASE      "webhook-forwarder"
-#define WH_LEASE_TTL  60          /* seconds; renewed every WH_LEASE_TTL / 3 */
+#define WH_LEASE_TTL  30          /* seconds; renewed every WH_LEASE_TTL / 3 */
 #define WH_BATCH      32          /* rows claimed per round */
 #define WH_MAX_SCHED  32          /* retry_schedule entries at most */
 #define WH_MAX_RESP   (64 * 1024) /* the receiver's answer is only logged by status */
