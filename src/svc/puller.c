@@ -109,9 +109,12 @@ static int api_call(struct puller *p, const char *action, const char *body, long
   int rc;
 
   *out = NULL;
+  h_region[0] = '\0';
+  if (region && *region)
+    snprintf(h_region, sizeof(h_region), "X-TC-Region: %s", region);
   buf_init(&auth, 900);
   rc = sid && sk ? tc3_authorization(&r, sid, sk, &auth) : VG_INVALID;
-  cfg_unref(c); /* sk is not used past this point */
+  cfg_unref(c); /* nothing of c (sid, sk, region) is used past this point */
   if (rc) {
     buf_release(&auth);
     log_error("puller: cannot sign %s (%s): check [vod] secret_id and the secret key", action,
@@ -129,10 +132,8 @@ static int api_call(struct puller *p, const char *action, const char *body, long
   hdrs[nh++] = "X-TC-Version: " PL_VERSION;
   hdrs[nh++] = h_ts;
   hdrs[nh++] = "X-TC-RequestClient: vodgate/" VODGATE_VERSION;
-  if (region && *region) {
-    snprintf(h_region, sizeof(h_region), "X-TC-Region: %s", region);
+  if (h_region[0])
     hdrs[nh++] = h_region;
-  }
   hdrs[nh++] = h_auth;
   rc = http_client_post(p->hc, p->url, hdrs, nh, body, strlen(body), timeout_ms, &resp);
   secure_zero(h_auth, sizeof(h_auth));
@@ -429,6 +430,10 @@ int puller_start(struct app *app, char *err, size_t errlen)
     goto fail;
   }
   g_pl = p;
+  metrics_describe("vodgate_pull_requests_total", "PullEvents/ConfirmEvents calls by result.");
+  metrics_describe("vodgate_pull_events_total",
+                   "Pulled events by outcome (new, duplicate, quarantined, commit_failed).");
+  metrics_describe("vodgate_pull_confirmed_total", "Event handles confirmed with ConfirmEvents.");
   log_info("puller: started (endpoint host %s)", p->host);
   return 0;
 fail:

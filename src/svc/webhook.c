@@ -346,9 +346,20 @@ static void *wh_main(void *arg)
       log_error("webhook: cannot read the outbox (%s)", vg_strerror(rc));
     while (n < WH_BATCH && items[n].event_key)
       n++;
-    for (size_t i = 0; i < n && !atomic_load(&w->stop); i++)
+    for (size_t i = 0; i < n && !atomic_load(&w->stop); i++) {
+      /* A batch of slow receivers can outlast the lease: renew it between
+       * deliveries, and stop if another forwarder took over meanwhile. */
+      int64_t t = (int64_t)time(NULL);
+      if (t - lease_at >= WH_LEASE_TTL / 3) {
+        if (store_lease_acquire(w->app->store, WH_LEASE, w->owner, t, WH_LEASE_TTL) != VG_OK) {
+          held = false;
+          break;
+        }
+        lease_at = t;
+      }
       if (!deliver(w, &items[i]))
         break;
+    }
     items_free(items, n);
     if (store_outbox_count(w->app->store, &pending) == VG_OK)
       atomic_store(&g_depth, pending);
@@ -459,6 +470,10 @@ int webhook_start(struct app *app, char *err, size_t errlen)
   pthread_mutex_lock(&g_mu);
   g_wh = w;
   pthread_mutex_unlock(&g_mu);
+  metrics_describe("vodgate_webhook_deliveries_total",
+                   "Webhook delivery attempts by result (delivered: 2xx; failed: anything else).");
+  metrics_describe("vodgate_webhook_dead_letters_total",
+                   "Webhooks given up after [webhook] retry_for (kept in the outbox, dead).");
   log_info("webhook: forwarder started (host %s, retries for %llds)", host,
            (long long)w->retry_for);
   return 0;

@@ -44,6 +44,7 @@ data_dir = {dirpath}/data
 secret_id = {SECRET_ID}
 api_endpoint = {url}
 sub_app_id = {SUB_APP}
+region = ap-guangzhou
 
 [events]
 mode = pull
@@ -148,6 +149,7 @@ class Puller(unittest.TestCase):
         self.assertEqual(h["X-TC-Version"], "2018-07-17")
         self.assertEqual(h["Host"], "127.0.0.1:%d" % self.fake.port)
         self.assertEqual(h["Content-Type"], "application/json")
+        self.assertEqual(h["X-TC-Region"], "ap-guangzhou")
         self.assertEqual(json.loads(body), {"SubAppId": SUB_APP})
         self.assertEqual(d.stop(), 0)
 
