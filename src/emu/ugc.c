@@ -189,6 +189,33 @@ static bool printable_ok(const char *s, size_t n)
   return skey_ok(s, n);
 }
 
+/* Nesting depth of a JSON text (brackets outside strings), so that deep
+ * input is refused before the recursive parser sees it. */
+static bool depth_ok(const char *s, size_t n, int max)
+{
+  int d = 0;
+  bool in_str = false, esc = false;
+  for (size_t i = 0; i < n; i++) {
+    char ch = s[i];
+    if (in_str) {
+      if (esc)
+        esc = false;
+      else if (ch == '\\')
+        esc = true;
+      else if (ch == '"')
+        in_str = false;
+    } else if (ch == '"') {
+      in_str = true;
+    } else if (ch == '[' || ch == '{') {
+      if (++d > max)
+        return false;
+    } else if (ch == ']' || ch == '}') {
+      d--;
+    }
+  }
+  return true;
+}
+
 int ugc_request_parse(enum ugc_action action, const char *body, size_t len, struct ugc_request *out)
 {
   json_t *root, *sig;
@@ -198,7 +225,7 @@ int ugc_request_parse(enum ugc_action action, const char *body, size_t len, stru
   memset(out, 0, sizeof(*out));
   out->action = action;
   out->video_size = out->cover_size = -1;
-  if (!body || len == 0 || len > UGC_MAX_BODY)
+  if (!body || len == 0 || len > UGC_MAX_BODY || !depth_ok(body, len, JSON_MAX_DEPTH))
     return UGC_E_REQUEST;
   root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &err);
   if (!root)
@@ -448,6 +475,29 @@ enum ugc_cert_result ugc_cert_check(const struct ugc_config *c, const char *ak, 
     return UGC_CERT_EXPIRED;
   }
   return UGC_CERT_OK;
+}
+
+const char *ugc_cert_error_code(enum ugc_cert_result r)
+{
+  switch (r) {
+  case UGC_CERT_OK: return "";
+  case UGC_CERT_MALFORMED: return "InvalidAccessKeyId";
+  case UGC_CERT_EXPIRED: return "AccessDenied";
+  case UGC_CERT_BAD_TOKEN: return "InvalidToken";
+  }
+  return "AccessDenied";
+}
+
+const char *ugc_cert_error_message(enum ugc_cert_result r)
+{
+  switch (r) {
+  case UGC_CERT_OK: return "";
+  case UGC_CERT_MALFORMED: return "The access key Id you provided does not exist in our records.";
+  /* cos-js-sdk-v5 retries with a corrected clock on exactly this text. */
+  case UGC_CERT_EXPIRED: return "Request has expired";
+  case UGC_CERT_BAD_TOKEN: return "The provided token is malformed or otherwise invalid.";
+  }
+  return "Access Denied.";
 }
 
 int ugc_session_object(const struct ugc_session *s, const char *path)
@@ -823,4 +873,45 @@ void ugc_event_sign(json_t *ev, const char *sign_key, int64_t t)
   json_object_set_new(ev, "Sign", json_string(hex));
   json_object_set_new(ev, "T", json_integer((json_int_t)t));
   secure_zero(msg, sizeof(msg));
+}
+
+/* ---- routing ---- */
+
+enum ugc_host ugc_classify_host(const struct ugc_config *c, const char *host)
+{
+  char h[256], cos[192];
+  size_t n = 0, bl;
+  bool ip = true;
+  if (!host)
+    return UGC_HOST_OTHER;
+  /* Lower-case up to the port; refuse anything odd (IPv6 literals too). */
+  for (const char *p = host; *p && *p != ':'; p++) {
+    char ch = *p;
+    if (n + 1 >= sizeof(h))
+      return UGC_HOST_OTHER;
+    if (ch >= 'A' && ch <= 'Z')
+      ch = (char)(ch - 'A' + 'a');
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '.'))
+      return UGC_HOST_OTHER;
+    if (!((ch >= '0' && ch <= '9') || ch == '.'))
+      ip = false;
+    h[n++] = ch;
+  }
+  if (n && h[n - 1] == '.')
+    n--;
+  h[n] = '\0';
+  if (n == 0)
+    return UGC_HOST_OTHER;
+  if (strcmp(h, "vod2.qcloud.com") == 0 || strcmp(h, "vod2.dnsv1.com") == 0)
+    return UGC_HOST_UGC;
+  if (strcmp(h, "vodreport.qcloud.com") == 0)
+    return UGC_HOST_REPORT;
+  if (strcmp(h, "vod.tencentcloudapi.com") == 0 || strcmp(h, "localhost") == 0 || ip)
+    return UGC_HOST_API;
+  bl = (size_t)snprintf(cos, sizeof(cos), "%s-%llu.cos.%s.", c->bucket,
+                        (unsigned long long)c->storage_app_id, c->region);
+  if (bl < sizeof(cos) && n > bl && memcmp(h, cos, bl) == 0 &&
+      (strcmp(h + bl, "myqcloud.com") == 0 || strcmp(h + bl, "tencentcos.cn") == 0))
+    return UGC_HOST_COS;
+  return UGC_HOST_OTHER;
 }

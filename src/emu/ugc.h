@@ -193,8 +193,14 @@ enum ugc_cert_result ugc_cert_check(const struct ugc_config *c, const char *ak, 
                                     int64_t now, unsigned char id[16],
                                     char secret_key[UGC_SK_LEN + 1]);
 
+/* COS <Code> and <Message> for a failed ugc_cert_check (HTTP 403). */
+const char *ugc_cert_error_code(enum ugc_cert_result r);
+const char *ugc_cert_error_message(enum ugc_cert_result r);
+
 /* Which object of the session a decoded COS path ("/bucket/...") names:
- * 1 media, 2 cover, 0 none (outside the session: deny). */
+ * 1 media, 2 cover, 0 none (outside the session: deny). For
+ * ListMultipartUploads pass "/" + the decoded prefix parameter (the SDKs list
+ * with prefix = the key without its leading '/'). */
 int ugc_session_object(const struct ugc_session *s, const char *path);
 
 /* Mark committed (idempotent: a second call changes nothing) and mint the
@@ -254,5 +260,21 @@ size_t ugc_event_procedure(const struct ugc_config *c, const struct ugc_session 
 
 /* Add "Sign" = md5hex(sign_key + decimal t) and "T" = t to a push body. */
 void ugc_event_sign(json_t *ev, const char *sign_key, int64_t t);
+
+/* ---- routing ---- */
+
+/* Which service a request's Host names (port and a trailing dot ignored,
+ * case-insensitive). COS is only this emulator's bucket:
+ * "<bucket>-<storage_app_id>.cos.<region>.myqcloud.com" or the same under
+ * ".tencentcos.cn" (cos-js-sdk-v5's AutoSwitchHost fallback). */
+enum ugc_host {
+  UGC_HOST_OTHER,  /* unknown: answer 404 / deny */
+  UGC_HOST_UGC,    /* vod2.qcloud.com, vod2.dnsv1.com */
+  UGC_HOST_REPORT, /* vodreport.qcloud.com (beacons: accept and drop) */
+  UGC_HOST_API,    /* vod.tencentcloudapi.com, or a literal IP / localhost
+                    * (the API SDK with endpoint "127.0.0.1:PORT") */
+  UGC_HOST_COS,    /* our bucket */
+};
+enum ugc_host ugc_classify_host(const struct ugc_config *c, const char *host);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * ingest.h: the one call that commits a parsed VOD event, used by the event
  * puller (svc/puller.c) and meant to be the same path the push receiver
- * uses (svc/events.c on the `events` branch: intake_prepare + intake_tx).
+ * uses (svc/events.c: intake_prepare + intake_tx).
  *
  * Contract (what the puller relies on; any implementation must keep it):
  * - svc_ingest_event() returns VG_OK only once the event row (idempotency
@@ -15,11 +15,9 @@
  *   caller must not confirm (the event is pulled again later).
  * - When an outbox row was added, the webhook forwarder is woken.
  *
- * TEMPORARY IMPLEMENTATION (ingest.c), until the events branch is merged:
- * store_tx_event_insert and, for a new event with [webhook] url set, one
- * outbox row {"type":"event.received","eventKey","eventType","fileId"}.
- * No ledger. On merge, ingest.c becomes intake_prepare + store_run(
- * intake_tx) + webhook_wake() when intake.outbox_id > 0.
+ * Implementation (ingest.c): intake_prepare + store_run(intake_tx), the
+ * push receiver's own code path (svc/intake.h), then svc_uploads_notify()
+ * on a state change and webhook_wake() when an outbox row was added.
  */
 #ifndef VG_SVC_INGEST_H
 #define VG_SVC_INGEST_H

@@ -248,7 +248,16 @@ static int pull_once(struct puller *p, size_t *n_events)
     return rc;
   }
   memset(&pull, 0, sizeof(pull));
-  rc = event_parse_pull(resp, strlen(resp), NULL, &pull, reason, sizeof(reason));
+  {
+    /* The review thresholds of the push receiver (svc/events.c). */
+    struct cfg *c = app_cfg_get(p->app);
+    struct event_review_policy rp = {
+        .block_at = (double)cfg_get_int(c, "events", "review_block_at"),
+        .review_at = (double)cfg_get_int(c, "events", "review_review_at"),
+    };
+    cfg_unref(c);
+    rc = event_parse_pull(resp, strlen(resp), &rp, &pull, reason, sizeof(reason));
+  }
   free(resp);
   if (rc) {
     log_warn("puller: PullEvents answer refused (%s)", reason);

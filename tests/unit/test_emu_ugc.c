@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "emu/ugc.h"
@@ -279,6 +280,9 @@ static void session_key_and_cert_checks(void **state)
   assert_int_equal(ugc_cert_check(&c, s.secret_id, "TMPTOKEN", NOW, id, sk), UGC_CERT_BAD_TOKEN);
   assert_int_equal(ugc_cert_check(&c, s.secret_id, NULL, NOW, id, sk), UGC_CERT_BAD_TOKEN);
   assert_int_equal(ugc_cert_check(&c, "AKIDTMPSECRETID", s.token, NOW, id, sk), UGC_CERT_MALFORMED);
+  assert_string_equal(ugc_cert_error_code(UGC_CERT_MALFORMED), "InvalidAccessKeyId");
+  assert_string_equal(ugc_cert_error_code(UGC_CERT_BAD_TOKEN), "InvalidToken");
+  assert_string_equal(ugc_cert_error_message(UGC_CERT_EXPIRED), "Request has expired");
 
   /* A refreshed credential differs, and both stay valid until they expire. */
   {
@@ -334,6 +338,29 @@ static void request_parsing(void **state)
     assert_int_equal(ugc_request_parse(UGC_APPLY, bad_apply[i], strlen(bad_apply[i]), &r),
                      UGC_E_REQUEST);
     assert_null(r.signature);
+  }
+  /* Nesting deeper than JSON_MAX_DEPTH is refused before parsing. */
+  {
+    char deep[2 * JSON_MAX_DEPTH + 96];
+    size_t n = (size_t)snprintf(deep, sizeof(deep), "%s",
+                                "{\"signature\":\"S\",\"videoType\":\"mp4\",\"x\":");
+    for (int i = 0; i < JSON_MAX_DEPTH; i++)
+      deep[n++] = '[';
+    for (int i = 0; i < JSON_MAX_DEPTH; i++)
+      deep[n++] = ']';
+    deep[n++] = '}';
+    assert_int_equal(ugc_request_parse(UGC_APPLY, deep, n, &r), UGC_E_REQUEST);
+    /* One level less is fine; brackets inside a string do not count. */
+    n = (size_t)snprintf(deep, sizeof(deep), "%s",
+                         "{\"signature\":\"[[[\\\"[\",\"videoType\":\"mp4\",\"x\":");
+    for (int i = 0; i < JSON_MAX_DEPTH - 1; i++)
+      deep[n++] = '[';
+    for (int i = 0; i < JSON_MAX_DEPTH - 1; i++)
+      deep[n++] = ']';
+    deep[n++] = '}';
+    assert_int_equal(ugc_request_parse(UGC_APPLY, deep, n, &r), UGC_OK);
+    assert_string_equal(r.signature, "[[[\"[");
+    ugc_request_release(&r);
   }
   /* Resume: only signature + vodSessionKey (the browser SDK). */
   const char *resume = "{\"signature\":\"S\",\"vodSessionKey\":\"vsk-5\",\"uploadFromWeb\":true}";
@@ -432,6 +459,34 @@ static void envelopes_and_signing(void **state)
   check_dump(ev, "{\"Sign\":\"9c88f0346e3c64e8cde4871eb5c032ba\",\"T\":1551113665}");
 }
 
+static void host_classification(void **state)
+{
+  struct ugc_config c;
+  setup_cfg(&c);
+  assert_int_equal(ugc_classify_host(&c, "vod2.qcloud.com"), UGC_HOST_UGC);
+  assert_int_equal(ugc_classify_host(&c, "VOD2.dnsv1.com:443"), UGC_HOST_UGC);
+  assert_int_equal(ugc_classify_host(&c, "vodreport.qcloud.com"), UGC_HOST_REPORT);
+  assert_int_equal(ugc_classify_host(&c, "vod.tencentcloudapi.com."), UGC_HOST_API);
+  assert_int_equal(ugc_classify_host(&c, "127.0.0.1:18081"), UGC_HOST_API);
+  assert_int_equal(
+      ugc_classify_host(&c, "b1a2c3d4vodgzp1500000000-1250000000.cos.ap-guangzhou.myqcloud.com"),
+      UGC_HOST_COS);
+  assert_int_equal(ugc_classify_host(
+                       &c, "b1a2c3d4vodgzp1500000000-1250000000.cos.ap-guangzhou.tencentcos.cn:80"),
+                   UGC_HOST_COS);
+  assert_int_equal(ugc_classify_host(&c, "otherbucket-1250000000.cos.ap-guangzhou.myqcloud.com"),
+                   UGC_HOST_OTHER);
+  assert_int_equal(
+      ugc_classify_host(&c, "b1a2c3d4vodgzp1500000000-1250000000.cos.ap-chongqing.myqcloud.com"),
+      UGC_HOST_OTHER);
+  assert_int_equal(ugc_classify_host(&c, "b1a2c3d4vodgzp1500000000-1250000000.cos.ap-guangzhou."
+                                         "myqcloud.com.evil.example"),
+                   UGC_HOST_OTHER);
+  assert_int_equal(ugc_classify_host(&c, "[::1]:80"), UGC_HOST_OTHER);
+  assert_int_equal(ugc_classify_host(&c, ""), UGC_HOST_OTHER);
+  assert_int_equal(ugc_classify_host(&c, NULL), UGC_HOST_OTHER);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -445,6 +500,7 @@ int main(void)
       cmocka_unit_test(policy_limits),
       cmocka_unit_test(session_json_round_trip),
       cmocka_unit_test(envelopes_and_signing),
+      cmocka_unit_test(host_classification),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
