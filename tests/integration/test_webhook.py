@@ -152,7 +152,7 @@ class Webhooks(unittest.TestCase):
         self.receivers.append(r)
         return r
 
-    def start(self, url, secret=WHSEC, schedule="1", retry_for="1h", timeout="2"):
+    def start(self, url, secret=WHSEC, schedule="1", retry_for="1h", timeout="2", mode="pull"):
         ini = f"""
 [server]
 listen = 127.0.0.1:0
@@ -164,7 +164,8 @@ secret_id = {SECRET_ID}
 api_endpoint = {self.fake.url}
 
 [events]
-mode = pull
+mode = {mode}
+allow_unauthenticated = true
 pull_timeout = 2
 pull_interval = 0
 
@@ -199,6 +200,11 @@ poll_interval = 1
         keys = sorted(p["eventKey"] for p in r.effects.values())
         self.assertEqual(keys, sorted("NewFileUpload/" + f for f in fids))
         self.assertTrue(all(re.fullmatch(r"msg_[0-9]+_[0-9a-f]{16}", w) for w in r.effects))
+        for p in r.effects.values():
+            self.assertEqual(p["type"], "upload.state_changed")
+            self.assertEqual(p["previousState"], "issued")
+            self.assertEqual(p["data"]["state"], "uploaded")
+            self.assertEqual("NewFileUpload/" + p["data"]["fileId"], p["eventKey"])
         deadline = time.time() + 30
         while time.time() < deadline and not all(o[2] for o in self.outbox()):
             time.sleep(0.05)
@@ -259,6 +265,35 @@ poll_interval = 1
         self.assertEqual(d.stop(), 0)
         d.wait_log(lambda x: "webhook: forwarder stopped" in x.get("msg", ""))
         self.assertEqual(self.outbox(), [("NewFileUpload/" + f, 0, 0, 0)])
+
+    def test_push_and_pull_one_effect(self):
+        """mode = both: the same event pushed and pulled is one event, one
+        ledger change, one webhook."""
+        r = self.receiver()
+        fids = [new_file_id() for _ in range(4)]
+        d = self.start(r.url, mode="both")
+        for f in fids[:2]:  # pushed first, then pulled
+            self.push(d, nfu(f))
+        for f in fids:
+            self.fake.add(nfu(f))
+        self.fake.wait_all_confirmed()
+        for f in fids[2:]:  # pulled first, then pushed: a duplicate
+            self.assertEqual(self.push(d, nfu(f))["data"]["duplicate"], True)
+        r.wait(lambda x: len(x.effects) == 4)
+        self.assertEqual(sorted(p["eventKey"] for p in r.effects.values()),
+                         sorted("NewFileUpload/" + f for f in fids))
+        self.assertEqual(db_rows(self.db, "SELECT source, COUNT(*) FROM event GROUP BY source ORDER BY source"),
+                         [("pull", 2), ("push", 2)])
+        self.assertEqual(len(self.outbox()), 4)
+        self.assertEqual(d.stop(), 0)
+        self.assertEqual(sorted(r.attempts.values()), [1] * 4)
+
+    def push(self, d, obj):
+        req = urllib.request.Request(d.base + "/v1/vod/events", data=json.dumps(obj).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+        with urllib.request.urlopen(req) as resp:
+            self.assertEqual(resp.status, 200)
+            return json.loads(resp.read())
 
     def test_no_secret_no_webhooks(self):
         f = new_file_id()
