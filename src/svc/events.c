@@ -25,6 +25,7 @@
 #include "svc/app.h"
 #include "svc/intake.h"
 #include "svc/state.h"
+#include "svc/workers.h"
 
 #define EVENTS_PATH "/v1/vod/events"
 
@@ -137,6 +138,8 @@ static void ev_done(int rc, void *arg)
                   json_pack("{s:i,s:s,s:o}", "code", 0, "message", "ok", "data", data));
     if (job->in.state_changed)
       svc_uploads_notify();
+    if (job->in.outbox_id > 0)
+      webhook_wake(); /* cheap: a flag and a condition variable */
   }
   http_resume(job->res); /* job->res must not be touched after this */
   job_free(job);

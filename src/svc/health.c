@@ -10,6 +10,7 @@
 #include "core/util.h"
 #include "http/metrics.h"
 #include "svc/app.h"
+#include "svc/workers.h"
 
 void svc_healthz(struct http_req *req, struct http_res *res, void *user)
 {
@@ -36,7 +37,7 @@ void svc_metrics(struct http_req *req, struct http_res *res, void *user)
   struct buf b;
 
   buf_init(&b, 4 * 1024 * 1024);
-  if (metrics_render(&b)) {
+  if (metrics_render(&b) || webhook_metrics_render(&b)) {
     buf_release(&b);
     http_error(res, 500, VG_CODE_INTERNAL, "metrics too large");
     return;

@@ -17,6 +17,7 @@
 #include "store/store.h"
 #include "svc/events.h"
 #include "svc/state.h"
+#include "svc/workers.h"
 
 int app_services_init(struct app *app, char *err, size_t errlen)
 {
@@ -45,11 +46,17 @@ int app_services_init(struct app *app, char *err, size_t errlen)
     snprintf(err, errlen, "cannot start the long-poll watcher thread");
     return -1;
   }
+  /* Background workers (svc/workers.h): after the store, before listening. */
+  if (webhook_start(app, err, errlen) || puller_start(app, err, errlen))
+    return -1;
   return 0;
 }
 
 void app_services_release(struct app *app)
 {
+  /* Workers first: the puller's commits notify the uploads watcher. */
+  puller_stop();
+  webhook_stop();
   svc_uploads_release();
   svc_release(app);
   store_close(app->store);

@@ -1,0 +1,215 @@
+/*
+ * http_client.c: libcurl easy-handle wrapper; see http_client.h.
+ */
+#include "net/http_client.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+
+#define HC_DEFAULT_CONNECT_MS 5000
+#define HC_DEFAULT_TIMEOUT_MS 30000
+#define HC_DEFAULT_MAX_BODY   (1024 * 1024)
+
+struct http_client {
+  CURL *curl;
+  struct http_client_opts opts;
+  char *user_agent;
+};
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static int global_rc = VG_ERR;
+
+static void global_init_once(void)
+{
+  global_rc = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? VG_OK : VG_ERR;
+}
+
+int http_client_global_init(void)
+{
+  pthread_once(&global_once, global_init_once);
+  return global_rc;
+}
+
+void http_client_global_cleanup(void)
+{
+  if (global_rc == VG_OK)
+    curl_global_cleanup();
+}
+
+struct http_client *http_client_new(const struct http_client_opts *opts)
+{
+  struct http_client *c = xcalloc(1, sizeof(*c));
+
+  if (opts)
+    c->opts = *opts;
+  if (c->opts.connect_timeout_ms <= 0)
+    c->opts.connect_timeout_ms = HC_DEFAULT_CONNECT_MS;
+  if (c->opts.timeout_ms <= 0)
+    c->opts.timeout_ms = HC_DEFAULT_TIMEOUT_MS;
+  if (c->opts.max_body == 0)
+    c->opts.max_body = HC_DEFAULT_MAX_BODY;
+  c->user_agent = xstrdup(c->opts.user_agent ? c->opts.user_agent : "vodgate/" VODGATE_VERSION);
+  c->opts.user_agent = c->user_agent;
+  c->curl = curl_easy_init();
+  if (!c->curl) {
+    fprintf(stderr, "curl_easy_init failed\n");
+    abort();
+  }
+  return c;
+}
+
+void http_client_free(struct http_client *c)
+{
+  if (!c)
+    return;
+  curl_easy_cleanup(c->curl);
+  free(c->user_agent);
+  free(c);
+}
+
+void http_client_resp_release(struct http_client_resp *resp)
+{
+  buf_release(&resp->body);
+}
+
+struct sink {
+  struct buf *b;
+  bool too_big;
+};
+
+static size_t write_cb(char *p, size_t size, size_t n, void *ud)
+{
+  struct sink *s = ud;
+  size_t len = size * n;
+
+  if (buf_append(s->b, p, len) != VG_OK) {
+    s->too_big = true;
+    return 0; /* makes curl fail with CURLE_WRITE_ERROR */
+  }
+  return len;
+}
+
+static int progress_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+  atomic_bool *cancel = ud;
+
+  (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+  return cancel && atomic_load(cancel) ? 1 : 0; /* non-zero aborts the transfer */
+}
+
+int http_client_url_host(const char *url, char *out, size_t cap)
+{
+  const char *p, *end, *at;
+  size_t n;
+
+  if (strncmp(url, "http://", 7) == 0)
+    p = url + 7;
+  else if (strncmp(url, "https://", 8) == 0)
+    p = url + 8;
+  else
+    return VG_INVALID;
+  end = p + strcspn(p, "/?#");
+  /* userinfo@host: never part of Host */
+  at = memchr(p, '@', (size_t)(end - p));
+  if (at)
+    p = at + 1;
+  n = (size_t)(end - p);
+  if (n == 0)
+    return VG_INVALID;
+  if (n >= cap)
+    return VG_TOOBIG;
+  memcpy(out, p, n);
+  out[n] = '\0';
+  return VG_OK;
+}
+
+int http_client_post(struct http_client *c, const char *url, const char *const *headers,
+                     size_t n_headers, const char *body, size_t body_len, long timeout_ms,
+                     struct http_client_resp *resp)
+{
+  struct curl_slist *hl = NULL, *tmp;
+  struct sink sink;
+  CURL *h = c->curl;
+  CURLcode cc;
+  int rc = VG_OK;
+
+  memset(resp, 0, sizeof(*resp));
+  buf_init(&resp->body, c->opts.max_body);
+  if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+    snprintf(resp->error, sizeof(resp->error), "URL scheme must be http or https");
+    return VG_INVALID;
+  }
+  for (size_t i = 0; i < n_headers; i++) {
+    if (strpbrk(headers[i], "\r\n")) {
+      snprintf(resp->error, sizeof(resp->error), "header with CR or LF");
+      curl_slist_free_all(hl);
+      return VG_INVALID;
+    }
+    tmp = curl_slist_append(hl, headers[i]);
+    if (!tmp) {
+      curl_slist_free_all(hl);
+      snprintf(resp->error, sizeof(resp->error), "out of memory");
+      return VG_NOMEM;
+    }
+    hl = tmp;
+  }
+  /* libcurl sends "Expect: 100-continue" for larger bodies: one more round
+   * trip for nothing, and some receivers mishandle it. */
+  tmp = curl_slist_append(hl, "Expect:");
+  if (tmp)
+    hl = tmp;
+
+  sink.b = &resp->body;
+  sink.too_big = false;
+  /* Options are reset per request: nothing leaks from the previous one;
+   * the connection cache survives curl_easy_reset. */
+  curl_easy_reset(h);
+  curl_easy_setopt(h, CURLOPT_URL, url);
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->opts.connect_timeout_ms);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : c->opts.timeout_ms);
+  curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->opts.max_body);
+  curl_easy_setopt(h, CURLOPT_USERAGENT, c->opts.user_agent);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+  curl_easy_setopt(h, CURLOPT_POST, 1L);
+  curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
+  curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? body_len : 0));
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+  curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, progress_cb);
+  curl_easy_setopt(h, CURLOPT_XFERINFODATA, c->opts.cancel);
+  curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+
+  cc = curl_easy_perform(h);
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+  if (sink.too_big || cc == CURLE_FILESIZE_EXCEEDED) {
+    snprintf(resp->error, sizeof(resp->error), "response body over %zu bytes", c->opts.max_body);
+    rc = VG_TOOBIG;
+  } else if (cc == CURLE_ABORTED_BY_CALLBACK) {
+    snprintf(resp->error, sizeof(resp->error), "cancelled");
+    rc = VG_AGAIN;
+  } else if (cc != CURLE_OK) {
+    snprintf(resp->error, sizeof(resp->error), "%s", curl_easy_strerror(cc));
+    rc = cc == CURLE_URL_MALFORMAT || cc == CURLE_UNSUPPORTED_PROTOCOL ? VG_INVALID : VG_IO;
+  }
+  /* Keep body.ptr a C string for parsers (the cap is on the payload). */
+  if (rc == VG_OK) {
+    resp->body.max++;
+    if (buf_appendc(&resp->body, '\0') == VG_OK)
+      resp->body.len--;
+    resp->body.max--;
+  }
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+  curl_slist_free_all(hl);
+  return rc;
+}

@@ -1,0 +1,65 @@
+/*
+ * workers.h: the two background workers of the event service, each one
+ * thread with its own libcurl handle (net/http_client.h), never on a
+ * request thread. Started by app_services_init() and stopped by
+ * app_services_release() (svc/services.c); at most one of each per process
+ * (process-wide state), and per database (store leases).
+ *
+ * Webhook forwarder (svc/webhook.c): runs when [webhook] url is set. Takes
+ * the due rows of the transactional outbox, POSTs each as a Standard
+ * Webhook, marks it delivered on 2xx, otherwise schedules a retry with
+ * exponential backoff and jitter ([webhook] retry_schedule) and dead-letters
+ * it once the schedule would pass [webhook] retry_for. Woken by
+ * webhook_wake() and every [webhook] poll_interval.
+ *
+ * Event puller (svc/puller.c): runs when [events] mode is pull or both.
+ * PullEvents (long poll) -> svc_ingest_event for each event (durable) ->
+ * ConfirmEvents for the committed handles only, 16 per call.
+ *
+ * Shutdown: *_stop() sets a flag, wakes the thread, abandons an in-flight
+ * HTTP request within about a second, joins the thread and gives the lease
+ * up. Undelivered rows stay pending; unconfirmed events are pulled again.
+ */
+#ifndef VG_SVC_WORKERS_H
+#define VG_SVC_WORKERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+
+struct app;
+
+/* Start the forwarder if [webhook] url is set (else a no-op, 0). Returns 0,
+ * or -1 with err set for a configuration it cannot run with (bad
+ * retry_schedule). A url without a secret logs an error and does not start
+ * (webhooks are never sent unsigned; rows wait in the outbox). */
+int webhook_start(struct app *app, char *err, size_t errlen);
+void webhook_stop(void);
+/* Wake the forwarder now (after a commit that added outbox rows). Cheap,
+ * callable from any thread, a no-op when no forwarder runs. */
+void webhook_wake(void);
+
+/* Append the forwarder's gauges (vodgate_outbox_pending) in Prometheus text
+ * format; nothing when no forwarder runs. */
+int webhook_metrics_render(struct buf *out) WARN_UNUSED;
+
+/* Standard Webhooks signature: "v1," + base64(HMAC-SHA256(key, id "." ts
+ * "." body)) into out[cap] (cap >= 48). Returns VG_OK or VG_ERR. */
+int webhook_sign(const void *key, size_t key_len, const char *id, int64_t ts, const char *body,
+                 size_t body_len, char *out, size_t cap) WARN_UNUSED;
+/* The key bytes of a configured secret: "whsec_<base64>" is decoded (the
+ * Standard Webhooks form), anything else is used as raw bytes. *out is
+ * malloc'd (caller frees, after secure_zero). VG_INVALID: empty or bad
+ * base64 after whsec_. */
+int webhook_secret_key(const char *secret, size_t len, unsigned char **out,
+                       size_t *out_len) WARN_UNUSED;
+
+/* Start the puller if [events] mode is pull or both (else 0). Returns -1
+ * with err set when pull is on but [vod] secret_id / secret key are missing
+ * or api_endpoint is not an http(s) URL. */
+int puller_start(struct app *app, char *err, size_t errlen);
+void puller_stop(void);
+
+#endif

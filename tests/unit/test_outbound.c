@@ -1,0 +1,211 @@
+/* Unit tests for the outbound side: Standard Webhooks signing (the spec's
+ * published vector), webhook secrets (whsec_ and raw), and the libcurl
+ * client against a one-shot loopback server (status and body, the body
+ * cap, no redirects followed, only http/https, header injection). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/util.h"
+#include "net/http_client.h"
+#include "svc/workers.h"
+
+/* Standard Webhooks reference vector (standard-webhooks libraries' tests). */
+static void test_sign_vector(void **state)
+{
+  unsigned char *key;
+  size_t key_len;
+  char sig[128];
+  const char *body = "{\"test\": 2432232314}";
+
+  (void)state;
+  assert_int_equal(webhook_secret_key("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", 38, &key, &key_len),
+                   VG_OK);
+  assert_int_equal(key_len, 24);
+  assert_int_equal(webhook_sign(key, key_len, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body,
+                                strlen(body), sig, sizeof(sig)),
+                   VG_OK);
+  assert_string_equal(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+  free(key);
+  assert_int_equal(webhook_sign("k", 1, "id", 1, "b", 1, sig, 40), VG_ERR); /* too small */
+}
+
+static void test_secret_forms(void **state)
+{
+  unsigned char *key;
+  size_t key_len;
+
+  (void)state;
+  assert_int_equal(webhook_secret_key("raw-secret", 10, &key, &key_len), VG_OK);
+  assert_int_equal(key_len, 10);
+  assert_memory_equal(key, "raw-secret", 10);
+  free(key);
+  assert_int_equal(webhook_secret_key("whsec_***", 9, &key, &key_len), VG_INVALID);
+  assert_null(key);
+  assert_int_equal(webhook_secret_key("", 0, &key, &key_len), VG_INVALID);
+  assert_int_equal(webhook_secret_key(NULL, 0, &key, &key_len), VG_INVALID);
+}
+
+static void test_url_host(void **state)
+{
+  char h[64];
+
+  (void)state;
+  assert_int_equal(http_client_url_host("https://vod.tencentcloudapi.com", h, sizeof(h)), VG_OK);
+  assert_string_equal(h, "vod.tencentcloudapi.com");
+  assert_int_equal(http_client_url_host("http://127.0.0.1:8080/x?y", h, sizeof(h)), VG_OK);
+  assert_string_equal(h, "127.0.0.1:8080");
+  assert_int_equal(http_client_url_host("http://u:p@[::1]:9/", h, sizeof(h)), VG_OK);
+  assert_string_equal(h, "[::1]:9");
+  assert_int_equal(http_client_url_host("ftp://x/", h, sizeof(h)), VG_INVALID);
+  assert_int_equal(http_client_url_host("http:///", h, sizeof(h)), VG_INVALID);
+  assert_int_equal(http_client_url_host("http://aaaaaaaaaaaaaaaaaaaa", h, 8), VG_TOOBIG);
+}
+
+/* A server that answers one connection with a fixed response and keeps
+ * what it received. */
+struct one_shot {
+  int fd;
+  int port;
+  const char *response;
+  char got[8192];
+  pthread_t th;
+};
+
+static void *serve_one(void *arg)
+{
+  struct one_shot *s = arg;
+  int c = accept(s->fd, NULL, NULL);
+  size_t n = 0;
+
+  if (c < 0)
+    return NULL;
+  /* Read until the headers and the (small) body are in. */
+  while (n < sizeof(s->got) - 1) {
+    ssize_t r = read(c, s->got + n, sizeof(s->got) - 1 - n);
+    char *eoh;
+    if (r <= 0)
+      break;
+    n += (size_t)r;
+    s->got[n] = '\0';
+    eoh = strstr(s->got, "\r\n\r\n");
+    if (eoh) {
+      const char *cl = strstr(s->got, "Content-Length: ");
+      size_t want = cl ? strtoul(cl + 16, NULL, 10) : 0;
+      if (n - (size_t)(eoh + 4 - s->got) >= want)
+        break;
+    }
+  }
+  {
+    ssize_t w = write(c, s->response, strlen(s->response));
+    (void)w; /* the client may have gone */
+  }
+  close(c);
+  return NULL;
+}
+
+static void one_shot_start(struct one_shot *s, const char *response)
+{
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof(a);
+
+  memset(s->got, 0, sizeof(s->got));
+  s->response = response;
+  s->fd = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(s->fd >= 0);
+  assert_int_equal(bind(s->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  assert_int_equal(listen(s->fd, 1), 0);
+  assert_int_equal(getsockname(s->fd, (struct sockaddr *)&a, &len), 0);
+  s->port = ntohs(a.sin_port);
+  assert_int_equal(pthread_create(&s->th, NULL, serve_one, s), 0);
+}
+
+static void one_shot_end(struct one_shot *s)
+{
+  pthread_join(s->th, NULL);
+  close(s->fd);
+}
+
+static void test_client_post(void **state)
+{
+  struct http_client *c = http_client_new(&(struct http_client_opts){.max_body = 64});
+  struct http_client_resp r;
+  struct one_shot s;
+  char url[64];
+  const char *hdrs[] = {"X-Test: 1", "Content-Type: application/json"};
+
+  (void)state;
+  one_shot_start(&s, "HTTP/1.1 201 Created\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/path", s.port);
+  assert_int_equal(http_client_post(c, url, hdrs, 2, "{\"a\":1}", 7, 0, &r), VG_OK);
+  one_shot_end(&s);
+  assert_int_equal(r.status, 201);
+  assert_int_equal(r.body.len, 5);
+  assert_string_equal(r.body.ptr, "hello");
+  assert_string_equal(r.error, "");
+  assert_non_null(strstr(s.got, "POST /path HTTP/1.1\r\n"));
+  assert_non_null(strstr(s.got, "\r\nX-Test: 1\r\n"));
+  assert_non_null(strstr(s.got, "\r\n\r\n{\"a\":1}"));
+  assert_null(strstr(s.got, "Expect:"));
+  http_client_resp_release(&r);
+
+  /* A body over the cap fails the request. */
+  one_shot_start(&s, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"
+                     "0123456789012345678901234567890123456789012345678901234567890123456789");
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/", s.port);
+  assert_int_equal(http_client_post(c, url, NULL, 0, NULL, 0, 0, &r), VG_TOOBIG);
+  one_shot_end(&s);
+  assert_non_null(strstr(r.error, "over 64 bytes"));
+  http_client_resp_release(&r);
+
+  /* Redirects are answers, never followed. */
+  one_shot_start(&s, "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/\r\nContent-Length: "
+                     "0\r\nConnection: close\r\n\r\n");
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/", s.port);
+  assert_int_equal(http_client_post(c, url, NULL, 0, NULL, 0, 0, &r), VG_OK);
+  one_shot_end(&s);
+  assert_int_equal(r.status, 302);
+  http_client_resp_release(&r);
+
+  /* Only http and https; no header injection. */
+  assert_int_equal(http_client_post(c, "file:///etc/passwd", NULL, 0, NULL, 0, 0, &r), VG_INVALID);
+  http_client_resp_release(&r);
+  {
+    const char *bad[] = {"X-A: 1\r\nX-B: 2"};
+    assert_int_equal(http_client_post(c, url, bad, 1, NULL, 0, 0, &r), VG_INVALID);
+    http_client_resp_release(&r);
+  }
+  /* Nothing listens on port 1 here: a transport error, status 0. */
+  assert_int_equal(http_client_post(c, "http://127.0.0.1:1/", NULL, 0, NULL, 0, 0, &r), VG_IO);
+  assert_int_equal(r.status, 0);
+  assert_true(r.error[0] != '\0');
+  http_client_resp_release(&r);
+  http_client_free(c);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_sign_vector),
+      cmocka_unit_test(test_secret_forms),
+      cmocka_unit_test(test_url_host),
+      cmocka_unit_test(test_client_post),
+  };
+  int rc;
+
+  if (http_client_global_init())
+    return 1;
+  rc = cmocka_run_group_tests(tests, NULL, NULL);
+  http_client_global_cleanup();
+  return rc;
+}
