@@ -21,5 +21,6 @@ int cmd_serve(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_jwt(int argc, char **argv);
 int cmd_token(int argc, char **argv);
+int cmd_emulate(int argc, char **argv);
 
 #endif

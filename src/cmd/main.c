@@ -18,6 +18,7 @@ static const struct cmd commands[] = {
     {"config", cmd_config, "check or print the configuration (secrets redacted)"},
     {"jwt", cmd_jwt, "mint an HS256 development token for the [auth] secret"},
     {"token", cmd_token, "add, list or revoke static API tokens"},
+    {"emulate", cmd_emulate, "emulate the VOD side (UGC, COS, API 3.0, events) locally"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "list the subcommands, or show one's --help"},
 };

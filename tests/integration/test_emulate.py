@@ -1,0 +1,376 @@
+"""`vodgate emulate`: VOD-UGC, COS and API 3.0 on loopback, checked through
+their wire interfaces with signatures computed independently here (COS
+q-sign, TC3), and the events pushed to a Python receiver."""
+import base64
+import datetime
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import sys
+import threading
+import time
+import unittest
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import vgtest
+
+KEY = "emu-secret-key-0123456789abcdef"
+SID = "AKIDemulatetest0000000000000000000000"
+SIGN_KEY = "MySignKey123"
+UGC_HOST = "vod2.qcloud.com"
+API_HOST = "vod.tencentcloudapi.com"
+
+
+class Receiver:
+    """Records the JSON bodies POSTed to it."""
+
+    def __init__(self):
+        self.events = []
+        self.cv = threading.Condition()
+        outer = self
+
+        class H(BaseHTTPRequestHandler):
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length", 0))
+                body = json.loads(self.rfile.read(n))
+                with outer.cv:
+                    outer.events.append(body)
+                    outer.cv.notify_all()
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.srv.server_port}/cb"
+
+    def wait(self, pred, timeout=15):
+        deadline = time.time() + timeout
+        with self.cv:
+            while True:
+                hits = [e for e in self.events if pred(e)]
+                if hits:
+                    return hits
+                left = deadline - time.time()
+                if left <= 0:
+                    raise AssertionError(f"event not received; have {self.events}")
+                self.cv.wait(left)
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+def cos_enc(s):
+    return urllib.parse.quote(s, safe="-_.~")
+
+
+def cos_authorization(cert, method, path, params, headers, now=None):
+    """q-sign-algorithm=sha1 exactly as cos-js-sdk-v5 computes it."""
+    now = int(now or time.time())
+    kt = f"{now - 60};{now + 600}"
+    sign_key = hmac.new(cert["secretKey"].encode(), kt.encode(), hashlib.sha1).hexdigest()
+    p = sorted((cos_enc(k).lower(), cos_enc(v or "")) for k, v in params)
+    h = sorted((cos_enc(k).lower(), cos_enc(v)) for k, v in headers.items())
+    hs = f"{method.lower()}\n{path}\n" + "&".join(f"{k}={v}" for k, v in p) + "\n" + \
+        "&".join(f"{k}={v}" for k, v in h) + "\n"
+    sts = f"sha1\n{kt}\n{hashlib.sha1(hs.encode()).hexdigest()}\n"
+    sig = hmac.new(sign_key.encode(), sts.encode(), hashlib.sha1).hexdigest()
+    return (f"q-sign-algorithm=sha1&q-ak={cert['secretId']}&q-sign-time={kt}&q-key-time={kt}"
+            f"&q-header-list={';'.join(k for k, _ in h)}&q-url-param-list={';'.join(k for k, _ in p)}"
+            f"&q-signature={sig}")
+
+
+def tc3_headers(action, body, host=API_HOST, key=KEY, ts=None):
+    ts = int(ts or time.time())
+    date = datetime.datetime.utcfromtimestamp(ts).strftime("%Y-%m-%d")
+    service = "vod"
+    ct = "application/json"
+    canon = (f"POST\n/\n\ncontent-type:{ct}\nhost:{host.split(':')[0]}\n\ncontent-type;host\n"
+             + hashlib.sha256(body).hexdigest())
+    sts = f"TC3-HMAC-SHA256\n{ts}\n{date}/{service}/tc3_request\n" + \
+        hashlib.sha256(canon.encode()).hexdigest()
+
+    def h(k, m):
+        return hmac.new(k, m.encode(), hashlib.sha256).digest()
+    k = h(h(h(("TC3" + key).encode(), date), service), "tc3_request")
+    sig = hmac.new(k, sts.encode(), hashlib.sha256).hexdigest()
+    return {"Host": host, "Content-Type": ct, "X-TC-Action": action, "X-TC-Timestamp": str(ts),
+            "X-TC-Version": "2018-07-17",
+            "Authorization": f"TC3-HMAC-SHA256 Credential={SID}/{date}/{service}/tc3_request, "
+                             f"SignedHeaders=content-type;host, Signature={sig}"}
+
+
+class Emu:
+    def __init__(self, tmp, callback=None, extra=()):
+        args = ["emulate", "--listen", "127.0.0.1:0", "--secret-id", SID, "--data-dir",
+                os.path.join(tmp.path, "data")]
+        if callback:
+            args += ["--callback-url", callback]
+        self.d = vgtest.Daemon(args + list(extra), env={"VODGATE_VOD_SECRET_KEY": KEY,
+                                                        "VODGATE_VOD_SIGN_KEY": SIGN_KEY})
+        self.port = self.d.port
+
+    def req(self, method, host, path, body=b"", headers=None, timeout=15):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        h = {"Host": host}
+        h.update(headers or {})
+        c.request(method, path, body=body, headers=h)
+        r = c.getresponse()
+        b = r.read()
+        c.close()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, b
+
+    def ugc(self, action, obj):
+        s, h, b = self.req("POST", UGC_HOST, f"/v3/index.php?Action={action}",
+                           json.dumps(obj).encode(), {"Content-Type": "application/json"})
+        assert s == 200, (s, b)
+        return json.loads(b)
+
+    def api(self, action, obj, **kw):
+        body = json.dumps(obj).encode()
+        s, h, b = self.req("POST", kw.pop("host", API_HOST), "/", body,
+                           tc3_headers(action, body, **kw))
+        assert s == 200, (s, b)
+        return json.loads(b)["Response"]
+
+    def cos(self, data, method, path, params=(), body=b"", headers=None, cert=None, auth=True):
+        host = f"{data['storageBucket']}-{data['storageAppId']}.cos.{data['storageRegionV5']}.myqcloud.com"
+        cert = cert or data["tempCertificate"]
+        h = dict(headers or {})
+        if auth:
+            h["Authorization"] = cos_authorization(cert, method, path, params,
+                                                   {k.lower(): v for k, v in h.items()})
+            h["x-cos-security-token"] = cert["token"]
+        q = "&".join(cos_enc(k) if v is None else f"{cos_enc(k)}={cos_enc(v)}" for k, v in params)
+        url = urllib.parse.quote(path) + ("?" + q if q else "")
+        return self.req(method, host, url, body, h)
+
+    def stop(self):
+        self.d.stop()
+
+
+def sign(*extra):
+    return vgtest.run(["sign", "--secret-id", SID, *extra], env={"VODGATE_VOD_SECRET_KEY": KEY},
+                      check=0).stdout.strip()
+
+
+class EmulateTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = vgtest.TempDir()
+        self.rx = Receiver()
+        self.emu = Emu(self.tmp, self.rx.url)
+
+    def tearDown(self):
+        self.emu.stop()
+        self.rx.close()
+        self.tmp.cleanup()
+
+    def apply(self, name="clip", size=11, *sigargs):
+        a = self.emu.ugc("ApplyUploadUGC", {"signature": sign(*sigargs), "videoName": name,
+                                            "videoType": "mp4", "videoSize": size})
+        self.assertEqual(a["code"], 0, a)
+        return a["data"]
+
+    def test_help(self):
+        p = vgtest.run(["emulate", "--help"], check=0)
+        self.assertIn("--tls-listen", p.stdout)
+        p = vgtest.run(["emulate", "--listen", "127.0.0.1:0"], check=2)
+
+    def test_put_commit_pushes_signed_event(self):
+        d = self.apply("clean clip", 11, "--source-context", "user-7")
+        self.assertEqual(d["storageRegionV5"], d["StorageRegionV5"])
+        path = d["video"]["storagePath"]
+        s, h, b = self.emu.cos(d, "PUT", path, body=b"hello world")
+        self.assertEqual(s, 200, b)
+        self.assertEqual(h["etag"], '"%s"' % hashlib.md5(b"hello world").hexdigest())
+        c = self.emu.ugc("CommitUploadUGC", {"signature": sign(),
+                                             "vodSessionKey": d["vodSessionKey"]})
+        self.assertEqual(c["code"], 0, c)
+        fid = c["data"]["fileId"]
+        self.assertTrue(c["data"]["video"]["url"].endswith(path))
+        ev = self.rx.wait(lambda e: e.get("EventType") == "NewFileUpload")[0]
+        self.assertEqual(ev["FileUploadEvent"]["FileId"], fid)
+        self.assertEqual(ev["FileUploadEvent"]["MediaBasicInfo"]["SourceInfo"]["SourceContext"],
+                         "user-7")
+        self.assertEqual(ev["Sign"], hashlib.md5(f"{SIGN_KEY}{ev['T']}".encode()).hexdigest())
+        self.assertGreater(ev["T"], time.time())
+        # A second Commit answers the same and pushes nothing new.
+        c2 = self.emu.ugc("CommitUploadUGC", {"signature": sign(),
+                                              "vodSessionKey": d["vodSessionKey"]})
+        self.assertEqual(c2["data"]["fileId"], fid)
+        time.sleep(0.5)
+        self.assertEqual(len([e for e in self.rx.events if e["EventType"] == "NewFileUpload"]), 1)
+
+    def test_multipart_and_review_block(self):
+        d = self.apply("marked", 0, "--procedure", "ReviewFlow", "--session-context", "sess-9")
+        path = d["video"]["storagePath"]
+        key = path[1:]
+        s, h, b = self.emu.cos(d, "POST", path, [("uploads", None)],
+                               headers={"Content-Type": "video/mp4"})
+        self.assertEqual(s, 200, b)
+        uid = b.split(b"<UploadId>")[1].split(b"</UploadId>")[0].decode()
+        p1 = b"VODGATE-REVIEW:block\n" + b"a" * 1000
+        p2 = b"b" * 500
+        etags = []
+        for n, part in ((1, p1), (2, p2)):
+            s, h, b = self.emu.cos(d, "PUT", path, [("partNumber", str(n)), ("uploadId", uid)],
+                                   body=part, headers={"Content-Length": str(len(part))})
+            self.assertEqual(s, 200, b)
+            etags.append(h["etag"].strip('"'))
+        s, h, b = self.emu.cos(d, "GET", "/", [("prefix", key), ("uploads", None)])
+        self.assertEqual(s, 200, b)
+        self.assertIn(uid.encode(), b)
+        s, h, b = self.emu.cos(d, "GET", path, [("uploadId", uid)])
+        self.assertIn(b"<PartNumber>2</PartNumber>", b)
+        xml = ("<CompleteMultipartUpload>" + "".join(
+            f"<Part><PartNumber>{i + 1}</PartNumber><ETag>&quot;{e}&quot;</ETag></Part>"
+            for i, e in enumerate(etags)) + "</CompleteMultipartUpload>").encode()
+        md5 = base64.b64encode(hashlib.md5(xml).digest()).decode()
+        s, h, b = self.emu.cos(d, "POST", path, [("uploadId", uid)], body=xml,
+                               headers={"Content-MD5": md5, "Content-Type": "application/xml"})
+        self.assertEqual(s, 200, b)
+        self.assertIn(b"-2&quot;</ETag>", b)
+        c = self.emu.ugc("CommitUploadUGC", {"signature": sign(),
+                                             "vodSessionKey": d["vodSessionKey"]})
+        self.assertEqual(c["code"], 0, c)
+        ev = self.rx.wait(lambda e: e.get("EventType") == "ProcedureStateChanged")[0]
+        pe = ev["ProcedureStateChangeEvent"]
+        self.assertEqual(pe["FileId"], c["data"]["fileId"])
+        self.assertEqual(pe["SessionContext"], "sess-9")
+        self.assertIn('"block"', json.dumps(pe))
+        self.assertEqual(self.rx.wait(lambda e: e.get("EventType") == "NewFileUpload")[0]
+                         ["FileUploadEvent"]["MetaData"]["Size"], len(p1) + len(p2))
+
+    def test_signature_checks(self):
+        base = {"videoName": "x", "videoType": "mp4", "videoSize": 1}
+        other = vgtest.run(["sign", "--secret-id", SID],
+                           env={"VODGATE_VOD_SECRET_KEY": "another-key-000000000"},
+                           check=0).stdout.strip()
+        a = self.emu.ugc("ApplyUploadUGC", dict(base, signature=other))
+        self.assertEqual((a["code"], a["message"]), (10004, "ugc upload | invalid signature"))
+        now = int(time.time())
+        expired = sign("--now", str(now - 7200), "--expire-time", str(now - 3600))
+        self.assertEqual(self.emu.ugc("ApplyUploadUGC", dict(base, signature=expired))["code"],
+                         10004)
+        once = sign("--one-time")
+        self.assertEqual(self.emu.ugc("ApplyUploadUGC", dict(base, signature=once))["code"], 0)
+        a = self.emu.ugc("ApplyUploadUGC", dict(base, signature=once))
+        self.assertEqual((a["code"], a["message"]), (10004, "duplicate vod signature"))
+        # Reusable signatures stay reusable.
+        many = sign()
+        for _ in range(2):
+            self.assertEqual(self.emu.ugc("ApplyUploadUGC", dict(base, signature=many))["code"], 0)
+        a = self.emu.ugc("ApplyUploadUGC", {"signature": many})
+        self.assertEqual((a["code"], a["message"]), (10001, "ugc upload | invalid request"))
+        a = self.emu.ugc("CommitUploadUGC", {"signature": many, "vodSessionKey": "vsk1" + "0" * 80})
+        self.assertEqual(a["code"], 10005)
+
+    def test_resume_by_session_key(self):
+        d = self.apply()
+        r = self.emu.ugc("ApplyUploadUGC", {"signature": sign(),
+                                            "vodSessionKey": d["vodSessionKey"]})
+        self.assertEqual(r["code"], 0, r)
+        self.assertEqual(r["data"]["video"]["storagePath"], d["video"]["storagePath"])
+        self.assertEqual(r["data"]["vodSessionKey"], d["vodSessionKey"])
+        # Commit before the bytes arrived is refused.
+        c = self.emu.ugc("CommitUploadUGC", {"signature": sign(),
+                                             "vodSessionKey": d["vodSessionKey"]})
+        self.assertEqual(c["code"], 10001)
+
+    def test_cos_refusals_and_confinement(self):
+        d = self.apply()
+        d2 = self.apply()
+        path = d["video"]["storagePath"]
+        s, h, b = self.emu.cos(d, "PUT", path, body=b"x", auth=False)
+        self.assertEqual(s, 403)
+        self.assertIn(b"<Code>AccessDenied</Code>", b)
+        bad = dict(d["tempCertificate"], secretKey="0" * 40)
+        s, h, b = self.emu.cos(d, "PUT", path, body=b"x", cert=bad)
+        self.assertEqual(s, 403)
+        self.assertIn(b"<Code>SignatureDoesNotMatch</Code>", b)
+        # The other session's object, a made-up key, and a traversal.
+        for p in (d2["video"]["storagePath"], path + "x", path.rsplit("/", 1)[0] + "/../../etc"):
+            s, h, b = self.emu.cos(d, "PUT", p, body=b"x")
+            self.assertEqual(s, 403, p)
+            self.assertIn(b"AccessDenied", b)
+        self.assertFalse(os.path.exists(os.path.join(self.tmp.path, "etc")))
+        s, h, b = self.emu.cos(d, "PUT", path, body=b"x", headers={"Content-MD5": "AAAA"})
+        self.assertEqual(s, 400)
+        self.assertIn(b"BadDigest", b)
+
+    def test_cors(self):
+        s, h, b = self.emu.req("OPTIONS", UGC_HOST, "/v3/index.php?Action=ApplyUploadUGC", b"",
+                               {"Origin": "http://app.example", "Access-Control-Request-Method": "POST",
+                                "Access-Control-Request-Headers": "content-type"})
+        self.assertEqual(s, 204)
+        self.assertEqual(h["access-control-allow-origin"], "http://app.example")
+        self.assertIn("POST", h["access-control-allow-methods"])
+        self.assertEqual(h["access-control-allow-headers"], "content-type")
+        d = self.apply()
+        host = f"{d['storageBucket']}-{d['storageAppId']}.cos.ap-guangzhou.myqcloud.com"
+        s, h, b = self.emu.req("OPTIONS", host, d["video"]["storagePath"] + "?uploads", b"",
+                               {"Origin": "http://app.example", "Access-Control-Request-Method": "PUT",
+                                "Access-Control-Request-Headers": "authorization,x-cos-security-token"})
+        self.assertEqual(s, 204)
+        self.assertIn("PUT", h["access-control-allow-methods"])
+        self.assertIn("ETag", h["access-control-expose-headers"])
+        s, h, b = self.emu.cos(d, "PUT", d["video"]["storagePath"], body=b"x",
+                               headers={"Origin": "http://app.example"})
+        self.assertEqual(s, 200)
+        self.assertIn("ETag", h["access-control-expose-headers"])
+
+    def test_pull_confirm_describe_delete(self):
+        d = self.apply()
+        self.emu.cos(d, "PUT", d["video"]["storagePath"], body=b"abc")
+        fid = self.emu.ugc("CommitUploadUGC", {"signature": sign(),
+                                               "vodSessionKey": d["vodSessionKey"]})["data"]["fileId"]
+        r = self.emu.api("PullEvents", {})
+        self.assertEqual([e["EventType"] for e in r["EventSet"]], ["NewFileUpload"])
+        h1 = r["EventSet"][0]["EventHandle"]
+        # Leased: a second pull sees nothing (it waits, then answers empty).
+        self.assertEqual(self.emu.api("PullEvents", {})["EventSet"], [])
+        self.assertNotIn("Error", self.emu.api("ConfirmEvents", {"EventHandles": [h1]}))
+        r = self.emu.api("ConfirmEvents", {"EventHandles": ["nope"]})
+        self.assertEqual(r["Error"]["Code"], "InvalidParameterValue.EventHandles")
+        r = self.emu.api("DescribeMediaInfos", {"FileIds": [fid, "123"]})
+        self.assertEqual(r["MediaInfoSet"][0]["FileId"], fid)
+        self.assertEqual(r["MediaInfoSet"][0]["MetaData"]["Size"], 3)
+        self.assertEqual(r["NotExistFileIdSet"], ["123"])
+        self.assertNotIn("Error", self.emu.api("DeleteMedia", {"FileId": fid}))
+        r = self.emu.api("PullEvents", {})
+        self.assertEqual(r["EventSet"][0]["EventType"], "FileDeleted")
+
+    def test_tc3_refusals(self):
+        r = self.emu.api("PullEvents", {}, key="wrong-key")
+        self.assertEqual(r["Error"]["Code"], "AuthFailure.SignatureFailure")
+        r = self.emu.api("PullEvents", {}, ts=time.time() - 600)
+        self.assertEqual(r["Error"]["Code"], "AuthFailure.SignatureExpire")
+        # The host is signed without its port, as the Node SDK does.
+        r = self.emu.api("DescribeMediaInfos", {"FileIds": ["1"]}, host=f"127.0.0.1:{self.emu.port}")
+        self.assertEqual(r["NotExistFileIdSet"], ["1"])
+
+    def test_faults(self):
+        s, h, b = self.emu.req("POST", "127.0.0.1", "/__emu/faults",
+                               json.dumps({"fail": {"ApplyUploadUGC": 1}, "duplicate": 1}).encode(),
+                               {"Content-Type": "application/json"})
+        self.assertEqual(s, 200, b)
+        a = self.emu.ugc("ApplyUploadUGC", {"signature": sign(), "videoName": "x",
+                                            "videoType": "mp4", "videoSize": 1})
+        self.assertEqual(a["code"], 10001)
+        d = self.apply()
+        self.emu.cos(d, "PUT", d["video"]["storagePath"], body=b"abc")
+        self.emu.ugc("CommitUploadUGC", {"signature": sign(), "vodSessionKey": d["vodSessionKey"]})
+        evs = self.rx.wait(lambda e: len([x for x in self.rx.events
+                                          if x["EventType"] == "NewFileUpload"]) >= 2)
+        self.assertEqual(evs[0]["FileUploadEvent"]["FileId"], evs[1]["FileUploadEvent"]["FileId"])
+
+
+if __name__ == "__main__":
+    vgtest.main()
