@@ -22,5 +22,6 @@ int cmd_config(int argc, char **argv);
 int cmd_jwt(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_emulate(int argc, char **argv);
+int cmd_upload(int argc, char **argv);
 
 #endif

@@ -19,6 +19,7 @@ static const struct cmd commands[] = {
     {"jwt", cmd_jwt, "mint an HS256 development token for the [auth] secret"},
     {"token", cmd_token, "add, list or revoke static API tokens"},
     {"emulate", cmd_emulate, "emulate the VOD side (UGC, COS, API 3.0, events) locally"},
+    {"upload", cmd_upload, "upload a file to VOD with signatures from a vodgate service"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "list the subcommands, or show one's --help"},
 };
