@@ -17,7 +17,7 @@ the measured run divided by the requests wrk completed; peak RSS is VmHWM from
 whenever it measured something, and prints PASS/MISS per target.
 
 Usage: bench/http.sh [path/to/vodgate]        (default build/vodgate)
-Env: ROUNDS (3) DURATION (10) CONNS (64) THREADS (1) WARMUP (1) TIMEOUT (10)
+Env: ROUNDS (3) DURATION (10) CONNS (64) WRK_THREADS (1) WARMUP (1) TIMEOUT (10)
      QUIET_WAIT (30: seconds to wait for other jobs to leave the CPUs)
      BUSY_LIMIT (0.3 cores) BUSY_RETRIES (1): re-measure when other jobs ran
      WARMUP_FIRST (3, once per server: lets V8 JIT the peers)
@@ -27,6 +27,8 @@ Env: ROUNDS (3) DURATION (10) CONNS (64) THREADS (1) WARMUP (1) TIMEOUT (10)
      VODGATE_CONF_TEMPLATE (a file replacing the built-in vodgate config;
        @PORT@ and @SCRATCH@ are substituted)  KEEP (1 keeps the scratch dir)
      OUT (directory for the report files; default bench/out)
+The caller's VODGATE_* variables are not passed to vodgate: it runs on the
+scratch config plus the two secrets set here.
 Everything binds 127.0.0.1; every process started here is stopped by its PID.
 """
 
@@ -56,7 +58,7 @@ WRK_DIR = os.path.join(HERE, "wrk")
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
 DURATION = int(os.environ.get("DURATION", "10"))
 CONNS = int(os.environ.get("CONNS", "64"))
-THREADS = int(os.environ.get("THREADS", "1"))
+WRK_THREADS = int(os.environ.get("WRK_THREADS", "1"))  # not THREADS: bench/store.sh uses that name
 WARMUP = int(os.environ.get("WARMUP", "1"))
 WARMUP_FIRST = int(os.environ.get("WARMUP_FIRST", "3"))
 # wrk's default 2 s timeout would drop the slowest answers from the latency
@@ -336,7 +338,7 @@ def run_wrk(url, script, seconds, env_extra):
     env = dict(os.environ)
     env.update(env_extra)
     env["BENCH_RUN"] = str(RUN_COUNTER[0])
-    cmd = ["wrk", f"-t{THREADS}", f"-c{CONNS}", f"-d{seconds}s", f"--timeout={TIMEOUT}s", "--latency", "-s", script, url]
+    cmd = ["wrk", f"-t{WRK_THREADS}", f"-c{CONNS}", f"-d{seconds}s", f"--timeout={TIMEOUT}s", "--latency", "-s", script, url]
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=seconds + 30)
     except subprocess.TimeoutExpired:
@@ -508,6 +510,17 @@ def check_rows(checks):
     return lines
 
 
+def cpu_ratios(v, peers):
+    """Informational: CPU per request is steadier than req/s on a shared box."""
+    if not usable(v) or not v["cpu_us"]:
+        return []
+    parts = [f"{name} {p['cpu_us']:.1f} µs ({p['cpu_us'] / v['cpu_us']:.2f}× vodgate's)"
+             for name, p in peers if usable(p) and p["cpu_us"]]
+    if not parts:
+        return []
+    return [f"Server CPU per request: vodgate {v['cpu_us']:.1f} µs; " + "; ".join(parts) + "."]
+
+
 def ratio(a, b):
     if not (usable(a) and usable(b)) or b["rps"] <= 0:
         return None
@@ -660,10 +673,10 @@ def run(vodgate_bin, scratch, do_sig, do_ev, t_start):
     with open(conf_path, "w", encoding="utf-8") as f:
         f.write(vodgate_config(vg_port, scratch))
     vg = Server("vodgate", vodgate_argv(vodgate_bin, conf_path), vg_port, scratch, env=vodgate_env(), cwd=scratch)
-    vg_ok = start_or_na(vg, None if os.access(vodgate_bin, os.X_OK) else f"{vodgate_bin} not built")
+    start_or_na(vg, None if os.access(vodgate_bin, os.X_OK) else f"{vodgate_bin} not built")
 
     results = {"machine": machine(), "params": {
-        "rounds": ROUNDS, "duration_s": DURATION, "conns": CONNS, "threads": THREADS,
+        "rounds": ROUNDS, "duration_s": DURATION, "conns": CONNS, "threads": WRK_THREADS,
         "warmup_s": WARMUP, "warmup_first_s": WARMUP_FIRST, "scratch_fs": fs_type(scratch)}, "groups": {}}
     md = []
 
@@ -715,6 +728,7 @@ def run(vodgate_bin, scratch, do_sig, do_ev, t_start):
         md += table(targets) + [""]
         if e and n and usable(e) and usable(n):
             md.append(f"Peers: nginx/Express = {n['rps'] / e['rps']:.1f}×.")
+        md += cpu_ratios(v, [("Express", e), ("nginx", n)])
         md += [""] + check_rows(checks) + [""]
         results["groups"]["signatures"] = {"summary": s, "runs": {t.name: t.runs for t in targets},
                                            "na": {t.name: t.na for t in targets if t.na}, "checks": checks}
@@ -753,6 +767,7 @@ def run(vodgate_bin, scratch, do_sig, do_ev, t_start):
         ]
         md += [f"### Events: POST /v1/vod/events (~3 KB bodies, {CONNS} connections, {ROUNDS} rounds × {DURATION} s)", ""]
         md += table(targets) + [""]
+        md += cpu_ratios(v, [("the Node receiver", nd)])
         ee.stop()  # closes the database; the rows below were committed before their 200
         rows = count_rows(ev_db) if ee.proc else None
         node_t = targets[1]
@@ -769,7 +784,7 @@ def run(vodgate_bin, scratch, do_sig, do_ev, t_start):
     head = [f"## HTTP benchmark run {time.strftime('%Y-%m-%d %H:%M:%S %Z')} (git {m['git']})", "",
             f"Machine: {m['cpu']}, kernel {m['kernel']}, scratch dir on {results['params']['scratch_fs']}; "
             f"{m['wrk']}; {m['nginx']}; node {m['node']}, "
-            f"express {m['express']}, better-sqlite3 {m['better-sqlite3']}. Client: `wrk -t{THREADS} -c{CONNS} "
+            f"express {m['express']}, better-sqlite3 {m['better-sqlite3']}. Client: `wrk -t{WRK_THREADS} -c{CONNS} "
             f"-d{DURATION}s --timeout={TIMEOUT}s --latency`, {WARMUP} s warm-up per measurement ({WARMUP_FIRST} s first), rounds alternate "
             f"server order. CPU = server utime+stime per request (process tree); RSS = VmHWM (process tree sum). "
             f"Wall time {time.time() - t_start:.0f} s."

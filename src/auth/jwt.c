@@ -912,8 +912,8 @@ enum auth_error jwt_verify(const struct jwt_verifier *v, const char *token, size
   if (len > v->max_token)
     return AUTH_TOO_LONG;
 
-  /* Structure: exactly three segments of base64url characters. This also
-   * rules out NUL bytes, which would make libjwt see a shorter token. */
+  /* Structure: exactly three segments of base64url characters (which also
+   * rules out NUL bytes, spaces and any other separator). */
   dot1 = memchr(token, '.', len);
   dot2 = dot1 ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token)) : NULL;
   if (!dot2 || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token)))

@@ -70,6 +70,8 @@ static const struct cfg_key_info schema[] = {
   {"auth", "jwt_leeway", CFG_DURATION, "30", 0, 300, NULL, "Clock skew allowed on exp and nbf."},
   {"auth", "allow_anonymous", CFG_BOOL, "false", 0, 0, NULL,
    "Issue signatures without credentials (user \"anonymous\", [policy default]). Off by default."},
+  {"auth", "admin_token_file", CFG_SECRET_FILE, NULL, 0, 0, NULL,
+   "File holding the operators' bearer token for GET /v1/uploads (listing); or VODGATE_AUTH_ADMIN_TOKEN. Unset: no admin API."},
 
   /* [attribution] */
   {"attribution", "key_file", CFG_PATH, NULL, 0, 0, NULL,
@@ -83,6 +85,16 @@ static const struct cfg_key_info schema[] = {
    "File holding the secret path token of POST /v1/vod/events/<token>; or VODGATE_EVENTS_PATH_TOKEN."},
   {"events", "allow_unauthenticated", CFG_BOOL, "false", 0, 0, NULL,
    "Run the push receiver with neither a sign key nor a path token. Off by default."},
+  {"events", "sign_skew", CFG_DURATION, "60", 0, 600, NULL,
+   "Clock skew allowed past the callback's expiry T (Sign/T authentication)."},
+  {"events", "review_block_at", CFG_INT, "0", 0, 100, NULL,
+   "Review confidence at or above which a subtask counts as block, whatever VOD suggested (0: VOD's suggestion only)."},
+  {"events", "review_review_at", CFG_INT, "0", 0, 100, NULL,
+   "Review confidence at or above which a pass counts as review (0: VOD's suggestion only)."},
+  {"events", "max_wait", CFG_DURATION, "30", 0, 300, NULL,
+   "Longest ?wait= of GET /v1/uploads/{uploadId} (long poll); larger values are clamped."},
+  {"events", "max_waiters", CFG_INT, "256", 0, 65536, NULL,
+   "Long polls waiting at once (suspended connections: no worker thread each); beyond: 503. 0: no long polls."},
 
   /* [webhook] */
   {"webhook", "url", CFG_STR, NULL, 0, 2048, NULL, "The app's webhook URL; unset: no webhooks."},

@@ -21,6 +21,8 @@ int cmd_serve(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_jwt(int argc, char **argv);
 int cmd_token(int argc, char **argv);
+int cmd_events(int argc, char **argv);
+int cmd_uploads(int argc, char **argv);
 int cmd_emulate(int argc, char **argv);
 int cmd_upload(int argc, char **argv);
 

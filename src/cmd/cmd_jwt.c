@@ -106,7 +106,7 @@ static void verify_usage(FILE *f)
           "\"Authorization: Bearer ...\" line is accepted too), never from the command line.\n"
           "Prints one JSON object, {\"result\":\"ok\",\"sub\":...,\"policy\":...,\"exp\":...}\n"
           "with exit status 0, or {\"result\":\"REASON\"} with exit status 1 (reasons in\n"
-          "docs/configuration-auth.md).\n"
+          "docs/auth.md).\n"
           "\n"
           "options (as the [auth] keys of the same name):\n"
           "  --secret-file FILE      HS256 secret (or VODGATE_AUTH_JWT_HS256_SECRET)\n"

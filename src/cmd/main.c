@@ -18,6 +18,8 @@ static const struct cmd commands[] = {
     {"config", cmd_config, "check or print the configuration (secrets redacted)"},
     {"jwt", cmd_jwt, "mint an HS256 development token for the [auth] secret"},
     {"token", cmd_token, "add, list or revoke static API tokens"},
+    {"events", cmd_events, "list, show or replay the VOD events received"},
+    {"uploads", cmd_uploads, "list or show the upload ledger"},
     {"emulate", cmd_emulate, "emulate the VOD side (UGC, COS, API 3.0, events) locally"},
     {"upload", cmd_upload, "upload a file to VOD with signatures from a vodgate service"},
     {"version", cmd_version, "print the version"},

@@ -86,9 +86,11 @@
 #define STORE_MAX_STATE  16  /* longest ledger state is "processing" */
 #define STORE_MAX_REASON 256 /* quarantine reason: our own fixed messages */
 #define STORE_HASH_HEX   64  /* SHA-256 in hex */
-/* Event idempotency key: EventType + (FileId | TaskId) + Status (spec 5.4),
- * each short (longest EventType ~40, TaskId ~40): 256 is ample. */
-#define STORE_MAX_EVENT_KEY 256
+/* Events: EventType, FileId, TaskId, Status as received (VOD's are < 80;
+ * the event parser allows 128), and the idempotency key built from three
+ * of them (spec 5.4): 3 x 128 + separators fits in 512. */
+#define STORE_MAX_EVENT_ID  128
+#define STORE_MAX_EVENT_KEY 512
 /* JSON kept per row (session params, event bodies, ledger detail, outbox
  * payloads, quarantined bodies): never more than a request body may carry. */
 #define STORE_MAX_BODY HTTP_MAX_BODY_DEFAULT

@@ -368,3 +368,141 @@ bool cos_content_md5_ok(const void *body, size_t len, const char *b64)
   EVP_EncodeBlock((unsigned char *)want, d, 16);
   return ct_equal(want, 24, b64, strlen(b64));
 }
+
+/* ---- operations ---- */
+
+static int hexdig(char c)
+{
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/* Percent-decode into dst (dstsz bounds it); '+' stays '+'; NUL refused.
+ * TODO: use core/query.h once merged. */
+static int pct_decode_into(const char *s, size_t n, char *dst, size_t dstsz)
+{
+  size_t j = 0;
+  for (size_t i = 0; i < n; i++) {
+    int c = (unsigned char)s[i];
+    if (c == '%') {
+      int h, l;
+      if (i + 2 >= n || (h = hexdig(s[i + 1])) < 0 || (l = hexdig(s[i + 2])) < 0)
+        return -1;
+      c = h << 4 | l;
+      i += 2;
+    }
+    if (c == 0 || j + 1 >= dstsz)
+      return -1;
+    dst[j++] = (char)c;
+  }
+  dst[j] = '\0';
+  return 0;
+}
+
+static bool upload_id_ok(const char *s)
+{
+  size_t n = strlen(s);
+  if (n == 0 || n > COS_MAX_UPLOAD_ID)
+    return false;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+          c == '_' || c == '-'))
+      return false;
+  }
+  return true;
+}
+
+int cos_op_parse(const char *method, const char *path, size_t path_len, const char *query,
+                 size_t query_len, struct cos_op *out)
+{
+  bool uploads = false, has_part = false, has_uid = false, has_prefix = false;
+  bool root = path_len == 1 && path[0] == '/';
+  size_t pos = 0;
+
+  memset(out, 0, sizeof(*out));
+  if (!method || !path || path_len == 0 || path[0] != '/' || query_len > HTTP_MAX_URL)
+    return VG_INVALID;
+  while (query && query_len && pos <= query_len) {
+    const char *f = query + pos;
+    const char *amp = memchr(f, '&', query_len - pos);
+    size_t flen = amp ? (size_t)(amp - f) : query_len - pos;
+    const char *eq = memchr(f, '=', flen);
+    size_t klen = eq ? (size_t)(eq - f) : flen;
+    const char *v = eq ? eq + 1 : f + flen;
+    size_t vlen = eq ? flen - klen - 1 : 0;
+    char val[COS_MAX_KEY + 1];
+
+    if (klen == 0 || pct_decode_into(v, vlen, val, sizeof(val)) != 0)
+      return VG_INVALID;
+    if (klen == 7 && memcmp(f, "uploads", 7) == 0) {
+      if (uploads || val[0])
+        return VG_INVALID;
+      uploads = true;
+    } else if (klen == 10 && memcmp(f, "partNumber", 10) == 0) {
+      uint64_t pn;
+      if (has_part || parse_u64(val, strlen(val), &pn) != 0 || pn < 1 || pn > COS_MAX_PARTS)
+        return VG_INVALID;
+      out->part_number = (uint32_t)pn;
+      has_part = true;
+    } else if (klen == 8 && memcmp(f, "uploadId", 8) == 0) {
+      if (has_uid || !upload_id_ok(val))
+        return VG_INVALID;
+      memcpy(out->upload_id, val, strlen(val) + 1);
+      has_uid = true;
+    } else if (klen == 6 && memcmp(f, "prefix", 6) == 0) {
+      if (has_prefix)
+        return VG_INVALID;
+      memcpy(out->prefix, val, strlen(val) + 1);
+      has_prefix = true;
+    }
+    if (!amp)
+      break;
+    pos += flen + 1;
+  }
+  if (root) {
+    if (strcmp(method, "GET") != 0 || !uploads || has_part || has_uid)
+      return VG_INVALID;
+    out->kind = COS_OP_LIST_UPLOADS;
+    return VG_OK;
+  }
+  if (has_prefix)
+    return VG_INVALID;
+  if (uploads) {
+    if (strcmp(method, "POST") != 0 || has_part || has_uid)
+      return VG_INVALID;
+    out->kind = COS_OP_INITIATE;
+    return VG_OK;
+  }
+  if (has_part) {
+    if (strcmp(method, "PUT") != 0 || !has_uid)
+      return VG_INVALID;
+    out->kind = COS_OP_UPLOAD_PART;
+    return VG_OK;
+  }
+  if (has_uid) {
+    if (strcmp(method, "GET") == 0)
+      out->kind = COS_OP_LIST_PARTS;
+    else if (strcmp(method, "POST") == 0)
+      out->kind = COS_OP_COMPLETE;
+    else if (strcmp(method, "DELETE") == 0)
+      out->kind = COS_OP_ABORT;
+    else
+      return VG_INVALID;
+    return VG_OK;
+  }
+  if (strcmp(method, "PUT") == 0)
+    out->kind = COS_OP_PUT_OBJECT;
+  else if (strcmp(method, "GET") == 0)
+    out->kind = COS_OP_GET_OBJECT;
+  else if (strcmp(method, "HEAD") == 0)
+    out->kind = COS_OP_HEAD_OBJECT;
+  else
+    return VG_INVALID;
+  return VG_OK;
+}

@@ -76,4 +76,36 @@ void cos_multipart_etag(const struct cos_complete_part *parts, size_t n, char ou
  * compared in constant time. */
 bool cos_content_md5_ok(const void *body, size_t len, const char *b64);
 
+/* ---- which COS operation a request is ---- */
+
+enum cos_op_kind {
+  COS_OP_LIST_UPLOADS, /* GET /?uploads[&prefix=K] */
+  COS_OP_INITIATE,     /* POST /K?uploads */
+  COS_OP_UPLOAD_PART,  /* PUT /K?partNumber=N&uploadId=U */
+  COS_OP_LIST_PARTS,   /* GET /K?uploadId=U */
+  COS_OP_COMPLETE,     /* POST /K?uploadId=U */
+  COS_OP_ABORT,        /* DELETE /K?uploadId=U */
+  COS_OP_PUT_OBJECT,   /* PUT /K (0-byte files) */
+  COS_OP_GET_OBJECT,   /* GET /K */
+  COS_OP_HEAD_OBJECT,  /* HEAD /K */
+};
+
+#define COS_MAX_UPLOAD_ID 128
+
+struct cos_op {
+  enum cos_op_kind kind;
+  uint32_t part_number;                  /* UPLOAD_PART: 1..COS_MAX_PARTS */
+  char upload_id[COS_MAX_UPLOAD_ID + 1]; /* [A-Za-z0-9._-]+ */
+  char prefix[COS_MAX_KEY + 1];          /* LIST_UPLOADS: percent-decoded */
+};
+
+/* Classify a request from its method, raw path (is it the bucket root "/"?)
+ * and raw query. "uploads" may come bare or as "uploads=" (Node SDK); other
+ * parameters (max-parts, encoding-type, ...) are ignored here, but
+ * cos_auth still requires them to be signed. Returns VG_OK, or VG_INVALID
+ * (COS "InvalidArgument"/"MethodNotAllowed": a method or parameter
+ * combination no SDK sends, a bad part number or upload id, a duplicate). */
+int cos_op_parse(const char *method, const char *path, size_t path_len, const char *query,
+                 size_t query_len, struct cos_op *out) WARN_UNUSED;
+
 #endif

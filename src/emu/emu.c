@@ -75,7 +75,7 @@ struct emu_push {
 };
 
 struct emu_waiter {
-  struct http_pending *p;
+  struct http_res *p;
   int64_t deadline_ms;
   struct emu_waiter *next;
 };
@@ -402,8 +402,8 @@ static void *poll_main(void *arg)
       json_t *set = e->stopping ? NULL : pull_take(e);
       if (set || e->stopping || w->deadline_ms <= t) {
         *wp = w->next;
-        pull_answer(http_pending_res(w->p), set);
-        http_complete(w->p);
+        pull_answer(w->p, set);
+        http_resume(w->p);
         free(w);
         continue;
       }
@@ -1478,7 +1478,7 @@ static void emu_dispatch(struct http_req *req, struct http_res *res, void *user)
 #define EMU_MAX_REQUEST_BODY (64u * 1024 * 1024)
 
 static const struct http_route emu_route_table[] = {
-    {NULL, "/", true, EMU_MAX_REQUEST_BODY, emu_dispatch, NULL, "emulate"},
+    {NULL, "/", true, EMU_MAX_REQUEST_BODY, emu_dispatch, NULL, "emulate", false},
 };
 
 const struct http_route *emu_routes(size_t *n)

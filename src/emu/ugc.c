@@ -189,6 +189,33 @@ static bool printable_ok(const char *s, size_t n)
   return skey_ok(s, n);
 }
 
+/* Nesting depth of a JSON text (brackets outside strings), so that deep
+ * input is refused before the recursive parser sees it. */
+static bool depth_ok(const char *s, size_t n, int max)
+{
+  int d = 0;
+  bool in_str = false, esc = false;
+  for (size_t i = 0; i < n; i++) {
+    char ch = s[i];
+    if (in_str) {
+      if (esc)
+        esc = false;
+      else if (ch == '\\')
+        esc = true;
+      else if (ch == '"')
+        in_str = false;
+    } else if (ch == '"') {
+      in_str = true;
+    } else if (ch == '[' || ch == '{') {
+      if (++d > max)
+        return false;
+    } else if (ch == ']' || ch == '}') {
+      d--;
+    }
+  }
+  return true;
+}
+
 int ugc_request_parse(enum ugc_action action, const char *body, size_t len, struct ugc_request *out)
 {
   json_t *root, *sig;
@@ -198,7 +225,7 @@ int ugc_request_parse(enum ugc_action action, const char *body, size_t len, stru
   memset(out, 0, sizeof(*out));
   out->action = action;
   out->video_size = out->cover_size = -1;
-  if (!body || len == 0 || len > UGC_MAX_BODY)
+  if (!body || len == 0 || len > UGC_MAX_BODY || !depth_ok(body, len, JSON_MAX_DEPTH))
     return UGC_E_REQUEST;
   root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &err);
   if (!root)
@@ -448,6 +475,29 @@ enum ugc_cert_result ugc_cert_check(const struct ugc_config *c, const char *ak, 
     return UGC_CERT_EXPIRED;
   }
   return UGC_CERT_OK;
+}
+
+const char *ugc_cert_error_code(enum ugc_cert_result r)
+{
+  switch (r) {
+  case UGC_CERT_OK: return "";
+  case UGC_CERT_MALFORMED: return "InvalidAccessKeyId";
+  case UGC_CERT_EXPIRED: return "AccessDenied";
+  case UGC_CERT_BAD_TOKEN: return "InvalidToken";
+  }
+  return "AccessDenied";
+}
+
+const char *ugc_cert_error_message(enum ugc_cert_result r)
+{
+  switch (r) {
+  case UGC_CERT_OK: return "";
+  case UGC_CERT_MALFORMED: return "The access key Id you provided does not exist in our records.";
+  /* cos-js-sdk-v5 retries with a corrected clock on exactly this text. */
+  case UGC_CERT_EXPIRED: return "Request has expired";
+  case UGC_CERT_BAD_TOKEN: return "The provided token is malformed or otherwise invalid.";
+  }
+  return "Access Denied.";
 }
 
 int ugc_session_object(const struct ugc_session *s, const char *path)

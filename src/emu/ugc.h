@@ -193,8 +193,14 @@ enum ugc_cert_result ugc_cert_check(const struct ugc_config *c, const char *ak, 
                                     int64_t now, unsigned char id[16],
                                     char secret_key[UGC_SK_LEN + 1]);
 
+/* COS <Code> and <Message> for a failed ugc_cert_check (HTTP 403). */
+const char *ugc_cert_error_code(enum ugc_cert_result r);
+const char *ugc_cert_error_message(enum ugc_cert_result r);
+
 /* Which object of the session a decoded COS path ("/bucket/...") names:
- * 1 media, 2 cover, 0 none (outside the session: deny). */
+ * 1 media, 2 cover, 0 none (outside the session: deny). For
+ * ListMultipartUploads pass "/" + the decoded prefix parameter (the SDKs list
+ * with prefix = the key without its leading '/'). */
 int ugc_session_object(const struct ugc_session *s, const char *path);
 
 /* Mark committed (idempotent: a second call changes nothing) and mint the

@@ -20,6 +20,7 @@
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,7 @@ struct http_conn {
 
 struct http_server {
   struct MHD_Daemon *d;
+  int quiesced_fd;
   struct http_route *routes;
   size_t nroutes;
   void *user;
@@ -73,6 +75,8 @@ struct http_server {
   unsigned cors_max_age;
 
   pthread_mutex_t conn_mu;
+  pthread_mutex_t defer_mu; /* http_rctx deferral flags */
+  atomic_uint suspended;    /* deferred connections not resumed yet */
   pthread_cond_t conn_cv;
   struct http_conn *conns;
   bool wd_stop;
@@ -101,14 +105,17 @@ struct http_rctx {
   char remote[INET6_ADDRSTRLEN];
   int status;
   size_t bytes;
-  /* The response; in the rctx (not on the stack) so that a deferred answer
-   * (http_defer) can be filled after the handler has returned. */
-  struct http_res res;
-  pthread_mutex_t defer_mu; /* guards the three flags below */
-  bool deferred;            /* the handler called http_defer() */
-  bool completed;           /* http_complete() was called */
-  bool suspended;           /* the connection is suspended, waiting for it */
+  /* Deferred answer (http_defer); guarded by the server's defer_mu. */
+  bool deferred;   /* the handler called http_defer */
+  bool dsuspended; /* the connection is suspended, waiting for http_resume */
+  bool dcompleted; /* http_resume was called */
+  bool dclosed;    /* MHD finished the request before http_resume: it frees rc */
+  struct http_res dres;
 };
+
+/* Seconds http_server_stop waits for deferred answers (store commits take
+ * milliseconds; a stuck store must not hang shutdown forever). */
+#define HTTP_STOP_DEFER_WAIT_S 30.0
 
 static double elapsed(const struct timespec *t0)
 {
@@ -557,72 +564,85 @@ static void preflight(struct http_rctx *rc, struct http_res *res)
 
 static enum MHD_Result answer(struct http_rctx *rc)
 {
-  struct http_res *res = &rc->res;
+  struct http_res res;
 
-  res->request_id = rc->rid;
+  memset(&res, 0, sizeof(res));
+  res.request_id = rc->rid;
   if (rc->too_big) {
-    http_error(res, 413, VG_CODE_PAYLOAD_TOO_LARGE, "request body too large");
-    return send_res(rc, res, true);
+    http_error(&res, 413, VG_CODE_PAYLOAD_TOO_LARGE, "request body too large");
+    return send_res(rc, &res, true);
   }
   if (strcmp(rc->method, "OPTIONS") == 0 && rc->path_known &&
       !(rc->route && rc->srv->own_preflight) &&
       MHD_lookup_connection_value(rc->conn, MHD_HEADER_KIND, "Access-Control-Request-Method")) {
-    preflight(rc, res);
-    return send_res(rc, res, false);
+    preflight(rc, &res);
+    return send_res(rc, &res, false);
   }
   if (!rc->route) {
     if (rc->path_known) {
-      http_error(res, 405, VG_CODE_METHOD_NOT_ALLOWED, "method not allowed");
+      http_error(&res, 405, VG_CODE_METHOD_NOT_ALLOWED, "method not allowed");
       if (rc->allow[0])
-        http_res_header(res, "Allow", rc->allow);
+        http_res_header(&res, "Allow", rc->allow);
     } else {
-      http_error(res, 404, VG_CODE_NOT_FOUND, "not found");
+      http_error(&res, 404, VG_CODE_NOT_FOUND, "not found");
     }
-    return send_res(rc, res, false);
+    return send_res(rc, &res, false);
   }
   rc->req.body = rc->body.ptr;
   rc->req.body_len = rc->body.len;
-  rc->route->fn(&rc->req, res, rc->srv->user);
+  rc->route->fn(&rc->req, &res, rc->srv->user);
   if (rc->deferred) {
-    /* The answer comes later, from http_complete() on another thread: park
-     * the connection so that no worker thread waits for it. If it has
-     * already completed (a fast commit), answer now. */
-    bool done;
-    pthread_mutex_lock(&rc->defer_mu);
-    done = rc->completed;
-    if (!done) {
-      rc->suspended = true;
-      MHD_suspend_connection(rc->conn);
+    res_release(&res); /* the deferred response is the one that counts */
+    pthread_mutex_lock(&rc->srv->defer_mu);
+    if (rc->dcompleted) { /* http_resume already ran (e.g. on this thread) */
+      pthread_mutex_unlock(&rc->srv->defer_mu);
+      return send_res(rc, &rc->dres, false);
     }
-    pthread_mutex_unlock(&rc->defer_mu);
-    return done ? send_res(rc, res, false) : MHD_YES;
+    rc->dsuspended = true;
+    atomic_fetch_add(&rc->srv->suspended, 1);
+    MHD_suspend_connection(rc->conn);
+    pthread_mutex_unlock(&rc->srv->defer_mu);
+    return MHD_YES;
   }
-  return send_res(rc, res, false);
+  return send_res(rc, &res, false);
 }
 
-struct http_pending *http_defer(struct http_req *req)
+struct http_res *http_defer(struct http_req *req)
 {
   struct http_rctx *rc = req->priv;
+
   rc->deferred = true;
-  return (struct http_pending *)rc;
+  memset(&rc->dres, 0, sizeof(rc->dres));
+  rc->dres.request_id = rc->rid;
+  return &rc->dres;
 }
 
-struct http_res *http_pending_res(struct http_pending *p)
+static void rctx_free(struct http_rctx *rc)
 {
-  return &((struct http_rctx *)p)->res;
+  res_release(&rc->dres);
+  buf_release(&rc->body);
+  free(rc->path);
+  free(rc);
 }
 
-void http_complete(struct http_pending *p)
+void http_resume(struct http_res *res)
 {
-  struct http_rctx *rc = (struct http_rctx *)p;
+  struct http_rctx *rc =
+      (struct http_rctx *)(void *)((char *)res - offsetof(struct http_rctx, dres));
+  struct http_server *s = rc->srv;
+  bool orphan;
 
-  pthread_mutex_lock(&rc->defer_mu);
-  rc->completed = true;
-  if (rc->suspended) {
-    rc->suspended = false;
-    MHD_resume_connection(rc->conn); /* MHD calls on_request again */
+  pthread_mutex_lock(&s->defer_mu);
+  rc->dcompleted = true;
+  orphan = rc->dclosed;
+  if (!orphan && rc->dsuspended) {
+    rc->dsuspended = false;
+    MHD_resume_connection(rc->conn); /* MHD calls on_request, which sends dres */
+    atomic_fetch_sub(&s->suspended, 1);
   }
-  pthread_mutex_unlock(&rc->defer_mu);
+  pthread_mutex_unlock(&s->defer_mu);
+  if (orphan)
+    rctx_free(rc); /* the connection is gone: nobody else holds rc */
 }
 
 /* Connection phases for the watchdog: awaiting headers (after a response),
@@ -674,7 +694,6 @@ static struct http_rctx *rctx_new(struct http_server *s, struct MHD_Connection *
   rc->req.body = "";
   rc->req.user = s->user;
   rc->req.priv = rc;
-  pthread_mutex_init(&rc->defer_mu, NULL);
   return rc;
 }
 
@@ -736,13 +755,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   }
   if (rc->answered)
     return MHD_YES;
-  if (rc->deferred) {
-    /* Called again after MHD_resume_connection(). */
+  if (rc->deferred) { /* called again after http_resume */
     bool done;
-    pthread_mutex_lock(&rc->defer_mu);
-    done = rc->completed;
-    pthread_mutex_unlock(&rc->defer_mu);
-    return done ? send_res(rc, &rc->res, false) : MHD_YES;
+    pthread_mutex_lock(&s->defer_mu);
+    done = rc->dcompleted;
+    pthread_mutex_unlock(&s->defer_mu);
+    return done ? send_res(rc, &rc->dres, false) : MHD_YES;
   }
   conn_mark(s, rc->hc, false, false);
   return answer(rc);
@@ -819,7 +837,13 @@ static void log_request(const struct http_rctx *rc, double secs,
   n += (size_t)snprintf(line + n, sizeof(line) - n, "{\"msg\":\"request\",\"method\":\"");
   n += esc_json(line + n, sizeof(line) - n, rc->method, sizeof(rc->method));
   n += (size_t)snprintf(line + n, sizeof(line) - n, "\",\"path\":\"");
-  n += esc_json(line + n, sizeof(line) - n, rc->path, LOG_PATH_MAX);
+  if (rc->route && rc->route->redact_path) {
+    n += esc_json(line + n, sizeof(line) - n, rc->route->path, LOG_PATH_MAX);
+    if (rc->path && strlen(rc->path) > strlen(rc->route->path))
+      n += (size_t)snprintf(line + n, sizeof(line) - n, "/<redacted>");
+  } else {
+    n += esc_json(line + n, sizeof(line) - n, rc->path, LOG_PATH_MAX);
+  }
   n += (size_t)snprintf(line + n, sizeof(line) - n,
                         "\",\"status\":%d,\"bytes\":%zu,\"duration_ms\":%lld.%03lld,"
                         "\"request_id\":\"%s\",\"remote\":\"%s\"",
@@ -859,9 +883,18 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     log_request(rc, secs, toe);
   if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
     conn_mark(s, rc->hc, true, false);
+  if (rc->deferred) {
+    bool pending;
+    pthread_mutex_lock(&s->defer_mu);
+    pending = !rc->dcompleted;
+    rc->dclosed = pending; /* http_resume will free rc */
+    pthread_mutex_unlock(&s->defer_mu);
+    atomic_fetch_sub(&s->inflight, 1);
+    if (!pending)
+      rctx_free(rc);
+    return;
+  }
   buf_release(&rc->body);
-  res_release(&rc->res);
-  pthread_mutex_destroy(&rc->defer_mu);
   free(rc->path);
   free(rc);
   atomic_fetch_sub(&s->inflight, 1);
@@ -977,13 +1010,6 @@ static void mhd_logger(void *cls, const char *fm, va_list ap)
 }
 #pragma GCC diagnostic pop
 
-/* While draining, new connections are accepted and closed at once. */
-static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
-{
-  struct http_server *s = cls;
-  return atomic_load(&s->draining) ? MHD_NO : MHD_YES;
-}
-
 /* ---- lifecycle ---- */
 
 static void server_free(struct http_server *s)
@@ -1031,13 +1057,16 @@ int http_server_start(const struct http_opts *opts, const struct http_route *rou
     memcpy(s->routes, routes, nroutes * sizeof(*routes));
   s->nroutes = nroutes;
   s->user = user;
+  s->quiesced_fd = -1;
   s->header_timeout_s = opts->header_timeout_s;
   s->own_preflight = opts->own_preflight;
   s->timeout_s = opts->timeout_s;
   atomic_init(&s->inflight, 0);
+  atomic_init(&s->suspended, 0);
   atomic_init(&s->draining, false);
   pthread_mutex_init(&s->cors_mu, NULL);
   pthread_mutex_init(&s->conn_mu, NULL);
+  pthread_mutex_init(&s->defer_mu, NULL);
   {
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -1045,14 +1074,13 @@ int http_server_start(const struct http_opts *opts, const struct http_route *rou
     pthread_condattr_destroy(&ca);
   }
   s->d = MHD_start_daemon(
-      flags, 0, on_accept, s, on_request, s, MHD_OPTION_ARRAY, tls, MHD_OPTION_SOCK_ADDR,
-      (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
-      (unsigned)(opts->threads ? opts->threads : 1), MHD_OPTION_CONNECTION_LIMIT,
-      opts->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, opts->per_ip_limit,
-      MHD_OPTION_CONNECTION_TIMEOUT, opts->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-      opts->memory_limit, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-      MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_STRICT_FOR_CLIENT, 1,
-      MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s,
+      flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, tls, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+      MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(opts->threads ? opts->threads : 1),
+      MHD_OPTION_CONNECTION_LIMIT, opts->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+      opts->per_ip_limit, MHD_OPTION_CONNECTION_TIMEOUT, opts->timeout_s,
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, opts->memory_limit, MHD_OPTION_NOTIFY_COMPLETED,
+      on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_STRICT_FOR_CLIENT,
+      1, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s,
       MHD_OPTION_END);
   if (!s->d) {
     log_error("http: cannot listen on %s: %s", opts->listen, strerror(errno));
@@ -1091,12 +1119,12 @@ unsigned http_server_inflight(const struct http_server *s)
 unsigned http_server_drain(struct http_server *s, unsigned timeout_ms)
 {
   struct timespec t0;
+  MHD_socket fd;
 
-  /* Not MHD_quiesce_daemon(): in 0.9.75 it races with busy epoll workers
-   * removing the listening socket themselves and then aborts ("Failed to
-   * remove listen FD from epoll set"). on_accept() closes new connections
-   * instead, and MHD_stop_daemon() closes the listening socket. */
   atomic_store(&s->draining, true);
+  fd = MHD_quiesce_daemon(s->d);
+  if (fd != MHD_INVALID_SOCKET)
+    s->quiesced_fd = fd;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   while (atomic_load(&s->inflight) > 0 && elapsed(&t0) * 1000.0 < (double)timeout_ms) {
     struct timespec ts = {0, 10 * 1000000L};
@@ -1116,7 +1144,25 @@ void http_server_stop(struct http_server *s)
     pthread_mutex_unlock(&s->conn_mu);
     pthread_join(s->wd, NULL);
   }
+  /* MHD aborts when stopped with a suspended connection: wait for the
+   * deferred answers (their work, e.g. a store commit, is still running:
+   * the services stop after the server). */
+  {
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (atomic_load(&s->suspended) > 0 && elapsed(&t0) < HTTP_STOP_DEFER_WAIT_S) {
+      struct timespec ts = {0, 10 * 1000000L};
+      nanosleep(&ts, NULL);
+    }
+    if (atomic_load(&s->suspended) > 0) {
+      log_error("http: %u deferred requests never completed; exiting without a clean stop",
+                atomic_load(&s->suspended));
+      return;
+    }
+  }
   MHD_stop_daemon(s->d);
+  if (s->quiesced_fd >= 0)
+    close(s->quiesced_fd);
   server_free(s);
 }
 

@@ -101,19 +101,25 @@ int http_res_header(struct http_res *res, const char *name, const char *value);
 void http_error(struct http_res *res, int status, int code, const char *message);
 
 /*
- * Deferred answers. A handler that waits for something slow but not CPU
- * bound (a durable, group-committed store write) calls http_defer(req),
- * starts the work and returns at once; res must not be touched after that.
- * The connection is suspended, so no worker thread waits: with 64 clients
- * in flight, 64 writes share one commit instead of one per worker thread.
- * When the work is done, any thread fills http_pending_res(p) and calls
- * http_complete(p) exactly once; the server then sends the response. Until
- * then the request counts as in flight (a drain waits for it).
+ * Deferred answers, for a handler that waits for something slow but not
+ * CPU-bound (a durable commit queued with store_submit) without holding a
+ * worker thread:
+ *
+ *   struct http_res *later = http_defer(req);   // in the handler
+ *   ... queue the work; return without touching res ...
+ *   // later, on any thread, exactly once:
+ *   http_res_json(later, 200, ...);  http_resume(later);
+ *
+ * The server suspends the connection when the handler returns and sends
+ * `later` once http_resume is called (at once if it was called before the
+ * handler returned). `later` and req stay valid until http_resume; after
+ * it, neither may be touched. If the connection ends first (client gone,
+ * server stopped), http_resume only frees the request. Every deferred
+ * request must be resumed eventually (the request counts as in flight for
+ * http_server_drain until then).
  */
-struct http_pending;
-struct http_pending *http_defer(struct http_req *req);
-struct http_res *http_pending_res(struct http_pending *p);
-void http_complete(struct http_pending *p);
+struct http_res *http_defer(struct http_req *req);
+void http_resume(struct http_res *res);
 
 typedef void (*http_handler_fn)(struct http_req *req, struct http_res *res, void *user);
 
@@ -125,6 +131,10 @@ struct http_route {
   http_handler_fn fn;
   void *ctx;        /* passed as req->route_ctx */
   const char *name; /* metrics/log label; NULL: path */
+  /* The request path may carry a secret (POST /v1/vod/events/<token>):
+   * the request log line shows the route's path plus "/<redacted>"
+   * instead of the path received. */
+  bool redact_path;
 };
 
 struct http_opts {
@@ -163,9 +173,8 @@ void http_server_set_cors(struct http_server *s, const char *const *origins, siz
 
 /* Requests received and not yet answered. */
 unsigned http_server_inflight(const struct http_server *s);
-/* Stop taking new connections (they are accepted and closed at once), mark
- * responses Connection: close, and wait at most timeout_ms for in-flight
- * requests. Returns the number still in
+/* Stop accepting connections, mark responses Connection: close, and wait
+ * at most timeout_ms for in-flight requests. Returns the number still in
  * flight (0: drained). Call at most once, then http_server_stop(). */
 unsigned http_server_drain(struct http_server *s, unsigned timeout_ms);
 /* Stop the server (closes every connection) and free it. NULL is fine. */

@@ -324,10 +324,10 @@ int store_tx_event_insert(struct store_tx *tx, const struct store_event *ev, boo
   *is_new = false;
   if (!store_valid_str(ev->event_key, STORE_MAX_EVENT_KEY, true) ||
       !(ev->source && (!strcmp(ev->source, "push") || !strcmp(ev->source, "pull"))) ||
-      !store_valid_str(ev->type, STORE_MAX_ID, true) ||
-      !store_valid_str(ev->file_id, STORE_MAX_ID, false) ||
-      !store_valid_str(ev->task_id, STORE_MAX_ID, false) ||
-      !store_valid_str(ev->status, STORE_MAX_ID, false) ||
+      !store_valid_str(ev->type, STORE_MAX_EVENT_ID, true) ||
+      !store_valid_str(ev->file_id, STORE_MAX_EVENT_ID, false) ||
+      !store_valid_str(ev->task_id, STORE_MAX_EVENT_ID, false) ||
+      !store_valid_str(ev->status, STORE_MAX_EVENT_ID, false) ||
       !store_valid_str(ev->body_json, STORE_MAX_BODY, true))
     return VG_INVALID;
   return OPS(tx)->event_insert(tx, ev, is_new);
@@ -489,7 +489,7 @@ int store_ledger_list(struct store *s, const char *user_id, const char *state, i
 int store_event_list(struct store *s, const char *file_id, int64_t limit, store_event_cb cb,
                      void *arg)
 {
-  if (!store_valid_str(file_id, STORE_MAX_ID, false) || !valid_limit(limit))
+  if (!store_valid_str(file_id, STORE_MAX_EVENT_ID, false) || !valid_limit(limit))
     return VG_INVALID;
   READ_OP(s, s->ops->event_list(tx, file_id, limit, cb, arg));
 }

@@ -787,8 +787,25 @@ static int pg_ledger_one(struct store_tx *tx, const char *sql, const char *key,
   return err;
 }
 
+/* Under READ COMMITTED, two transactions merging events of one file into its
+ * row (get, merge, put) would lose one update, even when the row does not
+ * exist yet (FOR UPDATE locks no absent row). So the read takes a
+ * transaction-scoped advisory lock on the file id first: the second merger
+ * waits for the first to commit and then reads its row. (Outside a
+ * transaction the lock is released at once: a plain read just waits for a
+ * merge in progress.) */
 static int pg_ledger_get(struct store_tx *tx, const char *file_id, struct store_ledger *out)
 {
+  struct pg_args a = {0};
+  int err;
+  PGresult *res;
+
+  arg_s(&a, file_id);
+  res = pg_exec(CONN(tx), "SELECT pg_advisory_xact_lock(hashtextextended($1, 4))", &a,
+                "ledger lock", &err);
+  if (!res)
+    return err;
+  PQclear(res);
   return pg_ledger_one(tx, "SELECT " LEDGER_COLS " FROM ledger WHERE file_id = $1", file_id, out);
 }
 

@@ -29,18 +29,13 @@
 #include "sig/sig.h"
 #include "store/store.h"
 #include "svc/app.h"
+#include "svc/auth_user.h"
 #include "svc/issue.h"
 #include "svc/state.h"
 
 /* A session outlives its signatures: the SDK resumes an interrupted upload
  * with the same vodSessionKey for up to a day (spec 3.6). */
 #define ISSUE_SESSION_TTL 86400
-
-struct identity {
-  char user[STORE_MAX_USER + 1];
-  char policy[STORE_MAX_POLICY + 1];
-  const char *via; /* "jwt", "api_token", "anonymous" */
-};
 
 /* What a request may choose, as received (validated against the policy). */
 struct ask {
@@ -50,11 +45,11 @@ struct ask {
 
 /* One issuing in flight: everything the transaction callback needs. */
 struct issue {
-  struct identity who_copy;
-  const struct identity *who;
+  struct svc_identity who_copy;
+  const struct svc_identity *who;
   struct svc_state *st;     /* one reference, held until the answer is sent */
   const struct policy *pol; /* inside st */
-  struct http_pending *pending;
+  struct http_res *later;   /* the deferred response (http_defer) */
   char request_id[HTTP_REQUEST_ID_MAX + 1];
   int64_t now;
   bool reuse;
@@ -70,97 +65,6 @@ struct issue {
 static int64_t now_s(void)
 {
   return (int64_t)time(NULL);
-}
-
-static void deny_auth(struct http_res *res, enum auth_error e)
-{
-  int code = e == AUTH_MISSING                                ? VG_CODE_MISSING_CREDENTIALS
-             : (e == AUTH_EXPIRED || e == AUTH_NOT_YET_VALID) ? VG_CODE_EXPIRED_TOKEN
-                                                              : VG_CODE_BAD_TOKEN;
-  char msg[128];
-
-  metrics_inc("vodgate_auth_failures_total", "reason", auth_error_str(e));
-  if (e == AUTH_INTERNAL) {
-    http_error(res, 500, VG_CODE_INTERNAL, "internal error while checking the token");
-    return;
-  }
-  if (code == VG_CODE_MISSING_CREDENTIALS)
-    snprintf(msg, sizeof(msg), "missing credentials: send Authorization: Bearer <token>");
-  else
-    snprintf(msg, sizeof(msg), "%s (%s)",
-             code == VG_CODE_EXPIRED_TOKEN ? "token not valid at this time" : "bad token",
-             auth_error_str(e));
-  http_error(res, 401, code, msg);
-  (void)http_res_header(res, "WWW-Authenticate",
-                        code == VG_CODE_MISSING_CREDENTIALS ? "Bearer"
-                                                            : "Bearer error=\"invalid_token\"");
-}
-
-static int authenticate(struct app *app, struct svc_state *st, struct http_req *req,
-                        struct http_res *res, struct identity *who)
-{
-  const char *hdr = http_req_header(req, "Authorization");
-  const char *tok;
-  size_t len;
-  enum auth_error e;
-
-  memset(who, 0, sizeof(*who));
-  if (!hdr && st->allow_anonymous) {
-    snprintf(who->user, sizeof(who->user), "anonymous");
-    snprintf(who->policy, sizeof(who->policy), "default");
-    who->via = "anonymous";
-    return 0;
-  }
-  e = auth_bearer_parse(hdr, AUTH_MAX_TOKEN, &tok, &len);
-  if (e != AUTH_OK) {
-    deny_auth(res, e);
-    return -1;
-  }
-  if (apitoken_looks_like(tok, len)) {
-    char hash[APITOKEN_HASH_LEN + 1];
-    struct store_token t;
-    int rc;
-    if (!apitoken_valid(tok, len) || apitoken_hash(tok, len, hash)) {
-      deny_auth(res, AUTH_MALFORMED);
-      return -1;
-    }
-    rc = store_token_find(app->store, hash, &t);
-    if (rc == VG_NOTFOUND) {
-      deny_auth(res, AUTH_UNKNOWN_TOKEN);
-      return -1;
-    }
-    if (rc) {
-      http_error(res, 503, VG_CODE_UNAVAILABLE, "token store unavailable");
-      return -1;
-    }
-    snprintf(who->user, sizeof(who->user), "%s", t.user_id);
-    snprintf(who->policy, sizeof(who->policy), "%s", t.policy[0] ? t.policy : "default");
-    who->via = "api_token";
-    return 0;
-  }
-  if (!st->jwt) {
-    deny_auth(res, AUTH_ALG_NOT_ALLOWED); /* no JWT key configured: no JWT accepted */
-    return -1;
-  }
-  {
-    struct jwt_identity id;
-    e = jwt_verify(st->jwt, tok, len, now_s(), &id);
-    if (e != AUTH_OK) {
-      deny_auth(res, e);
-      return -1;
-    }
-    if (strlen(id.sub) > STORE_MAX_USER ||
-        (id.policy && (strlen(id.policy) > STORE_MAX_POLICY || !*id.policy))) {
-      jwt_identity_release(&id);
-      deny_auth(res, AUTH_MALFORMED);
-      return -1;
-    }
-    snprintf(who->user, sizeof(who->user), "%s", id.sub);
-    snprintf(who->policy, sizeof(who->policy), "%s", id.policy ? id.policy : "default");
-    jwt_identity_release(&id);
-    who->via = "jwt";
-  }
-  return 0;
 }
 
 /* The request fields, their JSON types and the policy bit that allows them. */
@@ -424,7 +328,7 @@ static int issue_tx(struct store_tx *tx, void *arg)
 static void issue_done(int rc, void *arg)
 {
   struct issue *is = arg;
-  struct http_res *res = http_pending_res(is->pending);
+  struct http_res *res = is->later;
 
   if (rc != VG_OK) {
     if (is->fail_status) {
@@ -446,7 +350,7 @@ static void issue_done(int rc, void *arg)
                             "signature", is->sig.signature.ptr, "uploadId", is->upload_id,
                             "expireTime", (json_int_t)is->sig.expire_time));
   }
-  http_complete(is->pending);
+  http_resume(is->later); /* res must not be touched after this */
   free(is->params_s);
   json_decref(is->params);
   sig_result_release(&is->sig);
@@ -459,7 +363,7 @@ void svc_issue_signature(struct http_req *req, struct http_res *res, void *user)
   struct app *app = user;
   struct svc *svc = svc_of(app);
   struct svc_state *st = svc_state_get(app);
-  struct identity who;
+  struct svc_identity who;
   const struct policy *pol;
   struct ask ask = {0};
   struct issue is;
@@ -478,7 +382,7 @@ void svc_issue_signature(struct http_req *req, struct http_res *res, void *user)
                "signing is not configured: set [vod] secret_id and its secret key");
     goto out;
   }
-  if (authenticate(app, st, req, res, &who))
+  if (svc_authenticate(app, st, req, res, &who))
     goto out;
   pol = policies_find(&st->policies, who.policy);
   if (!pol) {
@@ -590,7 +494,7 @@ void svc_issue_signature(struct http_req *req, struct http_res *res, void *user)
     heap->st = st;
     snprintf(heap->request_id, sizeof(heap->request_id), "%s", req->request_id);
     heap->params_s = json_dumps(is.params, JSON_COMPACT | JSON_SORT_KEYS);
-    heap->pending = http_defer(req);
+    heap->later = http_defer(req);
     memset(&is, 0, sizeof(is)); /* moved into heap */
     sig_result_init(&is.sig);
     st = NULL;

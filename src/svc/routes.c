@@ -6,24 +6,29 @@
 #include "svc/app.h"
 
 #include "core/util.h"
+#include "core/limits.h"
+#include "svc/events.h"
 #include "svc/issue.h"
 
 /* clang-format off */
 static const struct http_route routes[] = {
-  /* method  path        prefix max_body handler      ctx   name */
-  {"GET",   "/healthz",  false, 0,      svc_healthz, NULL, "healthz"},
-  {"GET",   "/readyz",   false, 0,      svc_readyz,  NULL, "readyz"},
-  {"GET",   "/metrics",  false, 0,      svc_metrics, NULL, "metrics"},
-  {"POST",  "/v1/upload-signatures", false, 16384, svc_issue_signature, NULL, "upload_signatures"},
-  {"GET",   "/v1/upload-signatures", false, 0,     svc_issue_signature, NULL, "upload_signatures"},
-  /* The event service adds its routes here. */
+  /* method  path        prefix max_body handler      ctx   name  redact_path */
+  {"GET",   "/healthz",  false, 0,      svc_healthz, NULL, "healthz", false},
+  {"GET",   "/readyz",   false, 0,      svc_readyz,  NULL, "readyz", false},
+  {"GET",   "/metrics",  false, 0,      svc_metrics, NULL, "metrics", false},
+  {"POST",  "/v1/upload-signatures", false, 16384, svc_issue_signature, NULL, "upload_signatures", false},
+  {"GET",   "/v1/upload-signatures", false, 0,     svc_issue_signature, NULL, "upload_signatures", false},
+  /* Any method: with a path token, a wrong token must look like an unknown
+   * path whatever the method (svc/events.c answers 404/405 itself). */
+  {NULL,    "/v1/vod/events", true, EVENT_MAX_BODY, svc_vod_events, NULL, "vod_events", true},
+  {"GET",   "/v1/uploads", true, 0, svc_uploads, NULL, "uploads", false},
 };
 
 /* Only with VODGATE_TEST_ROUTES=1 (tests/integration); never by default. */
 static const struct http_route test_routes[] = {
-  {"GET",   "/test/slow", false, 0,     svc_test_slow, NULL, "test_slow"},
-  {"POST",  "/test/echo", false, 1024,  svc_test_echo, NULL, "test_echo"},
-  {"POST",  "/test/json", false, 4096,  svc_test_json, NULL, "test_json"},
+  {"GET",   "/test/slow", false, 0,     svc_test_slow, NULL, "test_slow", false},
+  {"POST",  "/test/echo", false, 1024,  svc_test_echo, NULL, "test_echo", false},
+  {"POST",  "/test/json", false, 4096,  svc_test_json, NULL, "test_json", false},
 };
 /* clang-format on */
 

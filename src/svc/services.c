@@ -9,9 +9,13 @@
 #include "svc/app.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "core/err.h"
+#include "core/log.h"
+#include "http/metrics.h"
 #include "store/store.h"
+#include "svc/events.h"
 #include "svc/state.h"
 
 int app_services_init(struct app *app, char *err, size_t errlen)
@@ -25,11 +29,28 @@ int app_services_init(struct app *app, char *err, size_t errlen)
   /* Signing keys, JWT verifier, attribution keys, policies (svc/state.c). */
   if (svc_init(app, err, errlen))
     return -1;
+  /* The push receiver (svc/events.c): refuse to run it unauthenticated. */
+  {
+    const char *why;
+    if (!svc_events_receiver_ok(app->cfg, &why) &&
+        strcmp(cfg_get_str(app->cfg, "events", "mode"), "pull") != 0)
+      log_error("%s; POST /v1/vod/events answers 503", why);
+  }
+  metrics_describe("vodgate_events_total",
+                   "VOD events committed, by type and result (new, duplicate).");
+  metrics_describe(
+      "vodgate_events_rejected_total",
+      "VOD event requests refused, by reason (malformed, path_token, missing, bad_sign, ...).");
+  if (svc_uploads_init(app)) {
+    snprintf(err, errlen, "cannot start the long-poll watcher thread");
+    return -1;
+  }
   return 0;
 }
 
 void app_services_release(struct app *app)
 {
+  svc_uploads_release();
   svc_release(app);
   store_close(app->store);
   app->store = NULL;

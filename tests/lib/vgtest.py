@@ -167,6 +167,13 @@ class _TapResult(unittest.TestResult):
         super().addError(test, err)
         self._fail(test, err)
 
+    def addSubTest(self, test, subtest, err):
+        # A failed subTest fails its test: unittest then never calls
+        # addSuccess for it, so report it here (once per failing subtest).
+        super().addSubTest(test, subtest, err)
+        if err is not None:
+            self._fail(test, err)
+
     def addSkip(self, test, reason):
         self.n += 1
         print(f"ok {self.n} - {self._name(test)} # SKIP {reason}", flush=True)

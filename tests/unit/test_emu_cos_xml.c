@@ -203,6 +203,58 @@ static void content_md5_and_multipart_etag(void **state)
   free(p);
 }
 
+#define K "/b1a2c3d4vodgzp1500000000/5285890784246869321/f0.mp4"
+
+static int op(const char *m, const char *path, const char *q, struct cos_op *o)
+{
+  return cos_op_parse(m, path, strlen(path), q, q ? strlen(q) : 0, o);
+}
+
+/* The request lines of upload-protocol.md 2.1 and the Node SDK variants. */
+static void classifies_operations(void **state)
+{
+  struct cos_op o;
+  assert_int_equal(
+      op("GET", "/", "uploads&prefix=b1a2c3d4vodgzp1500000000%2F5285890784246869321%2Ff0.mp4", &o),
+      VG_OK);
+  assert_int_equal(o.kind, COS_OP_LIST_UPLOADS);
+  assert_string_equal(o.prefix, "b1a2c3d4vodgzp1500000000/5285890784246869321/f0.mp4");
+  assert_int_equal(op("GET", "/", "uploads=&prefix=a", &o), VG_OK);
+  assert_int_equal(o.kind, COS_OP_LIST_UPLOADS);
+  assert_int_equal(op("POST", K, "uploads", &o), VG_OK);
+  assert_int_equal(o.kind, COS_OP_INITIATE);
+  assert_int_equal(op("POST", K, "uploads=", &o), VG_OK);
+  assert_int_equal(op("PUT", K, "partNumber=3&uploadId=uid9x34bc4604e600", &o), VG_OK);
+  assert_int_equal(o.kind, COS_OP_UPLOAD_PART);
+  assert_int_equal(o.part_number, 3);
+  assert_string_equal(o.upload_id, "uid9x34bc4604e600");
+  assert_int_equal(op("GET", K, "uploadId=uid9x34bc4604e600", &o), VG_OK);
+  assert_int_equal(o.kind, COS_OP_LIST_PARTS);
+  assert_int_equal(op("POST", K, "uploadId=uid9x34bc4604e600", &o), VG_OK);
+  assert_int_equal(o.kind, COS_OP_COMPLETE);
+  assert_int_equal(op("DELETE", K, "uploadId=u", &o), VG_OK);
+  assert_int_equal(o.kind, COS_OP_ABORT);
+  assert_int_equal(op("PUT", K, NULL, &o), VG_OK);
+  assert_int_equal(o.kind, COS_OP_PUT_OBJECT);
+  assert_int_equal(op("HEAD", K, "", &o), VG_OK);
+  assert_int_equal(o.kind, COS_OP_HEAD_OBJECT);
+  assert_int_equal(op("GET", K, "uploadId=u&max-parts=1000", &o), VG_OK);
+
+  assert_int_equal(op("PUT", K, "partNumber=0&uploadId=u", &o), VG_INVALID);
+  assert_int_equal(op("PUT", K, "partNumber=10001&uploadId=u", &o), VG_INVALID);
+  assert_int_equal(op("PUT", K, "partNumber=1", &o), VG_INVALID);
+  assert_int_equal(op("PUT", K, "partNumber=1&partNumber=2&uploadId=u", &o), VG_INVALID);
+  assert_int_equal(op("PUT", K, "partNumber=1&uploadId=a%2Fb", &o), VG_INVALID);
+  assert_int_equal(op("GET", K, "uploads", &o), VG_INVALID);
+  assert_int_equal(op("POST", "/", "uploads", &o), VG_INVALID);
+  assert_int_equal(op("GET", "/", NULL, &o), VG_INVALID);
+  assert_int_equal(op("GET", K, "prefix=a", &o), VG_INVALID);
+  assert_int_equal(op("POST", K, "uploads=x", &o), VG_INVALID);
+  assert_int_equal(op("PATCH", K, NULL, &o), VG_INVALID);
+  assert_int_equal(op("GET", "/", "uploads&prefix=%00", &o), VG_INVALID);
+  assert_int_equal(op("GET", "/", "uploads&&prefix=a", &o), VG_INVALID);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -213,6 +265,7 @@ int main(void)
       cmocka_unit_test(rejects_everything_else),
       cmocka_unit_test(bounded),
       cmocka_unit_test(content_md5_and_multipart_etag),
+      cmocka_unit_test(classifies_operations),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "emu/ugc.h"
@@ -279,6 +280,9 @@ static void session_key_and_cert_checks(void **state)
   assert_int_equal(ugc_cert_check(&c, s.secret_id, "TMPTOKEN", NOW, id, sk), UGC_CERT_BAD_TOKEN);
   assert_int_equal(ugc_cert_check(&c, s.secret_id, NULL, NOW, id, sk), UGC_CERT_BAD_TOKEN);
   assert_int_equal(ugc_cert_check(&c, "AKIDTMPSECRETID", s.token, NOW, id, sk), UGC_CERT_MALFORMED);
+  assert_string_equal(ugc_cert_error_code(UGC_CERT_MALFORMED), "InvalidAccessKeyId");
+  assert_string_equal(ugc_cert_error_code(UGC_CERT_BAD_TOKEN), "InvalidToken");
+  assert_string_equal(ugc_cert_error_message(UGC_CERT_EXPIRED), "Request has expired");
 
   /* A refreshed credential differs, and both stay valid until they expire. */
   {
@@ -334,6 +338,29 @@ static void request_parsing(void **state)
     assert_int_equal(ugc_request_parse(UGC_APPLY, bad_apply[i], strlen(bad_apply[i]), &r),
                      UGC_E_REQUEST);
     assert_null(r.signature);
+  }
+  /* Nesting deeper than JSON_MAX_DEPTH is refused before parsing. */
+  {
+    char deep[2 * JSON_MAX_DEPTH + 96];
+    size_t n = (size_t)snprintf(deep, sizeof(deep), "%s",
+                                "{\"signature\":\"S\",\"videoType\":\"mp4\",\"x\":");
+    for (int i = 0; i < JSON_MAX_DEPTH; i++)
+      deep[n++] = '[';
+    for (int i = 0; i < JSON_MAX_DEPTH; i++)
+      deep[n++] = ']';
+    deep[n++] = '}';
+    assert_int_equal(ugc_request_parse(UGC_APPLY, deep, n, &r), UGC_E_REQUEST);
+    /* One level less is fine; brackets inside a string do not count. */
+    n = (size_t)snprintf(deep, sizeof(deep), "%s",
+                         "{\"signature\":\"[[[\\\"[\",\"videoType\":\"mp4\",\"x\":");
+    for (int i = 0; i < JSON_MAX_DEPTH - 1; i++)
+      deep[n++] = '[';
+    for (int i = 0; i < JSON_MAX_DEPTH - 1; i++)
+      deep[n++] = ']';
+    deep[n++] = '}';
+    assert_int_equal(ugc_request_parse(UGC_APPLY, deep, n, &r), UGC_OK);
+    assert_string_equal(r.signature, "[[[\"[");
+    ugc_request_release(&r);
   }
   /* Resume: only signature + vodSessionKey (the browser SDK). */
   const char *resume = "{\"signature\":\"S\",\"vodSessionKey\":\"vsk-5\",\"uploadFromWeb\":true}";

@@ -580,6 +580,36 @@ static void events_are_idempotent(void **state)
   assert_false(is_new);
 }
 
+static void event_bounds(void **state)
+{
+  char task[STORE_MAX_EVENT_ID + 2], key[STORE_MAX_EVENT_KEY + 2];
+  memset(task, 't', sizeof(task));
+  task[STORE_MAX_EVENT_ID] = '\0'; /* longest allowed */
+  memset(key, 'k', sizeof(key));
+  key[STORE_MAX_EVENT_KEY] = '\0';
+  struct store_event ev = {.event_key = key,
+                           .source = "pull",
+                           .type = "ProcedureStateChanged",
+                           .task_id = task,
+                           .status = "FINISH",
+                           .body_json = "{}",
+                           .received_at = 1};
+  bool is_new;
+  assert_int_equal(store_event_insert(st, &ev, &is_new), VG_OK);
+  assert_true(is_new);
+  struct store_event_record r;
+  assert_int_equal(store_event_get(st, key, &r), VG_OK);
+  assert_string_equal(r.task_id, task);
+  store_event_record_release(&r);
+  key[STORE_MAX_EVENT_KEY] = 'k'; /* one over */
+  key[STORE_MAX_EVENT_KEY + 1] = '\0';
+  assert_int_equal(store_event_insert(st, &ev, &is_new), VG_INVALID);
+  key[STORE_MAX_EVENT_KEY] = '\0';
+  task[STORE_MAX_EVENT_ID] = 't';
+  task[STORE_MAX_EVENT_ID + 1] = '\0';
+  assert_int_equal(store_event_insert(st, &ev, &is_new), VG_INVALID);
+}
+
 struct flood {
   int n;
 };
@@ -1040,6 +1070,7 @@ int main(void)
       cmocka_unit_test(acknowledged_writes_survive_reopen),
       cmocka_unit_test(transaction_is_all_or_nothing),
       cmocka_unit_test(events_are_idempotent),
+      cmocka_unit_test(event_bounds),
       cmocka_unit_test(quarantine_is_bounded),
       cmocka_unit_test(ledger_listing),
       cmocka_unit_test(event_listing),

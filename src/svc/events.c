@@ -1,0 +1,242 @@
+/*
+ * events.c: POST /v1/vod/events[/<path-token>], the push receiver:
+ *
+ *   path token -> parse (400 + quarantine when malformed) -> Sign/T ->
+ *   commit event + ledger + outbox in one group-committed transaction ->
+ *   200 (only after the commit is durable).
+ *
+ * Authentication modes and status codes: events.h and docs/api.md.
+ */
+#include "svc/events.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cfg/cfg.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "event/event.h"
+#include "http/http.h"
+#include "http/metrics.h"
+#include "store/store.h"
+#include "svc/app.h"
+#include "svc/intake.h"
+#include "svc/state.h"
+
+#define EVENTS_PATH "/v1/vod/events"
+
+bool svc_events_receiver_ok(const struct cfg *c, const char **why)
+{
+  *why = NULL;
+  if (strcmp(cfg_get_str(c, "events", "mode"), "pull") == 0) {
+    *why = "the push receiver is off ([events] mode = pull)";
+    return false;
+  }
+  if (cfg_get_secret(c, "vod", "sign_key", NULL) ||
+      cfg_get_secret(c, "events", "path_token", NULL) ||
+      cfg_get_bool(c, "events", "allow_unauthenticated"))
+    return true;
+  *why = "event receiver not started: anyone could post events. Set [vod] sign_key_file "
+         "(VODGATE_VOD_SIGN_KEY) or [events] path_token_file (VODGATE_EVENTS_PATH_TOKEN), or "
+         "[events] allow_unauthenticated = true";
+  return false;
+}
+
+static void not_found(struct http_res *res)
+{
+  /* Byte for byte what the router answers for an unknown path. */
+  http_error(res, 404, VG_CODE_NOT_FOUND, "not found");
+}
+
+/* The path token check: the part after EVENTS_PATH must be "" when no
+ * token is configured, "/<token>" when one is. */
+static bool path_ok(const struct cfg *c, const char *path)
+{
+  size_t tlen = 0;
+  const char *tok = cfg_get_secret(c, "events", "path_token", &tlen);
+  const char *rest = path + strlen(EVENTS_PATH);
+
+  if (strncmp(path, EVENTS_PATH, strlen(EVENTS_PATH)) != 0)
+    return false;
+  if (!tok)
+    return *rest == '\0';
+  if (*rest != '/')
+    return false;
+  rest++;
+  /* Compare digests so that neither the content nor the length of the
+   * token leaks through timing. */
+  {
+    unsigned char a[32], b[32];
+    unsigned int alen = 0, blen = 0;
+    if (!EVP_Digest(rest, strlen(rest), a, &alen, EVP_sha256(), NULL) ||
+        !EVP_Digest(tok, tlen, b, &blen, EVP_sha256(), NULL))
+      return false;
+    return ct_equal(a, alen, b, blen);
+  }
+}
+
+static int64_t header_t(const struct http_req *req, bool *has)
+{
+  const char *h = http_req_header(req, "T");
+  int64_t t = 0;
+  *has = h && parse_i64z(h, &t) == 0;
+  return *has ? t : 0;
+}
+
+static void quarantine(struct app *app, struct http_req *req, const char *reason, int64_t now)
+{
+  int rc = store_quarantine_add(app->store, reason, req->body, req->body_len, now);
+  if (rc)
+    log_error("events: cannot quarantine a malformed body (%s), request %s", vg_strerror(rc),
+              req->request_id);
+  metrics_inc("vodgate_events_rejected_total", "reason", "malformed");
+}
+
+/* One event being committed (store_submit) while its connection waits. */
+struct ev_job {
+  struct vod_event ev;
+  struct intake in; /* in.ev points at ev */
+  struct svc_state *st;
+  struct http_res *res; /* the deferred answer */
+  char rid[HTTP_REQUEST_ID_MAX + 1];
+};
+
+static void job_free(struct ev_job *job)
+{
+  intake_release(&job->in);
+  event_release(&job->ev);
+  svc_state_unref(job->st);
+  free(job);
+}
+
+/* Runs once the commit is durable (SQLite: on the store's writer thread,
+ * so: short, and no store calls). */
+static void ev_done(int rc, void *arg)
+{
+  struct ev_job *job = arg;
+  const struct vod_event *ev = &job->ev;
+
+  if (rc == VG_AGAIN) {
+    http_error(job->res, 503, VG_CODE_UNAVAILABLE, "shutting down");
+  } else if (rc) {
+    log_error("events: cannot commit %s (%s), request %s", ev->type_str, vg_strerror(rc), job->rid);
+    http_error(job->res, 500, VG_CODE_INTERNAL, "internal error");
+  } else {
+    json_t *data = json_pack("{s:s,s:b}", "eventKey", ev->key, "duplicate", !job->in.is_new);
+    metrics_inc2("vodgate_events_total", "type",
+                 ev->type == EVENT_TYPE_NEW_FILE_UPLOAD           ? "NewFileUpload"
+                 : ev->type == EVENT_TYPE_PROCEDURE_STATE_CHANGED ? "ProcedureStateChanged"
+                                                                  : "other",
+                 "result", job->in.is_new ? "new" : "duplicate");
+    if (job->in.state[0])
+      json_object_set_new(data, "state", json_string(job->in.state));
+    http_res_json(job->res, 200,
+                  json_pack("{s:i,s:s,s:o}", "code", 0, "message", "ok", "data", data));
+    if (job->in.state_changed)
+      svc_uploads_notify();
+  }
+  http_resume(job->res); /* job->res must not be touched after this */
+  job_free(job);
+}
+
+void svc_vod_events(struct http_req *req, struct http_res *res, void *user)
+{
+  struct app *app = user;
+  struct svc_state *st = svc_state_get(app);
+  const struct cfg *c = st->cfg;
+  struct event_review_policy rp = {
+      .block_at = (double)cfg_get_int(c, "events", "review_block_at"),
+      .review_at = (double)cfg_get_int(c, "events", "review_review_at"),
+  };
+  struct vod_event ev;
+  struct intake in;
+  char reason[EVENT_REASON_MAX + 32];
+  const char *why, *key;
+  int64_t now = (int64_t)time(NULL);
+  int rc;
+
+  event_init(&ev);
+  memset(&in, 0, sizeof(in));
+  if (!svc_events_receiver_ok(c, &why)) {
+    if (strcmp(cfg_get_str(c, "events", "mode"), "pull") == 0)
+      not_found(res);
+    else
+      http_error(res, 503, VG_CODE_UNAVAILABLE, why);
+    goto out;
+  }
+  if (!path_ok(c, req->path)) {
+    metrics_inc("vodgate_events_rejected_total", "reason", "path_token");
+    not_found(res);
+    goto out;
+  }
+  if (strcmp(req->method, "POST") != 0) {
+    http_error(res, 405, VG_CODE_METHOD_NOT_ALLOWED, "method not allowed");
+    (void)http_res_header(res, "Allow", "POST");
+    goto out;
+  }
+  rc = event_parse(req->body, req->body_len, &rp, &ev, reason, sizeof(reason));
+  if (rc == VG_NOMEM) {
+    http_error(res, 503, VG_CODE_UNAVAILABLE, "out of memory");
+    goto out;
+  }
+  if (rc) {
+    char msg[sizeof(reason) + 32];
+    quarantine(app, req, reason, now);
+    snprintf(msg, sizeof(msg), "malformed event: %s", reason);
+    http_error(res, 400, VG_CODE_BAD_REQUEST, msg);
+    goto out;
+  }
+  if ((key = cfg_get_secret(c, "vod", "sign_key", NULL))) {
+    const char *sign = *ev.sign ? ev.sign : http_req_header(req, "Sign");
+    bool has_t = ev.has_t;
+    int64_t t = has_t ? ev.t : header_t(req, &has_t);
+    enum event_sign_status ss = has_t ? event_check_sign(key, sign ? sign : "", t, now,
+                                                         cfg_get_int(c, "events", "sign_skew"))
+                                      : EVENT_SIGN_MISSING;
+    if (ss != EVENT_SIGN_OK) {
+      snprintf(reason, sizeof(reason), "event signature: %s", event_sign_str(ss));
+      metrics_inc("vodgate_events_rejected_total", "reason", event_sign_str(ss));
+      http_error(res, 401, VG_CODE_BAD_TOKEN, reason);
+      goto out;
+    }
+  }
+  rc = intake_prepare(&in, &ev, "push", req->body, req->body_len, st,
+                      cfg_get_str(c, "webhook", "url") != NULL, now, reason, sizeof(reason));
+  if (rc) {
+    char msg[sizeof(reason) + 32];
+    quarantine(app, req, reason, now);
+    snprintf(msg, sizeof(msg), "malformed event: %s", reason);
+    http_error(res, 400, VG_CODE_BAD_REQUEST, msg);
+    goto out;
+  }
+  /* Commit without holding this worker thread: the connection is
+   * suspended and answered when the group commit holding the event is
+   * durable, so concurrent senders share one fsync however few threads
+   * serve HTTP. */
+  {
+    struct ev_job *job = xcalloc(1, sizeof(*job));
+    job->ev = ev;
+    event_init(&ev); /* moved into the job */
+    job->in = in;
+    job->in.ev = &job->ev;
+    memset(&in, 0, sizeof(in));
+    job->st = st;
+    st = NULL; /* the job holds the reference */
+    snprintf(job->rid, sizeof(job->rid), "%s", req->request_id);
+    job->res = http_defer(req);
+    rc = store_submit(app->store, intake_tx, &job->in, ev_done, job);
+    if (rc) { /* not queued: ev_done never runs */
+      http_error(job->res, 503, VG_CODE_UNAVAILABLE, "shutting down");
+      http_resume(job->res);
+      job_free(job);
+    }
+  }
+out:
+  intake_release(&in);
+  event_release(&ev);
+  if (st)
+    svc_state_unref(st);
+}

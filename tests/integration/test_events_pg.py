@@ -1,0 +1,76 @@
+"""The event receiver on PostgreSQL (run by scripts/pg-test-server.sh, which
+sets VODGATE_PG_URL, or skipped): the full flow, and concurrent events of
+the same files (each file's NewFileUpload, PROCESSING and FINISH sent at the
+same time from three threads) converging to one final state, with no lost
+ledger update under READ COMMITTED.
+"""
+import json
+import os
+import sys
+import threading
+import unittest
+
+import vgtest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_events as te  # noqa: E402
+
+URL = os.environ.get("VODGATE_PG_URL")
+
+
+class Pg(te.Base):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = vgtest.TempDir()
+        ini = te.INI.format(dir=cls.tmp.path, extra=te.SIGNED_EXTRA)
+        ini = ini.replace("db = %s/vg.db" % cls.tmp.path, "db = " + URL)
+        cls.cfg = cls.tmp.file("vodgate.ini", ini)
+        cls.d = vgtest.Daemon(["serve", "--config", cls.cfg], env=cls.env)
+
+    def test_flow(self):
+        uid, tok = self.session("alice")
+        f = te.new_file_id()
+        self.ok_post(te.psc("procedure_block.json", f, ctx=tok))
+        self.assertTrue(self.ok_post(te.psc("procedure_block.json", f, ctx=tok))["duplicate"])
+        self.ok_post(te.nfu(f, ctx=tok))
+        u = self.upload(uid)[1]["data"]
+        self.assertEqual((u["state"], u["user"], u["fileId"]), ("blocked", "alice", f))
+        self.assertEqual(u["review"], {"suggestion": "block", "label": "sexy", "confidence": 97})
+        r = vgtest.run(["uploads", "show", f, "--json", "--config", self.cfg], env=self.env,
+                       check=0)
+        self.assertEqual(json.loads(r.stdout), u)
+
+    def test_concurrent_events_of_one_file(self):
+        files = [te.new_file_id() for _ in range(40)]
+        kinds = [lambda f: te.nfu(f), lambda f: te.psc("procedure_processing.json", f),
+                 lambda f: te.psc("procedure_review.json", f)]
+        errors = []
+
+        def sender(k):
+            for f in files:
+                st, doc = self.post(kinds[k](f))
+                if st != 200:
+                    errors.append((st, doc))
+
+        ts = [threading.Thread(target=sender, args=(k,)) for k in range(3)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(120)
+        self.assertEqual(errors, [])
+        rows = {u["fileId"]: u for u in self.admin("?limit=1000")}
+        for f in files:
+            u = rows[f]
+            # review (FINISH) + NewFileUpload's media URL: no fact was lost.
+            self.assertEqual(u["state"], "review", f)
+            self.assertTrue(u["mediaUrl"].endswith(".mp4"))
+            ev = json.loads(vgtest.run(["events", "list", "--file", f, "--json", "--config",
+                                        self.cfg], env=self.env, check=0).stdout)
+            self.assertEqual(len(ev), 3)
+
+
+if __name__ == "__main__":
+    if not URL:
+        print("1..0 # SKIP no VODGATE_PG_URL (run through scripts/pg-test-server.sh)")
+        sys.exit(0)
+    vgtest.main()
