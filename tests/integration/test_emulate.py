@@ -372,5 +372,137 @@ class EmulateTest(unittest.TestCase):
         self.assertEqual(evs[0]["FileUploadEvent"]["FileId"], evs[1]["FileUploadEvent"]["FileId"])
 
 
+HS_SECRET = "hs256-secret-for-tests-0123456789abcdef"
+SERVE_INI = """
+[server]
+listen = 127.0.0.1:0
+db = {dir}/vg.db
+data_dir = {dir}/sdata
+threads = 4
+
+[vod]
+secret_id = {sid}
+
+[auth]
+jwt_issuer = https://idp.example
+jwt_audience = vodgate
+
+[webhook]
+url = {hook}
+
+[policy default]
+procedure = ReviewFlow
+"""
+
+
+class EndToEnd(unittest.TestCase):
+    """vodgate upload -> vodgate serve (signatures) -> vodgate emulate ->
+    events pushed to vodgate serve's /v1/vod/events -> the ledger, and the
+    app's webhook."""
+
+    @classmethod
+    def setUpClass(cls):
+        import jwtmint
+        cls.jwtmint = jwtmint
+        cls.tmp = vgtest.TempDir()
+        cls.hook = Receiver()
+        cfg = cls.tmp.file("vodgate.ini", SERVE_INI.format(dir=cls.tmp.path, sid=SID,
+                                                           hook=cls.hook.url))
+        cls.serve = vgtest.Daemon(["serve", "--config", cfg],
+                                  env={"VODGATE_VOD_SECRET_KEY": KEY,
+                                       "VODGATE_AUTH_JWT_HS256_SECRET": HS_SECRET,
+                                       "VODGATE_VOD_SIGN_KEY": SIGN_KEY})
+        cls.emu = Emu(cls.tmp, f"http://127.0.0.1:{cls.serve.port}/v1/vod/events")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.emu.stop()
+        rc = cls.serve.stop()
+        cls.hook.close()
+        cls.tmp.cleanup()
+        assert rc == 0
+
+    def token(self, sub):
+        return self.jwtmint.hs256(HS_SECRET, self.jwtmint.claims(sub, iss="https://idp.example",
+                                                                 aud="vodgate"))
+
+    def upload(self, sub, path, *extra, check=0):
+        return vgtest.run(["upload", path, "--signature-url",
+                           f"http://127.0.0.1:{self.serve.port}/v1/upload-signatures",
+                           "--emulator", f"127.0.0.1:{self.emu.port}", *extra],
+                          env={"VODGATE_UPLOAD_TOKEN": self.token(sub)}, check=check)
+
+    def ledger(self, sub, upload_id, want, timeout=20):
+        deadline = time.time() + timeout
+        while True:
+            c = http.client.HTTPConnection("127.0.0.1", self.serve.port, timeout=10)
+            c.request("GET", "/v1/uploads/" + upload_id,
+                      headers={"Authorization": "Bearer " + self.token(sub)})
+            r = c.getresponse()
+            doc = json.loads(r.read())
+            c.close()
+            if r.status == 200 and doc["data"]["state"] == want:
+                return doc["data"]
+            if time.time() > deadline:
+                raise AssertionError(f"state {want} not reached: {r.status} {doc}")
+            time.sleep(0.1)
+
+    def result(self, p):
+        return json.loads(p.stdout.strip().splitlines()[-1])
+
+    def test_clean_file_passes_and_marked_file_is_blocked(self):
+        clean = self.tmp.file("holiday.mp4", b"\x00\x00\x00\x18ftypmp42" + os.urandom(5000))
+        marked = self.tmp.file("party.mp4", b"VODGATE-REVIEW:block\n" + os.urandom(3000))
+        a = self.result(self.upload("alice", clean))
+        b = self.result(self.upload("bob", marked))
+        ua = self.ledger("alice", a["uploadId"], "passed")
+        ub = self.ledger("bob", b["uploadId"], "blocked")
+        self.assertEqual((ua["user"], ua["fileId"]), ("alice", a["fileId"]))
+        self.assertEqual((ub["user"], ub["fileId"]), ("bob", b["fileId"]))
+        self.assertEqual(ub["review"]["suggestion"], "block")
+        self.assertEqual(ua["review"]["suggestion"], "pass")
+        self.assertFalse(os.path.exists(clean + ".vgupload"))
+        # Each state change of each file is queued once for the app's webhook
+        # (the outbox; its delivery worker is not part of this test).
+        import sqlite3
+        con = sqlite3.connect(os.path.join(self.tmp.path, "vg.db"), timeout=10)
+        rows = [json.loads(p)["data"] for (p,) in con.execute("SELECT payload FROM outbox")]
+        con.close()
+        for fid, states in ((a["fileId"], ["uploaded", "passed"]),
+                            (b["fileId"], ["uploaded", "blocked"])):
+            self.assertEqual([r["state"] for r in rows if r["fileId"] == fid], states)
+
+    def test_multipart_resume_after_interruption(self):
+        data = os.urandom(3 * 1024 * 1024 + 12345)
+        path = self.tmp.file("long.mp4", data)
+        s, h, b = self.emu.req("POST", "127.0.0.1", "/__emu/faults",
+                               json.dumps({"fail": {"CompleteMultipartUpload": 1}}).encode())
+        self.assertEqual(s, 200)
+        p = self.upload("carol", path, "--part-size", "1048576", "--parallel", "3", check=1)
+        self.assertIn("CompleteMultipartUpload", p.stderr)
+        self.assertIn("ServiceUnavailable", p.stderr)
+        self.assertTrue(os.path.exists(path + ".vgupload"))
+        state = json.load(open(path + ".vgupload"))
+        r = self.result(self.upload("carol", path, "--part-size", "1048576"))
+        self.assertEqual(r["uploadId"], state["uploadId"])
+        self.assertFalse(os.path.exists(path + ".vgupload"))
+        u = self.ledger("carol", r["uploadId"], "passed")
+        self.assertEqual(u["user"], "carol")
+        info = self.emu.api("DescribeMediaInfos", {"FileIds": [r["fileId"]]})
+        self.assertEqual(info["MediaInfoSet"][0]["MetaData"]["Size"], len(data))
+
+    def test_vod_error_is_explained(self):
+        path = self.tmp.file("x.mp4", b"abc")
+        s, h, b = self.emu.req("POST", "127.0.0.1", "/__emu/faults",
+                               json.dumps({"fail": {"ApplyUploadUGC": 1}}).encode())
+        p = self.upload("dave", path, check=1)
+        self.assertIn("VOD code 10001", p.stderr)
+        p = vgtest.run(["upload", path, "--signature-url",
+                        f"http://127.0.0.1:{self.serve.port}/v1/upload-signatures",
+                        "--emulator", f"127.0.0.1:{self.emu.port}"],
+                       env={"VODGATE_UPLOAD_TOKEN": "bad"}, check=1)
+        self.assertIn("HTTP 401", p.stderr)
+
+
 if __name__ == "__main__":
     vgtest.main()
