@@ -1074,13 +1074,14 @@ int http_server_start(const struct http_opts *opts, const struct http_route *rou
     pthread_condattr_destroy(&ca);
   }
   s->d = MHD_start_daemon(
-      flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, tls, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-      MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(opts->threads ? opts->threads : 1),
-      MHD_OPTION_CONNECTION_LIMIT, opts->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-      opts->per_ip_limit, MHD_OPTION_CONNECTION_TIMEOUT, opts->timeout_s,
-      MHD_OPTION_CONNECTION_MEMORY_LIMIT, opts->memory_limit, MHD_OPTION_NOTIFY_COMPLETED,
-      on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_STRICT_FOR_CLIENT,
-      1, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s,
+      flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, tls, MHD_OPTION_SOCK_ADDR,
+      (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
+      (unsigned)(opts->threads ? opts->threads : 1), MHD_OPTION_CONNECTION_LIMIT,
+      opts->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, opts->per_ip_limit,
+      MHD_OPTION_CONNECTION_TIMEOUT, opts->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+      opts->memory_limit, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+      MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_STRICT_FOR_CLIENT, 1,
+      MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s,
       MHD_OPTION_END);
   if (!s->d) {
     log_error("http: cannot listen on %s: %s", opts->listen, strerror(errno));
