@@ -356,6 +356,36 @@ class EmulateTest(unittest.TestCase):
         r = self.emu.api("DescribeMediaInfos", {"FileIds": ["1"]}, host=f"127.0.0.1:{self.emu.port}")
         self.assertEqual(r["NotExistFileIdSet"], ["1"])
 
+    def test_prepare_and_tls_listener(self):
+        import ssl
+        import subprocess
+        cert, key = os.path.join(self.tmp.path, "c.pem"), os.path.join(self.tmp.path, "k.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                        "-out", cert, "-days", "1", "-subj", "/CN=vod2.qcloud.com", "-addext",
+                        "subjectAltName=DNS:vod2.qcloud.com,DNS:*.myqcloud.com"],
+                       check=True, capture_output=True)
+        d = vgtest.Daemon(["emulate", "--listen", "127.0.0.1:0", "--tls-listen", "127.0.0.1:0",
+                           "--tls-cert", cert, "--tls-key", key, "--secret-id", SID,
+                           "--data-dir", os.path.join(self.tmp.path, "tlsdata")],
+                          env={"VODGATE_VOD_SECRET_KEY": KEY})
+        try:
+            tls_port = d.wait_log(lambda r: "tls_port" in r)["tls_port"]
+            ctx = ssl.create_default_context(cafile=cert)
+            ctx.check_hostname = False  # connecting to 127.0.0.1 with SNI-less Host mapping
+            c = http.client.HTTPSConnection("127.0.0.1", tls_port, timeout=10, context=ctx)
+            c.request("POST", "/v3/index.php?Action=PrepareUploadUGC",
+                      body=json.dumps({"signature": sign()}),
+                      headers={"Host": UGC_HOST, "Content-Type": "application/json"})
+            r = c.getresponse()
+            doc = json.loads(r.read())
+            c.close()
+            self.assertEqual(r.status, 200)
+            self.assertEqual(doc["code"], 0, doc)
+            self.assertEqual(doc["data"]["appId"], 1500000000)
+            self.assertEqual(len(doc["data"]["cosRegionList"]), 1)
+        finally:
+            d.stop()
+
     def test_faults(self):
         s, h, b = self.emu.req("POST", "127.0.0.1", "/__emu/faults",
                                json.dumps({"fail": {"ApplyUploadUGC": 1}, "duplicate": 1}).encode(),
