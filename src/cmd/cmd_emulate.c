@@ -40,6 +40,7 @@ static void emulate_usage(FILE *f)
              "      --duplicate-events N   push the next N events twice\n"
              "      --reorder-events N     swap the next N events with the one after each\n"
              "      --delay-events MS      delay every push by MS milliseconds\n"
+             "      --event-lease S        PullEvents handle lease (default 30 s, VOD's)\n"
              "  -h, --help                 this help\n");
 }
 
@@ -78,6 +79,7 @@ int cmd_emulate(int argc, char **argv)
 {
   enum {
     O_TLS_LISTEN = 256,
+    O_LEASE,
     O_CERT,
     O_KEY,
     O_SID,
@@ -104,6 +106,7 @@ int cmd_emulate(int argc, char **argv)
                                        {"duplicate-events", required_argument, NULL, O_DUP},
                                        {"reorder-events", required_argument, NULL, O_REORDER},
                                        {"delay-events", required_argument, NULL, O_DELAY},
+                                       {"event-lease", required_argument, NULL, O_LEASE},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   const char *listen = NULL, *tls_listen = NULL, *cert = NULL, *key = NULL, *skf = NULL,
@@ -149,6 +152,10 @@ int cmd_emulate(int argc, char **argv)
       break;
     case O_DELAY:
       if (opt_uint("--delay-events", optarg, &eo.delay_ms))
+        return EXIT_USAGE;
+      break;
+    case O_LEASE:
+      if (opt_uint("--event-lease", optarg, &eo.lease_s) || eo.lease_s == 0)
         return EXIT_USAGE;
       break;
     case 'h': emulate_usage(stdout); return 0;

@@ -110,6 +110,7 @@ struct emu {
 
   /* faults */
   unsigned f_drop, f_dup, f_reorder, f_delay_ms;
+  unsigned lease_s;
   struct emu_fail fails[EMU_MAX_FAIL];
   /* counters for /__emu/state */
   unsigned long pushed_ok, pushed_failed, pushes_dropped;
@@ -373,7 +374,7 @@ static json_t *pull_take(struct emu *e)
       continue;
     random_bytes(r, sizeof(r));
     hex_encode(r, sizeof(r), pv->handle);
-    pv->lease_until = t + EMU_LEASE_S;
+    pv->lease_until = t + e->lease_s;
     item = json_deep_copy(pv->ev);
     json_object_set_new(item, "EventHandle", json_string(pv->handle));
     if (!set)
@@ -1521,6 +1522,7 @@ int emu_new(const struct emu_opts *o, struct emu **out)
   e->f_dup = o->duplicate;
   e->f_reorder = o->reorder;
   e->f_delay_ms = o->delay_ms;
+  e->lease_s = o->lease_s ? o->lease_s : EMU_LEASE_S;
   pthread_mutex_init(&e->mu, NULL);
   pthread_cond_init(&e->push_cv, NULL);
   pthread_cond_init(&e->poll_cv, NULL);

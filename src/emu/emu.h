@@ -38,6 +38,8 @@ struct emu_opts {
   /* Initial fault injection (also settable at /__emu/faults). */
   unsigned drop, duplicate, reorder;
   unsigned delay_ms;
+  /* PullEvents handle lease in seconds; 0: VOD's 30 s (tests shorten it). */
+  unsigned lease_s;
 };
 
 struct emu;

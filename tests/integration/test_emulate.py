@@ -347,6 +347,24 @@ class EmulateTest(unittest.TestCase):
         r = self.emu.api("PullEvents", {})
         self.assertEqual(r["EventSet"][0]["EventType"], "FileDeleted")
 
+    def test_unconfirmed_event_is_redelivered(self):
+        self.emu.stop()
+        self.emu = Emu(self.tmp, None, ["--event-lease", "1"])
+        d = self.apply()
+        self.emu.cos(d, "PUT", d["video"]["storagePath"], body=b"abc")
+        self.emu.ugc("CommitUploadUGC", {"signature": sign(), "vodSessionKey": d["vodSessionKey"]})
+        first = self.emu.api("PullEvents", {})["EventSet"]
+        self.assertEqual(len(first), 1)
+        deadline = time.time() + 10
+        again = []
+        while not again and time.time() < deadline:
+            again = self.emu.api("PullEvents", {})["EventSet"]
+        self.assertEqual(len(again), 1)
+        self.assertEqual(again[0]["FileUploadEvent"], first[0]["FileUploadEvent"])
+        self.assertNotEqual(again[0]["EventHandle"], first[0]["EventHandle"])
+        r = self.emu.api("ConfirmEvents", {"EventHandles": [again[0]["EventHandle"]]})
+        self.assertNotIn("Error", r)
+
     def test_tc3_refusals(self):
         r = self.emu.api("PullEvents", {}, key="wrong-key")
         self.assertEqual(r["Error"]["Code"], "AuthFailure.SignatureFailure")
