@@ -153,7 +153,9 @@ class Emu:
         return self.req(method, host, url, body, h)
 
     def stop(self):
-        self.d.stop()
+        rc = self.d.stop()
+        # Exit 0 also means no leak or sanitizer report under `make asan`.
+        assert rc == 0, f"emulate exited {rc}:\n" + "\n".join(self.d.logs[-30:])
 
 
 def sign(*extra):
