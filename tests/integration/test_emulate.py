@@ -376,6 +376,35 @@ class EmulateTest(unittest.TestCase):
         r = self.emu.api("DescribeMediaInfos", {"FileIds": ["1"]}, host=f"127.0.0.1:{self.emu.port}")
         self.assertEqual(r["NotExistFileIdSet"], ["1"])
 
+    def faults(self, **kw):
+        s, h, b = self.emu.req("POST", "127.0.0.1", "/__emu/faults", json.dumps(kw).encode())
+        self.assertEqual(s, 200, b)
+
+    def committed_with_procedure(self):
+        d = self.apply("p", 3, "--procedure", "ReviewFlow")
+        self.emu.cos(d, "PUT", d["video"]["storagePath"], body=b"abc")
+        c = self.emu.ugc("CommitUploadUGC", {"signature": sign(),
+                                             "vodSessionKey": d["vodSessionKey"]})
+        self.assertEqual(c["code"], 0, c)
+        return c["data"]["fileId"]
+
+    def test_reorder_and_drop(self):
+        self.faults(reorder=1)
+        fid = self.committed_with_procedure()
+        self.rx.wait(lambda e: len(self.rx.events) >= 2)
+        self.assertEqual([e["EventType"] for e in self.rx.events],
+                         ["ProcedureStateChanged", "NewFileUpload"])
+        self.faults(drop=1)
+        fid2 = self.committed_with_procedure()
+        self.rx.wait(lambda e: e.get("ProcedureStateChangeEvent", {}).get("FileId") == fid2)
+        time.sleep(0.3)
+        self.assertEqual([e["EventType"] for e in self.rx.events[2:]], ["ProcedureStateChanged"])
+        # The dropped push is still there for PullEvents.
+        pulled = self.emu.api("PullEvents", {})["EventSet"]
+        self.assertIn(("NewFileUpload", fid2),
+                      [(e["EventType"], e.get("FileUploadEvent", {}).get("FileId")) for e in pulled])
+        self.assertNotEqual(fid, fid2)
+
     def test_prepare_and_tls_listener(self):
         import ssl
         import subprocess
