@@ -217,5 +217,51 @@ class BrowserSDK(unittest.TestCase):
         self.assertEqual((u["user"], u["fileId"]), ("frank", r["fileId"]))
 
 
+NODE_SDK = os.path.join(E2E, "node_modules", "tencentcloud-sdk-nodejs-vod")
+
+
+@unittest.skipIf(not shutil.which("node") or not os.path.isdir(NODE_SDK),
+                 "node or tests/e2e/node_modules/tencentcloud-sdk-nodejs-vod missing")
+class NodeAPISDK(unittest.TestCase):
+    """End-to-end #3 (client half): the official API 3.0 Node SDK pulls and
+    confirms the emulator's events (TC3 with the scope service "127" and the
+    host signed without its port, as the SDK does with an IP endpoint)."""
+
+    def test_pull_and_confirm_with_the_official_sdk(self):
+        import test_emulate as te
+        tmp = vgtest.TempDir()
+        emu = te.Emu(tmp)
+        try:
+            fids = []
+            for _ in range(2):
+                a = emu.ugc("ApplyUploadUGC", {"signature": te.sign("--procedure", "ReviewFlow"),
+                                               "videoName": "n", "videoType": "mp4",
+                                               "videoSize": 3})
+                d = a["data"]
+                emu.cos(d, "PUT", d["video"]["storagePath"], body=b"abc")
+                c = emu.ugc("CommitUploadUGC", {"signature": te.sign(),
+                                                "vodSessionKey": d["vodSessionKey"]})
+                fids.append(c["data"]["fileId"])
+            env = {"VOD_ENDPOINT": f"127.0.0.1:{emu.port}", "VOD_SECRET_ID": te.SID,
+                   "VOD_SECRET_KEY": te.KEY, "PATH": os.environ.get("PATH", "")}
+            p = subprocess.run(["node", os.path.join(E2E, "pull_client.js")], env=env,
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            rounds = [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
+            evs = rounds[0]["events"]
+            self.assertEqual(sorted(e["EventType"] for e in evs),
+                             ["NewFileUpload", "NewFileUpload", "ProcedureStateChanged",
+                              "ProcedureStateChanged"])
+            self.assertEqual(sorted({e.get("FileUploadEvent", e.get("ProcedureStateChangeEvent"))
+                                     ["FileId"] for e in evs}), sorted(fids))
+            self.assertEqual(sorted(rounds[0]["confirmed"]), sorted(e["EventHandle"] for e in evs))
+            # Confirmed: nothing is delivered again.
+            r = emu.api("PullEvents", {})
+            self.assertEqual(r["EventSet"], [])
+        finally:
+            emu.stop()
+            tmp.cleanup()
+
+
 if __name__ == "__main__":
     vgtest.main()
