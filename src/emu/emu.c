@@ -915,7 +915,14 @@ static int write_file(const char *path, const void *p, size_t n)
     *slash = '\0';
     mkdirs(dir);
   }
-  snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+  {
+    /* A unique name: two PUTs of one key may run at once (last wins). */
+    unsigned char r[8];
+    char rh[17];
+    random_bytes(r, sizeof(r));
+    hex_encode(r, sizeof(r), rh);
+    snprintf(tmp, sizeof(tmp), "%s.%s.tmp", path, rh);
+  }
   f = fopen(tmp, "wbe");
   if (!f)
     return -1;
