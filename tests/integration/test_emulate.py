@@ -570,6 +570,19 @@ class EndToEnd(unittest.TestCase):
         info = self.emu.api("DescribeMediaInfos", {"FileIds": [r["fileId"]]})
         self.assertEqual(info["MediaInfoSet"][0]["MetaData"]["Size"], len(data))
 
+    def test_upload_with_cover(self):
+        media = self.tmp.file("withcover.mp4", b"m" * 4000)
+        cover = self.tmp.file("cover.jpg", b"\xff\xd8\xff" + b"c" * 500)
+        r = self.result(self.upload("gina", media, "--cover", cover))
+        self.ledger("gina", r["uploadId"], "passed")
+        stored = []
+        for root, _, files in os.walk(os.path.join(self.tmp.path, "data", "objects")):
+            stored += [os.path.join(root, f) for f in files]
+        covers = [f for f in stored if f.endswith(".jpg")]
+        self.assertEqual(len(covers), 1, stored)
+        with open(covers[0], "rb") as f:
+            self.assertEqual(f.read(), b"\xff\xd8\xff" + b"c" * 500)
+
     def test_vod_error_is_explained(self):
         path = self.tmp.file("x.mp4", b"abc")
         s, h, b = self.emu.req("POST", "127.0.0.1", "/__emu/faults",
