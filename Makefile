@@ -57,3 +57,7 @@ lint:
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz
+
+# serve + emulate on loopback, `vodgate upload` of a sample file, final state (scripts/demo.sh).
+demo: all
+	scripts/demo.sh $(BUILD)/vodgate

@@ -23,5 +23,7 @@ int cmd_jwt(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_events(int argc, char **argv);
 int cmd_uploads(int argc, char **argv);
+int cmd_emulate(int argc, char **argv);
+int cmd_upload(int argc, char **argv);
 
 #endif

@@ -71,6 +71,7 @@ struct http_server {
   char **cors;
   size_t ncors;
   bool cors_any;
+  bool own_preflight;
   unsigned cors_max_age;
 
   pthread_mutex_t conn_mu;
@@ -213,6 +214,32 @@ const char *http_req_query(const struct http_req *req, const char *name)
                                                      strlen(name), NULL, NULL))
     return "";
   return v;
+}
+
+struct kv_walk {
+  struct http_kv *out;
+  size_t max, n;
+};
+
+static enum MHD_Result kv_collect(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+  struct kv_walk *w = cls;
+  (void)kind;
+  if (w->n < w->max) {
+    w->out[w->n].key = key;
+    w->out[w->n].value = value;
+  }
+  w->n++;
+  return MHD_YES;
+}
+
+size_t http_req_query_list(const struct http_req *req, struct http_kv *out, size_t max)
+{
+  const struct http_rctx *rc = req->priv;
+  struct kv_walk w = {out, max, 0};
+  MHD_get_connection_values(rc->conn, MHD_GET_ARGUMENT_KIND, kv_collect, &w);
+  return w.n;
 }
 
 static bool json_too_deep(const char *s, size_t n)
@@ -546,6 +573,7 @@ static enum MHD_Result answer(struct http_rctx *rc)
     return send_res(rc, &res, true);
   }
   if (strcmp(rc->method, "OPTIONS") == 0 && rc->path_known &&
+      !(rc->route && rc->srv->own_preflight) &&
       MHD_lookup_connection_value(rc->conn, MHD_HEADER_KIND, "Access-Control-Request-Method")) {
     preflight(rc, &res);
     return send_res(rc, &res, false);
@@ -1005,8 +1033,18 @@ int http_server_start(const struct http_opts *opts, const struct http_route *rou
   const char *why;
   const union MHD_DaemonInfo *di;
   unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
+  struct MHD_OptionItem tls[3] = {{MHD_OPTION_END, 0, NULL}};
 
   *out = NULL;
+  if (!opts->tls_cert_pem != !opts->tls_key_pem) {
+    log_error("http: TLS needs both a certificate and a key");
+    return VG_INVALID;
+  }
+  if (opts->tls_cert_pem) {
+    flags |= MHD_USE_TLS;
+    tls[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)opts->tls_key_pem};
+    tls[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)opts->tls_cert_pem};
+  }
   if (cfg_parse_addr(opts->listen, &ss, &sl, &why)) {
     log_error("http: listen address '%s': %s", opts->listen, why);
     return VG_INVALID;
@@ -1021,6 +1059,7 @@ int http_server_start(const struct http_opts *opts, const struct http_route *rou
   s->user = user;
   s->quiesced_fd = -1;
   s->header_timeout_s = opts->header_timeout_s;
+  s->own_preflight = opts->own_preflight;
   s->timeout_s = opts->timeout_s;
   atomic_init(&s->inflight, 0);
   atomic_init(&s->suspended, 0);
@@ -1035,13 +1074,14 @@ int http_server_start(const struct http_opts *opts, const struct http_route *rou
     pthread_condattr_destroy(&ca);
   }
   s->d = MHD_start_daemon(
-      flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-      MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(opts->threads ? opts->threads : 1),
-      MHD_OPTION_CONNECTION_LIMIT, opts->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-      opts->per_ip_limit, MHD_OPTION_CONNECTION_TIMEOUT, opts->timeout_s,
-      MHD_OPTION_CONNECTION_MEMORY_LIMIT, opts->memory_limit, MHD_OPTION_NOTIFY_COMPLETED,
-      on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_STRICT_FOR_CLIENT,
-      1, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s,
+      flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, tls, MHD_OPTION_SOCK_ADDR,
+      (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
+      (unsigned)(opts->threads ? opts->threads : 1), MHD_OPTION_CONNECTION_LIMIT,
+      opts->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, opts->per_ip_limit,
+      MHD_OPTION_CONNECTION_TIMEOUT, opts->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+      opts->memory_limit, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+      MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_STRICT_FOR_CLIENT, 1,
+      MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s,
       MHD_OPTION_END);
   if (!s->d) {
     log_error("http: cannot listen on %s: %s", opts->listen, strerror(errno));

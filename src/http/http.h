@@ -56,6 +56,15 @@ const char *http_req_header(const struct http_req *req, const char *name);
  * value ("?a") gives "". */
 const char *http_req_query(const struct http_req *req, const char *name);
 
+/* One query-string argument as received, decoded (value NULL when the
+ * argument has no '=', "?uploads"). Borrowed from the request. */
+struct http_kv {
+  const char *key, *value;
+};
+/* The request's query arguments in received order; writes at most max and
+ * returns how many there are (more than max: the caller refuses). */
+size_t http_req_query_list(const struct http_req *req, struct http_kv *out, size_t max);
+
 struct http_res;
 
 /* Parse the body as one JSON object (duplicate keys refused, nesting at most
@@ -136,6 +145,15 @@ struct http_opts {
   unsigned timeout_s;        /* idle connection timeout */
   unsigned header_timeout_s; /* headers of a first request must be complete */
   size_t memory_limit;       /* per connection */
+  /* PEM text of a certificate chain and its private key (both or neither,
+   * borrowed until http_server_start returns): serve HTTPS (GnuTLS inside
+   * libmicrohttpd) instead of plain HTTP. */
+  const char *tls_cert_pem, *tls_key_pem;
+  /* Route handlers answer CORS preflights (OPTIONS with
+   * Access-Control-Request-Method) themselves instead of the server's
+   * generic preflight: the emulator's COS and UGC hosts allow other methods
+   * and headers than the service's API. */
+  bool own_preflight;
 };
 
 /* Start serving. routes are copied (the strings and ctx must outlive the
