@@ -3,7 +3,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 banned='sprintf|vsprintf|strcpy|strcat|strtok|atoi|atol|atoll|atof|sscanf|gets|strncpy|strncat|system|popen|tmpnam|mktemp'
-files=$(find src tests fuzz bench -name '*.[ch]' 2>/dev/null)
+files=$(find src tests fuzz bench -name node_modules -prune -o -name '*.[ch]' -print 2>/dev/null)
 [ -n "$files" ] || exit 0
 # \b before, '(' after; allow snprintf/vsnprintf by the word boundary.
 if grep -nE "(^|[^A-Za-z0-9_])($banned)[[:space:]]*\(" $files; then
