@@ -16,6 +16,8 @@ deps:
 
 test-deps:
 	@scripts/deps.sh test
+	@# The official SDKs for the end-to-end tests (tests/e2e/package-lock.json).
+	@[ -d tests/e2e/node_modules ] || (cd tests/e2e && npm ci --no-audit --no-fund)
 
 # Builds, then runs every test (unit, integration, cross-checks).
 test: test-deps $(BUILD)/build.ninja

@@ -6,7 +6,7 @@ command -v clang-format >/dev/null 2>&1 || { echo "1..0 # SKIP clang-format not 
 if [ -d .git ] || git rev-parse --git-dir >/dev/null 2>&1; then
   files=$(git ls-files '*.c' '*.h')
 else
-  files=$(find src tests fuzz bench -name '*.[ch]')
+  files=$(find src tests fuzz bench -name node_modules -prune -o -name '*.[ch]' -print)
 fi
 if clang-format --dry-run --Werror $files 2>&1 | head -20 | grep .; then
   echo "not ok 1 - clang-format (run 'make format')"

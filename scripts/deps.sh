@@ -7,7 +7,7 @@ what=${1:-build}
 pkgs="build-essential pkg-config meson ninja-build libmicrohttpd-dev libjansson-dev
 libjwt-dev libssl-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev libinih-dev libcmocka-dev"
 case "$what" in
-  test) pkgs="$pkgs python3 nodejs curl postgresql sqlite3 clang libclang-rt-14-dev" ;;
+  test) pkgs="$pkgs python3 nodejs npm curl openssl postgresql sqlite3 clang libclang-rt-14-dev chromium" ;;
   bench) pkgs="$pkgs python3 nodejs npm curl wrk nginx" ;;
 esac
 missing=""
