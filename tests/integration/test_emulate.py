@@ -29,14 +29,17 @@ class Receiver:
 
     def __init__(self):
         self.events = []
+        self.raw = []  # (headers as a dict, body bytes), in arrival order
         self.cv = threading.Condition()
         outer = self
 
         class H(BaseHTTPRequestHandler):
             def do_POST(self):
                 n = int(self.headers.get("Content-Length", 0))
-                body = json.loads(self.rfile.read(n))
+                data = self.rfile.read(n)
+                body = json.loads(data)
                 with outer.cv:
+                    outer.raw.append(({k.lower(): v for k, v in self.headers.items()}, data))
                     outer.events.append(body)
                     outer.cv.notify_all()
                 self.send_response(200)
@@ -452,6 +455,27 @@ class EmulateTest(unittest.TestCase):
 
 
 HS_SECRET = "hs256-secret-for-tests-0123456789abcdef"
+WEBHOOK_KEY = b"webhook-key-for-the-e2e-test-0123"
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(WEBHOOK_KEY).decode()
+
+
+def webhook_states(hook, file_id, want, timeout=20):
+    """The app's webhook deliveries for file_id, once `want` (the final
+    state) arrived: each one's Standard Webhooks signature checked here,
+    independently of vodgate. Returns the states in arrival order."""
+    hook.wait(lambda e: e.get("data", {}).get("fileId") == file_id
+              and e["data"].get("state") == want, timeout)
+    states = []
+    for headers, body in list(hook.raw):
+        doc = json.loads(body)
+        if doc.get("data", {}).get("fileId") != file_id:
+            continue
+        signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
+        mac = base64.b64encode(hmac.new(WEBHOOK_KEY, signed, hashlib.sha256).digest()).decode()
+        assert f"v1,{mac}" in headers["webhook-signature"].split(" "), headers
+        assert abs(int(headers["webhook-timestamp"]) - time.time()) < 300
+        states.append(doc["data"]["state"])
+    return states
 SERVE_INI = """
 [server]
 listen = 127.0.0.1:0
@@ -490,7 +514,8 @@ class EndToEnd(unittest.TestCase):
         cls.serve = vgtest.Daemon(["serve", "--config", cfg],
                                   env={"VODGATE_VOD_SECRET_KEY": KEY,
                                        "VODGATE_AUTH_JWT_HS256_SECRET": HS_SECRET,
-                                       "VODGATE_VOD_SIGN_KEY": SIGN_KEY})
+                                       "VODGATE_VOD_SIGN_KEY": SIGN_KEY,
+                                       "VODGATE_WEBHOOK_SECRET": WEBHOOK_SECRET})
         cls.emu = Emu(cls.tmp, f"http://127.0.0.1:{cls.serve.port}/v1/vod/events")
 
     @classmethod
@@ -551,6 +576,14 @@ class EndToEnd(unittest.TestCase):
                             (b["fileId"], ["uploaded", "blocked"])):
             self.assertEqual([r["state"] for r in rows if r["fileId"] == fid], states)
 
+    def test_webhooks_once_per_state_change(self):
+        f = self.tmp.file("hooked.mp4", b"VODGATE-REVIEW:review\n" + os.urandom(2000))
+        r = self.result(self.upload("heidi", f))
+        self.ledger("heidi", r["uploadId"], "review")
+        self.assertEqual(webhook_states(self.hook, r["fileId"], "review"), ["uploaded", "review"])
+        time.sleep(0.5)  # nothing more arrives for this file
+        self.assertEqual(webhook_states(self.hook, r["fileId"], "review"), ["uploaded", "review"])
+
     def test_multipart_resume_after_interruption(self):
         data = os.urandom(3 * 1024 * 1024 + 12345)
         path = self.tmp.file("long.mp4", data)
@@ -594,6 +627,68 @@ class EndToEnd(unittest.TestCase):
                         "--emulator", f"127.0.0.1:{self.emu.port}"],
                        env={"VODGATE_UPLOAD_TOKEN": "bad"}, check=1)
         self.assertIn("HTTP 401", p.stderr)
+
+
+class EndToEndPull(unittest.TestCase):
+    """End-to-end #3 (server half): `vodgate serve` in pull mode takes the
+    emulator's events in with PullEvents/ConfirmEvents (TC3), each exactly
+    once, and confirms them only after its commit."""
+
+    def test_pull_mode_takes_every_event_once(self):
+        import jwtmint
+        import sqlite3
+        tmp = vgtest.TempDir()
+        emu = Emu(tmp)  # no callback URL: events only by PullEvents
+        ini = SERVE_INI.format(dir=tmp.path, sid=SID, hook="http://127.0.0.1:9/unused") + (
+            f"\n[events]\nmode = pull\npull_interval = 0\n"
+            f"[vod]\napi_endpoint = http://127.0.0.1:{emu.port}\n")
+        ini = ini.replace("[webhook]\nurl = http://127.0.0.1:9/unused\n", "")
+        serve = vgtest.Daemon(["serve", "--config", tmp.file("v.ini", ini)],
+                              env={"VODGATE_VOD_SECRET_KEY": KEY,
+                                   "VODGATE_AUTH_JWT_HS256_SECRET": HS_SECRET})
+        try:
+            tok = jwtmint.hs256(HS_SECRET, jwtmint.claims("ivan", iss="https://idp.example",
+                                                         aud="vodgate"))
+            ids = []
+            for name, head in (("a.mp4", b"clean"), ("b.mp4", b"VODGATE-REVIEW:block\n")):
+                p = vgtest.run(["upload", tmp.file(name, head + os.urandom(1500)),
+                                "--signature-url",
+                                f"http://127.0.0.1:{serve.port}/v1/upload-signatures",
+                                "--emulator", f"127.0.0.1:{emu.port}"],
+                               env={"VODGATE_UPLOAD_TOKEN": tok}, check=0)
+                ids.append(json.loads(p.stdout.strip().splitlines()[-1]))
+            for r, want in zip(ids, ("passed", "blocked")):
+                deadline = time.time() + 30
+                while True:
+                    c = http.client.HTTPConnection("127.0.0.1", serve.port, timeout=10)
+                    c.request("GET", "/v1/uploads/" + r["uploadId"],
+                              headers={"Authorization": "Bearer " + tok})
+                    doc = json.loads(c.getresponse().read())
+                    c.close()
+                    if doc.get("data", {}).get("state") == want:
+                        break
+                    self.assertLess(time.time(), deadline, doc)
+                    time.sleep(0.1)
+                self.assertEqual((doc["data"]["user"], doc["data"]["fileId"]),
+                                 ("ivan", r["fileId"]))
+            # Everything pulled was confirmed, and taken in once.
+            deadline = time.time() + 15
+            while True:
+                s, h, b = emu.req("GET", "127.0.0.1", "/__emu/state")
+                st = json.loads(b)
+                if st["unconfirmed"] == 0:
+                    break
+                self.assertLess(time.time(), deadline, st)
+                time.sleep(0.2)
+            self.assertEqual(st["events"], 4)  # NewFileUpload + ProcedureStateChanged, twice
+            con = sqlite3.connect(os.path.join(tmp.path, "vg.db"), timeout=10)
+            n = con.execute("SELECT count(*) FROM event").fetchone()[0]
+            con.close()
+            self.assertEqual(n, 4)
+        finally:
+            self.assertEqual(serve.stop(), 0, "\n".join(serve.logs[-30:]))
+            emu.stop()
+            tmp.cleanup()
 
 
 if __name__ == "__main__":
