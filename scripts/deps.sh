@@ -14,8 +14,19 @@ missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
-# node may come from elsewhere than Debian's package (e.g. a preinstalled build).
-case "$missing" in *nodejs*) command -v node >/dev/null 2>&1 && missing=$(echo "$missing" | sed 's/ nodejs//; s/ npm//') ;; esac
+# node and npm may come from elsewhere than Debian's packages (NodeSource's
+# nodejs bundles npm and conflicts with Debian's npm): a working command is
+# enough.
+keep=""
+for p in $missing; do
+  case "$p" in
+    nodejs) command -v node >/dev/null 2>&1 && continue ;;
+    npm) command -v npm >/dev/null 2>&1 && continue ;;
+    chromium) command -v chromium >/dev/null 2>&1 && continue ;;
+  esac
+  keep="$keep $p"
+done
+missing=$keep
 [ -z "$missing" ] && exit 0
 cmd="apt-get install -y --no-install-recommends$missing"
 if [ "$(id -u)" -ne 0 ]; then
