@@ -307,10 +307,8 @@ static int issue_tx(struct store_tx *tx, void *arg)
     s.created_at = is->now;
     s.expires_at = is->now + ISSUE_SESSION_TTL;
     s.params_json = (char *)is->params_s;
+    s.signatures_issued = 1; /* this request's signature */
     rc = store_tx_session_create(tx, &s);
-    if (rc)
-      return rc;
-    rc = store_tx_session_add_signature(tx, is->upload_id, 0, NULL);
     if (rc)
       return rc;
   }
