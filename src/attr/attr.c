@@ -41,6 +41,11 @@ static bool valid_id(const char *s, size_t n, size_t max)
   return true;
 }
 
+bool attr_upload_id_valid(const char *s)
+{
+  return s && valid_id(s, strlen(s), ATTR_MAX_UPLOAD_ID);
+}
+
 /* Encode n bytes; pad adds '=' to a multiple of 4. Returns the length
  * written (out needs 4*ceil(n/3)+1 bytes). */
 static size_t b64_encode(const char *alpha, bool pad, const unsigned char *in, size_t n, char *out)

@@ -119,6 +119,11 @@ int attr_key_generate(const char *kid, char *out, size_t cap) WARN_UNUSED;
 /* Bytes of app context that still fit a token for an upload id of
  * upload_id_len characters under the current key (0 if none fit or the
  * keyring is empty). */
+/* True if s is an upload id a token can carry: 1..ATTR_MAX_UPLOAD_ID of
+ * [A-Za-z0-9_-]. Handlers check ids from requests with it before any
+ * lookup. */
+bool attr_upload_id_valid(const char *s);
+
 size_t attr_app_ctx_room(const struct attr_keyring *kr, size_t upload_id_len);
 
 /* Mint the token for upload_id with the current key into out (cap at least

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "attr/attr.h"
 #include "auth/apitoken.h"
 #include "auth/jwt.h"
 #include "core/log.h"
@@ -82,18 +83,6 @@ static const struct {
     {"taskNotifyMode", JSON_STRING, POLICY_F_TASK_NOTIFY_MODE},
 };
 
-static bool valid_upload_id(const char *s)
-{
-  size_t n = strlen(s);
-  if (n == 0 || n > ATTR_MAX_UPLOAD_ID)
-    return false;
-  for (size_t i = 0; i < n; i++)
-    if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z') ||
-          (s[i] >= 'A' && s[i] <= 'Z') || s[i] == '-' || s[i] == '_'))
-      return false;
-  return true;
-}
-
 /* Read and check the request against the policy: unknown fields and wrong
  * types are 400, fields the policy does not let the client set are 403. */
 static int read_ask(struct http_req *req, struct http_res *res, const struct policy *pol,
@@ -148,7 +137,7 @@ static int read_ask(struct http_req *req, struct http_res *res, const struct pol
       return -1;
     }
   }
-  if (ask->upload_id && !valid_upload_id(ask->upload_id)) {
+  if (ask->upload_id && !attr_upload_id_valid(ask->upload_id)) {
     http_error(res, 400, VG_CODE_BAD_REQUEST, "uploadId is malformed");
     return -1;
   }

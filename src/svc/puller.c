@@ -408,23 +408,9 @@ int puller_start(struct app *app, char *err, size_t errlen)
   p->idle = cfg_get_int(c, "events", "pull_interval");
   p->backoff_max = cfg_get_int(c, "events", "pull_backoff_max");
   cfg_unref(c);
-  {
-    char host_name[64] = "host";
-    unsigned char r[4];
-    char rh[9];
-    (void)gethostname(host_name, sizeof(host_name) - 1);
-    random_bytes(r, sizeof(r));
-    hex_encode(r, sizeof(r), rh);
-    snprintf(p->owner, sizeof(p->owner), "%s:%ld:%s", host_name, (long)getpid(), rh);
-  }
+  worker_owner_id(p->owner, sizeof(p->owner));
   pthread_mutex_init(&p->mu, NULL);
-  {
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->cv, &ca);
-    pthread_condattr_destroy(&ca);
-  }
+  worker_cond_init(&p->cv);
   atomic_init(&p->stop, false);
   if (http_client_global_init()) {
     snprintf(err, errlen, "cannot initialise libcurl");

@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "cfg/cfg.h"
+#include "attr/attr.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "event/ledger.h"
@@ -184,18 +185,6 @@ void svc_uploads_notify(void)
   pthread_mutex_unlock(&watch.mu);
 }
 
-static bool valid_id(const char *s)
-{
-  size_t n = strlen(s);
-  if (n == 0 || n > ATTR_MAX_UPLOAD_ID)
-    return false;
-  for (size_t i = 0; i < n; i++)
-    if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z') ||
-          (s[i] >= 'A' && s[i] <= 'Z') || s[i] == '-' || s[i] == '_'))
-      return false;
-  return true;
-}
-
 /* The upload of upload_id as `user` sees it: a new JSON object, or NULL
  * with *rc VG_NOTFOUND (absent or someone else's) or another error. */
 static json_t *load_upload(struct store *s, const char *upload_id, const char *user, int *rc)
@@ -242,7 +231,7 @@ static void get_one(struct app *app, struct svc_state *st, struct http_req *req,
 
   if (svc_authenticate(app, st, req, res, &who))
     return;
-  if (!valid_id(upload_id)) {
+  if (!attr_upload_id_valid(upload_id)) {
     http_error(res, 404, VG_CODE_NOT_FOUND, "no such upload");
     return;
   }

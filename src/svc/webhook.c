@@ -438,23 +438,9 @@ int webhook_start(struct app *app, char *err, size_t errlen)
   w->poll = cfg_get_int(c, "webhook", "poll_interval");
   w->timeout_ms = (long)cfg_get_int(c, "webhook", "timeout") * 1000;
   cfg_unref(c);
-  {
-    char host_name[64] = "host";
-    unsigned char r[4];
-    char rh[9];
-    (void)gethostname(host_name, sizeof(host_name) - 1);
-    random_bytes(r, sizeof(r));
-    hex_encode(r, sizeof(r), rh);
-    snprintf(w->owner, sizeof(w->owner), "%s:%ld:%s", host_name, (long)getpid(), rh);
-  }
+  worker_owner_id(w->owner, sizeof(w->owner));
   pthread_mutex_init(&w->mu, NULL);
-  {
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&w->cv, &ca);
-    pthread_condattr_destroy(&ca);
-  }
+  worker_cond_init(&w->cv);
   atomic_init(&w->stop, false);
   if (http_client_global_init()) {
     snprintf(err, errlen, "cannot initialise libcurl");

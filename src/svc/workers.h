@@ -23,6 +23,7 @@
 #ifndef VG_SVC_WORKERS_H
 #define VG_SVC_WORKERS_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -59,6 +60,12 @@ int webhook_secret_key(const char *secret, size_t len, unsigned char **out,
 /* Start the puller if [events] mode is pull or both (else 0). Returns -1
  * with err set when pull is on but [vod] secret_id / secret key are missing
  * or api_endpoint is not an http(s) URL. */
+/* Shared by the workers (svc/workers.c). */
+/* A lease owner id unique to this process: "host:pid:random". */
+void worker_owner_id(char *out, size_t n);
+/* A condition variable whose timed waits use CLOCK_MONOTONIC. */
+void worker_cond_init(pthread_cond_t *cv);
+
 int puller_start(struct app *app, char *err, size_t errlen);
 void puller_stop(void);
 
