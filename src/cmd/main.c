@@ -50,6 +50,10 @@ static int cmd_version(int argc, char **argv)
 
 static int cmd_help(int argc, char **argv)
 {
+  if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+    printf("usage: vodgate help [COMMAND]\n\nList the commands, or show COMMAND's --help.\n");
+    return 0;
+  }
   if (argc > 1) {
     const struct cmd *c = find(argv[1]);
     char help[] = "--help";
