@@ -43,8 +43,7 @@ static void strip_segments(json_t *j)
  * body already parsed as JSON (event_parse), so it is valid UTF-8 JSON. */
 static bool storable_as_is(const char *raw, size_t len)
 {
-  static const char *const keys[] = {"\"Sign\"", "\"T\"", "\"sign\"", "\"t\"",
-                                     "\"EventHandle\""};
+  static const char *const keys[] = {"\"Sign\"", "\"T\"", "\"sign\"", "\"t\"", "\"EventHandle\""};
 
   if (len > STORE_MAX_BODY || memchr(raw, 0, len))
     return false;
