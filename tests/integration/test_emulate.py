@@ -537,19 +537,8 @@ class EndToEnd(unittest.TestCase):
                           env={"VODGATE_UPLOAD_TOKEN": self.token(sub)}, check=check)
 
     def ledger(self, sub, upload_id, want, timeout=20):
-        deadline = time.time() + timeout
-        while True:
-            c = http.client.HTTPConnection("127.0.0.1", self.serve.port, timeout=10)
-            c.request("GET", "/v1/uploads/" + upload_id,
-                      headers={"Authorization": "Bearer " + self.token(sub)})
-            r = c.getresponse()
-            doc = json.loads(r.read())
-            c.close()
-            if r.status == 200 and doc["data"]["state"] == want:
-                return doc["data"]
-            if time.time() > deadline:
-                raise AssertionError(f"state {want} not reached: {r.status} {doc}")
-            time.sleep(0.1)
+        return vgtest.wait_upload_state(self.serve.port, self.token(sub), upload_id, want,
+                                        timeout)
 
     def result(self, p):
         return json.loads(p.stdout.strip().splitlines()[-1])
@@ -658,19 +647,8 @@ class EndToEndPull(unittest.TestCase):
                                env={"VODGATE_UPLOAD_TOKEN": tok}, check=0)
                 ids.append(json.loads(p.stdout.strip().splitlines()[-1]))
             for r, want in zip(ids, ("passed", "blocked")):
-                deadline = time.time() + 30
-                while True:
-                    c = http.client.HTTPConnection("127.0.0.1", serve.port, timeout=10)
-                    c.request("GET", "/v1/uploads/" + r["uploadId"],
-                              headers={"Authorization": "Bearer " + tok})
-                    doc = json.loads(c.getresponse().read())
-                    c.close()
-                    if doc.get("data", {}).get("state") == want:
-                        break
-                    self.assertLess(time.time(), deadline, doc)
-                    time.sleep(0.1)
-                self.assertEqual((doc["data"]["user"], doc["data"]["fileId"]),
-                                 ("ivan", r["fileId"]))
+                u = vgtest.wait_upload_state(serve.port, tok, r["uploadId"], want, 30)
+                self.assertEqual((u["user"], u["fileId"]), ("ivan", r["fileId"]))
             # Everything pulled was confirmed, and taken in once.
             deadline = time.time() + 15
             while True:

@@ -182,19 +182,8 @@ class BrowserSDK(unittest.TestCase):
         return page
 
     def ledger(self, sub, upload_id, want, timeout=20):
-        deadline = time.time() + timeout
-        while True:
-            c = http.client.HTTPConnection("127.0.0.1", self.serve.port, timeout=10)
-            c.request("GET", "/v1/uploads/" + upload_id,
-                      headers={"Authorization": "Bearer " + self.token(sub)})
-            r = c.getresponse()
-            doc = json.loads(r.read())
-            c.close()
-            if r.status == 200 and doc["data"]["state"] == want:
-                return doc["data"]
-            if time.time() > deadline:
-                raise AssertionError(f"state {want} not reached: {r.status} {doc}")
-            time.sleep(0.1)
+        return vgtest.wait_upload_state(self.serve.port, self.token(sub), upload_id, want,
+                                        timeout)
 
     def test_sdk_upload_blocked_and_attributed(self):
         page = self.browse("erin", "&size=2621440&marker=block")

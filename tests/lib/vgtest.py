@@ -141,6 +141,25 @@ class Daemon:
         return self.proc.returncode
 
 
+def wait_upload_state(port, token, upload_id, want, timeout=20):
+    """Poll GET /v1/uploads/{upload_id} as the bearer of token until its
+    state is want; returns the upload's "data". Fails with the last answer
+    after timeout seconds."""
+    import http.client
+    deadline = time.time() + timeout
+    while True:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        c.request("GET", "/v1/uploads/" + upload_id, headers={"Authorization": "Bearer " + token})
+        r = c.getresponse()
+        doc = json.loads(r.read())
+        c.close()
+        if r.status == 200 and doc["data"]["state"] == want:
+            return doc["data"]
+        if time.time() > deadline:
+            raise AssertionError(f"state {want} not reached: {r.status} {doc}")
+        time.sleep(0.1)
+
+
 class _TapResult(unittest.TestResult):
     def __init__(self):
         super().__init__()
