@@ -351,7 +351,7 @@ def run_wrk(url, script, seconds, env_extra):
 
 def probe(url, headers, body):
     """One request; returns (ok, detail)."""
-    req = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    req = urllib.request.Request(url, data=body, headers=headers, method="POST" if body is not None else "GET")
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
             data = resp.read(65536)
@@ -369,8 +369,9 @@ def probe(url, headers, body):
 # Benchmark groups
 # ---------------------------------------------------------------------------
 class Target:
-    def __init__(self, name, server, path, label):
+    def __init__(self, name, server, path, label, script=None):
         self.name, self.server, self.path, self.label = name, server, path, label
+        self.script = script  # overrides the group's wrk script (e.g. a plain GET)
         self.runs = []  # dicts from WRK_RESULT + cpu_us_per_req
         self.na = None  # reason when the row cannot be measured
         self.rss_kb = None
@@ -383,7 +384,7 @@ class Target:
 
 
 def wrk_counted(t, script, seconds, env_extra):
-    res, err = run_wrk(t.url, script, seconds, env_extra)
+    res, err = run_wrk(t.url, t.script or script, seconds, env_extra)
     if res is not None:
         t.answered_2xx += res["requests"] - res["non2xx"]
     return res, err
@@ -697,13 +698,21 @@ def run(vodgate_bin, scratch, do_sig, do_ev, t_start):
 
         targets = [Target("vodgate", vg, VODGATE_SIG_PATH, "vodgate (HS256 bearer token)"),
                    Target("express-sign", es, "/v1/upload-signatures", f"Express {npm_version('express')} official Node sample"),
-                   Target("nginx", ng, "/v1/upload-signatures", "nginx 1 worker, `return 200` (ceiling)")]
+                   Target("nginx", ng, "/v1/upload-signatures", "nginx 1 worker, `return 200` (ceiling)"),
+                   # Not a peer and not in the targets: what vodgate's HTTP
+                   # layer (MHD, request log, metrics) costs with no work at
+                   # all, the floor under every vodgate route.
+                   Target("vodgate-healthz", vg, "/healthz", "vodgate `GET /healthz` (its HTTP layer alone; reference)",
+                          script=os.path.join(WRK_DIR, "get.lua"))]
         for t in targets:
             if not t.server.alive():
                 t.na = t.server.error or "not started"
                 continue
-            ok, detail = probe(t.url, sig_headers, sig_body.encode())
-            if ok and t.name != "nginx":
+            if t.script:
+                ok, detail = probe(t.url, {}, None)
+            else:
+                ok, detail = probe(t.url, sig_headers, sig_body.encode())
+            if ok and t.name not in ("nginx", "vodgate-healthz"):
                 try:
                     ok = json.loads(detail)["data"]["signature"] != ""
                 except (ValueError, KeyError, TypeError):
@@ -729,6 +738,10 @@ def run(vodgate_bin, scratch, do_sig, do_ev, t_start):
         if e and n and usable(e) and usable(n):
             md.append(f"Peers: nginx/Express = {n['rps'] / e['rps']:.1f}×.")
         md += cpu_ratios(v, [("Express", e), ("nginx", n)])
+        hz = s["vodgate-healthz"]
+        if usable(v) and hz and usable(hz):
+            md.append(f"vodgate's own floor: `GET /healthz` {fmt_k(hz['rps'])} req/s ({hz['cpu_us']:.1f} µs/req); "
+                      f"signatures run at {v['rps'] / hz['rps']:.2f}× of it.")
         md += [""] + check_rows(checks) + [""]
         results["groups"]["signatures"] = {"summary": s, "runs": {t.name: t.runs for t in targets},
                                            "na": {t.name: t.na for t in targets if t.na}, "checks": checks}
