@@ -37,6 +37,8 @@ static const struct cfg_key_info schema[] = {
    "Browser origins allowed by CORS (scheme://host[:port]); \"*\" allows any. Empty: no CORS headers, preflights refused."},
   {"server", "cors_max_age", CFG_DURATION, "600", 0, 86400, NULL,
    "Access-Control-Max-Age of preflight answers."},
+  {"server", "signature_records", CFG_ENUM, "async", 0, 0, "async|durable",
+   "SQLite: async answers a signature at once and commits its records (session, quota unit, audit row) in the store's next group commit, milliseconds later; a crash loses at most that last batch. durable answers only after the commit. PostgreSQL always commits first."},
   {"server", "log_level", CFG_ENUM, "info", 0, 0, "debug|info|warn|error", "Least severe log level written."},
 
   /* [vod] */

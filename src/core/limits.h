@@ -110,6 +110,13 @@
 /* PostgreSQL connections per store: the HTTP pool has 2-4 threads plus a
  * few workers; 8 covers them without queueing. */
 #define STORE_PG_POOL_DEFAULT 8
+/* Signature service state in memory (src/svc/issuing.c). Entries kept for
+ * reuse: clean ones beyond this are dropped (a miss re-reads the store).
+ * 16384 sessions of ~0.5 KiB = 8 MiB at most, inside the 30 MB budget. */
+#define ISSUING_MAX_CACHED 16384
+/* Records (signatures) waiting for the store before new signatures are
+ * refused with 503: ~2 s of the fastest issuing, or a store that fails. */
+#define ISSUING_MAX_PENDING 65536
 /* Attribution token (src/attr, issue 3). The token travels as the upload
  * signature's sourceContext, whose limit is 250 characters. */
 #define ATTR_MAX_TOKEN     SIG_MAX_SOURCE_CONTEXT

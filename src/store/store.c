@@ -309,6 +309,13 @@ int store_quota_consume(struct store *s, const char *user_id, int64_t day, int64
   return rc;
 }
 
+int store_tx_quota_add(struct store_tx *tx, const char *user_id, int64_t day, int64_t n)
+{
+  if (!store_valid_str(user_id, STORE_MAX_USER, true) || n < 1)
+    return VG_INVALID;
+  return OPS(tx)->quota_add(tx, user_id, day, n);
+}
+
 int store_quota_get(struct store *s, const char *user_id, int64_t day, int64_t *used)
 {
   *used = 0;

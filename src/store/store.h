@@ -248,6 +248,11 @@ int store_tx_quota_consume(struct store_tx *tx, const char *user_id, int64_t day
                            int64_t *used) WARN_UNUSED;
 int store_quota_consume(struct store *s, const char *user_id, int64_t day, int64_t limit,
                         int64_t *used) WARN_UNUSED;
+/* Adds n >= 1 units to (user_id, day) without a limit: for a caller that
+ * already enforced the limit itself and persists its counts later in
+ * batches (svc/issuing.c). VG_INVALID for n < 1 or a bad user_id. */
+int store_tx_quota_add(struct store_tx *tx, const char *user_id, int64_t day,
+                       int64_t n) WARN_UNUSED;
 /* Units used; 0 when none. */
 int store_quota_get(struct store *s, const char *user_id, int64_t day, int64_t *used) WARN_UNUSED;
 

@@ -46,6 +46,7 @@ struct store_ops {
   int (*quota_consume)(struct store_tx *tx, const char *user_id, int64_t day, int64_t limit,
                        int64_t *used);
   int (*quota_get)(struct store_tx *tx, const char *user_id, int64_t day, int64_t *used);
+  int (*quota_add)(struct store_tx *tx, const char *user_id, int64_t day, int64_t n);
 
   int (*event_insert)(struct store_tx *tx, const struct store_event *ev, bool *is_new);
   int (*event_get)(struct store_tx *tx, const char *event_key, struct store_event_record *out);

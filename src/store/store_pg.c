@@ -685,6 +685,19 @@ static int pg_quota_get(struct store_tx *tx, const char *user_id, int64_t day, i
                      "quota get", used, NULL);
 }
 
+static int pg_quota_add(struct store_tx *tx, const char *user_id, int64_t day, int64_t n)
+{
+  struct pg_args a = {0};
+  arg_s(&a, user_id);
+  arg_i(&a, day);
+  arg_i(&a, n);
+  return pg_exec_int(
+      CONN(tx),
+      "INSERT INTO quota AS q (user_id, day, used) VALUES ($1, $2::bigint, $3::bigint)"
+      " ON CONFLICT (user_id, day) DO UPDATE SET used = q.used + EXCLUDED.used",
+      &a, "quota add", NULL, NULL);
+}
+
 /* ---- events ---- */
 
 static int pg_event_insert(struct store_tx *tx, const struct store_event *ev, bool *is_new)
@@ -1086,6 +1099,7 @@ static const struct store_ops pg_ops = {
     .token_list = pg_token_list,
     .quota_consume = pg_quota_consume,
     .quota_get = pg_quota_get,
+    .quota_add = pg_quota_add,
     .event_insert = pg_event_insert,
     .event_get = pg_event_get,
     .event_count = pg_event_count,

@@ -136,6 +136,7 @@ enum sq_stmt {
   Q_TOKEN_LIST,
   Q_QUOTA_CONSUME,
   Q_QUOTA_GET,
+  Q_QUOTA_ADD,
   Q_EVENT_INSERT,
   Q_EVENT_GET,
   Q_EVENT_COUNT,
@@ -195,6 +196,8 @@ static const char *const sq_sql[Q__COUNT] = {
                         " ON CONFLICT (user_id, day) DO UPDATE SET used = used + 1"
                         " WHERE ?3 = 0 OR quota.used < ?3 RETURNING used",
     [Q_QUOTA_GET] = "SELECT used FROM quota WHERE user_id = ?1 AND day = ?2",
+    [Q_QUOTA_ADD] = "INSERT INTO quota (user_id, day, used) VALUES (?1, ?2, ?3)"
+                    " ON CONFLICT (user_id, day) DO UPDATE SET used = used + excluded.used",
     [Q_EVENT_INSERT] = "INSERT INTO event (event_key, source, type, file_id, task_id, status,"
                        " body, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
                        " ON CONFLICT (event_key) DO NOTHING",
@@ -884,6 +887,16 @@ static int sq_quota_get(struct store_tx *tx, const char *user_id, int64_t day, i
   return sq_step_int(c, st, "quota get", used, NULL);
 }
 
+static int sq_quota_add(struct store_tx *tx, const char *user_id, int64_t day, int64_t n)
+{
+  struct sq_conn *c = CONN(tx);
+  STMT(c, Q_QUOTA_ADD);
+  bind_text(st, 1, user_id);
+  sqlite3_bind_int64(st, 2, day);
+  sqlite3_bind_int64(st, 3, n);
+  return sq_step_int(c, st, "quota add", NULL, NULL);
+}
+
 /* ---- events ---- */
 
 static int sq_event_insert(struct store_tx *tx, const struct store_event *ev, bool *is_new)
@@ -1212,6 +1225,7 @@ static const struct store_ops sq_ops = {
     .token_list = sq_token_list,
     .quota_consume = sq_quota_consume,
     .quota_get = sq_quota_get,
+    .quota_add = sq_quota_add,
     .event_insert = sq_event_insert,
     .event_get = sq_event_get,
     .event_count = sq_event_count,

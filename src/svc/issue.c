@@ -32,6 +32,7 @@
 #include "svc/app.h"
 #include "svc/auth_user.h"
 #include "svc/issue.h"
+#include "svc/issuing.h"
 #include "svc/state.h"
 
 /* A session outlives its signatures: the SDK resumes an interrupted upload
@@ -310,13 +311,10 @@ static int issue_tx(struct store_tx *tx, void *arg)
   return store_tx_audit_append(tx, &a);
 }
 
-/* The answer, once the transaction's outcome is durable. Runs on a store
- * thread: short, never blocks. */
-static void issue_done(int rc, void *arg)
+/* The answer, once the outcome of the records is settled: rc as store_run
+ * returns it, is->fail_* set by the checks that refused. */
+static void issue_answer(struct issue *is, struct http_res *res, int rc)
 {
-  struct issue *is = arg;
-  struct http_res *res = is->later;
-
   if (rc != VG_OK) {
     if (is->fail_status) {
       if (is->fail_status == 429)
@@ -337,12 +335,62 @@ static void issue_done(int rc, void *arg)
                             "signature", is->sig.signature.ptr, "uploadId", is->upload_id,
                             "expireTime", (json_int_t)is->sig.expire_time));
   }
-  http_resume(is->later); /* res must not be touched after this */
+}
+
+/* The deferred answer, once the transaction's outcome is durable (the
+ * PostgreSQL path, or [server] signature_records = durable). Runs on a
+ * store thread: short, never blocks. */
+static void issue_done(int rc, void *arg)
+{
+  struct issue *is = arg;
+
+  issue_answer(is, is->later, rc);
+  http_resume(is->later); /* the response must not be touched after this */
   free(is->params_s);
   json_decref(is->params);
   sig_result_release(&is->sig);
   svc_state_unref(is->st);
   free(is);
+}
+
+/* The records of a signature through the in-memory state (svc/issuing.h):
+ * checked and counted at once, committed in the store's next group commit
+ * without the answer waiting for it. Same outcomes as issue_tx. */
+static int issue_now(struct issuing *iss, struct issue *is, const char *request_id)
+{
+  struct store_audit a = {
+      is->upload_id, is->who->user, request_id, is->sig.expire_time, (uint32_t)is->sig.random,
+      is->now};
+  int rc;
+
+  if (is->reuse) {
+    rc = issuing_next(iss, is->upload_id, is->who->user, is->now, is->pol->signatures_per_upload,
+                      &a);
+    if (rc == VG_NOTFOUND)
+      is->fail_status = 404, is->fail_code = VG_CODE_NOT_FOUND,
+      is->fail_msg = "no such upload session";
+    else if (rc == VG_CONFLICT)
+      is->fail_status = 429, is->fail_code = VG_CODE_RATE_LIMITED,
+      is->fail_msg = "signature limit of this upload session reached";
+  } else {
+    struct store_session s;
+    memset(&s, 0, sizeof(s));
+    snprintf(s.upload_id, sizeof(s.upload_id), "%s", is->upload_id);
+    snprintf(s.user_id, sizeof(s.user_id), "%s", is->who->user);
+    snprintf(s.policy, sizeof(s.policy), "%s", is->pol->name);
+    s.created_at = is->now;
+    s.expires_at = is->now + ISSUE_SESSION_TTL;
+    s.params_json = is->params_s;
+    s.signatures_issued = 1; /* this request's signature */
+    rc = issuing_open(iss, &s, store_utc_day(is->now), is->pol->uploads_per_day, &a);
+    if (rc == VG_CONFLICT)
+      is->fail_status = 429, is->fail_code = VG_CODE_QUOTA_EXCEEDED,
+      is->fail_msg = "daily upload quota used up";
+  }
+  if (rc == VG_AGAIN)
+    is->fail_status = 503, is->fail_code = VG_CODE_UNAVAILABLE,
+    is->fail_msg = "the store is behind; retry shortly";
+  return rc;
 }
 
 void svc_issue_signature(struct http_req *req, struct http_res *res, void *user)
@@ -396,7 +444,8 @@ void svc_issue_signature(struct http_req *req, struct http_res *res, void *user)
   if (ask.upload_id) {
     struct store_session s;
     /* A read first: the session's own parameters sign its next signature. */
-    rc = store_session_get(app->store, ask.upload_id, &s);
+    rc = svc->issuing ? issuing_session_get(svc->issuing, ask.upload_id, &s)
+                      : store_session_get(app->store, ask.upload_id, &s);
     if (rc == VG_OK && strcmp(s.user_id, who.user) != 0) {
       store_session_release(&s);
       rc = VG_NOTFOUND; /* someone else's session does not exist for you */
@@ -407,6 +456,11 @@ void svc_issue_signature(struct http_req *req, struct http_res *res, void *user)
     }
     if (rc) {
       http_error(res, 503, VG_CODE_UNAVAILABLE, "store unavailable");
+      goto out;
+    }
+    if (s.expires_at <= is.now) {
+      store_session_release(&s);
+      http_error(res, 404, VG_CODE_NOT_FOUND, "upload session expired; start a new upload");
       goto out;
     }
     is.reuse = true;
@@ -470,8 +524,18 @@ void svc_issue_signature(struct http_req *req, struct http_res *res, void *user)
     http_error(res, 400, VG_CODE_BAD_REQUEST, msg);
     goto out;
   }
-  /* Durable before answered, without holding a worker thread: the
-   * connection is parked and the write joins the store's next group
+  /* SQLite: counted in memory and answered now; the records follow in the
+   * store's next group commit (svc/issuing.h says what a crash can lose). */
+  if (svc->issuing) {
+    is.who = &who;
+    is.params_s = json_dumps(is.params, JSON_COMPACT | JSON_SORT_KEYS);
+    rc = is.params_s ? issue_now(svc->issuing, &is, req->request_id) : VG_NOMEM;
+    issue_answer(&is, res, rc);
+    free(is.params_s);
+    goto out;
+  }
+  /* Otherwise durable before answered, without holding a worker thread:
+   * the connection is parked and the write joins the store's next group
    * commit (issue_done answers). */
   {
     struct issue *heap = xmalloc(sizeof(*heap));

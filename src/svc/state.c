@@ -14,7 +14,9 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "policy/ratelimit.h"
+#include "store/store.h"
 #include "svc/app.h"
+#include "svc/issuing.h"
 
 /* Distinct users tracked by the per-minute rate limiter. */
 #define SVC_RATELIMIT_KEYS 1000000
@@ -237,6 +239,11 @@ int svc_init(struct app *app, char *err, size_t errlen)
     return -1;
   }
   svc->rl = ratelimit_new(SVC_RATELIMIT_KEYS);
+  /* Several instances share a PostgreSQL database and its counters, so
+   * there every signature commits before it is answered. */
+  if (strcmp(store_backend(app->store), "sqlite") == 0 &&
+      strcmp(cfg_get_str(app->cfg, "server", "signature_records"), "async") == 0)
+    svc->issuing = issuing_new(app->store);
   app->ext = svc;
   app->on_reload = svc_on_reload;
   if (!svc->state->secret_id)
@@ -251,6 +258,7 @@ void svc_release(struct app *app)
 
   if (!svc)
     return;
+  issuing_free(svc->issuing); /* commits what is left; before store_close */
   svc_state_unref(svc->state);
   ratelimit_free(svc->rl);
   pthread_mutex_destroy(&svc->mu);

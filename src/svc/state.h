@@ -43,6 +43,10 @@ struct svc {
   pthread_mutex_t mu;
   struct svc_state *state; /* current generation */
   struct ratelimit *rl;
+  /* Sessions and quotas in memory, written behind (svc/issuing.h); NULL:
+   * each signature commits before its answer (PostgreSQL, or [server]
+   * signature_records = durable). */
+  struct issuing *issuing;
 };
 
 /* Build the state for c (takes its own reference on c). I/O: reads the

@@ -31,6 +31,7 @@
 #include "svc/app.h"
 #include "svc/auth_user.h"
 #include "svc/events.h"
+#include "svc/issuing.h"
 #include "svc/state.h"
 
 #define UPLOADS_PATH "/v1/uploads"
@@ -60,7 +61,7 @@ static struct {
   struct app *app;
 } watch = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
-static json_t *load_upload(struct store *s, const char *upload_id, const char *user, int *rc);
+static json_t *load_upload(struct app *app, const char *upload_id, const char *user, int *rc);
 
 static const char *state_of(const json_t *u)
 {
@@ -127,7 +128,7 @@ static void *watch_main(void *arg)
       next = w->next;
       if (all || w->fresh || done) {
         int rc;
-        json_t *v = load_upload(watch.app->store, w->upload_id, w->user, &rc);
+        json_t *v = load_upload(watch.app, w->upload_id, w->user, &rc);
         w->fresh = false;
         if (v) {
           json_decref(w->last);
@@ -187,8 +188,10 @@ void svc_uploads_notify(void)
 
 /* The upload of upload_id as `user` sees it: a new JSON object, or NULL
  * with *rc VG_NOTFOUND (absent or someone else's) or another error. */
-static json_t *load_upload(struct store *s, const char *upload_id, const char *user, int *rc)
+static json_t *load_upload(struct app *app, const char *upload_id, const char *user, int *rc)
 {
+  struct store *s = app->store;
+  struct svc *svc = svc_of(app);
   struct store_ledger l;
   struct store_session sess;
   json_t *out = NULL;
@@ -207,7 +210,9 @@ static json_t *load_upload(struct store *s, const char *upload_id, const char *u
   }
   if (*rc != VG_NOTFOUND)
     return NULL;
-  *rc = store_session_get(s, upload_id, &sess);
+  /* A session opened a moment ago may still be on its way to the store. */
+  *rc = svc && svc->issuing ? issuing_session_get(svc->issuing, upload_id, &sess)
+                            : store_session_get(s, upload_id, &sess);
   if (*rc != VG_OK)
     return NULL;
   if (strcmp(sess.user_id, user) == 0)
@@ -245,7 +250,7 @@ static void get_one(struct app *app, struct svc_state *st, struct http_req *req,
   }
   if (wait > max_wait)
     wait = max_wait;
-  u = load_upload(app->store, upload_id, who.user, &rc);
+  u = load_upload(app, upload_id, who.user, &rc);
   if (!u) {
     if (rc == VG_NOTFOUND)
       http_error(res, 404, VG_CODE_NOT_FOUND, "no such upload");

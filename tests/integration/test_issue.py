@@ -29,6 +29,7 @@ INI = """
 listen = 127.0.0.1:0
 db = {dir}/vg.db
 data_dir = {dir}/data
+{server_extra}
 
 [vod]
 secret_id = AKIDvodgatetest
@@ -69,6 +70,7 @@ def parse_sig(sig):
 class Server(unittest.TestCase):
     auth_extra = ""
     default_extra = ""
+    server_extra = ""
 
     @classmethod
     def setUpClass(cls):
@@ -79,7 +81,8 @@ class Server(unittest.TestCase):
         jwk = dict(cls.ec["jwk"], kid="ec1", alg="ES256", use="sig")
         cls.tmp.file("jwks.json", json.dumps({"keys": [jwk]}))
         extra = cls.auth_extra.format(dir=cls.tmp.path)
-        cls.ini = INI.format(dir=cls.tmp.path, auth_extra=extra, default_extra=cls.default_extra)
+        cls.ini = INI.format(dir=cls.tmp.path, auth_extra=extra, default_extra=cls.default_extra,
+                             server_extra=cls.server_extra)
         cls.cfg = cls.tmp.file("vodgate.ini", cls.ini)
         cls.d = vgtest.Daemon(["serve", "--config", cls.cfg], env=ENV)
 
@@ -414,6 +417,81 @@ class Quota(Server):
         self.assertEqual(codes, [0, 0, 0] + [4290] * 9)
         self.assertGreaterEqual(self.metric("vodgate_quota_rejections_total",
                                             reason="uploads_per_day"), 9)
+
+
+class DurableSessions(Sessions):
+    """The session and quota tests again with each signature committed
+    before its answer (the path PostgreSQL always takes)."""
+    server_extra = "signature_records = durable"
+
+
+class DurableQuota(Quota):
+    server_extra = "signature_records = durable"
+
+
+class WriteBehind(unittest.TestCase):
+    """The default on SQLite: sessions and quotas counted in memory, their
+    records committed behind the answer. A clean stop loses nothing, and a
+    restart goes on counting from what was committed."""
+
+    INI = ("[server]\nlisten = 127.0.0.1:0\ndb = {d}/w.db\ndata_dir = {d}/data\n"
+           "[vod]\nsecret_id = AKIDx\n[policy default]\nuploads_per_day = 5\n"
+           "signatures_per_upload = 4\n")
+
+    def call(self, d, tok, body=None):
+        c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=10)
+        c.request("POST", "/v1/upload-signatures", body=json.dumps(body or {}),
+                  headers={"Authorization": "Bearer " + tok, "Content-Type": "application/json"})
+        r = c.getresponse()
+        doc = json.loads(r.read())
+        c.close()
+        return r.status, doc
+
+    def sql(self, db, q):
+        import sqlite3
+        con = sqlite3.connect(db)
+        try:
+            return con.execute(q).fetchall()
+        finally:
+            con.close()
+
+    def test_clean_stop_commits_everything_and_restart_resumes(self):
+        import concurrent.futures
+        tmp = vgtest.TempDir()
+        cfg = tmp.file("w.ini", self.INI.format(d=tmp.path))
+        db = f"{tmp.path}/w.db"
+        tok = jwtmint.hs256(HS_SECRET, jwtmint.claims("walter"))
+        d = vgtest.Daemon(["serve", "--config", cfg], env=ENV)
+        with concurrent.futures.ThreadPoolExecutor(8) as ex:
+            res = list(ex.map(lambda _: self.call(d, tok), range(8)))
+        ok = [doc["data"]["uploadId"] for st, doc in res if st == 200]
+        self.assertEqual(len(ok), 5, res)
+        self.assertEqual(sorted(doc["code"] for st, doc in res if st != 200), [4290] * 3)
+        for _ in range(3):  # 4 signatures per upload in all
+            self.assertEqual(self.call(d, tok, {"uploadId": ok[0]})[0], 200)
+        st, doc = self.call(d, tok, {"uploadId": ok[0]})
+        self.assertEqual((st, doc["code"]), (429, 4291))
+        self.assertEqual(d.stop(), 0)
+        self.assertEqual(self.sql(db, "SELECT count(*) FROM upload_session"), [(5,)])
+        self.assertEqual(self.sql(db, f"SELECT signatures_issued FROM upload_session "
+                                      f"WHERE upload_id = '{ok[0]}'"), [(4,)])
+        self.assertEqual(self.sql(db, "SELECT count(*) FROM audit"), [(8,)])
+        self.assertEqual(self.sql(db, "SELECT used FROM quota"), [(5,)])
+
+        # A restart counts on from the database: 7 a day now, 2 left.
+        tmp.file("w.ini", self.INI.format(d=tmp.path).replace("uploads_per_day = 5",
+                                                              "uploads_per_day = 7"))
+        d = vgtest.Daemon(["serve", "--config", cfg], env=ENV)
+        codes = [self.call(d, tok)[1]["code"] for _ in range(3)]
+        self.assertEqual(codes, [0, 0, 4290])
+        self.assertEqual(self.call(d, tok, {"uploadId": ok[0]})[1]["code"], 4291)
+        self.assertEqual(self.call(d, tok, {"uploadId": ok[1]})[1]["code"], 0)
+        self.assertEqual(d.stop(), 0)
+        self.assertEqual(self.sql(db, "SELECT count(*) FROM audit"), [(11,)])
+        self.assertEqual(self.sql(db, "SELECT used FROM quota"), [(7,)])
+        self.assertEqual(self.sql(db, f"SELECT signatures_issued FROM upload_session "
+                                      f"WHERE upload_id = '{ok[1]}'"), [(2,)])
+        tmp.cleanup()
 
 
 class NoKeys(unittest.TestCase):

@@ -383,6 +383,39 @@ static void race(int which, int *ok, int *conflict)
   assert_int_equal(other, 0);
 }
 
+struct quota_add_arg {
+  const char *user;
+  int64_t day, n;
+};
+
+static int quota_add_fn(struct store_tx *tx, void *arg)
+{
+  struct quota_add_arg *a = arg;
+  return store_tx_quota_add(tx, a->user, a->day, a->n);
+}
+
+/* Batched counts (svc/issuing.c): n units at once, no limit, added to what
+ * is there. */
+static void quota_add_adds_n(void **state)
+{
+  struct quota_add_arg a = {"add-user", 11, 3};
+  int64_t used;
+  assert_int_equal(store_run(st, quota_add_fn, &a), VG_OK);
+  assert_int_equal(store_quota_get(st, "add-user", 11, &used), VG_OK);
+  assert_int_equal(used, 3);
+  a.n = 2;
+  assert_int_equal(store_run(st, quota_add_fn, &a), VG_OK);
+  assert_int_equal(store_quota_consume(st, "add-user", 11, 0, &used), VG_OK);
+  assert_int_equal(used, 6);
+  a.n = 0;
+  assert_int_equal(store_run(st, quota_add_fn, &a), VG_INVALID);
+  a.n = 1;
+  a.user = "";
+  assert_int_equal(store_run(st, quota_add_fn, &a), VG_INVALID);
+  assert_int_equal(store_quota_get(st, "add-user", 12, &used), VG_OK);
+  assert_int_equal(used, 0); /* another day is another counter */
+}
+
 static void quota_under_concurrency(void **state)
 {
   int ok, conflict;
@@ -1065,6 +1098,7 @@ int main(void)
       cmocka_unit_test(audit_rows),
       cmocka_unit_test(tokens),
       cmocka_unit_test(quota_basic),
+      cmocka_unit_test(quota_add_adds_n),
       cmocka_unit_test(quota_under_concurrency),
       cmocka_unit_test(session_limit_under_concurrency),
       cmocka_unit_test(acknowledged_writes_survive_reopen),

@@ -1,0 +1,586 @@
+/*
+ * issuing.c: sessions and quota counters in memory, records written behind
+ * the answer in batches (see issuing.h for the invariants).
+ *
+ * Shape: two chained hash tables (sessions by upload id, quota counters by
+ * user and day) under one mutex; a list of dirty entries and a list of
+ * audit records waiting for the store. A flush is one callback queued on
+ * the store's writer (store_submit): when it runs it takes everything
+ * waiting at that moment (a snapshot of each dirty entry's count), writes
+ * it inside the writer's group transaction, and its done callback marks
+ * the snapshot committed, or puts it all back if the commit failed. At
+ * most one flush is queued and not yet started at any time; a record made
+ * after a flush took its snapshot queues the next one.
+ */
+#include "svc/issuing.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/limits.h"
+#include "core/log.h"
+#include "core/util.h"
+
+#define ISSUING_BUCKETS 8192 /* a power of two; chains stay short below 4x */
+
+struct sess_e {
+  struct sess_e *next;    /* hash chain */
+  struct store_session s; /* s.params_json owned; only the count changes */
+  int64_t flushed;        /* s.signatures_issued as committed */
+  bool in_db;             /* the session row is committed */
+  bool dirty;             /* listed in is->dirty_sess */
+  unsigned inflight;      /* flushes holding a snapshot of this entry */
+};
+
+struct quota_e {
+  struct quota_e *next;
+  char user[STORE_MAX_USER + 1];
+  int64_t day, used;
+  int64_t flushed; /* used as committed */
+  bool dirty;
+  unsigned inflight;
+};
+
+struct audit_r {
+  struct audit_r *next;
+  char upload_id[STORE_MAX_ID + 1];
+  char user[STORE_MAX_USER + 1];
+  char request_id[STORE_MAX_ID + 1];
+  int64_t expire_time, created_at;
+  uint32_t random;
+};
+
+struct ptrvec {
+  void **v;
+  size_t n, cap;
+};
+
+struct issuing {
+  pthread_mutex_t mu;
+  struct store *store;
+  struct sess_e *sess[ISSUING_BUCKETS];
+  struct quota_e *quota[ISSUING_BUCKETS];
+  size_t n_sess, n_quota;
+  size_t sweep_sess, sweep_quota; /* sweep when the count passes these */
+  uint64_t gen;                   /* bumped by every sweep (see *_load) */
+  struct ptrvec dirty_sess, dirty_quota;
+  struct audit_r *audit, **audit_tail; /* waiting, oldest first */
+  size_t n_audit;                      /* in the list */
+  size_t pending;                      /* audit records not committed yet */
+  bool queued;                         /* a flush is queued, not started */
+};
+
+/* One flush: what it took, to mark committed or to put back. */
+struct snap_s {
+  struct sess_e *e;
+  int64_t issued, base;
+  bool in_db;
+};
+struct snap_q {
+  struct quota_e *e;
+  int64_t used, base;
+};
+struct flush {
+  struct issuing *is;
+  struct snap_s *ss;
+  size_t nss;
+  struct snap_q *qs;
+  size_t nqs;
+  struct audit_r *audit;
+  size_t naudit;
+};
+
+static uint32_t fnv1a(const char *s, uint64_t salt)
+{
+  uint32_t h = 2166136261u ^ (uint32_t)salt ^ (uint32_t)(salt >> 32);
+  for (; *s; s++)
+    h = (h ^ (unsigned char)*s) * 16777619u;
+  return h & (ISSUING_BUCKETS - 1);
+}
+
+static void vec_push(struct ptrvec *v, void *p)
+{
+  if (v->n == v->cap) {
+    v->cap = v->cap ? v->cap * 2 : 64;
+    v->v = xrealloc(v->v, v->cap * sizeof(*v->v));
+  }
+  v->v[v->n++] = p;
+}
+
+struct issuing *issuing_new(struct store *s)
+{
+  struct issuing *is = xcalloc(1, sizeof(*is));
+  pthread_mutex_init(&is->mu, NULL);
+  is->store = s;
+  is->audit_tail = &is->audit;
+  is->sweep_sess = is->sweep_quota = ISSUING_MAX_CACHED;
+  return is;
+}
+
+/* ---- tables (is->mu held) ---- */
+
+static struct sess_e *sess_find(struct issuing *is, const char *id)
+{
+  for (struct sess_e *e = is->sess[fnv1a(id, 0)]; e; e = e->next)
+    if (strcmp(e->s.upload_id, id) == 0)
+      return e;
+  return NULL;
+}
+
+static struct quota_e *quota_find(struct issuing *is, const char *user, int64_t day)
+{
+  for (struct quota_e *e = is->quota[fnv1a(user, (uint64_t)day)]; e; e = e->next)
+    if (e->day == day && strcmp(e->user, user) == 0)
+      return e;
+  return NULL;
+}
+
+static bool sess_clean(const struct sess_e *e)
+{
+  return !e->dirty && !e->inflight && e->in_db && e->flushed == e->s.signatures_issued;
+}
+
+/* Drops every clean entry (a later miss reads the same from the store). */
+static void sess_sweep(struct issuing *is)
+{
+  for (size_t b = 0; b < ISSUING_BUCKETS; b++) {
+    struct sess_e **pp = &is->sess[b];
+    while (*pp) {
+      struct sess_e *e = *pp;
+      if (sess_clean(e)) {
+        *pp = e->next;
+        store_session_release(&e->s);
+        free(e);
+        is->n_sess--;
+      } else {
+        pp = &e->next;
+      }
+    }
+  }
+  is->gen++;
+  is->sweep_sess = is->n_sess * 2 > ISSUING_MAX_CACHED ? is->n_sess * 2 : ISSUING_MAX_CACHED;
+}
+
+static void quota_sweep(struct issuing *is)
+{
+  for (size_t b = 0; b < ISSUING_BUCKETS; b++) {
+    struct quota_e **pp = &is->quota[b];
+    while (*pp) {
+      struct quota_e *e = *pp;
+      if (!e->dirty && !e->inflight && e->flushed == e->used) {
+        *pp = e->next;
+        free(e);
+        is->n_quota--;
+      } else {
+        pp = &e->next;
+      }
+    }
+  }
+  is->gen++;
+  is->sweep_quota = is->n_quota * 2 > ISSUING_MAX_CACHED ? is->n_quota * 2 : ISSUING_MAX_CACHED;
+}
+
+/* Inserts a session; takes s->params_json. Sweeps first, so no pointer the
+ * caller holds into the session table may be used after this. */
+static struct sess_e *sess_insert(struct issuing *is, struct store_session *s, bool in_db)
+{
+  struct sess_e *e;
+  uint32_t b;
+
+  if (is->n_sess >= is->sweep_sess)
+    sess_sweep(is);
+  e = xcalloc(1, sizeof(*e));
+  e->s = *s;
+  s->params_json = NULL;
+  e->in_db = in_db;
+  e->flushed = in_db ? e->s.signatures_issued : 0;
+  b = fnv1a(e->s.upload_id, 0);
+  e->next = is->sess[b];
+  is->sess[b] = e;
+  is->n_sess++;
+  return e;
+}
+
+static struct quota_e *quota_insert(struct issuing *is, const char *user, int64_t day, int64_t used)
+{
+  struct quota_e *e;
+  uint32_t b;
+
+  if (is->n_quota >= is->sweep_quota)
+    quota_sweep(is);
+  e = xcalloc(1, sizeof(*e));
+  snprintf(e->user, sizeof(e->user), "%s", user);
+  e->day = day;
+  e->used = e->flushed = used;
+  b = fnv1a(user, (uint64_t)day);
+  e->next = is->quota[b];
+  is->quota[b] = e;
+  is->n_quota++;
+  return e;
+}
+
+/*
+ * The entry of a session, loaded from the store on a miss. Called and
+ * returns with is->mu held, but drops it around the store read. A sweep
+ * during that read may have evicted an entry that was created, counted and
+ * committed meanwhile, making the read stale: the generation tells, and
+ * the read is done again.
+ */
+static int sess_load(struct issuing *is, const char *id, struct sess_e **out)
+{
+  for (;;) {
+    struct store_session s;
+    uint64_t gen = is->gen;
+    int rc;
+
+    if ((*out = sess_find(is, id)))
+      return VG_OK;
+    pthread_mutex_unlock(&is->mu);
+    memset(&s, 0, sizeof(s));
+    rc = store_session_get(is->store, id, &s);
+    pthread_mutex_lock(&is->mu);
+    if ((*out = sess_find(is, id))) {
+      store_session_release(&s);
+      return VG_OK; /* another thread loaded or created it */
+    }
+    if (rc)
+      return rc;
+    if (gen != is->gen) {
+      store_session_release(&s);
+      continue;
+    }
+    *out = sess_insert(is, &s, true);
+    return VG_OK;
+  }
+}
+
+static int quota_load(struct issuing *is, const char *user, int64_t day, struct quota_e **out)
+{
+  for (;;) {
+    uint64_t gen = is->gen;
+    int64_t used = 0;
+    int rc;
+
+    if ((*out = quota_find(is, user, day)))
+      return VG_OK;
+    pthread_mutex_unlock(&is->mu);
+    rc = store_quota_get(is->store, user, day, &used);
+    pthread_mutex_lock(&is->mu);
+    if ((*out = quota_find(is, user, day)))
+      return VG_OK;
+    if (rc)
+      return rc;
+    if (gen != is->gen)
+      continue;
+    *out = quota_insert(is, user, day, used);
+    return VG_OK;
+  }
+}
+
+static void sess_dirty(struct issuing *is, struct sess_e *e)
+{
+  if (!e->dirty) {
+    e->dirty = true;
+    vec_push(&is->dirty_sess, e);
+  }
+}
+
+static void quota_dirty(struct issuing *is, struct quota_e *e)
+{
+  if (!e->dirty) {
+    e->dirty = true;
+    vec_push(&is->dirty_quota, e);
+  }
+}
+
+static void audit_push(struct issuing *is, const struct store_audit *a)
+{
+  struct audit_r *r = xcalloc(1, sizeof(*r));
+  snprintf(r->upload_id, sizeof(r->upload_id), "%s", a->upload_id);
+  snprintf(r->user, sizeof(r->user), "%s", a->user_id);
+  snprintf(r->request_id, sizeof(r->request_id), "%s", a->request_id);
+  r->expire_time = a->expire_time;
+  r->created_at = a->created_at;
+  r->random = a->random;
+  *is->audit_tail = r;
+  is->audit_tail = &r->next;
+  is->n_audit++;
+  is->pending++;
+}
+
+/* ---- flushing ---- */
+
+/* Moves everything waiting into f (is->mu held). */
+static void flush_take(struct issuing *is, struct flush *f)
+{
+  f->nss = is->dirty_sess.n;
+  f->ss = f->nss ? xcalloc(f->nss, sizeof(*f->ss)) : NULL;
+  for (size_t i = 0; i < f->nss; i++) {
+    struct sess_e *e = is->dirty_sess.v[i];
+    f->ss[i] = (struct snap_s){e, e->s.signatures_issued, e->flushed, e->in_db};
+    e->dirty = false;
+    e->inflight++;
+  }
+  is->dirty_sess.n = 0;
+  f->nqs = is->dirty_quota.n;
+  f->qs = f->nqs ? xcalloc(f->nqs, sizeof(*f->qs)) : NULL;
+  for (size_t i = 0; i < f->nqs; i++) {
+    struct quota_e *e = is->dirty_quota.v[i];
+    f->qs[i] = (struct snap_q){e, e->used, e->flushed};
+    e->dirty = false;
+    e->inflight++;
+  }
+  is->dirty_quota.n = 0;
+  f->audit = is->audit;
+  f->naudit = is->n_audit;
+  is->audit = NULL;
+  is->audit_tail = &is->audit;
+  is->n_audit = 0;
+  is->queued = false; /* records made from now on queue the next flush */
+}
+
+/* The transaction: runs on the store's writer. Session rows first (audit
+ * rows name them), then counts, quota units, audit rows. */
+static int flush_tx(struct store_tx *tx, void *arg)
+{
+  struct flush *f = arg;
+  int rc = VG_OK;
+
+  pthread_mutex_lock(&f->is->mu);
+  flush_take(f->is, f);
+  pthread_mutex_unlock(&f->is->mu);
+  /* The entries' strings are immutable and the entries cannot be evicted
+   * while a snapshot holds them (inflight), so they are read unlocked. */
+  for (size_t i = 0; rc == VG_OK && i < f->nss; i++) {
+    const struct snap_s *sn = &f->ss[i];
+    if (!sn->in_db) {
+      struct store_session s = sn->e->s;
+      s.signatures_issued = sn->issued;
+      rc = store_tx_session_create(tx, &s);
+    } else {
+      for (int64_t n = sn->base; rc == VG_OK && n < sn->issued; n++)
+        rc = store_tx_session_add_signature(tx, sn->e->s.upload_id, 0, NULL);
+    }
+  }
+  for (size_t i = 0; rc == VG_OK && i < f->nqs; i++)
+    if (f->qs[i].used > f->qs[i].base)
+      rc = store_tx_quota_add(tx, f->qs[i].e->user, f->qs[i].e->day, f->qs[i].used - f->qs[i].base);
+  for (struct audit_r *r = f->audit; rc == VG_OK && r; r = r->next) {
+    struct store_audit a = {r->upload_id,   r->user,   r->request_id,
+                            r->expire_time, r->random, r->created_at};
+    rc = store_tx_audit_append(tx, &a);
+  }
+  return rc;
+}
+
+static void flush_free(struct flush *f)
+{
+  free(f->ss);
+  free(f->qs);
+  free(f);
+}
+
+/* The outcome, once the group commit is done (writer thread; short). */
+static void flush_done(int rc, void *arg)
+{
+  struct flush *f = arg;
+  struct issuing *is = f->is;
+
+  pthread_mutex_lock(&is->mu);
+  if (rc == VG_OK) {
+    for (size_t i = 0; i < f->nss; i++) {
+      f->ss[i].e->flushed = f->ss[i].issued;
+      f->ss[i].e->in_db = true;
+      f->ss[i].e->inflight--;
+    }
+    for (size_t i = 0; i < f->nqs; i++) {
+      f->qs[i].e->flushed = f->qs[i].used;
+      f->qs[i].e->inflight--;
+    }
+    is->pending -= f->naudit;
+    for (struct audit_r *r = f->audit, *next; r; r = next) {
+      next = r->next;
+      free(r);
+    }
+  } else {
+    /* Nothing of it was committed: every entry is dirty again (its base is
+     * unchanged) and the audit rows go back to the front of the list. */
+    for (size_t i = 0; i < f->nss; i++) {
+      f->ss[i].e->inflight--;
+      sess_dirty(is, f->ss[i].e);
+    }
+    for (size_t i = 0; i < f->nqs; i++) {
+      f->qs[i].e->inflight--;
+      quota_dirty(is, f->qs[i].e);
+    }
+    if (f->audit) {
+      struct audit_r *last = f->audit;
+      while (last->next)
+        last = last->next;
+      last->next = is->audit;
+      if (!is->audit)
+        is->audit_tail = &last->next;
+      is->audit = f->audit;
+      is->n_audit += f->naudit;
+    }
+    log_error("issuing: %zu signature records could not be committed (%s); kept for the next "
+              "flush",
+              f->naudit, vg_strerror(rc));
+  }
+  pthread_mutex_unlock(&is->mu);
+  flush_free(f);
+}
+
+/* Queues a flush unless one is queued and has not started (is->mu held;
+ * the store's queue lock nests inside it, never the other way round). */
+static void flush_kick(struct issuing *is)
+{
+  struct flush *f;
+
+  if (is->queued)
+    return;
+  f = xcalloc(1, sizeof(*f));
+  f->is = is;
+  is->queued = true;
+  if (store_submit(is->store, flush_tx, f, flush_done, f) != VG_OK) {
+    is->queued = false; /* closing: issuing_free writes what is left */
+    free(f);
+  }
+}
+
+void issuing_free(struct issuing *is)
+{
+  struct flush *f;
+  bool left;
+  int rc;
+
+  if (!is)
+    return;
+  /* Queued after every earlier flush on the FIFO writer: when it returns,
+   * they have all completed. */
+  f = xcalloc(1, sizeof(*f));
+  f->is = is;
+  rc = store_run(is->store, flush_tx, f);
+  if (rc == VG_AGAIN) {
+    pthread_mutex_lock(&is->mu);
+    flush_take(is, f); /* store closed: say what is lost, then free */
+    pthread_mutex_unlock(&is->mu);
+  }
+  flush_done(rc, f);
+  left = is->pending > 0;
+  if (left)
+    log_error("issuing: %zu signature records were not committed at shutdown", is->pending);
+  for (size_t b = 0; b < ISSUING_BUCKETS; b++) {
+    for (struct sess_e *e = is->sess[b], *next; e; e = next) {
+      next = e->next;
+      store_session_release(&e->s);
+      free(e);
+    }
+    for (struct quota_e *e = is->quota[b], *next; e; e = next) {
+      next = e->next;
+      free(e);
+    }
+  }
+  for (struct audit_r *r = is->audit, *next; r; r = next) {
+    next = r->next;
+    free(r);
+  }
+  free(is->dirty_sess.v);
+  free(is->dirty_quota.v);
+  pthread_mutex_destroy(&is->mu);
+  free(is);
+}
+
+/* ---- the service's operations ---- */
+
+static bool fits(const char *s, size_t max)
+{
+  return s && *s && strlen(s) <= max;
+}
+
+int issuing_session_get(struct issuing *is, const char *upload_id, struct store_session *out)
+{
+  struct sess_e *e;
+  int rc;
+
+  memset(out, 0, sizeof(*out));
+  if (!fits(upload_id, STORE_MAX_ID))
+    return VG_INVALID;
+  pthread_mutex_lock(&is->mu);
+  rc = sess_load(is, upload_id, &e);
+  if (rc == VG_OK) {
+    *out = e->s;
+    out->params_json = e->s.params_json ? xstrdup(e->s.params_json) : NULL;
+  }
+  pthread_mutex_unlock(&is->mu);
+  return rc;
+}
+
+int issuing_open(struct issuing *is, const struct store_session *sess, int64_t day,
+                 int64_t quota_limit, const struct store_audit *a)
+{
+  struct store_session copy;
+  struct quota_e *q;
+  int rc;
+
+  if (!fits(sess->upload_id, STORE_MAX_ID) || !fits(sess->user_id, STORE_MAX_USER) ||
+      !fits(sess->policy, STORE_MAX_POLICY) || !fits(a->request_id, STORE_MAX_ID) ||
+      strcmp(a->upload_id, sess->upload_id) != 0 || quota_limit < 0 ||
+      (sess->params_json && strlen(sess->params_json) > STORE_MAX_BODY))
+    return VG_INVALID;
+  pthread_mutex_lock(&is->mu);
+  if (is->pending >= ISSUING_MAX_PENDING) {
+    pthread_mutex_unlock(&is->mu);
+    return VG_AGAIN;
+  }
+  rc = quota_load(is, sess->user_id, day, &q);
+  if (rc == VG_OK && quota_limit && q->used >= quota_limit)
+    rc = VG_CONFLICT;
+  if (rc == VG_OK && sess_find(is, sess->upload_id))
+    rc = VG_ERR; /* a 128-bit random id came up twice: refuse, never merge */
+  if (rc) {
+    pthread_mutex_unlock(&is->mu);
+    return rc;
+  }
+  q->used++;
+  quota_dirty(is, q);
+  copy = *sess;
+  copy.params_json = xstrdup(sess->params_json ? sess->params_json : "{}");
+  sess_dirty(is, sess_insert(is, &copy, false));
+  audit_push(is, a);
+  flush_kick(is);
+  pthread_mutex_unlock(&is->mu);
+  return VG_OK;
+}
+
+int issuing_next(struct issuing *is, const char *upload_id, const char *user, int64_t now,
+                 int64_t limit, const struct store_audit *a)
+{
+  struct sess_e *e;
+  int rc;
+
+  if (!fits(upload_id, STORE_MAX_ID) || !fits(user, STORE_MAX_USER) ||
+      !fits(a->request_id, STORE_MAX_ID) || strcmp(a->upload_id, upload_id) != 0 || limit < 0)
+    return VG_INVALID;
+  pthread_mutex_lock(&is->mu);
+  if (is->pending >= ISSUING_MAX_PENDING) {
+    pthread_mutex_unlock(&is->mu);
+    return VG_AGAIN;
+  }
+  rc = sess_load(is, upload_id, &e);
+  if (rc == VG_OK && (strcmp(e->s.user_id, user) != 0 || e->s.expires_at <= now))
+    rc = VG_NOTFOUND;
+  if (rc == VG_OK && limit && e->s.signatures_issued >= limit)
+    rc = VG_CONFLICT;
+  if (rc == VG_OK) {
+    e->s.signatures_issued++;
+    sess_dirty(is, e);
+    audit_push(is, a);
+    flush_kick(is);
+  }
+  pthread_mutex_unlock(&is->mu);
+  return rc;
+}

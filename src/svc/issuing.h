@@ -1,0 +1,82 @@
+/*
+ * issuing.h: the signature service's state in memory, persisted behind the
+ * answer (write-behind), for the SQLite backend.
+ *
+ * Why: every signature opens or continues an upload session, spends a unit
+ * of the user's daily quota and leaves an audit row. Committing those before
+ * answering made each signature wait for a group commit and cross two
+ * threads (park the connection, commit, resume). Here the checks run in
+ * memory on the request thread, the answer goes out at once, and the records
+ * join the store's next group commit a few milliseconds later.
+ *
+ * Invariants
+ * - This process is the only writer of sessions and quota counters in its
+ *   SQLite database (one `vodgate serve` per database), so the table below
+ *   is authoritative: an entry, once loaded, is never re-read from the
+ *   store while it lives. Limits (uploads_per_day, signatures_per_upload)
+ *   are checked and counted under one mutex: exact under any concurrency.
+ * - Entries are loaded on a miss from committed data and evicted only when
+ *   clean (everything they counted is committed), so a later miss reads
+ *   the same numbers back.
+ * - Ordering: the flush of a record is queued on the store's single FIFO
+ *   writer when the record is made, before the answer carrying its
+ *   signature leaves. Any transaction queued later (an event about the
+ *   upload that signature allows) therefore runs after the session row is
+ *   written.
+ * - Crash window: a crash (SIGKILL, power loss) loses what the last flush
+ *   had not committed yet: a few milliseconds of signatures' audit rows,
+ *   session rows and quota units. A clean stop (SIGTERM) flushes all.
+ * - A failing flush keeps its records and is retried with the next one;
+ *   while more than ISSUING_MAX_PENDING records wait, new signatures are
+ *   refused (VG_AGAIN) instead of piling up in memory.
+ *
+ * Thread safety: every function may be called from any thread, except
+ * issuing_free (the owner, after the HTTP server stopped).
+ */
+#ifndef VG_SVC_ISSUING_H
+#define VG_SVC_ISSUING_H
+
+#include <stdint.h>
+
+#include "core/err.h"
+#include "store/store.h"
+
+struct issuing;
+
+/* A new, empty state over s (which must outlive it). Never NULL. */
+struct issuing *issuing_new(struct store *s);
+
+/* Commits every pending record (waits for it), then frees. NULL: no-op.
+ * Call before store_close. */
+void issuing_free(struct issuing *is);
+
+/*
+ * The session upload_id as this process knows it, into *out (release with
+ * store_session_release): from memory, else from the store (and then kept
+ * in memory). VG_NOTFOUND if there is no such session; store errors as
+ * store_session_get.
+ */
+int issuing_session_get(struct issuing *is, const char *upload_id,
+                        struct store_session *out) WARN_UNUSED;
+
+/*
+ * Opens a new upload session: spends one unit of (sess->user_id, day) if
+ * fewer than quota_limit were used (0: no limit), records the session (its
+ * signatures_issued counts this first signature) and the audit row a.
+ * Returns VG_OK; VG_CONFLICT (quota used up; nothing recorded); VG_AGAIN
+ * (too many records wait for the store); VG_INVALID (bad strings);
+ * VG_IO (the quota could not be read).
+ */
+int issuing_open(struct issuing *is, const struct store_session *sess, int64_t day,
+                 int64_t quota_limit, const struct store_audit *a) WARN_UNUSED;
+
+/*
+ * The next signature of session upload_id for user: VG_NOTFOUND (no such
+ * session, someone else's, or expired at now), VG_CONFLICT (limit
+ * signatures reached; 0: no limit), VG_AGAIN, VG_INVALID, VG_IO as above.
+ * On VG_OK the count went up by one and the audit row a is recorded.
+ */
+int issuing_next(struct issuing *is, const char *upload_id, const char *user, int64_t now,
+                 int64_t limit, const struct store_audit *a) WARN_UNUSED;
+
+#endif
