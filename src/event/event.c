@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/jscan.h"
 #include "core/util.h"
 
 /* Parse state: the first error wins and is kept with its reason. */
@@ -16,6 +17,8 @@ struct pctx {
   char *reason;
   size_t cap;
   int rc;
+  const struct jscan *js; /* the fast path's tokens (NULL for jansson) */
+  bool delegate;          /* the fast path hands this body to jansson */
 };
 
 static int fail(struct pctx *c, int rc, const char *what, const char *path)
@@ -182,6 +185,13 @@ static json_t *load(struct pctx *c, const char *body, size_t len, size_t max)
   }
   if (!body || !depth_ok(body, len, JSON_MAX_DEPTH)) {
     fail(c, VG_INVALID, body ? "too_deep" : "not_json", NULL);
+    return NULL;
+  }
+  /* jansson drops a NUL byte that directly follows a number or a literal
+   * ("1\0" loads as 1); JSON never holds one outside a string, and never
+   * raw inside one, so any NUL refuses the text (as core/jscan.h does). */
+  if (memchr(body, '\0', len)) {
+    fail(c, VG_INVALID, "not_json", NULL);
     return NULL;
   }
   root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
@@ -624,10 +634,10 @@ static int parse_root(struct pctx *c, json_t *root, const struct event_review_po
   return VG_OK;
 }
 
-int event_parse(const char *body, size_t len, const struct event_review_policy *pol,
-                struct vod_event *ev, char *reason, size_t cap)
+int event_parse_jansson(const char *body, size_t len, const struct event_review_policy *pol,
+                        struct vod_event *ev, char *reason, size_t cap)
 {
-  struct pctx c = {reason, cap, VG_OK};
+  struct pctx c = {reason, cap, VG_OK, NULL, false};
   json_t *root;
 
   if (reason && cap)
@@ -640,6 +650,430 @@ int event_parse(const char *body, size_t len, const struct event_review_policy *
   json_decref(root);
   if (c.rc)
     event_release(ev);
+  return c.rc;
+}
+
+/*
+ * The fast path of event_parse: the same rules, in the same order (so the
+ * same first error), over core/jscan.h tokens instead of a jansson tree.
+ * A token is an int index; -1 is "absent" (like a NULL json_t *). Types
+ * other than NewFileUpload and ProcedureStateChanged go to the jansson
+ * path (their key hashes the whole object, canonically dumped).
+ */
+
+#define JS_TOK(c, v)   (&(c)->js->tok[(v)])
+#define JS_IS(c, v, t) ((v) >= 0 && JS_TOK(c, v)->type == (t))
+
+/* obj[key], with JSON null treated as absent. */
+static int s_member(struct pctx *c, int obj, const char *key)
+{
+  int v = jscan_get(c->js, obj, key);
+  return JS_IS(c, v, JSCAN_NULL) ? -1 : v;
+}
+
+/* Replace *dst with the decoded string token v. */
+static int s_set(struct pctx *c, char **dst, int v)
+{
+  char *p;
+
+  if (jscan_str(c->js, v, &p, NULL))
+    return fail(c, VG_NOMEM, "no_memory", NULL);
+  free(*dst);
+  *dst = p;
+  return VG_OK;
+}
+
+static int s_get_str(struct pctx *c, int obj, const char *key, const char *path, bool required,
+                     char **dst)
+{
+  int v = s_member(c, obj, key);
+
+  if (c->rc)
+    return c->rc;
+  if (v < 0)
+    return required ? fail(c, VG_INVALID, "missing_field", path) : VG_OK;
+  if (!JS_IS(c, v, JSCAN_STRING))
+    return fail(c, VG_INVALID, "bad_type", path);
+  return s_set(c, dst, v);
+}
+
+static int s_get_obj(struct pctx *c, int obj, const char *key, const char *path, bool required)
+{
+  int v = s_member(c, obj, key);
+
+  if (c->rc)
+    return -1;
+  if (v < 0) {
+    if (required)
+      fail(c, VG_INVALID, "missing_field", path);
+    return -1;
+  }
+  if (!JS_IS(c, v, JSCAN_OBJECT)) {
+    fail(c, VG_INVALID, "bad_type", path);
+    return -1;
+  }
+  return v;
+}
+
+static int s_get_num(struct pctx *c, int obj, const char *key, const char *path, double *out)
+{
+  int v = s_member(c, obj, key);
+  double d;
+
+  if (c->rc || v < 0)
+    return c->rc;
+  if (JS_IS(c, v, JSCAN_NUMBER)) {
+    jscan_num(c->js, v, &d, NULL);
+  } else if (JS_IS(c, v, JSCAN_STRING)) {
+    char *s, *end;
+    size_t n;
+    if (jscan_str(c->js, v, &s, &n))
+      return fail(c, VG_NOMEM, "no_memory", NULL);
+    if (!s[0] || n > 32 || strspn(s, "0123456789.") != n) {
+      free(s);
+      return fail(c, VG_INVALID, "bad_type", path);
+    }
+    d = strtod(s, &end);
+    if (*end) {
+      free(s);
+      return fail(c, VG_INVALID, "bad_type", path);
+    }
+    free(s);
+  } else {
+    return fail(c, VG_INVALID, "bad_type", path);
+  }
+  if (!isfinite(d) || d < 0)
+    return fail(c, VG_INVALID, "bad_value", path);
+  *out = d;
+  return VG_OK;
+}
+
+static int s_get_i64(struct pctx *c, int obj, const char *key, const char *path, int64_t *out)
+{
+  double d = -1;
+
+  if (s_get_num(c, obj, key, path, &d) || d < 0)
+    return c->rc;
+  if (d > 9007199254740992.0)
+    return fail(c, VG_INVALID, "bad_value", path);
+  *out = (int64_t)d;
+  return VG_OK;
+}
+
+static int s_parse_meta(struct pctx *c, int m, const struct names *nm, struct event_meta *out)
+{
+  char path[64];
+
+  if (m < 0)
+    return c->rc;
+  out->present = true;
+#define P(f) (snprintf(path, sizeof(path), "%s.%s", nm->meta_path, f), path)
+  s_get_i64(c, m, nm->size, P(nm->size), &out->size);
+  s_get_num(c, m, nm->duration, P(nm->duration), &out->duration);
+  if (nm->duration2 && out->duration < 0)
+    s_get_num(c, m, nm->duration2, P(nm->duration2), &out->duration);
+  s_get_i64(c, m, nm->width, P(nm->width), &out->width);
+  s_get_i64(c, m, nm->height, P(nm->height), &out->height);
+  s_get_str(c, m, nm->container, P(nm->container), false, &out->container);
+#undef P
+  return c->rc;
+}
+
+/* Does key token k (decoded) end with "Task" after at least one byte? */
+static bool s_task_key(struct pctx *c, int k)
+{
+  const struct jscan_tok *t = JS_TOK(c, k);
+  char *d;
+  size_t n;
+  bool r;
+
+  if (!(t->flags & JSCAN_ESCAPED))
+    return t->len > 4 && memcmp(c->js->s + t->start + t->len - 4, "Task", 4) == 0;
+  if (jscan_str(c->js, k, &d, &n))
+    return false;
+  r = n > 4 && memcmp(d + n - 4, "Task", 4) == 0;
+  free(d);
+  return r;
+}
+
+/* find_task over tokens. */
+static int s_find_task(struct pctx *c, int item, const char *type)
+{
+  char name[80];
+  size_t o = 0;
+  int v;
+  uint32_t k;
+
+  for (const char *p = type; *p && o + 5 < sizeof(name); p++)
+    if (*p != '.')
+      name[o++] = *p;
+  memcpy(name + o, "Task", 5);
+  v = s_member(c, item, name);
+  if (JS_IS(c, v, JSCAN_OBJECT))
+    return v;
+  if (!JS_IS(c, item, JSCAN_OBJECT))
+    return -1;
+  k = (uint32_t)item + 1;
+  for (uint32_t j = 0; j < JS_TOK(c, item)->n; j++, k = JS_TOK(c, k + 1)->next)
+    if (JS_IS(c, (int)k + 1, JSCAN_OBJECT) && s_task_key(c, (int)k))
+      return (int)k + 1;
+  return -1;
+}
+
+static int s_parse_reviews(struct pctx *c, int arr, bool legacy, const char *path,
+                           struct vod_event *ev)
+{
+  size_t n;
+  char p[96];
+  uint32_t item;
+
+  if (c->rc || arr < 0)
+    return c->rc;
+  if (!JS_IS(c, arr, JSCAN_ARRAY))
+    return fail(c, VG_INVALID, "bad_type", path);
+  n = JS_TOK(c, arr)->n;
+  if (n > EVENT_MAX_REVIEW_TASKS)
+    return fail(c, VG_INVALID, "too_big", path);
+  if (n == 0)
+    return VG_OK;
+  ev->tasks = calloc(n, sizeof(*ev->tasks));
+  if (!ev->tasks)
+    return fail(c, VG_NOMEM, "no_memory", NULL);
+  item = (uint32_t)arr + 1;
+  for (size_t i = 0; i < n; i++, item = JS_TOK(c, item)->next) {
+    struct event_review_task *t;
+    int task, out;
+    char *status = NULL;
+    double conf = -1;
+
+    if (JS_IS(c, (int)item, JSCAN_NULL))
+      continue;
+    snprintf(p, sizeof(p), "%s[%zu]", path, i);
+    if (!JS_IS(c, (int)item, JSCAN_OBJECT))
+      return fail(c, VG_INVALID, "bad_type", p);
+    t = &ev->tasks[ev->n_tasks++];
+    if (set_str(c, &t->type, "") || set_str(c, &t->suggestion, "") || set_str(c, &t->label, ""))
+      return c->rc;
+    snprintf(p, sizeof(p), "%s[%zu].%s", path, i, legacy ? "taskType" : "Type");
+    if (s_get_str(c, (int)item, legacy ? "taskType" : "Type", p, false, &t->type))
+      return c->rc;
+    task = legacy ? (int)item : s_find_task(c, (int)item, t->type);
+    t->state = EVENT_TASK_UNKNOWN;
+    t->confidence = -1;
+    if (task < 0)
+      continue; /* no result at all: counted as failed */
+    snprintf(p, sizeof(p), "%s[%zu].%s", path, i, legacy ? "status" : "Status");
+    if (s_get_str(c, task, legacy ? "status" : "Status", p, false, &status))
+      return c->rc;
+    t->state = status ? task_state(status) : EVENT_TASK_UNKNOWN;
+    free(status);
+    snprintf(p, sizeof(p), "%s[%zu].%s", path, i, legacy ? "output" : "Output");
+    out = s_get_obj(c, task, legacy ? "output" : "Output", p, false);
+    if (c->rc)
+      return c->rc;
+    if (out < 0)
+      continue;
+    t->has_output = true;
+    snprintf(p, sizeof(p), "%s[%zu].%s", path, i,
+             legacy ? "output.suggestion" : "Output.Suggestion");
+    s_get_str(c, out, legacy ? "suggestion" : "Suggestion", p, false, &t->suggestion);
+    snprintf(p, sizeof(p), "%s[%zu].%s", path, i, legacy ? "output.label" : "Output.Label");
+    s_get_str(c, out, legacy ? "label" : "Label", p, false, &t->label);
+    snprintf(p, sizeof(p), "%s[%zu].%s", path, i,
+             legacy ? "output.confidence" : "Output.Confidence");
+    s_get_num(c, out, legacy ? "confidence" : "Confidence", p, &conf);
+    t->confidence = conf;
+    if (c->rc)
+      return c->rc;
+  }
+  return VG_OK;
+}
+
+static int s_parse_v3(struct pctx *c, int root, struct vod_event *ev)
+{
+  int m, mbi, si;
+
+  if (strcmp(ev->type_str, "NewFileUpload") == 0) {
+    ev->type = EVENT_TYPE_NEW_FILE_UPLOAD;
+    m = s_get_obj(c, root, "FileUploadEvent", "FileUploadEvent", true);
+    s_get_str(c, m, "FileId", "FileUploadEvent.FileId", true, &ev->file_id);
+    check_id(c, ev->file_id, "FileUploadEvent.FileId");
+    s_get_str(c, m, "ProcedureTaskId", "FileUploadEvent.ProcedureTaskId", false, &ev->task_id);
+    mbi = s_get_obj(c, m, "MediaBasicInfo", "FileUploadEvent.MediaBasicInfo", false);
+    s_get_str(c, mbi, "Name", "FileUploadEvent.MediaBasicInfo.Name", false, &ev->name);
+    s_get_str(c, mbi, "MediaUrl", "FileUploadEvent.MediaBasicInfo.MediaUrl", false, &ev->media_url);
+    s_get_str(c, mbi, "CoverUrl", "FileUploadEvent.MediaBasicInfo.CoverUrl", false, &ev->cover_url);
+    s_get_str(c, mbi, "Type", "FileUploadEvent.MediaBasicInfo.Type", false, &ev->media_type);
+    si = s_get_obj(c, mbi, "SourceInfo", "FileUploadEvent.MediaBasicInfo.SourceInfo", false);
+    s_get_str(c, si, "SourceContext", "FileUploadEvent.MediaBasicInfo.SourceInfo.SourceContext",
+              false, &ev->source_context);
+    if (!c->rc) {
+      struct names nm = v3_names;
+      nm.meta_path = "FileUploadEvent.MetaData";
+      s_parse_meta(c, s_get_obj(c, m, "MetaData", nm.meta_path, false), &nm, &ev->meta);
+    }
+    return c->rc;
+  }
+  /* ProcedureStateChanged (the caller delegated every other type) */
+  ev->type = EVENT_TYPE_PROCEDURE_STATE_CHANGED;
+  m = s_get_obj(c, root, "ProcedureStateChangeEvent", "ProcedureStateChangeEvent", true);
+  s_get_str(c, m, "TaskId", "ProcedureStateChangeEvent.TaskId", true, &ev->task_id);
+  check_id(c, ev->task_id, "ProcedureStateChangeEvent.TaskId");
+  s_get_str(c, m, "Status", "ProcedureStateChangeEvent.Status", true, &ev->status_str);
+  check_id(c, ev->status_str, "ProcedureStateChangeEvent.Status");
+  s_get_str(c, m, "FileId", "ProcedureStateChangeEvent.FileId", false, &ev->file_id);
+  s_get_str(c, m, "FileName", "ProcedureStateChangeEvent.FileName", false, &ev->name);
+  s_get_str(c, m, "FileUrl", "ProcedureStateChangeEvent.FileUrl", false, &ev->media_url);
+  s_get_str(c, m, "SessionContext", "ProcedureStateChangeEvent.SessionContext", false,
+            &ev->session_context);
+  if (!c->rc) {
+    struct names nm = v3_names;
+    ev->status = status_of(ev->status_str);
+    nm.meta_path = "ProcedureStateChangeEvent.MetaData";
+    s_parse_meta(c, s_get_obj(c, m, "MetaData", nm.meta_path, false), &nm, &ev->meta);
+    s_parse_reviews(c, s_member(c, m, "AiContentReviewResultSet"), false,
+                    "ProcedureStateChangeEvent.AiContentReviewResultSet", ev);
+  }
+  return c->rc;
+}
+
+static int s_parse_legacy(struct pctx *c, int root, struct vod_event *ev)
+{
+  int d = s_get_obj(c, root, "data", "data", true);
+
+  if (strcmp(ev->type_str, "NewFileUpload") == 0) {
+    ev->type = EVENT_TYPE_NEW_FILE_UPLOAD;
+    s_get_str(c, d, "fileId", "data.fileId", true, &ev->file_id);
+    check_id(c, ev->file_id, "data.fileId");
+    s_get_str(c, d, "procedureTaskId", "data.procedureTaskId", false, &ev->task_id);
+    s_get_str(c, d, "fileName", "data.fileName", false, &ev->name);
+    s_get_str(c, d, "fileUrl", "data.fileUrl", false, &ev->media_url);
+    s_get_str(c, d, "coverUrl", "data.coverUrl", false, &ev->cover_url);
+    s_get_str(c, d, "sourceContext", "data.sourceContext", false, &ev->source_context);
+    s_parse_meta(c, s_get_obj(c, d, "metaData", "data.metaData", false), &legacy_names, &ev->meta);
+    return c->rc;
+  }
+  ev->type = EVENT_TYPE_PROCEDURE_STATE_CHANGED;
+  s_get_str(c, d, "vodTaskId", "data.vodTaskId", true, &ev->task_id);
+  check_id(c, ev->task_id, "data.vodTaskId");
+  s_get_str(c, d, "status", "data.status", true, &ev->status_str);
+  check_id(c, ev->status_str, "data.status");
+  s_get_str(c, d, "fileId", "data.fileId", false, &ev->file_id);
+  s_get_str(c, d, "fileName", "data.fileName", false, &ev->name);
+  s_get_str(c, d, "fileUrl", "data.fileUrl", false, &ev->media_url);
+  s_get_str(c, d, "sessionContext", "data.sessionContext", false, &ev->session_context);
+  if (!c->rc) {
+    ev->status = status_of(ev->status_str);
+    s_parse_meta(c, s_get_obj(c, d, "metaData", "data.metaData", false), &legacy_names, &ev->meta);
+    s_parse_reviews(c, s_member(c, d, "contentReviewList"), true, "data.contentReviewList", ev);
+  }
+  return c->rc;
+}
+
+static int s_parse_sign(struct pctx *c, int root, struct vod_event *ev)
+{
+  const char *tk = s_member(c, root, "T") >= 0 ? "T" : "t";
+  int t = s_member(c, root, tk);
+
+  s_get_str(c, root, s_member(c, root, "Sign") >= 0 ? "Sign" : "sign", "Sign", false, &ev->sign);
+  if (c->rc || t < 0)
+    return c->rc;
+  if (JS_IS(c, t, JSCAN_NUMBER) && !(JS_TOK(c, t)->flags & JSCAN_REAL)) {
+    double d;
+    jscan_num(c->js, t, &d, &ev->t);
+  } else if (!JS_IS(c, t, JSCAN_STRING)) {
+    return fail(c, VG_INVALID, "bad_type", "T");
+  } else {
+    char *s;
+    int bad;
+    if (jscan_str(c->js, t, &s, NULL))
+      return fail(c, VG_NOMEM, "no_memory", NULL);
+    bad = parse_i64z(s, &ev->t);
+    free(s);
+    if (bad)
+      return fail(c, VG_INVALID, "bad_type", "T");
+  }
+  ev->has_t = true;
+  return VG_OK;
+}
+
+/* parse_root over tokens; sets c->delegate for the types it leaves to
+ * jansson. */
+static int s_parse_root(struct pctx *c, int root, const struct event_review_policy *pol,
+                        struct vod_event *ev)
+{
+  int tv;
+  bool legacy;
+
+  event_init(ev);
+  if (init_strings(c, ev))
+    return c->rc;
+  if (s_member(c, root, "EventType") >= 0) {
+    legacy = false;
+  } else if (s_member(c, root, "eventType") >= 0) {
+    legacy = true;
+  } else {
+    return fail(c, VG_INVALID, "unknown_format", NULL);
+  }
+  ev->format = legacy ? EVENT_FORMAT_LEGACY : EVENT_FORMAT_V3;
+  tv = s_member(c, root, legacy ? "eventType" : "EventType");
+  if (!JS_IS(c, tv, JSCAN_STRING))
+    return fail(c, VG_INVALID, "bad_type", legacy ? "eventType" : "EventType");
+  if (s_set(c, &ev->type_str, tv))
+    return c->rc;
+  if (check_id(c, ev->type_str, legacy ? "eventType" : "EventType"))
+    return c->rc;
+  if (strcmp(ev->type_str, "NewFileUpload") != 0 &&
+      strcmp(ev->type_str, "ProcedureStateChanged") != 0) {
+    c->delegate = true;
+    return VG_OK;
+  }
+  if (s_parse_sign(c, root, ev))
+    return c->rc;
+  if (legacy ? s_parse_legacy(c, root, ev) : s_parse_v3(c, root, ev))
+    return c->rc;
+  if (ev->type == EVENT_TYPE_NEW_FILE_UPLOAD)
+    snprintf(ev->key, sizeof(ev->key), "%s/%s", ev->type_str, ev->file_id);
+  else
+    snprintf(ev->key, sizeof(ev->key), "%s/%s/%s", ev->type_str, ev->task_id, ev->status_str);
+  event_review_eval(ev, pol);
+  return VG_OK;
+}
+
+/* Tokens kept on the stack: a realistic 3 KB event has about 250. */
+#define EVENT_STACK_TOKENS 512
+
+int event_parse(const char *body, size_t len, const struct event_review_policy *pol,
+                struct vod_event *ev, char *reason, size_t cap)
+{
+  struct pctx c = {reason, cap, VG_OK, NULL, false};
+  struct jscan_tok buf[EVENT_STACK_TOKENS];
+  struct jscan js;
+  int rc;
+
+  if (reason && cap)
+    reason[0] = '\0';
+  event_init(ev);
+  if (len > EVENT_MAX_BODY)
+    return fail(&c, VG_TOOBIG, "too_big", NULL);
+  if (!body)
+    return fail(&c, VG_INVALID, "not_json", NULL);
+  rc = jscan_parse(&js, body, len, buf, ARRAY_SIZE(buf), JSON_MAX_DEPTH);
+  if (rc == VG_NOMEM)
+    fail(&c, VG_NOMEM, "no_memory", NULL);
+  else if (rc)
+    fail(&c, VG_INVALID, depth_ok(body, len, JSON_MAX_DEPTH) ? "not_json" : "too_deep", NULL);
+  else if (js.tok[0].type != JSCAN_OBJECT)
+    fail(&c, VG_INVALID, "not_object", NULL);
+  else {
+    c.js = &js;
+    s_parse_root(&c, 0, pol, ev);
+  }
+  jscan_release(&js);
+  if (c.rc || c.delegate)
+    event_release(ev);
+  if (c.delegate && !c.rc)
+    return event_parse_jansson(body, len, pol, ev, reason, cap);
   return c.rc;
 }
 
@@ -659,7 +1093,7 @@ void event_pull_release(struct event_pull *p)
 int event_parse_pull(const char *body, size_t len, const struct event_review_policy *pol,
                      struct event_pull *out, char *reason, size_t cap)
 {
-  struct pctx c = {reason, cap, VG_OK};
+  struct pctx c = {reason, cap, VG_OK, NULL, false};
   json_t *root, *resp, *err, *set, *item;
   size_t i;
 
@@ -701,7 +1135,7 @@ int event_parse_pull(const char *body, size_t len, const struct event_review_pol
   json_array_foreach(set, i, item)
   {
     struct event_pull_item *it = &out->items[out->n++];
-    struct pctx ic = {it->reason, sizeof(it->reason), VG_OK};
+    struct pctx ic = {it->reason, sizeof(it->reason), VG_OK, NULL, false};
     json_t *h;
 
     event_init(&it->ev);

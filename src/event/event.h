@@ -9,8 +9,9 @@
  * Tolerance and strictness: unknown fields are ignored and null counts as
  * absent, everywhere. A field we use that has the wrong JSON type is an
  * error (bad_type:<path>), as is a required one that is absent
- * (missing_field:<path>). Duplicate object keys and trailing bytes are
- * rejected (not_json): two parsers must never disagree about one body.
+ * (missing_field:<path>). Duplicate object keys, trailing bytes and NUL
+ * bytes are rejected (not_json): two parsers must never disagree about one
+ * body.
  *
  * Ownership: after a successful parse every char * field of struct
  * vod_event is a non-NULL, NUL-terminated, malloc'd string ("" when the
@@ -166,6 +167,14 @@ void event_release(struct vod_event *ev);
  * EVENT_MAX_REVIEW_TASKS subtasks). */
 int event_parse(const char *body, size_t len, const struct event_review_policy *pol,
                 struct vod_event *ev, char *reason, size_t cap) WARN_UNUSED;
+
+/* The reference implementation of event_parse over a jansson tree: same
+ * contract, same results (tests/unit/test_event_oracle.c and
+ * fuzz/fuzz_event_oracle.c hold event_parse to it). event_parse runs over
+ * core/jscan.h tokens for NewFileUpload and ProcedureStateChanged and calls
+ * this for every other type (their key hashes the canonical dump). */
+int event_parse_jansson(const char *body, size_t len, const struct event_review_policy *pol,
+                        struct vod_event *ev, char *reason, size_t cap) WARN_UNUSED;
 
 /* Recompute ev->review under another policy (e.g. the uploader's, known
  * only after the attribution token was verified). */
