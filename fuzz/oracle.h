@@ -223,7 +223,7 @@ static inline int oracle_event(const struct vod_event *a, const struct vod_event
       S(name) || S(media_type) || N(meta.present) || N(meta.size) || N(meta.duration) ||
       N(meta.width) || N(meta.height) || S(meta.container) || N(n_tasks) || N(review.verdict) ||
       S(review.type) || S(review.label) || S(review.suggestion) || N(review.confidence) ||
-      S(event_handle) || S(sign) || N(has_t) || N(t) || S(key))
+      S(event_handle) || S(sign) || N(has_t) || N(t) || S(key) || N(has_volatile_keys))
     return 1;
   for (size_t i = 0; i < a->n_tasks; i++)
     if (S(tasks[i].type) || S(tasks[i].suggestion) || S(tasks[i].label) || N(tasks[i].confidence) ||

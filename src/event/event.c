@@ -542,11 +542,13 @@ static int parse_legacy(struct pctx *c, json_t *root, struct vod_event *ev)
   return c->rc;
 }
 
+/* Members that differ between deliveries of one event. */
+static const char *const volatile_keys[] = {"EventHandle", "Sign", "T", "sign", "t"};
+
 /* Key for types we do not model: a hash of the event without the fields
  * that differ between deliveries of the same event. */
 static int other_key(struct pctx *c, json_t *root, struct vod_event *ev)
 {
-  static const char *volatile_keys[] = {"EventHandle", "Sign", "T", "sign", "t"};
   json_t *copy = json_copy(root);
   char *dump = NULL, hex[65];
   unsigned char md[32];
@@ -607,6 +609,8 @@ static int parse_root(struct pctx *c, json_t *root, const struct event_review_po
     return fail(c, VG_INVALID, "unknown_format", NULL);
   }
   ev->format = legacy ? EVENT_FORMAT_LEGACY : EVENT_FORMAT_V3;
+  for (size_t i = 0; i < ARRAY_SIZE(volatile_keys); i++)
+    ev->has_volatile_keys |= json_object_get(root, volatile_keys[i]) != NULL;
   tv = member(root, legacy ? "eventType" : "EventType");
   if (!json_is_string(tv))
     return fail(c, VG_INVALID, "bad_type", legacy ? "eventType" : "EventType");
@@ -1016,6 +1020,8 @@ static int s_parse_root(struct pctx *c, int root, const struct event_review_poli
     return fail(c, VG_INVALID, "unknown_format", NULL);
   }
   ev->format = legacy ? EVENT_FORMAT_LEGACY : EVENT_FORMAT_V3;
+  for (size_t i = 0; i < ARRAY_SIZE(volatile_keys); i++)
+    ev->has_volatile_keys |= jscan_get(c->js, root, volatile_keys[i]) >= 0;
   tv = s_member(c, root, legacy ? "eventType" : "EventType");
   if (!JS_IS(c, tv, JSCAN_STRING))
     return fail(c, VG_INVALID, "bad_type", legacy ? "eventType" : "EventType");

@@ -149,6 +149,9 @@ struct vod_event {
   char *sign;                 /* top-level Sign (or sign), "" if absent */
   bool has_t;
   int64_t t; /* top-level T (or t), number or decimal string */
+  /* The object has a top-level Sign, T, sign, t or EventHandle member (any
+   * value, null too): the members a stored copy leaves out (svc/intake.h). */
+  bool has_volatile_keys;
   char key[EVENT_MAX_KEY + 1];
 };
 
