@@ -244,6 +244,33 @@ static int keyref_cmp(const void *a, const void *b)
   return c;
 }
 
+/* Objects with at most this many keys, none escaped, are checked with a
+ * hash table on the stack (an event's top level has about 35). */
+#define JSCAN_HASH_KEYS 128
+
+/* keys_distinct for unescaped keys: open addressing over key tokens. */
+static int keys_distinct_hash(const struct jscan *js, uint32_t obj)
+{
+  const struct jscan_tok *t = js->tok;
+  uint32_t slot[2 * JSCAN_HASH_KEYS] = {0}; /* key token index, 0 = empty */
+  const uint32_t mask = 2 * JSCAN_HASH_KEYS - 1;
+  uint32_t k = obj + 1;
+
+  for (uint32_t j = 0; j < t[obj].n; j++, k = t[k + 1].next) {
+    const unsigned char *p = (const unsigned char *)js->s + t[k].start;
+    uint32_t h = 2166136261u, i;
+    for (uint32_t b = 0; b < t[k].len; b++)
+      h = (h ^ p[b]) * 16777619u;
+    for (i = h & mask; slot[i]; i = (i + 1) & mask) {
+      const struct jscan_tok *o = &t[slot[i]];
+      if (o->len == t[k].len && memcmp(js->s + o->start, p, o->len) == 0)
+        return VG_INVALID;
+    }
+    slot[i] = k; /* k > obj >= 0: never 0 */
+  }
+  return VG_OK;
+}
+
 /* Are the keys of object token obj distinct (after decoding)? */
 static int keys_distinct(struct jscan *js, uint32_t obj)
 {
@@ -269,6 +296,8 @@ static int keys_distinct(struct jscan *js, uint32_t obj)
     }
     return VG_OK;
   }
+  if (!any_esc && m <= JSCAN_HASH_KEYS)
+    return keys_distinct_hash(js, obj);
   if (m > sizeof(small) / sizeof(small[0])) {
     refs = malloc(m * sizeof(*refs));
     if (!refs)

@@ -287,6 +287,33 @@ static void depth_cases(void **state)
   }
 }
 
+/* Objects of every size class of the duplicate check (pairwise, hash,
+ * sort; escaped keys), with and without a duplicate. */
+static void key_counts(void **state)
+{
+  static const int sizes[] = {1, 2, 8, 9, 33, 128, 129, 300};
+  struct buf b;
+
+  (void)state;
+  for (size_t si = 0; si < ARRAY_SIZE(sizes); si++)
+    for (int dup = 0; dup < 3; dup++)
+      for (int esc = 0; esc < 2; esc++) {
+        int n = sizes[si];
+        buf_init(&b, 1 << 20);
+        assert_int_equal(buf_append(&b, "{", 1), VG_OK);
+        for (int i = 0; i < n; i++) {
+          /* dup 1: the last key repeats the first; dup 2: a middle one */
+          int k = dup == 1 && i == n - 1 && n > 1 ? 0 : dup == 2 && i == n - 1 && n > 2 ? n / 2 : i;
+          assert_int_equal(buf_printf(&b, "%s\"%sk%d\":%d", i ? "," : "",
+                                      esc && i == n / 3 ? "\\u0041" : "", k, i),
+                           VG_OK);
+        }
+        assert_int_equal(buf_append(&b, "}", 1), VG_OK);
+        check(b.ptr, b.len);
+        buf_release(&b);
+      }
+}
+
 /* Every prefix of every example. */
 static void prefixes(void **state)
 {
@@ -415,7 +442,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(jscan_layout),  cmocka_unit_test(data_files),  cmocka_unit_test(fuzz_seeds),
       cmocka_unit_test(grammar_cases), cmocka_unit_test(depth_cases), cmocka_unit_test(prefixes),
-      cmocka_unit_test(splices),
+      cmocka_unit_test(splices),       cmocka_unit_test(key_counts),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
