@@ -574,6 +574,14 @@ static size_t decode(const struct jscan *js, int t, char *out)
   return (size_t)(o - out);
 }
 
+size_t jscan_str_copy(const struct jscan *js, int t, char *out)
+{
+  size_t n = decode(js, t, out);
+
+  out[n] = '\0';
+  return n;
+}
+
 int jscan_str(const struct jscan *js, int t, char **out, size_t *len)
 {
   char *p = malloc((size_t)js->tok[t].len + 1);

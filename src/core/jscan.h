@@ -98,6 +98,11 @@ bool jscan_str_eq(const struct jscan *js, int t, const char *key, size_t klen);
  * refused). Returns VG_OK or VG_NOMEM (*out NULL). */
 int jscan_str(const struct jscan *js, int t, char **out, size_t *len) WARN_UNUSED;
 
+/* Decode string token t into out, which has room for at least
+ * tok[t].len + 1 bytes (decoding never lengthens a string); writes a NUL
+ * after it and returns the decoded length. */
+size_t jscan_str_copy(const struct jscan *js, int t, char *out);
+
 /* Number token t: *d gets its value as a double (an integer converted as
  * (double)int64_t); *i (may be NULL) its int64_t value when it is an
  * integer (not JSCAN_REAL), else 0. */

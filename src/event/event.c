@@ -19,6 +19,7 @@ struct pctx {
   int rc;
   const struct jscan *js; /* the fast path's tokens (NULL for jansson) */
   bool delegate;          /* the fast path hands this body to jansson */
+  struct vod_event *ev;   /* the fast path's event (its string block) */
 };
 
 static int fail(struct pctx *c, int rc, const char *what, const char *path)
@@ -216,11 +217,26 @@ void event_init(struct vod_event *ev)
   ev->review.confidence = -1;
 }
 
-static void task_release(struct event_review_task *t)
+/* Is p inside ev's string block? (Compared as integers: p may point into
+ * another object.) */
+static bool in_strings(const struct vod_event *ev, const char *p)
 {
-  free(t->type);
-  free(t->suggestion);
-  free(t->label);
+  uintptr_t a = (uintptr_t)ev->strings, x = (uintptr_t)p;
+  return ev->strings && x >= a && x < a + ev->strings_cap;
+}
+
+/* Frees a string of ev unless it lives in ev's string block. */
+static void free_str(const struct vod_event *ev, char *p)
+{
+  if (!in_strings(ev, p))
+    free(p);
+}
+
+static void task_release(const struct vod_event *ev, struct event_review_task *t)
+{
+  free_str(ev, t->type);
+  free_str(ev, t->suggestion);
+  free_str(ev, t->label);
 }
 
 void event_release(struct vod_event *ev)
@@ -231,10 +247,11 @@ void event_release(struct vod_event *ev)
       &ev->meta.container,  &ev->event_handle, &ev->sign};
 
   for (size_t i = 0; i < ARRAY_SIZE(s); i++)
-    free(*s[i]);
+    free_str(ev, *s[i]);
   for (size_t i = 0; i < ev->n_tasks; i++)
-    task_release(&ev->tasks[i]);
+    task_release(ev, &ev->tasks[i]);
   free(ev->tasks);
+  free(ev->strings);
   event_init(ev);
 }
 
@@ -641,7 +658,7 @@ static int parse_root(struct pctx *c, json_t *root, const struct event_review_po
 int event_parse_jansson(const char *body, size_t len, const struct event_review_policy *pol,
                         struct vod_event *ev, char *reason, size_t cap)
 {
-  struct pctx c = {reason, cap, VG_OK, NULL, false};
+  struct pctx c = {reason, cap, VG_OK, NULL, false, NULL};
   json_t *root;
 
   if (reason && cap)
@@ -665,6 +682,30 @@ int event_parse_jansson(const char *body, size_t len, const struct event_review_
  * path (their key hashes the whole object, canonically dumped).
  */
 
+/* A field path for error reasons, formatted only when an error names it
+ * (most bodies have none): a, a.b, a[i] or a[i].b (i < 0: no index). */
+struct spath {
+  const char *a;
+  long i;
+  const char *b;
+};
+#define SP(s) (&(const struct spath){(s), -1, NULL})
+
+static int fail_at(struct pctx *c, int rc, const char *what, const struct spath *p)
+{
+  char s[128];
+
+  if (p->i >= 0 && p->b)
+    snprintf(s, sizeof(s), "%s[%ld].%s", p->a, p->i, p->b);
+  else if (p->i >= 0)
+    snprintf(s, sizeof(s), "%s[%ld]", p->a, p->i);
+  else if (p->b)
+    snprintf(s, sizeof(s), "%s.%s", p->a, p->b);
+  else
+    return fail(c, rc, what, p->a);
+  return fail(c, rc, what, s);
+}
+
 #define JS_TOK(c, v)   (&(c)->js->tok[(v)])
 #define JS_IS(c, v, t) ((v) >= 0 && JS_TOK(c, v)->type == (t))
 
@@ -675,33 +716,63 @@ static int s_member(struct pctx *c, int obj, const char *key)
   return JS_IS(c, v, JSCAN_NULL) ? -1 : v;
 }
 
-/* Replace *dst with the decoded string token v. */
+/* Replace *dst with the decoded string token v: in the event's string
+ * block while it has room (it is sized for every string of the body),
+ * else in a block of its own. */
 static int s_set(struct pctx *c, char **dst, int v)
 {
+  struct vod_event *ev = c->ev;
+  size_t need = (size_t)JS_TOK(c, v)->len + 1;
   char *p;
 
-  if (jscan_str(c->js, v, &p, NULL))
+  if (ev->strings && ev->strings_cap - ev->strings_used >= need) {
+    p = ev->strings + ev->strings_used;
+    ev->strings_used += jscan_str_copy(c->js, v, p) + 1;
+  } else if (jscan_str(c->js, v, &p, NULL)) {
     return fail(c, VG_NOMEM, "no_memory", NULL);
-  free(*dst);
+  }
+  free_str(ev, *dst);
   *dst = p;
   return VG_OK;
 }
 
-static int s_get_str(struct pctx *c, int obj, const char *key, const char *path, bool required,
-                     char **dst)
+/* The fast path's init_strings: a string block big enough for every
+ * string of the body (each decodes to at most its raw length, and the
+ * quotes around it leave room for its NUL), every field "" in it. */
+static int s_init_strings(struct pctx *c, struct vod_event *ev)
+{
+  char **s[] = {
+      &ev->type_str,        &ev->file_id,      &ev->task_id,   &ev->status_str, &ev->source_context,
+      &ev->session_context, &ev->media_url,    &ev->cover_url, &ev->name,       &ev->media_type,
+      &ev->meta.container,  &ev->event_handle, &ev->sign};
+
+  ev->strings = malloc(c->js->len + 2);
+  if (!ev->strings)
+    return fail(c, VG_NOMEM, "no_memory", NULL);
+  ev->strings_cap = c->js->len + 2;
+  ev->strings[0] = '\0';
+  ev->strings_used = 1;
+  for (size_t i = 0; i < ARRAY_SIZE(s); i++)
+    *s[i] = ev->strings;
+  return VG_OK;
+}
+
+static int s_get_str(struct pctx *c, int obj, const char *key, const struct spath *path,
+                     bool required, char **dst)
 {
   int v = s_member(c, obj, key);
 
   if (c->rc)
     return c->rc;
   if (v < 0)
-    return required ? fail(c, VG_INVALID, "missing_field", path) : VG_OK;
+    return required ? fail_at(c, VG_INVALID, "missing_field", path) : VG_OK;
   if (!JS_IS(c, v, JSCAN_STRING))
-    return fail(c, VG_INVALID, "bad_type", path);
+    return fail_at(c, VG_INVALID, "bad_type", path);
   return s_set(c, dst, v);
 }
 
-static int s_get_obj(struct pctx *c, int obj, const char *key, const char *path, bool required)
+static int s_get_obj(struct pctx *c, int obj, const char *key, const struct spath *path,
+                     bool required)
 {
   int v = s_member(c, obj, key);
 
@@ -709,17 +780,18 @@ static int s_get_obj(struct pctx *c, int obj, const char *key, const char *path,
     return -1;
   if (v < 0) {
     if (required)
-      fail(c, VG_INVALID, "missing_field", path);
+      fail_at(c, VG_INVALID, "missing_field", path);
     return -1;
   }
   if (!JS_IS(c, v, JSCAN_OBJECT)) {
-    fail(c, VG_INVALID, "bad_type", path);
+    fail_at(c, VG_INVALID, "bad_type", path);
     return -1;
   }
   return v;
 }
 
-static int s_get_num(struct pctx *c, int obj, const char *key, const char *path, double *out)
+static int s_get_num(struct pctx *c, int obj, const char *key, const struct spath *path,
+                     double *out)
 {
   int v = s_member(c, obj, key);
   double d;
@@ -735,43 +807,42 @@ static int s_get_num(struct pctx *c, int obj, const char *key, const char *path,
       return fail(c, VG_NOMEM, "no_memory", NULL);
     if (!s[0] || n > 32 || strspn(s, "0123456789.") != n) {
       free(s);
-      return fail(c, VG_INVALID, "bad_type", path);
+      return fail_at(c, VG_INVALID, "bad_type", path);
     }
     d = strtod(s, &end);
     if (*end) {
       free(s);
-      return fail(c, VG_INVALID, "bad_type", path);
+      return fail_at(c, VG_INVALID, "bad_type", path);
     }
     free(s);
   } else {
-    return fail(c, VG_INVALID, "bad_type", path);
+    return fail_at(c, VG_INVALID, "bad_type", path);
   }
   if (!isfinite(d) || d < 0)
-    return fail(c, VG_INVALID, "bad_value", path);
+    return fail_at(c, VG_INVALID, "bad_value", path);
   *out = d;
   return VG_OK;
 }
 
-static int s_get_i64(struct pctx *c, int obj, const char *key, const char *path, int64_t *out)
+static int s_get_i64(struct pctx *c, int obj, const char *key, const struct spath *path,
+                     int64_t *out)
 {
   double d = -1;
 
   if (s_get_num(c, obj, key, path, &d) || d < 0)
     return c->rc;
   if (d > 9007199254740992.0)
-    return fail(c, VG_INVALID, "bad_value", path);
+    return fail_at(c, VG_INVALID, "bad_value", path);
   *out = (int64_t)d;
   return VG_OK;
 }
 
 static int s_parse_meta(struct pctx *c, int m, const struct names *nm, struct event_meta *out)
 {
-  char path[64];
-
   if (m < 0)
     return c->rc;
   out->present = true;
-#define P(f) (snprintf(path, sizeof(path), "%s.%s", nm->meta_path, f), path)
+#define P(f) (&(const struct spath){nm->meta_path, -1, (f)})
   s_get_i64(c, m, nm->size, P(nm->size), &out->size);
   s_get_num(c, m, nm->duration, P(nm->duration), &out->duration);
   if (nm->duration2 && out->duration < 0)
@@ -828,7 +899,6 @@ static int s_parse_reviews(struct pctx *c, int arr, bool legacy, const char *pat
                            struct vod_event *ev)
 {
   size_t n;
-  char p[96];
   uint32_t item;
 
   if (c->rc || arr < 0)
@@ -852,40 +922,37 @@ static int s_parse_reviews(struct pctx *c, int arr, bool legacy, const char *pat
 
     if (JS_IS(c, (int)item, JSCAN_NULL))
       continue;
-    snprintf(p, sizeof(p), "%s[%zu]", path, i);
+#define P(leaf) (&(const struct spath){path, (long)i, (leaf)})
     if (!JS_IS(c, (int)item, JSCAN_OBJECT))
-      return fail(c, VG_INVALID, "bad_type", p);
+      return fail_at(c, VG_INVALID, "bad_type", P(NULL));
     t = &ev->tasks[ev->n_tasks++];
-    if (set_str(c, &t->type, "") || set_str(c, &t->suggestion, "") || set_str(c, &t->label, ""))
-      return c->rc;
-    snprintf(p, sizeof(p), "%s[%zu].%s", path, i, legacy ? "taskType" : "Type");
-    if (s_get_str(c, (int)item, legacy ? "taskType" : "Type", p, false, &t->type))
+    t->type = t->suggestion = t->label = ev->strings; /* "" */
+    if (s_get_str(c, (int)item, legacy ? "taskType" : "Type", P(legacy ? "taskType" : "Type"),
+                  false, &t->type))
       return c->rc;
     task = legacy ? (int)item : s_find_task(c, (int)item, t->type);
     t->state = EVENT_TASK_UNKNOWN;
     t->confidence = -1;
     if (task < 0)
       continue; /* no result at all: counted as failed */
-    snprintf(p, sizeof(p), "%s[%zu].%s", path, i, legacy ? "status" : "Status");
-    if (s_get_str(c, task, legacy ? "status" : "Status", p, false, &status))
+    if (s_get_str(c, task, legacy ? "status" : "Status", P(legacy ? "status" : "Status"), false,
+                  &status))
       return c->rc;
     t->state = status ? task_state(status) : EVENT_TASK_UNKNOWN;
-    free(status);
-    snprintf(p, sizeof(p), "%s[%zu].%s", path, i, legacy ? "output" : "Output");
-    out = s_get_obj(c, task, legacy ? "output" : "Output", p, false);
+    free_str(ev, status);
+    out = s_get_obj(c, task, legacy ? "output" : "Output", P(legacy ? "output" : "Output"), false);
     if (c->rc)
       return c->rc;
     if (out < 0)
       continue;
     t->has_output = true;
-    snprintf(p, sizeof(p), "%s[%zu].%s", path, i,
-             legacy ? "output.suggestion" : "Output.Suggestion");
-    s_get_str(c, out, legacy ? "suggestion" : "Suggestion", p, false, &t->suggestion);
-    snprintf(p, sizeof(p), "%s[%zu].%s", path, i, legacy ? "output.label" : "Output.Label");
-    s_get_str(c, out, legacy ? "label" : "Label", p, false, &t->label);
-    snprintf(p, sizeof(p), "%s[%zu].%s", path, i,
-             legacy ? "output.confidence" : "Output.Confidence");
-    s_get_num(c, out, legacy ? "confidence" : "Confidence", p, &conf);
+    s_get_str(c, out, legacy ? "suggestion" : "Suggestion",
+              P(legacy ? "output.suggestion" : "Output.Suggestion"), false, &t->suggestion);
+    s_get_str(c, out, legacy ? "label" : "Label", P(legacy ? "output.label" : "Output.Label"),
+              false, &t->label);
+    s_get_num(c, out, legacy ? "confidence" : "Confidence",
+              P(legacy ? "output.confidence" : "Output.Confidence"), &conf);
+#undef P
     t->confidence = conf;
     if (c->rc)
       return c->rc;
@@ -899,42 +966,44 @@ static int s_parse_v3(struct pctx *c, int root, struct vod_event *ev)
 
   if (strcmp(ev->type_str, "NewFileUpload") == 0) {
     ev->type = EVENT_TYPE_NEW_FILE_UPLOAD;
-    m = s_get_obj(c, root, "FileUploadEvent", "FileUploadEvent", true);
-    s_get_str(c, m, "FileId", "FileUploadEvent.FileId", true, &ev->file_id);
+    m = s_get_obj(c, root, "FileUploadEvent", SP("FileUploadEvent"), true);
+    s_get_str(c, m, "FileId", SP("FileUploadEvent.FileId"), true, &ev->file_id);
     check_id(c, ev->file_id, "FileUploadEvent.FileId");
-    s_get_str(c, m, "ProcedureTaskId", "FileUploadEvent.ProcedureTaskId", false, &ev->task_id);
-    mbi = s_get_obj(c, m, "MediaBasicInfo", "FileUploadEvent.MediaBasicInfo", false);
-    s_get_str(c, mbi, "Name", "FileUploadEvent.MediaBasicInfo.Name", false, &ev->name);
-    s_get_str(c, mbi, "MediaUrl", "FileUploadEvent.MediaBasicInfo.MediaUrl", false, &ev->media_url);
-    s_get_str(c, mbi, "CoverUrl", "FileUploadEvent.MediaBasicInfo.CoverUrl", false, &ev->cover_url);
-    s_get_str(c, mbi, "Type", "FileUploadEvent.MediaBasicInfo.Type", false, &ev->media_type);
-    si = s_get_obj(c, mbi, "SourceInfo", "FileUploadEvent.MediaBasicInfo.SourceInfo", false);
-    s_get_str(c, si, "SourceContext", "FileUploadEvent.MediaBasicInfo.SourceInfo.SourceContext",
+    s_get_str(c, m, "ProcedureTaskId", SP("FileUploadEvent.ProcedureTaskId"), false, &ev->task_id);
+    mbi = s_get_obj(c, m, "MediaBasicInfo", SP("FileUploadEvent.MediaBasicInfo"), false);
+    s_get_str(c, mbi, "Name", SP("FileUploadEvent.MediaBasicInfo.Name"), false, &ev->name);
+    s_get_str(c, mbi, "MediaUrl", SP("FileUploadEvent.MediaBasicInfo.MediaUrl"), false,
+              &ev->media_url);
+    s_get_str(c, mbi, "CoverUrl", SP("FileUploadEvent.MediaBasicInfo.CoverUrl"), false,
+              &ev->cover_url);
+    s_get_str(c, mbi, "Type", SP("FileUploadEvent.MediaBasicInfo.Type"), false, &ev->media_type);
+    si = s_get_obj(c, mbi, "SourceInfo", SP("FileUploadEvent.MediaBasicInfo.SourceInfo"), false);
+    s_get_str(c, si, "SourceContext", SP("FileUploadEvent.MediaBasicInfo.SourceInfo.SourceContext"),
               false, &ev->source_context);
     if (!c->rc) {
       struct names nm = v3_names;
       nm.meta_path = "FileUploadEvent.MetaData";
-      s_parse_meta(c, s_get_obj(c, m, "MetaData", nm.meta_path, false), &nm, &ev->meta);
+      s_parse_meta(c, s_get_obj(c, m, "MetaData", SP(nm.meta_path), false), &nm, &ev->meta);
     }
     return c->rc;
   }
   /* ProcedureStateChanged (the caller delegated every other type) */
   ev->type = EVENT_TYPE_PROCEDURE_STATE_CHANGED;
-  m = s_get_obj(c, root, "ProcedureStateChangeEvent", "ProcedureStateChangeEvent", true);
-  s_get_str(c, m, "TaskId", "ProcedureStateChangeEvent.TaskId", true, &ev->task_id);
+  m = s_get_obj(c, root, "ProcedureStateChangeEvent", SP("ProcedureStateChangeEvent"), true);
+  s_get_str(c, m, "TaskId", SP("ProcedureStateChangeEvent.TaskId"), true, &ev->task_id);
   check_id(c, ev->task_id, "ProcedureStateChangeEvent.TaskId");
-  s_get_str(c, m, "Status", "ProcedureStateChangeEvent.Status", true, &ev->status_str);
+  s_get_str(c, m, "Status", SP("ProcedureStateChangeEvent.Status"), true, &ev->status_str);
   check_id(c, ev->status_str, "ProcedureStateChangeEvent.Status");
-  s_get_str(c, m, "FileId", "ProcedureStateChangeEvent.FileId", false, &ev->file_id);
-  s_get_str(c, m, "FileName", "ProcedureStateChangeEvent.FileName", false, &ev->name);
-  s_get_str(c, m, "FileUrl", "ProcedureStateChangeEvent.FileUrl", false, &ev->media_url);
-  s_get_str(c, m, "SessionContext", "ProcedureStateChangeEvent.SessionContext", false,
+  s_get_str(c, m, "FileId", SP("ProcedureStateChangeEvent.FileId"), false, &ev->file_id);
+  s_get_str(c, m, "FileName", SP("ProcedureStateChangeEvent.FileName"), false, &ev->name);
+  s_get_str(c, m, "FileUrl", SP("ProcedureStateChangeEvent.FileUrl"), false, &ev->media_url);
+  s_get_str(c, m, "SessionContext", SP("ProcedureStateChangeEvent.SessionContext"), false,
             &ev->session_context);
   if (!c->rc) {
     struct names nm = v3_names;
     ev->status = status_of(ev->status_str);
     nm.meta_path = "ProcedureStateChangeEvent.MetaData";
-    s_parse_meta(c, s_get_obj(c, m, "MetaData", nm.meta_path, false), &nm, &ev->meta);
+    s_parse_meta(c, s_get_obj(c, m, "MetaData", SP(nm.meta_path), false), &nm, &ev->meta);
     s_parse_reviews(c, s_member(c, m, "AiContentReviewResultSet"), false,
                     "ProcedureStateChangeEvent.AiContentReviewResultSet", ev);
   }
@@ -943,32 +1012,34 @@ static int s_parse_v3(struct pctx *c, int root, struct vod_event *ev)
 
 static int s_parse_legacy(struct pctx *c, int root, struct vod_event *ev)
 {
-  int d = s_get_obj(c, root, "data", "data", true);
+  int d = s_get_obj(c, root, "data", SP("data"), true);
 
   if (strcmp(ev->type_str, "NewFileUpload") == 0) {
     ev->type = EVENT_TYPE_NEW_FILE_UPLOAD;
-    s_get_str(c, d, "fileId", "data.fileId", true, &ev->file_id);
+    s_get_str(c, d, "fileId", SP("data.fileId"), true, &ev->file_id);
     check_id(c, ev->file_id, "data.fileId");
-    s_get_str(c, d, "procedureTaskId", "data.procedureTaskId", false, &ev->task_id);
-    s_get_str(c, d, "fileName", "data.fileName", false, &ev->name);
-    s_get_str(c, d, "fileUrl", "data.fileUrl", false, &ev->media_url);
-    s_get_str(c, d, "coverUrl", "data.coverUrl", false, &ev->cover_url);
-    s_get_str(c, d, "sourceContext", "data.sourceContext", false, &ev->source_context);
-    s_parse_meta(c, s_get_obj(c, d, "metaData", "data.metaData", false), &legacy_names, &ev->meta);
+    s_get_str(c, d, "procedureTaskId", SP("data.procedureTaskId"), false, &ev->task_id);
+    s_get_str(c, d, "fileName", SP("data.fileName"), false, &ev->name);
+    s_get_str(c, d, "fileUrl", SP("data.fileUrl"), false, &ev->media_url);
+    s_get_str(c, d, "coverUrl", SP("data.coverUrl"), false, &ev->cover_url);
+    s_get_str(c, d, "sourceContext", SP("data.sourceContext"), false, &ev->source_context);
+    s_parse_meta(c, s_get_obj(c, d, "metaData", SP("data.metaData"), false), &legacy_names,
+                 &ev->meta);
     return c->rc;
   }
   ev->type = EVENT_TYPE_PROCEDURE_STATE_CHANGED;
-  s_get_str(c, d, "vodTaskId", "data.vodTaskId", true, &ev->task_id);
+  s_get_str(c, d, "vodTaskId", SP("data.vodTaskId"), true, &ev->task_id);
   check_id(c, ev->task_id, "data.vodTaskId");
-  s_get_str(c, d, "status", "data.status", true, &ev->status_str);
+  s_get_str(c, d, "status", SP("data.status"), true, &ev->status_str);
   check_id(c, ev->status_str, "data.status");
-  s_get_str(c, d, "fileId", "data.fileId", false, &ev->file_id);
-  s_get_str(c, d, "fileName", "data.fileName", false, &ev->name);
-  s_get_str(c, d, "fileUrl", "data.fileUrl", false, &ev->media_url);
-  s_get_str(c, d, "sessionContext", "data.sessionContext", false, &ev->session_context);
+  s_get_str(c, d, "fileId", SP("data.fileId"), false, &ev->file_id);
+  s_get_str(c, d, "fileName", SP("data.fileName"), false, &ev->name);
+  s_get_str(c, d, "fileUrl", SP("data.fileUrl"), false, &ev->media_url);
+  s_get_str(c, d, "sessionContext", SP("data.sessionContext"), false, &ev->session_context);
   if (!c->rc) {
     ev->status = status_of(ev->status_str);
-    s_parse_meta(c, s_get_obj(c, d, "metaData", "data.metaData", false), &legacy_names, &ev->meta);
+    s_parse_meta(c, s_get_obj(c, d, "metaData", SP("data.metaData"), false), &legacy_names,
+                 &ev->meta);
     s_parse_reviews(c, s_member(c, d, "contentReviewList"), true, "data.contentReviewList", ev);
   }
   return c->rc;
@@ -979,7 +1050,8 @@ static int s_parse_sign(struct pctx *c, int root, struct vod_event *ev)
   const char *tk = s_member(c, root, "T") >= 0 ? "T" : "t";
   int t = s_member(c, root, tk);
 
-  s_get_str(c, root, s_member(c, root, "Sign") >= 0 ? "Sign" : "sign", "Sign", false, &ev->sign);
+  s_get_str(c, root, s_member(c, root, "Sign") >= 0 ? "Sign" : "sign", SP("Sign"), false,
+            &ev->sign);
   if (c->rc || t < 0)
     return c->rc;
   if (JS_IS(c, t, JSCAN_NUMBER) && !(JS_TOK(c, t)->flags & JSCAN_REAL)) {
@@ -1010,7 +1082,8 @@ static int s_parse_root(struct pctx *c, int root, const struct event_review_poli
   bool legacy;
 
   event_init(ev);
-  if (init_strings(c, ev))
+  c->ev = ev;
+  if (s_init_strings(c, ev))
     return c->rc;
   if (s_member(c, root, "EventType") >= 0) {
     legacy = false;
@@ -1052,7 +1125,7 @@ static int s_parse_root(struct pctx *c, int root, const struct event_review_poli
 int event_parse(const char *body, size_t len, const struct event_review_policy *pol,
                 struct vod_event *ev, char *reason, size_t cap)
 {
-  struct pctx c = {reason, cap, VG_OK, NULL, false};
+  struct pctx c = {reason, cap, VG_OK, NULL, false, NULL};
   struct jscan_tok buf[EVENT_STACK_TOKENS];
   struct jscan js;
   int rc;
@@ -1099,7 +1172,7 @@ void event_pull_release(struct event_pull *p)
 int event_parse_pull(const char *body, size_t len, const struct event_review_policy *pol,
                      struct event_pull *out, char *reason, size_t cap)
 {
-  struct pctx c = {reason, cap, VG_OK, NULL, false};
+  struct pctx c = {reason, cap, VG_OK, NULL, false, NULL};
   json_t *root, *resp, *err, *set, *item;
   size_t i;
 
@@ -1141,7 +1214,7 @@ int event_parse_pull(const char *body, size_t len, const struct event_review_pol
   json_array_foreach(set, i, item)
   {
     struct event_pull_item *it = &out->items[out->n++];
-    struct pctx ic = {it->reason, sizeof(it->reason), VG_OK, NULL, false};
+    struct pctx ic = {it->reason, sizeof(it->reason), VG_OK, NULL, false, NULL};
     json_t *h;
 
     event_init(&it->ev);

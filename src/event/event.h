@@ -14,9 +14,11 @@
  * body.
  *
  * Ownership: after a successful parse every char * field of struct
- * vod_event is a non-NULL, NUL-terminated, malloc'd string ("" when the
- * event does not carry it) owned by the event; event_release() frees them
- * all. After a failed parse the event is empty (released).
+ * vod_event is a non-NULL, NUL-terminated string ("" when the event does
+ * not carry it) owned by the event, either its own malloc'd block or a
+ * part of the event's string block (`strings`); event_release() frees
+ * them all. Callers read them and never free or replace one. After a
+ * failed parse the event is empty (released).
  *
  * Idempotency key (spec 5.4), identical for v3 and legacy deliveries of
  * the same event, push or pull, so that any two of them dedupe:
@@ -152,6 +154,11 @@ struct vod_event {
   /* The object has a top-level Sign, T, sign, t or EventHandle member (any
    * value, null too): the members a stored copy leaves out (svc/intake.h). */
   bool has_volatile_keys;
+  /* Internal: one malloc'd block holding the strings event_parse decoded
+   * (fewer allocations per event); NULL when every string is its own. */
+  char *strings;
+  size_t strings_cap;
+  size_t strings_used;
   char key[EVENT_MAX_KEY + 1];
 };
 
