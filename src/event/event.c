@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/jscan.h"
 #include "core/util.h"
 
 /* Parse state: the first error wins and is kept with its reason. */
@@ -16,6 +17,9 @@ struct pctx {
   char *reason;
   size_t cap;
   int rc;
+  const struct jscan *js; /* the fast path's tokens (NULL for jansson) */
+  bool delegate;          /* the fast path hands this body to jansson */
+  struct vod_event *ev;   /* the fast path's event (its string block) */
 };
 
 static int fail(struct pctx *c, int rc, const char *what, const char *path)
@@ -184,6 +188,13 @@ static json_t *load(struct pctx *c, const char *body, size_t len, size_t max)
     fail(c, VG_INVALID, body ? "too_deep" : "not_json", NULL);
     return NULL;
   }
+  /* jansson drops a NUL byte that directly follows a number or a literal
+   * ("1\0" loads as 1); JSON never holds one outside a string, and never
+   * raw inside one, so any NUL refuses the text (as core/jscan.h does). */
+  if (memchr(body, '\0', len)) {
+    fail(c, VG_INVALID, "not_json", NULL);
+    return NULL;
+  }
   root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
   if (!root) {
     fail(c, VG_INVALID, "not_json", NULL);
@@ -206,11 +217,26 @@ void event_init(struct vod_event *ev)
   ev->review.confidence = -1;
 }
 
-static void task_release(struct event_review_task *t)
+/* Is p inside ev's string block? (Compared as integers: p may point into
+ * another object.) */
+static bool in_strings(const struct vod_event *ev, const char *p)
 {
-  free(t->type);
-  free(t->suggestion);
-  free(t->label);
+  uintptr_t a = (uintptr_t)ev->strings, x = (uintptr_t)p;
+  return ev->strings && x >= a && x < a + ev->strings_cap;
+}
+
+/* Frees a string of ev unless it lives in ev's string block. */
+static void free_str(const struct vod_event *ev, char *p)
+{
+  if (!in_strings(ev, p))
+    free(p);
+}
+
+static void task_release(const struct vod_event *ev, struct event_review_task *t)
+{
+  free_str(ev, t->type);
+  free_str(ev, t->suggestion);
+  free_str(ev, t->label);
 }
 
 void event_release(struct vod_event *ev)
@@ -221,10 +247,11 @@ void event_release(struct vod_event *ev)
       &ev->meta.container,  &ev->event_handle, &ev->sign};
 
   for (size_t i = 0; i < ARRAY_SIZE(s); i++)
-    free(*s[i]);
+    free_str(ev, *s[i]);
   for (size_t i = 0; i < ev->n_tasks; i++)
-    task_release(&ev->tasks[i]);
+    task_release(ev, &ev->tasks[i]);
   free(ev->tasks);
+  free(ev->strings);
   event_init(ev);
 }
 
@@ -532,11 +559,13 @@ static int parse_legacy(struct pctx *c, json_t *root, struct vod_event *ev)
   return c->rc;
 }
 
+/* Members that differ between deliveries of one event. */
+static const char *const volatile_keys[] = {"EventHandle", "Sign", "T", "sign", "t"};
+
 /* Key for types we do not model: a hash of the event without the fields
  * that differ between deliveries of the same event. */
 static int other_key(struct pctx *c, json_t *root, struct vod_event *ev)
 {
-  static const char *volatile_keys[] = {"EventHandle", "Sign", "T", "sign", "t"};
   json_t *copy = json_copy(root);
   char *dump = NULL, hex[65];
   unsigned char md[32];
@@ -597,6 +626,8 @@ static int parse_root(struct pctx *c, json_t *root, const struct event_review_po
     return fail(c, VG_INVALID, "unknown_format", NULL);
   }
   ev->format = legacy ? EVENT_FORMAT_LEGACY : EVENT_FORMAT_V3;
+  for (size_t i = 0; i < ARRAY_SIZE(volatile_keys); i++)
+    ev->has_volatile_keys |= json_object_get(root, volatile_keys[i]) != NULL;
   tv = member(root, legacy ? "eventType" : "EventType");
   if (!json_is_string(tv))
     return fail(c, VG_INVALID, "bad_type", legacy ? "eventType" : "EventType");
@@ -624,10 +655,10 @@ static int parse_root(struct pctx *c, json_t *root, const struct event_review_po
   return VG_OK;
 }
 
-int event_parse(const char *body, size_t len, const struct event_review_policy *pol,
-                struct vod_event *ev, char *reason, size_t cap)
+int event_parse_jansson(const char *body, size_t len, const struct event_review_policy *pol,
+                        struct vod_event *ev, char *reason, size_t cap)
 {
-  struct pctx c = {reason, cap, VG_OK};
+  struct pctx c = {reason, cap, VG_OK, NULL, false, NULL};
   json_t *root;
 
   if (reason && cap)
@@ -640,6 +671,488 @@ int event_parse(const char *body, size_t len, const struct event_review_policy *
   json_decref(root);
   if (c.rc)
     event_release(ev);
+  return c.rc;
+}
+
+/*
+ * The fast path of event_parse: the same rules, in the same order (so the
+ * same first error), over core/jscan.h tokens instead of a jansson tree.
+ * A token is an int index; -1 is "absent" (like a NULL json_t *). Types
+ * other than NewFileUpload and ProcedureStateChanged go to the jansson
+ * path (their key hashes the whole object, canonically dumped).
+ */
+
+/* A field path for error reasons, formatted only when an error names it
+ * (most bodies have none): a, a.b, a[i] or a[i].b (i < 0: no index). */
+struct spath {
+  const char *a;
+  long i;
+  const char *b;
+};
+#define SP(s) (&(const struct spath){(s), -1, NULL})
+
+static int fail_at(struct pctx *c, int rc, const char *what, const struct spath *p)
+{
+  char s[128];
+
+  if (p->i >= 0 && p->b)
+    snprintf(s, sizeof(s), "%s[%ld].%s", p->a, p->i, p->b);
+  else if (p->i >= 0)
+    snprintf(s, sizeof(s), "%s[%ld]", p->a, p->i);
+  else if (p->b)
+    snprintf(s, sizeof(s), "%s.%s", p->a, p->b);
+  else
+    return fail(c, rc, what, p->a);
+  return fail(c, rc, what, s);
+}
+
+#define JS_TOK(c, v)   (&(c)->js->tok[(v)])
+#define JS_IS(c, v, t) ((v) >= 0 && JS_TOK(c, v)->type == (t))
+
+/* obj[key], with JSON null treated as absent. */
+static int s_member(struct pctx *c, int obj, const char *key)
+{
+  int v = jscan_get(c->js, obj, key);
+  return JS_IS(c, v, JSCAN_NULL) ? -1 : v;
+}
+
+/* Replace *dst with the decoded string token v: in the event's string
+ * block while it has room (it is sized for every string of the body),
+ * else in a block of its own. */
+static int s_set(struct pctx *c, char **dst, int v)
+{
+  struct vod_event *ev = c->ev;
+  size_t need = (size_t)JS_TOK(c, v)->len + 1;
+  char *p;
+
+  if (ev->strings && ev->strings_cap - ev->strings_used >= need) {
+    p = ev->strings + ev->strings_used;
+    ev->strings_used += jscan_str_copy(c->js, v, p) + 1;
+  } else if (jscan_str(c->js, v, &p, NULL)) {
+    return fail(c, VG_NOMEM, "no_memory", NULL);
+  }
+  free_str(ev, *dst);
+  *dst = p;
+  return VG_OK;
+}
+
+/* The fast path's init_strings: a string block big enough for every
+ * string of the body (each decodes to at most its raw length, and the
+ * quotes around it leave room for its NUL), every field "" in it. */
+static int s_init_strings(struct pctx *c, struct vod_event *ev)
+{
+  char **s[] = {
+      &ev->type_str,        &ev->file_id,      &ev->task_id,   &ev->status_str, &ev->source_context,
+      &ev->session_context, &ev->media_url,    &ev->cover_url, &ev->name,       &ev->media_type,
+      &ev->meta.container,  &ev->event_handle, &ev->sign};
+
+  ev->strings = malloc(c->js->len + 2);
+  if (!ev->strings)
+    return fail(c, VG_NOMEM, "no_memory", NULL);
+  ev->strings_cap = c->js->len + 2;
+  ev->strings[0] = '\0';
+  ev->strings_used = 1;
+  for (size_t i = 0; i < ARRAY_SIZE(s); i++)
+    *s[i] = ev->strings;
+  return VG_OK;
+}
+
+static int s_get_str(struct pctx *c, int obj, const char *key, const struct spath *path,
+                     bool required, char **dst)
+{
+  int v = s_member(c, obj, key);
+
+  if (c->rc)
+    return c->rc;
+  if (v < 0)
+    return required ? fail_at(c, VG_INVALID, "missing_field", path) : VG_OK;
+  if (!JS_IS(c, v, JSCAN_STRING))
+    return fail_at(c, VG_INVALID, "bad_type", path);
+  return s_set(c, dst, v);
+}
+
+static int s_get_obj(struct pctx *c, int obj, const char *key, const struct spath *path,
+                     bool required)
+{
+  int v = s_member(c, obj, key);
+
+  if (c->rc)
+    return -1;
+  if (v < 0) {
+    if (required)
+      fail_at(c, VG_INVALID, "missing_field", path);
+    return -1;
+  }
+  if (!JS_IS(c, v, JSCAN_OBJECT)) {
+    fail_at(c, VG_INVALID, "bad_type", path);
+    return -1;
+  }
+  return v;
+}
+
+static int s_get_num(struct pctx *c, int obj, const char *key, const struct spath *path,
+                     double *out)
+{
+  int v = s_member(c, obj, key);
+  double d;
+
+  if (c->rc || v < 0)
+    return c->rc;
+  if (JS_IS(c, v, JSCAN_NUMBER)) {
+    jscan_num(c->js, v, &d, NULL);
+  } else if (JS_IS(c, v, JSCAN_STRING)) {
+    char *s, *end;
+    size_t n;
+    if (jscan_str(c->js, v, &s, &n))
+      return fail(c, VG_NOMEM, "no_memory", NULL);
+    if (!s[0] || n > 32 || strspn(s, "0123456789.") != n) {
+      free(s);
+      return fail_at(c, VG_INVALID, "bad_type", path);
+    }
+    d = strtod(s, &end);
+    if (*end) {
+      free(s);
+      return fail_at(c, VG_INVALID, "bad_type", path);
+    }
+    free(s);
+  } else {
+    return fail_at(c, VG_INVALID, "bad_type", path);
+  }
+  if (!isfinite(d) || d < 0)
+    return fail_at(c, VG_INVALID, "bad_value", path);
+  *out = d;
+  return VG_OK;
+}
+
+static int s_get_i64(struct pctx *c, int obj, const char *key, const struct spath *path,
+                     int64_t *out)
+{
+  double d = -1;
+
+  if (s_get_num(c, obj, key, path, &d) || d < 0)
+    return c->rc;
+  if (d > 9007199254740992.0)
+    return fail_at(c, VG_INVALID, "bad_value", path);
+  *out = (int64_t)d;
+  return VG_OK;
+}
+
+static int s_parse_meta(struct pctx *c, int m, const struct names *nm, struct event_meta *out)
+{
+  if (m < 0)
+    return c->rc;
+  out->present = true;
+#define P(f) (&(const struct spath){nm->meta_path, -1, (f)})
+  s_get_i64(c, m, nm->size, P(nm->size), &out->size);
+  s_get_num(c, m, nm->duration, P(nm->duration), &out->duration);
+  if (nm->duration2 && out->duration < 0)
+    s_get_num(c, m, nm->duration2, P(nm->duration2), &out->duration);
+  s_get_i64(c, m, nm->width, P(nm->width), &out->width);
+  s_get_i64(c, m, nm->height, P(nm->height), &out->height);
+  s_get_str(c, m, nm->container, P(nm->container), false, &out->container);
+#undef P
+  return c->rc;
+}
+
+/* Does key token k (decoded) end with "Task" after at least one byte? */
+static bool s_task_key(struct pctx *c, int k)
+{
+  const struct jscan_tok *t = JS_TOK(c, k);
+  char *d;
+  size_t n;
+  bool r;
+
+  if (!(t->flags & JSCAN_ESCAPED))
+    return t->len > 4 && memcmp(c->js->s + t->start + t->len - 4, "Task", 4) == 0;
+  if (jscan_str(c->js, k, &d, &n))
+    return false;
+  r = n > 4 && memcmp(d + n - 4, "Task", 4) == 0;
+  free(d);
+  return r;
+}
+
+/* find_task over tokens. */
+static int s_find_task(struct pctx *c, int item, const char *type)
+{
+  char name[80];
+  size_t o = 0;
+  int v;
+  uint32_t k;
+
+  for (const char *p = type; *p && o + 5 < sizeof(name); p++)
+    if (*p != '.')
+      name[o++] = *p;
+  memcpy(name + o, "Task", 5);
+  v = s_member(c, item, name);
+  if (JS_IS(c, v, JSCAN_OBJECT))
+    return v;
+  if (!JS_IS(c, item, JSCAN_OBJECT))
+    return -1;
+  k = (uint32_t)item + 1;
+  for (uint32_t j = 0; j < JS_TOK(c, item)->n; j++, k = JS_TOK(c, k + 1)->next)
+    if (JS_IS(c, (int)k + 1, JSCAN_OBJECT) && s_task_key(c, (int)k))
+      return (int)k + 1;
+  return -1;
+}
+
+static int s_parse_reviews(struct pctx *c, int arr, bool legacy, const char *path,
+                           struct vod_event *ev)
+{
+  size_t n;
+  uint32_t item;
+
+  if (c->rc || arr < 0)
+    return c->rc;
+  if (!JS_IS(c, arr, JSCAN_ARRAY))
+    return fail(c, VG_INVALID, "bad_type", path);
+  n = JS_TOK(c, arr)->n;
+  if (n > EVENT_MAX_REVIEW_TASKS)
+    return fail(c, VG_INVALID, "too_big", path);
+  if (n == 0)
+    return VG_OK;
+  ev->tasks = calloc(n, sizeof(*ev->tasks));
+  if (!ev->tasks)
+    return fail(c, VG_NOMEM, "no_memory", NULL);
+  item = (uint32_t)arr + 1;
+  for (size_t i = 0; i < n; i++, item = JS_TOK(c, item)->next) {
+    struct event_review_task *t;
+    int task, out;
+    char *status = NULL;
+    double conf = -1;
+
+    if (JS_IS(c, (int)item, JSCAN_NULL))
+      continue;
+#define P(leaf) (&(const struct spath){path, (long)i, (leaf)})
+    if (!JS_IS(c, (int)item, JSCAN_OBJECT))
+      return fail_at(c, VG_INVALID, "bad_type", P(NULL));
+    t = &ev->tasks[ev->n_tasks++];
+    t->type = t->suggestion = t->label = ev->strings; /* "" */
+    if (s_get_str(c, (int)item, legacy ? "taskType" : "Type", P(legacy ? "taskType" : "Type"),
+                  false, &t->type))
+      return c->rc;
+    task = legacy ? (int)item : s_find_task(c, (int)item, t->type);
+    t->state = EVENT_TASK_UNKNOWN;
+    t->confidence = -1;
+    if (task < 0)
+      continue; /* no result at all: counted as failed */
+    if (s_get_str(c, task, legacy ? "status" : "Status", P(legacy ? "status" : "Status"), false,
+                  &status))
+      return c->rc;
+    t->state = status ? task_state(status) : EVENT_TASK_UNKNOWN;
+    free_str(ev, status);
+    out = s_get_obj(c, task, legacy ? "output" : "Output", P(legacy ? "output" : "Output"), false);
+    if (c->rc)
+      return c->rc;
+    if (out < 0)
+      continue;
+    t->has_output = true;
+    s_get_str(c, out, legacy ? "suggestion" : "Suggestion",
+              P(legacy ? "output.suggestion" : "Output.Suggestion"), false, &t->suggestion);
+    s_get_str(c, out, legacy ? "label" : "Label", P(legacy ? "output.label" : "Output.Label"),
+              false, &t->label);
+    s_get_num(c, out, legacy ? "confidence" : "Confidence",
+              P(legacy ? "output.confidence" : "Output.Confidence"), &conf);
+#undef P
+    t->confidence = conf;
+    if (c->rc)
+      return c->rc;
+  }
+  return VG_OK;
+}
+
+static int s_parse_v3(struct pctx *c, int root, struct vod_event *ev)
+{
+  int m, mbi, si;
+
+  if (strcmp(ev->type_str, "NewFileUpload") == 0) {
+    ev->type = EVENT_TYPE_NEW_FILE_UPLOAD;
+    m = s_get_obj(c, root, "FileUploadEvent", SP("FileUploadEvent"), true);
+    s_get_str(c, m, "FileId", SP("FileUploadEvent.FileId"), true, &ev->file_id);
+    check_id(c, ev->file_id, "FileUploadEvent.FileId");
+    s_get_str(c, m, "ProcedureTaskId", SP("FileUploadEvent.ProcedureTaskId"), false, &ev->task_id);
+    mbi = s_get_obj(c, m, "MediaBasicInfo", SP("FileUploadEvent.MediaBasicInfo"), false);
+    s_get_str(c, mbi, "Name", SP("FileUploadEvent.MediaBasicInfo.Name"), false, &ev->name);
+    s_get_str(c, mbi, "MediaUrl", SP("FileUploadEvent.MediaBasicInfo.MediaUrl"), false,
+              &ev->media_url);
+    s_get_str(c, mbi, "CoverUrl", SP("FileUploadEvent.MediaBasicInfo.CoverUrl"), false,
+              &ev->cover_url);
+    s_get_str(c, mbi, "Type", SP("FileUploadEvent.MediaBasicInfo.Type"), false, &ev->media_type);
+    si = s_get_obj(c, mbi, "SourceInfo", SP("FileUploadEvent.MediaBasicInfo.SourceInfo"), false);
+    s_get_str(c, si, "SourceContext", SP("FileUploadEvent.MediaBasicInfo.SourceInfo.SourceContext"),
+              false, &ev->source_context);
+    if (!c->rc) {
+      struct names nm = v3_names;
+      nm.meta_path = "FileUploadEvent.MetaData";
+      s_parse_meta(c, s_get_obj(c, m, "MetaData", SP(nm.meta_path), false), &nm, &ev->meta);
+    }
+    return c->rc;
+  }
+  /* ProcedureStateChanged (the caller delegated every other type) */
+  ev->type = EVENT_TYPE_PROCEDURE_STATE_CHANGED;
+  m = s_get_obj(c, root, "ProcedureStateChangeEvent", SP("ProcedureStateChangeEvent"), true);
+  s_get_str(c, m, "TaskId", SP("ProcedureStateChangeEvent.TaskId"), true, &ev->task_id);
+  check_id(c, ev->task_id, "ProcedureStateChangeEvent.TaskId");
+  s_get_str(c, m, "Status", SP("ProcedureStateChangeEvent.Status"), true, &ev->status_str);
+  check_id(c, ev->status_str, "ProcedureStateChangeEvent.Status");
+  s_get_str(c, m, "FileId", SP("ProcedureStateChangeEvent.FileId"), false, &ev->file_id);
+  s_get_str(c, m, "FileName", SP("ProcedureStateChangeEvent.FileName"), false, &ev->name);
+  s_get_str(c, m, "FileUrl", SP("ProcedureStateChangeEvent.FileUrl"), false, &ev->media_url);
+  s_get_str(c, m, "SessionContext", SP("ProcedureStateChangeEvent.SessionContext"), false,
+            &ev->session_context);
+  if (!c->rc) {
+    struct names nm = v3_names;
+    ev->status = status_of(ev->status_str);
+    nm.meta_path = "ProcedureStateChangeEvent.MetaData";
+    s_parse_meta(c, s_get_obj(c, m, "MetaData", SP(nm.meta_path), false), &nm, &ev->meta);
+    s_parse_reviews(c, s_member(c, m, "AiContentReviewResultSet"), false,
+                    "ProcedureStateChangeEvent.AiContentReviewResultSet", ev);
+  }
+  return c->rc;
+}
+
+static int s_parse_legacy(struct pctx *c, int root, struct vod_event *ev)
+{
+  int d = s_get_obj(c, root, "data", SP("data"), true);
+
+  if (strcmp(ev->type_str, "NewFileUpload") == 0) {
+    ev->type = EVENT_TYPE_NEW_FILE_UPLOAD;
+    s_get_str(c, d, "fileId", SP("data.fileId"), true, &ev->file_id);
+    check_id(c, ev->file_id, "data.fileId");
+    s_get_str(c, d, "procedureTaskId", SP("data.procedureTaskId"), false, &ev->task_id);
+    s_get_str(c, d, "fileName", SP("data.fileName"), false, &ev->name);
+    s_get_str(c, d, "fileUrl", SP("data.fileUrl"), false, &ev->media_url);
+    s_get_str(c, d, "coverUrl", SP("data.coverUrl"), false, &ev->cover_url);
+    s_get_str(c, d, "sourceContext", SP("data.sourceContext"), false, &ev->source_context);
+    s_parse_meta(c, s_get_obj(c, d, "metaData", SP("data.metaData"), false), &legacy_names,
+                 &ev->meta);
+    return c->rc;
+  }
+  ev->type = EVENT_TYPE_PROCEDURE_STATE_CHANGED;
+  s_get_str(c, d, "vodTaskId", SP("data.vodTaskId"), true, &ev->task_id);
+  check_id(c, ev->task_id, "data.vodTaskId");
+  s_get_str(c, d, "status", SP("data.status"), true, &ev->status_str);
+  check_id(c, ev->status_str, "data.status");
+  s_get_str(c, d, "fileId", SP("data.fileId"), false, &ev->file_id);
+  s_get_str(c, d, "fileName", SP("data.fileName"), false, &ev->name);
+  s_get_str(c, d, "fileUrl", SP("data.fileUrl"), false, &ev->media_url);
+  s_get_str(c, d, "sessionContext", SP("data.sessionContext"), false, &ev->session_context);
+  if (!c->rc) {
+    ev->status = status_of(ev->status_str);
+    s_parse_meta(c, s_get_obj(c, d, "metaData", SP("data.metaData"), false), &legacy_names,
+                 &ev->meta);
+    s_parse_reviews(c, s_member(c, d, "contentReviewList"), true, "data.contentReviewList", ev);
+  }
+  return c->rc;
+}
+
+static int s_parse_sign(struct pctx *c, int root, struct vod_event *ev)
+{
+  const char *tk = s_member(c, root, "T") >= 0 ? "T" : "t";
+  int t = s_member(c, root, tk);
+
+  s_get_str(c, root, s_member(c, root, "Sign") >= 0 ? "Sign" : "sign", SP("Sign"), false,
+            &ev->sign);
+  if (c->rc || t < 0)
+    return c->rc;
+  if (JS_IS(c, t, JSCAN_NUMBER) && !(JS_TOK(c, t)->flags & JSCAN_REAL)) {
+    double d;
+    jscan_num(c->js, t, &d, &ev->t);
+  } else if (!JS_IS(c, t, JSCAN_STRING)) {
+    return fail(c, VG_INVALID, "bad_type", "T");
+  } else {
+    char *s;
+    int bad;
+    if (jscan_str(c->js, t, &s, NULL))
+      return fail(c, VG_NOMEM, "no_memory", NULL);
+    bad = parse_i64z(s, &ev->t);
+    free(s);
+    if (bad)
+      return fail(c, VG_INVALID, "bad_type", "T");
+  }
+  ev->has_t = true;
+  return VG_OK;
+}
+
+/* parse_root over tokens; sets c->delegate for the types it leaves to
+ * jansson. */
+static int s_parse_root(struct pctx *c, int root, const struct event_review_policy *pol,
+                        struct vod_event *ev)
+{
+  int tv;
+  bool legacy;
+
+  event_init(ev);
+  c->ev = ev;
+  if (s_init_strings(c, ev))
+    return c->rc;
+  if (s_member(c, root, "EventType") >= 0) {
+    legacy = false;
+  } else if (s_member(c, root, "eventType") >= 0) {
+    legacy = true;
+  } else {
+    return fail(c, VG_INVALID, "unknown_format", NULL);
+  }
+  ev->format = legacy ? EVENT_FORMAT_LEGACY : EVENT_FORMAT_V3;
+  for (size_t i = 0; i < ARRAY_SIZE(volatile_keys); i++)
+    ev->has_volatile_keys |= jscan_get(c->js, root, volatile_keys[i]) >= 0;
+  tv = s_member(c, root, legacy ? "eventType" : "EventType");
+  if (!JS_IS(c, tv, JSCAN_STRING))
+    return fail(c, VG_INVALID, "bad_type", legacy ? "eventType" : "EventType");
+  if (s_set(c, &ev->type_str, tv))
+    return c->rc;
+  if (check_id(c, ev->type_str, legacy ? "eventType" : "EventType"))
+    return c->rc;
+  if (strcmp(ev->type_str, "NewFileUpload") != 0 &&
+      strcmp(ev->type_str, "ProcedureStateChanged") != 0) {
+    c->delegate = true;
+    return VG_OK;
+  }
+  if (s_parse_sign(c, root, ev))
+    return c->rc;
+  if (legacy ? s_parse_legacy(c, root, ev) : s_parse_v3(c, root, ev))
+    return c->rc;
+  if (ev->type == EVENT_TYPE_NEW_FILE_UPLOAD)
+    snprintf(ev->key, sizeof(ev->key), "%s/%s", ev->type_str, ev->file_id);
+  else
+    snprintf(ev->key, sizeof(ev->key), "%s/%s/%s", ev->type_str, ev->task_id, ev->status_str);
+  event_review_eval(ev, pol);
+  return VG_OK;
+}
+
+/* Tokens kept on the stack: a realistic 3 KB event has about 250. */
+#define EVENT_STACK_TOKENS 512
+
+int event_parse(const char *body, size_t len, const struct event_review_policy *pol,
+                struct vod_event *ev, char *reason, size_t cap)
+{
+  struct pctx c = {reason, cap, VG_OK, NULL, false, NULL};
+  struct jscan_tok buf[EVENT_STACK_TOKENS];
+  struct jscan js;
+  int rc;
+
+  if (reason && cap)
+    reason[0] = '\0';
+  event_init(ev);
+  if (len > EVENT_MAX_BODY)
+    return fail(&c, VG_TOOBIG, "too_big", NULL);
+  if (!body)
+    return fail(&c, VG_INVALID, "not_json", NULL);
+  rc = jscan_parse(&js, body, len, buf, ARRAY_SIZE(buf), JSON_MAX_DEPTH);
+  if (rc == VG_NOMEM)
+    fail(&c, VG_NOMEM, "no_memory", NULL);
+  else if (rc)
+    fail(&c, VG_INVALID, depth_ok(body, len, JSON_MAX_DEPTH) ? "not_json" : "too_deep", NULL);
+  else if (js.tok[0].type != JSCAN_OBJECT)
+    fail(&c, VG_INVALID, "not_object", NULL);
+  else {
+    c.js = &js;
+    s_parse_root(&c, 0, pol, ev);
+  }
+  jscan_release(&js);
+  if (c.rc || c.delegate)
+    event_release(ev);
+  if (c.delegate && !c.rc)
+    return event_parse_jansson(body, len, pol, ev, reason, cap);
   return c.rc;
 }
 
@@ -659,7 +1172,7 @@ void event_pull_release(struct event_pull *p)
 int event_parse_pull(const char *body, size_t len, const struct event_review_policy *pol,
                      struct event_pull *out, char *reason, size_t cap)
 {
-  struct pctx c = {reason, cap, VG_OK};
+  struct pctx c = {reason, cap, VG_OK, NULL, false, NULL};
   json_t *root, *resp, *err, *set, *item;
   size_t i;
 
@@ -701,7 +1214,7 @@ int event_parse_pull(const char *body, size_t len, const struct event_review_pol
   json_array_foreach(set, i, item)
   {
     struct event_pull_item *it = &out->items[out->n++];
-    struct pctx ic = {it->reason, sizeof(it->reason), VG_OK};
+    struct pctx ic = {it->reason, sizeof(it->reason), VG_OK, NULL, false, NULL};
     json_t *h;
 
     event_init(&it->ev);

@@ -9,13 +9,16 @@
  * Tolerance and strictness: unknown fields are ignored and null counts as
  * absent, everywhere. A field we use that has the wrong JSON type is an
  * error (bad_type:<path>), as is a required one that is absent
- * (missing_field:<path>). Duplicate object keys and trailing bytes are
- * rejected (not_json): two parsers must never disagree about one body.
+ * (missing_field:<path>). Duplicate object keys, trailing bytes and NUL
+ * bytes are rejected (not_json): two parsers must never disagree about one
+ * body.
  *
  * Ownership: after a successful parse every char * field of struct
- * vod_event is a non-NULL, NUL-terminated, malloc'd string ("" when the
- * event does not carry it) owned by the event; event_release() frees them
- * all. After a failed parse the event is empty (released).
+ * vod_event is a non-NULL, NUL-terminated string ("" when the event does
+ * not carry it) owned by the event, either its own malloc'd block or a
+ * part of the event's string block (`strings`); event_release() frees
+ * them all. Callers read them and never free or replace one. After a
+ * failed parse the event is empty (released).
  *
  * Idempotency key (spec 5.4), identical for v3 and legacy deliveries of
  * the same event, push or pull, so that any two of them dedupe:
@@ -148,6 +151,14 @@ struct vod_event {
   char *sign;                 /* top-level Sign (or sign), "" if absent */
   bool has_t;
   int64_t t; /* top-level T (or t), number or decimal string */
+  /* The object has a top-level Sign, T, sign, t or EventHandle member (any
+   * value, null too): the members a stored copy leaves out (svc/intake.h). */
+  bool has_volatile_keys;
+  /* Internal: one malloc'd block holding the strings event_parse decoded
+   * (fewer allocations per event); NULL when every string is its own. */
+  char *strings;
+  size_t strings_cap;
+  size_t strings_used;
   char key[EVENT_MAX_KEY + 1];
 };
 
@@ -166,6 +177,14 @@ void event_release(struct vod_event *ev);
  * EVENT_MAX_REVIEW_TASKS subtasks). */
 int event_parse(const char *body, size_t len, const struct event_review_policy *pol,
                 struct vod_event *ev, char *reason, size_t cap) WARN_UNUSED;
+
+/* The reference implementation of event_parse over a jansson tree: same
+ * contract, same results (tests/unit/test_event_oracle.c and
+ * fuzz/fuzz_event_oracle.c hold event_parse to it). event_parse runs over
+ * core/jscan.h tokens for NewFileUpload and ProcedureStateChanged and calls
+ * this for every other type (their key hashes the canonical dump). */
+int event_parse_jansson(const char *body, size_t len, const struct event_review_policy *pol,
+                        struct vod_event *ev, char *reason, size_t cap) WARN_UNUSED;
 
 /* Recompute ev->review under another policy (e.g. the uploader's, known
  * only after the attribution token was verified). */

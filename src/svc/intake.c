@@ -38,19 +38,12 @@ static void strip_segments(json_t *j)
 }
 
 /* True if the body as received can be stored as it is: small enough, no
- * NUL byte, and none of the keys stored_body() removes anywhere in it (a
- * conservative byte search: a false alarm only costs the slow path). The
- * body already parsed as JSON (event_parse), so it is valid UTF-8 JSON. */
-static bool storable_as_is(const char *raw, size_t len)
+ * NUL byte, and none of the top-level members stored_body() removes (the
+ * parser noted them: ev->has_volatile_keys). The body already parsed as
+ * JSON (event_parse), so it is valid UTF-8 JSON. */
+static bool storable_as_is(const char *raw, size_t len, const struct vod_event *ev)
 {
-  static const char *const keys[] = {"\"Sign\"", "\"T\"", "\"sign\"", "\"t\"", "\"EventHandle\""};
-
-  if (len > STORE_MAX_BODY || memchr(raw, 0, len))
-    return false;
-  for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
-    if (memmem(raw, len, keys[i], strlen(keys[i])))
-      return false;
-  return true;
+  return len <= STORE_MAX_BODY && !ev->has_volatile_keys && !memchr(raw, 0, len);
 }
 
 static char *stored_body(const char *raw, size_t len, const struct vod_event *ev)
@@ -61,7 +54,7 @@ static char *stored_body(const char *raw, size_t len, const struct vod_event *ev
   /* The common case (a push without Sign/T): the bytes as received, which
    * spares a second parse and dump of every event (a third of the CPU per
    * event with 3 KB bodies). */
-  if (storable_as_is(raw, len))
+  if (storable_as_is(raw, len, ev))
     return xstrndup(raw, len);
   j = json_loadb(raw, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
 

@@ -182,7 +182,10 @@ void svc_uploads_notify(void)
 {
   pthread_mutex_lock(&watch.mu);
   watch.generation++;
-  pthread_cond_broadcast(&watch.cond);
+  /* Nobody waits: no need to wake the watcher (the writer calls this for
+   * every committed event; a new waiter wakes it itself). */
+  if (watch.n > 0)
+    pthread_cond_broadcast(&watch.cond);
   pthread_mutex_unlock(&watch.mu);
 }
 
