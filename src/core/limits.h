@@ -112,8 +112,8 @@
 #define STORE_PG_POOL_DEFAULT 8
 /* Signature service state in memory (src/svc/issuing.c). Entries kept for
  * reuse: clean ones beyond this are dropped (a miss re-reads the store).
- * 16384 sessions of ~0.5 KiB = 8 MiB at most, inside the 30 MB budget. */
-#define ISSUING_MAX_CACHED 16384
+ * 4096 sessions of ~0.6 KiB = 2.5 MiB: a session is reused within minutes. */
+#define ISSUING_MAX_CACHED 4096
 /* Records (signatures) waiting for the store before new signatures are
  * refused with 503: ~2 s of the fastest issuing, or a store that fails. */
 #define ISSUING_MAX_PENDING 65536

@@ -69,6 +69,24 @@ static int64_t now_s(void)
   return (int64_t)time(NULL);
 }
 
+/* A new upload id: 48 bits of the time in milliseconds, then 80 random
+ * bits (the layout of a UUIDv7). Ids made later sort later, so the
+ * session and audit indexes grow at their right edge and a group commit
+ * rewrites a few pages instead of one random page per signature; 80
+ * random bits keep ids of one millisecond apart and unguessable (a
+ * session is its owner's only anyway: anyone else gets 404). */
+static void upload_id_new(unsigned char raw[16])
+{
+  struct timespec ts;
+  uint64_t ms;
+
+  clock_gettime(CLOCK_REALTIME, &ts);
+  ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+  for (int i = 0; i < 6; i++)
+    raw[i] = (unsigned char)(ms >> (40 - 8 * i));
+  random_bytes(raw + 6, 10);
+}
+
 /* The request fields, their JSON types and the policy bit that allows them. */
 static const struct {
   const char *name;
@@ -498,7 +516,7 @@ void svc_issue_signature(struct http_req *req, struct http_res *res, void *user)
     unsigned char raw[16];
     char token[ATTR_MAX_TOKEN + 1];
     const char *app_ctx;
-    random_bytes(raw, sizeof(raw));
+    upload_id_new(raw);
     hex_encode(raw, sizeof(raw), is.upload_id);
     is.params = resolve_params(pol, &ask);
     app_ctx = json_string_value(json_object_get(is.params, "appSourceContext"));
