@@ -4,6 +4,8 @@
 #include <openssl/hmac.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -230,25 +232,39 @@ static int put_i64(struct buf *b, const char *key, int64_t v)
 /* 32 bits from the OpenSSL CSPRNG, through a per-thread pool refilled 256
  * bytes at a time: in OpenSSL 3 one RAND_bytes() call costs about as much as
  * the whole HMAC, and a server signs on many threads at once. Values are
- * wiped from the pool as they are taken, and the pool is dropped when the
- * process id changes, so a forked child never repeats its parent's values
- * (which would break oneTimeValid uniqueness). */
+ * wiped from the pool as they are taken, and a forked child starts with an
+ * empty pool (pthread_atfork: the child has only the forking thread, whose
+ * pool the handler empties), so it never repeats its parent's values, which
+ * would break oneTimeValid uniqueness. (getpid() per call did the same, but
+ * it is a system call per signature.) */
+static _Thread_local unsigned char sig_pool[256];
+static _Thread_local size_t sig_pool_left;
+static pthread_once_t sig_pool_once = PTHREAD_ONCE_INIT;
+
+static void sig_pool_forget(void)
+{
+  secure_zero(sig_pool, sizeof(sig_pool));
+  sig_pool_left = 0;
+}
+
+static void sig_pool_init(void)
+{
+  if (pthread_atfork(NULL, NULL, sig_pool_forget) != 0)
+    abort(); /* cannot promise fresh values after fork: do not sign at all */
+}
+
 static uint32_t sig_random32(void)
 {
-  static _Thread_local unsigned char pool[256];
-  static _Thread_local size_t left;
-  static _Thread_local pid_t owner;
-  pid_t pid = getpid();
   uint32_t v;
 
-  if (left < sizeof(v) || owner != pid) {
-    random_bytes(pool, sizeof(pool));
-    left = sizeof(pool);
-    owner = pid;
+  pthread_once(&sig_pool_once, sig_pool_init);
+  if (sig_pool_left < sizeof(v)) {
+    random_bytes(sig_pool, sizeof(sig_pool));
+    sig_pool_left = sizeof(sig_pool);
   }
-  left -= sizeof(v);
-  memcpy(&v, pool + left, sizeof(v));
-  secure_zero(pool + left, sizeof(v));
+  sig_pool_left -= sizeof(v);
+  memcpy(&v, sig_pool + sig_pool_left, sizeof(v));
+  secure_zero(sig_pool + sig_pool_left, sizeof(v));
   return v;
 }
 

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <openssl/hmac.h>
 
@@ -584,6 +586,44 @@ static void emit_draws_random(void **state)
   sig_result_release(&r);
 }
 
+/* A forked child never draws what its parent draws next (oneTimeValid
+ * uniqueness across a fork): the per-thread pool is emptied in the child.
+ * Four draws each so that a false failure needs 2^-128 luck. */
+static void emit_random_after_fork(void **state)
+{
+  struct sig_params p;
+  struct sig_result r;
+  uint64_t mine[4], child[4];
+  int fds[2], status;
+  pid_t pid;
+
+  base_params(&p);
+  sig_result_init(&r);
+  assert_int_equal(sig_emit(&p, "key", 3, &r), SIG_OK); /* fills the pool */
+  assert_int_equal(pipe(fds), 0);
+  pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    for (int i = 0; i < 4; i++) {
+      if (sig_emit(&p, "key", 3, &r) != SIG_OK)
+        _exit(2);
+      child[i] = r.random;
+    }
+    _exit(write(fds[1], child, sizeof(child)) == (ssize_t)sizeof(child) ? 0 : 3);
+  }
+  close(fds[1]);
+  for (int i = 0; i < 4; i++) {
+    assert_int_equal(sig_emit(&p, "key", 3, &r), SIG_OK);
+    mine[i] = r.random;
+  }
+  assert_int_equal(read(fds[0], child, sizeof(child)), (ssize_t)sizeof(child));
+  close(fds[0]);
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  assert_memory_not_equal(mine, child, sizeof(mine));
+  sig_result_release(&r);
+}
+
 /* The emitted original is bounded: huge inputs fail cleanly. */
 static void emit_too_big(void **state)
 {
@@ -630,6 +670,7 @@ int main(void)
       cmocka_unit_test(error_strings_are_distinct),
       cmocka_unit_test(emit_all_params_roundtrip),
       cmocka_unit_test(emit_draws_random),
+      cmocka_unit_test(emit_random_after_fork),
       cmocka_unit_test(emit_too_big),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
