@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/b64.h"
+#include "core/hmac.h"
 #include "core/util.h"
 
 static const struct {
@@ -268,8 +269,9 @@ static uint32_t sig_random32(void)
   return v;
 }
 
-enum sig_error sig_emit(const struct sig_params *p, const void *key, size_t key_len,
-                        struct sig_result *r)
+/* Either key bytes (one-shot HMAC) or a keyed template (hk). */
+static enum sig_error emit(const struct sig_params *p, const void *key, size_t key_len,
+                           const struct hmac_key *hk, struct sig_result *r)
 {
   unsigned char tmp[SIG_MAC_LEN + SIG_MAX_ORIGINAL];
   char enc[SIG_MAX_ENCODED + 1];
@@ -283,7 +285,7 @@ enum sig_error sig_emit(const struct sig_params *p, const void *key, size_t key_
   e = sig_validate(p);
   if (e)
     return e;
-  if (!key || key_len == 0 || key_len > INT32_MAX)
+  if (!hk && (!key || key_len == 0 || key_len > INT32_MAX))
     return SIG_ERR_NO_KEY;
   if (p->has & SIG_HAS_RANDOM) {
     random = p->random;
@@ -320,9 +322,15 @@ enum sig_error sig_emit(const struct sig_params *p, const void *key, size_t key_
              dropped one: fail the whole signature */
     return SIG_ERR_TOO_BIG;
 
-  if (!HMAC(EVP_sha1(), key, (int)key_len, (const unsigned char *)o->ptr, o->len, tmp, &mac_len) ||
-      mac_len != SIG_MAC_LEN)
+  if (hk) {
+    size_t ml = 0;
+    if (hmac_key_mac(hk, o->ptr, o->len, tmp, SIG_MAC_LEN, &ml) != VG_OK || ml != SIG_MAC_LEN)
+      return SIG_ERR_NO_KEY; /* a key made for another digest, or OpenSSL failed */
+  } else if (!HMAC(EVP_sha1(), key, (int)key_len, (const unsigned char *)o->ptr, o->len, tmp,
+                   &mac_len) ||
+             mac_len != SIG_MAC_LEN) {
     return SIG_ERR_NO_KEY; /* only on an OpenSSL failure; not reachable with SHA-1 */
+  }
   memcpy(tmp + SIG_MAC_LEN, o->ptr, o->len);
   n = b64_encode(tmp, SIG_MAC_LEN + o->len, enc);
   if (buf_append(&r->signature, enc, n))
@@ -330,6 +338,20 @@ enum sig_error sig_emit(const struct sig_params *p, const void *key, size_t key_
   r->random = random;
   r->expire_time = p->expire_time;
   return SIG_OK;
+}
+
+enum sig_error sig_emit(const struct sig_params *p, const void *key, size_t key_len,
+                        struct sig_result *r)
+{
+  return emit(p, key, key_len, NULL, r);
+}
+
+enum sig_error sig_emit_keyed(const struct sig_params *p, const struct hmac_key *k,
+                              struct sig_result *r)
+{
+  if (!k)
+    return SIG_ERR_NO_KEY;
+  return emit(p, NULL, 0, k, r);
 }
 
 /* ---- parsing and verification ---- */

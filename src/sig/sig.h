@@ -171,6 +171,12 @@ void sig_result_release(struct sig_result *r);
  * contents are replaced. The key is not copied or kept. Uses about 20 KiB of
  * stack (the largest original and its encoding) and no allocation once r's
  * buffers have grown. */
+/* sig_emit with the key already set up for HMAC-SHA1 (core/hmac.h): the
+ * server's path, which skips OpenSSL's per-call key setup. The same bytes
+ * as sig_emit with that key. k NULL is SIG_ERR_NO_KEY. */
+struct hmac_key;
+enum sig_error sig_emit_keyed(const struct sig_params *p, const struct hmac_key *k,
+                              struct sig_result *r);
 enum sig_error sig_emit(const struct sig_params *p, const void *key, size_t key_len,
                         struct sig_result *r);
 

@@ -259,7 +259,7 @@ static enum sig_error sign_params(const struct svc_state *st, const struct polic
     snprintf(detail, dlen, "taskNotifyMode must be Finish, Change or None");
     return SIG_ERR_BAD_TASK_NOTIFY_MODE;
   }
-  return sig_emit(&sp, st->vod_key, st->vod_key_len, out);
+  return sig_emit_keyed(&sp, st->vod_mac, out);
 }
 
 /* The transaction: quota + new session, or the next signature of an

@@ -10,6 +10,7 @@
 
 #include "auth/jwt.h"
 #include "cfg/cfg.h"
+#include "core/hmac.h"
 #include "core/io.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -173,6 +174,10 @@ int svc_state_new(struct cfg *c, struct svc_state **out, char *err, size_t errle
   }
   s->vod_key = (const unsigned char *)key;
   s->vod_key_len = klen;
+  if (key && hmac_key_new("SHA1", key, klen, &s->vod_mac) != VG_OK) {
+    snprintf(err, errlen, "[vod] the secret key cannot be used for HMAC-SHA1");
+    goto fail;
+  }
   s->allow_anonymous = cfg_get_bool(c, "auth", "allow_anonymous");
   if (load_jwt(s, err, errlen) || load_attr(s, err, errlen) ||
       policies_load(&s->policies, c, err, errlen))
@@ -190,6 +195,7 @@ void svc_state_unref(struct svc_state *s)
   if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
     return;
   jwt_verifier_free(s->jwt);
+  hmac_key_free(s->vod_mac);
   attr_keyring_release(&s->attr);
   policies_release(&s->policies);
   cfg_unref(s->cfg);

@@ -33,6 +33,7 @@ struct svc_state {
   const char *secret_id;        /* [vod] secret_id; NULL: signing not configured */
   const unsigned char *vod_key; /* [vod] secret key bytes (owned by cfg) */
   size_t vod_key_len;
+  struct hmac_key *vod_mac; /* the same key, ready to sign (core/hmac.h) */
   struct jwt_verifier *jwt; /* NULL: no JWT key configured */
   bool allow_anonymous;
   struct attr_keyring attr;

@@ -14,6 +14,7 @@
 #include <openssl/hmac.h>
 
 #include "core/b64.h"
+#include "core/hmac.h"
 #include "core/util.h"
 #include "sig/sig.h"
 
@@ -108,6 +109,32 @@ static void vector_official_python_go(void **state)
   assert_int_equal(sig_verify(S, "IamSecretKez", 12, PY_NOW), SIG_ERR_BAD_MAC);
   assert_int_equal(S->n_lints, 1);
   assert_string_equal(S->lints[0].code, "validity_too_long");
+}
+
+/* The server's keyed path gives the vector's bytes too; a key made for
+ * another digest, or none, is refused rather than signing wrongly. */
+static void vector_v1_emit_keyed(void **state)
+{
+  struct sig_params p;
+  struct sig_result r;
+  struct hmac_key *k, *k256;
+
+  v1_params(&p);
+  sig_result_init(&r);
+  assert_int_equal(hmac_key_new("SHA1", V1_KEY, strlen(V1_KEY), &k), VG_OK);
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(sig_emit_keyed(&p, k, &r), SIG_OK);
+    assert_string_equal(r.signature.ptr, V1_SIG);
+  }
+  assert_int_equal(hmac_key_new("SHA256", V1_KEY, strlen(V1_KEY), &k256), VG_OK);
+  assert_int_equal(sig_emit_keyed(&p, k256, &r), SIG_ERR_NO_KEY);
+  hmac_key_free(k256);
+  assert_int_equal(sig_emit_keyed(&p, NULL, &r), SIG_ERR_NO_KEY);
+  assert_int_equal(hmac_key_new("SHA1", V1_KEY, 0, &k256), VG_INVALID);
+  assert_int_equal(hmac_key_new("NO-SUCH-DIGEST", V1_KEY, 3, &k256), VG_INVALID);
+  assert_null(k256);
+  hmac_key_free(k);
+  sig_result_release(&r);
 }
 
 static void vector_v1_emit_and_verify(void **state)
@@ -659,6 +686,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(vector_official_python_go),
       cmocka_unit_test(vector_v1_emit_and_verify),
+      cmocka_unit_test(vector_v1_emit_keyed),
       cmocka_unit_test(vector_v2_node_emit_and_verify),
       cmocka_unit_test(vector_v2_php_verifies),
       cmocka_unit_test(lenient_base64_forms_verify),
