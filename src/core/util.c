@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +131,40 @@ void random_bytes(void *p, size_t n)
     fprintf(stderr, "vodgate: the OpenSSL random generator failed\n");
     abort();
   }
+}
+
+static _Thread_local unsigned char rnd_pool[256];
+static _Thread_local size_t rnd_left;
+static pthread_once_t rnd_once = PTHREAD_ONCE_INIT;
+
+static void rnd_forget(void)
+{
+  secure_zero(rnd_pool, sizeof(rnd_pool));
+  rnd_left = 0;
+}
+
+static void rnd_init(void)
+{
+  /* The child of a fork has only the forking thread: the handler empties
+   * that thread's pool, the only one left. */
+  if (pthread_atfork(NULL, NULL, rnd_forget) != 0)
+    abort(); /* cannot promise fresh values after fork */
+}
+
+void random_small(void *p, size_t n)
+{
+  if (n > 64) {
+    random_bytes(p, n);
+    return;
+  }
+  pthread_once(&rnd_once, rnd_init);
+  if (rnd_left < n) {
+    random_bytes(rnd_pool, sizeof(rnd_pool));
+    rnd_left = sizeof(rnd_pool);
+  }
+  rnd_left -= n;
+  memcpy(p, rnd_pool + rnd_left, n);
+  secure_zero(rnd_pool + rnd_left, n);
 }
 
 bool utf8_valid(const char *str, size_t n)

@@ -4,7 +4,6 @@
 #include <openssl/hmac.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -230,42 +229,14 @@ static int put_i64(struct buf *b, const char *key, int64_t v)
   return query_append(b, key, d, fmt_i64(d, v));
 }
 
-/* 32 bits from the OpenSSL CSPRNG, through a per-thread pool refilled 256
- * bytes at a time: in OpenSSL 3 one RAND_bytes() call costs about as much as
- * the whole HMAC, and a server signs on many threads at once. Values are
- * wiped from the pool as they are taken, and a forked child starts with an
- * empty pool (pthread_atfork: the child has only the forking thread, whose
- * pool the handler empties), so it never repeats its parent's values, which
- * would break oneTimeValid uniqueness. (getpid() per call did the same, but
- * it is a system call per signature.) */
-static _Thread_local unsigned char sig_pool[256];
-static _Thread_local size_t sig_pool_left;
-static pthread_once_t sig_pool_once = PTHREAD_ONCE_INIT;
-
-static void sig_pool_forget(void)
-{
-  secure_zero(sig_pool, sizeof(sig_pool));
-  sig_pool_left = 0;
-}
-
-static void sig_pool_init(void)
-{
-  if (pthread_atfork(NULL, NULL, sig_pool_forget) != 0)
-    abort(); /* cannot promise fresh values after fork: do not sign at all */
-}
-
+/* 32 bits from the OpenSSL CSPRNG, through the per-thread pool of
+ * random_small() (fork-safe: a child never repeats its parent's values,
+ * which would break oneTimeValid uniqueness). */
 static uint32_t sig_random32(void)
 {
   uint32_t v;
 
-  pthread_once(&sig_pool_once, sig_pool_init);
-  if (sig_pool_left < sizeof(v)) {
-    random_bytes(sig_pool, sizeof(sig_pool));
-    sig_pool_left = sizeof(sig_pool);
-  }
-  sig_pool_left -= sizeof(v);
-  memcpy(&v, sig_pool + sig_pool_left, sizeof(v));
-  secure_zero(sig_pool + sig_pool_left, sizeof(v));
+  random_small(&v, sizeof(v));
   return v;
 }
 

@@ -84,7 +84,7 @@ static void upload_id_new(unsigned char raw[16])
   ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
   for (int i = 0; i < 6; i++)
     raw[i] = (unsigned char)(ms >> (40 - 8 * i));
-  random_bytes(raw + 6, 10);
+  random_small(raw + 6, 10);
 }
 
 /* The request fields, their JSON types and the policy bit that allows them. */
