@@ -101,6 +101,12 @@
  * group; 256 keeps one transaction's WAL growth and latency small while
  * already amortising the fsync ~100x (STACK.md 3.4). */
 #define STORE_MAX_GROUP 256
+/* SQLite WAL pages before the writer checkpoints them into the database
+ * (SQLite's default: 1000). The checkpoint runs on the writer, so every
+ * request waiting for the next commit waits for it too: 256 pages (1 MiB)
+ * keep each one to a few ms. Measured with 64 event senders: p99 22 ms at
+ * 1000, 41 ms at 10000, 8 ms at 256 and 128, throughput slightly up. */
+#define STORE_WAL_AUTOCHECKPOINT 256
 /* SQLite busy_timeout: only other processes (a CLI `token add` while the
  * daemon runs) can hold the write lock; they hold it for milliseconds. */
 #define STORE_BUSY_TIMEOUT_MS 5000

@@ -27,6 +27,9 @@
 #include "core/util.h"
 #include "store/store_impl.h"
 
+#define SQ_STR_(x) #x
+#define SQ_STR(x)  SQ_STR_(x)
+
 /* Schema migrations: element i brings the schema from version i to i+1.
  * Never edit a released migration; append a new one. */
 static const char *const sq_migrations[] = {
@@ -345,18 +348,21 @@ static int sq_conn_open(struct sq_store *ss, bool writer, struct sq_conn **out)
   }
   sqlite3_extended_result_codes(c->db, 1);
   sqlite3_busy_timeout(c->db, STORE_BUSY_TIMEOUT_MS);
-  const char *pragmas = writer ? (ss->opt.sync_normal ? "PRAGMA journal_mode = WAL;"
-                                                        "PRAGMA synchronous = NORMAL;"
-                                                        "PRAGMA foreign_keys = ON;"
-                                                      : "PRAGMA journal_mode = WAL;"
-                                                        "PRAGMA synchronous = FULL;"
-                                                        "PRAGMA foreign_keys = ON;")
-                               /* Readers do point lookups and short listings: a
-                                * 1 MiB page cache each (default 2 MiB) keeps
-                                * the resident size small with many threads. */
-                               : "PRAGMA query_only = ON;"
-                                 "PRAGMA cache_size = -1024;"
-                                 "PRAGMA foreign_keys = ON;";
+  const char *pragmas =
+      writer ? (ss->opt.sync_normal ? "PRAGMA journal_mode = WAL;"
+                                      "PRAGMA synchronous = NORMAL;"
+                                      "PRAGMA foreign_keys = ON;"
+                                    : "PRAGMA journal_mode = WAL;"
+                                      "PRAGMA synchronous = FULL;"
+                                      "PRAGMA wal_autocheckpoint = " SQ_STR(
+                                          STORE_WAL_AUTOCHECKPOINT) ";"
+                                                                    "PRAGMA foreign_keys = ON;")
+             /* Readers do point lookups and short listings: a
+              * 1 MiB page cache each (default 2 MiB) keeps
+              * the resident size small with many threads. */
+             : "PRAGMA query_only = ON;"
+               "PRAGMA cache_size = -1024;"
+               "PRAGMA foreign_keys = ON;";
   if (sq_exec(c, pragmas) != VG_OK) {
     sq_conn_free(c);
     return VG_IO;
