@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -234,6 +235,37 @@ static int svc_on_reload(struct app *app, struct cfg *next, char *err, size_t er
   return 0;
 }
 
+/* Write-behind counts are this process's own: a second `vodgate serve` on
+ * the same SQLite file would count quotas and sessions apart and both would
+ * be wrong. An exclusive flock on "<db>.serve-lock" (kept until exit; the
+ * kernel drops it if the process dies) refuses the second one. The CLI
+ * commands do not take it: they only add tokens or read. */
+static int lock_database(const char *db, int *fd, char *err, size_t errlen)
+{
+  char path[4096];
+  const char *p = strncmp(db, "sqlite:", 7) == 0 ? db + 7 : db;
+
+  if ((size_t)snprintf(path, sizeof(path), "%s.serve-lock", p) >= sizeof(path)) {
+    snprintf(err, errlen, "[server] db: path too long");
+    return -1;
+  }
+  *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (*fd < 0) {
+    snprintf(err, errlen, "[server] db: cannot open %s: %s", path, strerror(errno));
+    return -1;
+  }
+  if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+    snprintf(err, errlen,
+             "[server] db: another vodgate serve is using %s (%s is locked); run one server per "
+             "SQLite database, or use PostgreSQL for several",
+             p, path);
+    close(*fd);
+    *fd = -1;
+    return -1;
+  }
+  return 0;
+}
+
 int svc_init(struct app *app, char *err, size_t errlen)
 {
   struct svc *svc = xcalloc(1, sizeof(*svc));
@@ -247,9 +279,18 @@ int svc_init(struct app *app, char *err, size_t errlen)
   svc->rl = ratelimit_new(SVC_RATELIMIT_KEYS);
   /* Several instances share a PostgreSQL database and its counters, so
    * there every signature commits before it is answered. */
+  svc->db_lock_fd = -1;
   if (strcmp(store_backend(app->store), "sqlite") == 0 &&
-      strcmp(cfg_get_str(app->cfg, "server", "signature_records"), "async") == 0)
+      strcmp(cfg_get_str(app->cfg, "server", "signature_records"), "async") == 0) {
+    if (lock_database(cfg_get_str(app->cfg, "server", "db"), &svc->db_lock_fd, err, errlen)) {
+      ratelimit_free(svc->rl);
+      svc_state_unref(svc->state);
+      pthread_mutex_destroy(&svc->mu);
+      free(svc);
+      return -1;
+    }
     svc->issuing = issuing_new(app->store);
+  }
   app->ext = svc;
   app->on_reload = svc_on_reload;
   if (!svc->state->secret_id)
@@ -265,6 +306,8 @@ void svc_release(struct app *app)
   if (!svc)
     return;
   issuing_free(svc->issuing); /* commits what is left; before store_close */
+  if (svc->db_lock_fd >= 0)
+    close(svc->db_lock_fd);
   svc_state_unref(svc->state);
   ratelimit_free(svc->rl);
   pthread_mutex_destroy(&svc->mu);

@@ -48,6 +48,7 @@ struct svc {
    * each signature commits before its answer (PostgreSQL, or [server]
    * signature_records = durable). */
   struct issuing *issuing;
+  int db_lock_fd; /* flock held while issuing is on; -1: none */
 };
 
 /* Build the state for c (takes its own reference on c). I/O: reads the

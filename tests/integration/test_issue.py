@@ -493,6 +493,20 @@ class WriteBehind(unittest.TestCase):
                                       f"WHERE upload_id = '{ok[1]}'"), [(2,)])
         tmp.cleanup()
 
+    def test_second_server_on_the_database_is_refused(self):
+        tmp = vgtest.TempDir()
+        cfg = tmp.file("w.ini", self.INI.format(d=tmp.path))
+        d = vgtest.Daemon(["serve", "--config", cfg], env=ENV)
+        p = vgtest.run(["serve", "--config", cfg], env=ENV, check=1, timeout=30)
+        self.assertIn("another vodgate serve is using", p.stderr)
+        # The CLI still works beside the server (it takes no lock).
+        vgtest.run(["token", "list", "--config", cfg], env=ENV, check=0)
+        self.assertEqual(d.stop(), 0)
+        # Once the first has stopped, the database is free again.
+        d = vgtest.Daemon(["serve", "--config", cfg], env=ENV)
+        self.assertEqual(d.stop(), 0)
+        tmp.cleanup()
+
 
 class NoKeys(unittest.TestCase):
     def test_signing_not_configured_is_503(self):

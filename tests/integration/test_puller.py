@@ -98,9 +98,9 @@ class Puller(unittest.TestCase):
         self.fake.close()
         self.tmp.cleanup()
 
-    def start(self, extra=""):
+    def start(self, extra="", env=None):
         path = self.tmp.file("vodgate.ini", cfg(self.tmp.path, self.fake.url, extra))
-        d = vgtest.Daemon(["serve", "--config", path], env=ENV)
+        d = vgtest.Daemon(["serve", "--config", path], env=dict(ENV, **(env or {})))
         self.daemons.append(d)
         return d
 
@@ -207,9 +207,12 @@ class Puller(unittest.TestCase):
         self.assertEqual(d2.stop(), 0)
 
     def test_one_puller_per_database(self):
-        d1 = self.start()
+        # Two servers on one SQLite file must commit each signature before
+        # answering (their in-memory counts would disagree otherwise).
+        durable = {"VODGATE_SERVER_SIGNATURE_RECORDS": "durable"}
+        d1 = self.start(env=durable)
         d1.wait_log(lambda r: "puller: started" in r.get("msg", ""))
-        d2 = self.start()
+        d2 = self.start(env=durable)
         d2.wait_log(lambda r: "another puller holds the lease" in r.get("msg", ""))
         f = new_file_id()
         self.fake.add(nfu(f))
