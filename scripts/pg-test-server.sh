@@ -5,9 +5,12 @@
 #                                           its parent must be searchable by postgres;
 #                                           must not exist); prints its URL
 #   scripts/pg-test-server.sh stop DIR      stop it (DIR is left for inspection)
+#   scripts/pg-test-server.sh restart DIR   restart it (same port and options): every
+#                                           client connection is dropped
 #   scripts/pg-test-server.sh run CMD ARGS  start a server in a temporary directory,
 #                                           run CMD with VODGATE_STORE_URL and
-#                                           VODGATE_PG_URL set to it, stop it, remove
+#                                           VODGATE_PG_URL set to it (and VODGATE_PG_DIR
+#                                           to its DIR, for `restart`), stop it, remove
 #                                           the directory; exits with CMD's status
 #
 # The server listens on 127.0.0.1 on a free port and on a unix socket in DIR,
@@ -65,7 +68,16 @@ stop() {
   as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
 }
 
+restart() {
+  dir=$1
+  bin=$(find_bin) || { echo "pg-test-server: no PostgreSQL binaries (set PG_BIN)" >&2; exit 1; }
+  # pg_ctl restart reuses the options of the last start (postmaster.opts).
+  as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -m fast -w -t 30 restart \
+    >/dev/null 2>&1 || { tail -n 30 "$dir/server.log" >&2; exit 1; }
+}
+
 case "${1:-}" in
+restart) [ $# -eq 2 ] || { echo "usage: $0 restart DIR" >&2; exit 2; }; restart "$2" ;;
 start) [ $# -eq 2 ] || { echo "usage: $0 start DIR" >&2; exit 2; }; start "$2" ;;
 stop) [ $# -eq 2 ] || { echo "usage: $0 stop DIR" >&2; exit 2; }; stop "$2" ;;
 run)
@@ -84,10 +96,10 @@ run)
   trap 'stop "$tmp"; rm -rf "$tmp"' EXIT INT TERM
   url=$(start "$tmp/pg")
   set +e
-  VODGATE_STORE_URL=$url VODGATE_PG_URL=$url "$@"
+  VODGATE_STORE_URL=$url VODGATE_PG_URL=$url VODGATE_PG_DIR=$tmp/pg "$@"
   rc=$?
   set -e
   exit $rc
   ;;
-*) echo "usage: $0 start DIR | stop DIR | run CMD [ARGS...]" >&2; exit 2 ;;
+*) echo "usage: $0 start DIR | stop DIR | restart DIR | run CMD [ARGS...]" >&2; exit 2 ;;
 esac

@@ -5,6 +5,15 @@
  * a thread borrows one for a store_run() transaction or a read and gives it
  * back. A connection found broken is closed instead of pooled.
  *
+ * Server restarts: an idle pooled connection does not notice that its
+ * server went away until it is used. When the first statement of a borrow
+ * (BEGIN of a store_run() transaction, or the one SELECT of a read) fails
+ * on a connection libpq now reports CONNECTION_BAD, nothing of the caller's
+ * work ran on the server (BEGIN has no effect; a SELECT has no effect), so
+ * the connection is reset (PQreset) and the statement sent once more. Any
+ * later failure is the caller's error as before: a statement of a
+ * transaction already under way is never re-sent (no double effect).
+ *
  * Queries: PQexecParams with $n parameters only (never SQL built from
  * values); the constant schema DDL goes through PQexec. Parameters and
  * results travel as text, except quarantined bodies (binary bytea).
@@ -109,6 +118,10 @@ struct pg_conn {
   struct store_tx tx; /* first */
   PGconn *conn;
   bool failed; /* a statement failed: the transaction is aborted */
+  /* The next statement may be re-sent on a fresh connection if it fails on
+   * a dead one: true only for the first statement of a borrow that has no
+   * effect (BEGIN, or a read's SELECT); cleared once it ran. */
+  bool may_reset;
   struct pg_conn *next;
 };
 
@@ -187,6 +200,8 @@ static int pg_err(struct pg_conn *c, const PGresult *res, const char *what)
   return VG_IO;
 }
 
+static void pg_quiet(void *arg, const char *msg);
+
 /* Runs sql with a's parameters. Returns the result (caller PQclear()s) and
  * *err = VG_OK, or NULL with *err set. A failure marks the transaction
  * aborted. */
@@ -200,6 +215,21 @@ static PGresult *pg_exec(struct pg_conn *c, const char *sql, const struct pg_arg
   PGresult *res = PQexecParams(c->conn, sql, a ? a->n : 0, NULL, a ? a->v : NULL, a ? a->len : NULL,
                                a ? a->fmt : NULL, 0);
   ExecStatusType s = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+  if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK && c->may_reset &&
+      PQstatus(c->conn) == CONNECTION_BAD) {
+    /* A pooled connection whose server restarted (see the top comment). */
+    PQclear(res);
+    res = NULL;
+    log_warn("store: postgres connection lost (server restarted?); reconnecting");
+    PQreset(c->conn);
+    if (PQstatus(c->conn) == CONNECTION_OK) {
+      PQsetNoticeProcessor(c->conn, pg_quiet, NULL);
+      res = PQexecParams(c->conn, sql, a ? a->n : 0, NULL, a ? a->v : NULL, a ? a->len : NULL,
+                         a ? a->fmt : NULL, 0);
+    }
+    s = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+  }
+  c->may_reset = false;
   if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) {
     *err = VG_OK;
     return res;
@@ -334,6 +364,7 @@ static void pg_release(struct pg_store *ps, struct pg_conn *c)
     ps->open--;
   } else {
     c->failed = false;
+    c->may_reset = false;
     c->next = ps->idle;
     ps->idle = c;
   }
@@ -345,8 +376,10 @@ static int pg_read_begin(struct store *s, struct store_tx **tx)
 {
   struct pg_conn *c;
   int rc = pg_acquire(PG(s), &c);
-  if (rc == VG_OK)
+  if (rc == VG_OK) {
+    c->may_reset = true; /* a read op's first statement is a SELECT */
     *tx = &c->tx;
+  }
   return rc;
 }
 
@@ -373,6 +406,7 @@ static int pg_run(struct store *s, store_tx_fn fn, void *arg)
   if (rc != VG_OK)
     return rc;
   c->failed = false;
+  c->may_reset = true; /* BEGIN has no effect: safe to re-send */
   rc = pg_simple(c, "BEGIN");
   if (rc == VG_OK) {
     rc = fn(&c->tx, arg);
