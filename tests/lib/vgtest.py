@@ -166,7 +166,9 @@ class _TapResult(unittest.TestResult):
         self.n = 0
 
     def _name(self, test):
-        return f"{type(test).__name__}.{test._testMethodName}"
+        # setUpClass/tearDownClass errors come as an _ErrorHolder.
+        m = getattr(test, "_testMethodName", None)
+        return f"{type(test).__name__}.{m}" if m else str(getattr(test, "description", test))
 
     def addSuccess(self, test):
         self.n += 1
