@@ -20,6 +20,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/buf.h"
+#include "core/io.h"
 #include "core/util.h"
 #include "store/store.h"
 
@@ -1085,6 +1087,96 @@ static void refuses_newer_schema(void **state)
   assert_null(s);
 }
 
+static int add_outbox_row(struct store_tx *tx, void *arg)
+{
+  return store_tx_outbox_add(tx, "test/upgrade", "{\"a\":1}", 1, arg);
+}
+
+static int64_t sql_int(sqlite3 *db, const char *sql)
+{
+  sqlite3_stmt *q = NULL;
+  int64_t v = -1;
+  if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+    v = sqlite3_column_int64(q, 0);
+  sqlite3_finalize(q);
+  return v;
+}
+
+/* A database written by vodgate at schema 3 (tests/data/store-v3.sql) is
+ * brought to the current schema with every row, index and the outbox's
+ * AUTOINCREMENT counter kept, and no json_valid() CHECK left. */
+static void upgrades_schema_3(void **state)
+{
+  const char *src = getenv("VODGATE_SRC");
+  char path[300], fixture[4096];
+  struct buf sql;
+  sqlite3 *db;
+
+  if (src)
+    snprintf(fixture, sizeof(fixture), "%s/tests/data/store-v3.sql", src);
+  else
+    snprintf(fixture, sizeof(fixture), "%.*sdata/store-v3.sql",
+             (int)(strlen(__FILE__) - strlen("unit/test_store.c")), __FILE__);
+  buf_init(&sql, 1 << 20);
+  assert_int_equal(read_file(fixture, &sql), VG_OK);
+  snprintf(path, sizeof(path), "%s/v3.db", tmpdir);
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, sql.ptr, NULL, NULL, NULL), SQLITE_OK);
+  buf_release(&sql);
+  assert_int_equal(sql_int(db, "SELECT max(version) FROM schema_version"), 3);
+  /* The last outbox row gone: the counter (4) is above max(id) (3). */
+  assert_int_equal(sqlite3_exec(db, "DELETE FROM outbox WHERE id = 4", NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(db);
+
+  struct store *s = NULL;
+  int64_t v = 0;
+  assert_int_equal(store_open(path, NULL, &s), VG_OK);
+  assert_int_equal(store_schema_version(s, &v), VG_OK);
+  assert_int_equal(v, STORE_SCHEMA_VERSION);
+  int64_t n = 0;
+  assert_int_equal(store_event_count(s, &n), VG_OK);
+  assert_int_equal(n, 4);
+  struct store_event_record r;
+  assert_int_equal(store_event_get(s, "NewFileUpload/5285890799999000001", &r), VG_OK);
+  assert_non_null(strstr(r.body_json, "\"FileId\": \"5285890799999000001\""));
+  store_event_record_release(&r);
+  struct store_ledger l;
+  assert_int_equal(store_ledger_get_by_upload(s, "01a224a489e1a7af70db8806c60a5986", &l), VG_OK);
+  assert_string_equal(l.state, "blocked");
+  assert_string_equal(l.user_id, "fixture-user");
+  assert_string_equal(l.file_id, "5285890799999000001");
+  store_ledger_release(&l);
+  assert_int_equal(store_ledger_get(s, "5285890799999000002", &l), VG_OK);
+  assert_string_equal(l.state, "passed");
+  store_ledger_release(&l);
+  assert_int_equal(store_outbox_count(s, &n), VG_OK);
+  assert_int_equal(n, 3);
+  assert_int_equal(store_quarantine_count(s, &n), VG_OK);
+  assert_int_equal(n, 1);
+  struct store_session sess;
+  assert_int_equal(store_session_get(s, "01a224a489e1a7af70db8806c60a5986", &sess), VG_OK);
+  store_session_release(&sess);
+  int64_t id = 0;
+  assert_int_equal(store_run(s, add_outbox_row, &id), VG_OK);
+  assert_int_equal(id, 5); /* never 4 again */
+  store_close(s);
+
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN"
+                               " ('event', 'ledger', 'outbox') AND sql LIKE '%json_valid%'"),
+                   0);
+  assert_int_equal(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name"
+                               " IN ('event_file', 'event_received', 'ledger_upload',"
+                               " 'ledger_user', 'outbox_due')"),
+                   5);
+  assert_int_equal(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE name LIKE '%_v4'"), 0);
+  assert_int_equal(sql_int(db, "SELECT count(*) FROM pragma_integrity_check WHERE"
+                               " integrity_check != 'ok'"),
+                   0);
+  sqlite3_close(db);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -1114,6 +1206,7 @@ int main(void)
       cmocka_unit_test(submit_acknowledges_each_write),
       cmocka_unit_test(acknowledged_writes_survive_sigkill),
       cmocka_unit_test(refuses_newer_schema),
+      cmocka_unit_test(upgrades_schema_3),
   };
   return cmocka_run_group_tests_name("store", tests, suite_setup, suite_teardown);
 }
