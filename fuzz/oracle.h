@@ -234,6 +234,54 @@ static inline int oracle_event(const struct vod_event *a, const struct vod_event
   return 0;
 }
 
+/* ev->stored_body (event.h) against jansson: the body's object without its
+ * top-level null and volatile members, or NULL when there are none (for
+ * the types event_parse reads itself). Returns 0 if right. */
+static inline int oracle_stored(const struct vod_event *ev, const char *body, size_t len, char *why,
+                                size_t cap)
+{
+  static const char *const vol[] = {"EventHandle", "Sign", "T", "sign", "t"};
+  json_t *want = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL), *got, *v;
+  const char *k;
+  void *tmp;
+  size_t before;
+  int bad = 0;
+
+  if (!json_is_object(want)) {
+    json_decref(want);
+    snprintf(why, cap, "stored: the body is not an object for jansson");
+    return 1;
+  }
+  before = json_object_size(want);
+  json_object_foreach_safe(want, tmp, k, v)
+  {
+    int drop = json_is_null(v);
+    for (size_t i = 0; i < sizeof(vol) / sizeof(vol[0]); i++)
+      drop |= strcmp(k, vol[i]) == 0;
+    if (drop)
+      json_object_del(want, k);
+  }
+  if (!ev->stored_body) {
+    if (ev->type != EVENT_TYPE_OTHER && json_object_size(want) != before) {
+      snprintf(why, cap, "stored: no copy, but %zu members to leave out",
+               before - json_object_size(want));
+      bad = 1;
+    }
+  } else if (ev->stored_len > len || strlen(ev->stored_body) != ev->stored_len) {
+    snprintf(why, cap, "stored: length %zu (body %zu)", ev->stored_len, len);
+    bad = 1;
+  } else {
+    got = json_loadb(ev->stored_body, ev->stored_len, JSON_REJECT_DUPLICATES, NULL);
+    if (!got || !json_equal(got, want)) {
+      snprintf(why, cap, "stored copy differs: %.120s", ev->stored_body);
+      bad = 1;
+    }
+    json_decref(got);
+  }
+  json_decref(want);
+  return bad;
+}
+
 static inline int event_oracle_diff(const char *body, size_t len,
                                     const struct event_review_policy *pol, char *why, size_t cap)
 {
@@ -248,7 +296,7 @@ static inline int event_oracle_diff(const char *body, size_t len,
     snprintf(why, cap, "rc %d \"%s\" vs jansson %d \"%s\"", rca, ra, rcb, rb);
     bad = 1;
   } else if (rca == VG_OK) {
-    bad = oracle_event(&a, &b, why, cap);
+    bad = oracle_event(&a, &b, why, cap) || oracle_stored(&a, body, len, why, cap);
   }
   event_release(&a);
   event_release(&b);

@@ -252,6 +252,7 @@ void event_release(struct vod_event *ev)
     task_release(ev, &ev->tasks[i]);
   free(ev->tasks);
   free(ev->strings);
+  free(ev->stored_body);
   event_init(ev);
 }
 
@@ -1075,6 +1076,60 @@ static int s_parse_sign(struct pctx *c, int root, struct vod_event *ev)
 
 /* parse_root over tokens; sets c->delegate for the types it leaves to
  * jansson. */
+/* Is top-level member (key k, value k + 1) left out of the stored copy? */
+static bool s_dropped(const struct pctx *c, int k)
+{
+  const struct jscan_tok *v = &c->js->tok[k + 1];
+
+  if (v->type == JSCAN_NULL)
+    return true;
+  for (size_t i = 0; i < ARRAY_SIZE(volatile_keys); i++)
+    if (jscan_str_eq(c->js, k, volatile_keys[i], strlen(volatile_keys[i])))
+      return true;
+  return false;
+}
+
+/* ev->stored_body: the root object's kept members, each copied from the
+ * opening quote of its key to the end of its value (so "key" : value with
+ * the sender's spacing), joined by commas. Never longer than the body. */
+static int s_compact(struct pctx *c, int root, struct vod_event *ev)
+{
+  const struct jscan *js = c->js;
+  const struct jscan_tok *t = js->tok;
+  uint32_t k = (uint32_t)root + 1, j;
+  bool any = false, first = true;
+  char *out, *p;
+
+  for (j = 0; j < t[root].n && !any; j++, k = t[k + 1].next)
+    any = s_dropped(c, (int)k);
+  if (!any)
+    return VG_OK;
+  out = malloc(js->len + 1);
+  if (!out)
+    return fail(c, VG_NOMEM, "no_memory", NULL);
+  p = out;
+  *p++ = '{';
+  k = (uint32_t)root + 1;
+  for (j = 0; j < t[root].n; j++, k = t[k + 1].next) {
+    const struct jscan_tok *v = &t[k + 1];
+    size_t from = t[k].start - 1; /* the key's opening quote */
+    size_t to = v->start + v->len + (v->type == JSCAN_STRING ? 1 : 0);
+
+    if (s_dropped(c, (int)k))
+      continue;
+    if (!first)
+      *p++ = ',';
+    first = false;
+    memcpy(p, js->s + from, to - from);
+    p += to - from;
+  }
+  *p++ = '}';
+  *p = '\0';
+  ev->stored_body = out;
+  ev->stored_len = (size_t)(p - out);
+  return VG_OK;
+}
+
 static int s_parse_root(struct pctx *c, int root, const struct event_review_policy *pol,
                         struct vod_event *ev)
 {
@@ -1116,7 +1171,7 @@ static int s_parse_root(struct pctx *c, int root, const struct event_review_poli
   else
     snprintf(ev->key, sizeof(ev->key), "%s/%s/%s", ev->type_str, ev->task_id, ev->status_str);
   event_review_eval(ev, pol);
-  return VG_OK;
+  return s_compact(c, root, ev);
 }
 
 /* Tokens kept on the stack: a realistic 3 KB event has about 250. */
