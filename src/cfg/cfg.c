@@ -65,6 +65,12 @@ struct cfg {
   size_t nvals, cap;
   char **policies; /* full section names, "policy default" first */
   size_t npol;
+  /* (section, key) -> index into vals + 1 (0: empty), open addressing,
+   * hcap a power of two >= 2 * nvals. Request handlers read several keys
+   * per request: a lookup is one hash, not a walk over every key. Built
+   * while loading (single-threaded); read-only afterwards. */
+  uint32_t *hash;
+  size_t hcap;
 };
 
 /* ---- small helpers ---- */
@@ -124,11 +130,49 @@ static bool policy_name_ok(const char *n)
   return true;
 }
 
+static uint32_t key_hash(const char *section, const char *key)
+{
+  uint32_t h = 2166136261u;
+  for (const unsigned char *p = (const unsigned char *)section; *p; p++)
+    h = (h ^ *p) * 16777619u;
+  h = (h ^ 0xffu) * 16777619u; /* separator: ("a b", "c") != ("a", "b c") */
+  for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+    h = (h ^ *p) * 16777619u;
+  return h;
+}
+
+static void hash_put(struct cfg *c, size_t idx)
+{
+  const struct cfg_val *v = &c->vals[idx];
+  size_t i = key_hash(v->section, v->ki->key) & (c->hcap - 1);
+  while (c->hash[i])
+    i = (i + 1) & (c->hcap - 1);
+  c->hash[i] = (uint32_t)idx + 1;
+}
+
+/* Grows the table (and re-inserts every value) when vals outgrew it. */
+static void hash_fit(struct cfg *c)
+{
+  if (c->hcap >= 2 * c->nvals)
+    return;
+  free(c->hash);
+  c->hcap = 64;
+  while (c->hcap < 4 * c->nvals)
+    c->hcap *= 2;
+  c->hash = xcalloc(c->hcap, sizeof(*c->hash));
+  for (size_t i = 0; i < c->nvals; i++)
+    hash_put(c, i);
+}
+
 static struct cfg_val *find_val(const struct cfg *c, const char *section, const char *key)
 {
-  for (size_t i = 0; i < c->nvals; i++)
-    if (strcmp(c->vals[i].ki->key, key) == 0 && strcmp(c->vals[i].section, section) == 0)
-      return &c->vals[i];
+  if (!c->hcap)
+    return NULL;
+  for (size_t i = key_hash(section, key) & (c->hcap - 1); c->hash[i]; i = (i + 1) & (c->hcap - 1)) {
+    struct cfg_val *v = &c->vals[c->hash[i] - 1];
+    if (strcmp(v->ki->key, key) == 0 && strcmp(v->section, section) == 0)
+      return v;
+  }
   return NULL;
 }
 
@@ -159,6 +203,10 @@ static void add_section(struct cfg *c, const char *section)
     v->ki = &s[i];
     v->section = xstrdup(section);
     snprintf(v->source, sizeof(v->source), "default");
+    if (c->hcap >= 2 * c->nvals)
+      hash_put(c, c->nvals - 1);
+    else
+      hash_fit(c);
   }
   if (strcmp(ss, "policy") == 0) {
     c->policies = xrealloc(c->policies, (c->npol + 1) * sizeof(char *));
@@ -202,6 +250,7 @@ static void cfg_free(struct cfg *c)
     free(c->policies[i]);
   free(c->policies);
   free(c->vals);
+  free(c->hash);
   free(c->path);
   free(c);
 }

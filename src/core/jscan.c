@@ -633,9 +633,14 @@ int jscan_get(const struct jscan *js, int obj, const char *key)
   if (obj < 0 || t[obj].type != JSCAN_OBJECT)
     return -1;
   k = (uint32_t)obj + 1;
-  for (uint32_t j = 0; j < t[obj].n; j++, k = t[k + 1].next)
-    if (jscan_str_eq(js, (int)k, key, klen))
+  for (uint32_t j = 0; j < t[obj].n; j++, k = t[k + 1].next) {
+    if (!(t[k].flags & JSCAN_ESCAPED)) { /* the common case, inline */
+      if (t[k].len == klen && memcmp(js->s + t[k].start, key, klen) == 0)
+        return (int)k + 1;
+    } else if (jscan_str_eq(js, (int)k, key, klen)) {
       return (int)k + 1;
+    }
+  }
   return -1;
 }
 

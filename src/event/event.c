@@ -1076,17 +1076,24 @@ static int s_parse_sign(struct pctx *c, int root, struct vod_event *ev)
 
 /* parse_root over tokens; sets c->delegate for the types it leaves to
  * jansson. */
-/* Is top-level member (key k, value k + 1) left out of the stored copy? */
-static bool s_dropped(const struct pctx *c, int k)
+/* Is key token k one of volatile_keys? Raw keys of another length are
+ * told apart without comparing (the names have 1, 4 or 11 bytes). */
+static bool s_volatile(const struct pctx *c, int k)
 {
-  const struct jscan_tok *v = &c->js->tok[k + 1];
+  const struct jscan_tok *t = &c->js->tok[k];
 
-  if (v->type == JSCAN_NULL)
-    return true;
+  if (!(t->flags & JSCAN_ESCAPED) && t->len != 1 && t->len != 4 && t->len != 11)
+    return false;
   for (size_t i = 0; i < ARRAY_SIZE(volatile_keys); i++)
     if (jscan_str_eq(c->js, k, volatile_keys[i], strlen(volatile_keys[i])))
       return true;
   return false;
+}
+
+/* Is top-level member (key k, value k + 1) left out of the stored copy? */
+static bool s_dropped(const struct pctx *c, int k)
+{
+  return c->js->tok[k + 1].type == JSCAN_NULL || s_volatile(c, k);
 }
 
 /* ev->stored_body: the root object's kept members, each copied from the
@@ -1148,8 +1155,12 @@ static int s_parse_root(struct pctx *c, int root, const struct event_review_poli
     return fail(c, VG_INVALID, "unknown_format", NULL);
   }
   ev->format = legacy ? EVENT_FORMAT_LEGACY : EVENT_FORMAT_V3;
-  for (size_t i = 0; i < ARRAY_SIZE(volatile_keys); i++)
-    ev->has_volatile_keys |= jscan_get(c->js, root, volatile_keys[i]) >= 0;
+  {
+    const struct jscan_tok *t = c->js->tok;
+    uint32_t k = (uint32_t)root + 1;
+    for (uint32_t j = 0; j < t[root].n && !ev->has_volatile_keys; j++, k = t[k + 1].next)
+      ev->has_volatile_keys = s_volatile(c, (int)k);
+  }
   tv = s_member(c, root, legacy ? "eventType" : "EventType");
   if (!JS_IS(c, tv, JSCAN_STRING))
     return fail(c, VG_INVALID, "bad_type", legacy ? "eventType" : "EventType");

@@ -683,7 +683,7 @@ static struct http_rctx *rctx_new(struct http_server *s, struct MHD_Connection *
     snprintf(rc->rid, sizeof(rc->rid), "%s", xid);
   } else {
     unsigned char r[16];
-    random_bytes(r, sizeof(r));
+    random_small(r, sizeof(r));
     hex_encode(r, sizeof(r), rc->rid);
   }
   buf_init(&rc->body, 0);
