@@ -212,11 +212,8 @@ int cmd_inspect(int argc, char **argv)
   buf_init(&in, SIG_MAX_ENCODED + SIG_MAX_ENCODED / 64 + 8);
   if (strcmp(argv[optind], "-") == 0) {
     int r = read_file("/dev/stdin", &in);
-    if (r == VG_TOOBIG) {
-      /* sig_parse() rejects any length over SIG_MAX_ENCODED before reading
-       * a byte, so this reports too_long like an over-long argument. */
-      in.len = SIG_MAX_ENCODED + 1;
-    } else if (r) {
+    bool too_long = r == VG_TOOBIG;
+    if (r && !too_long) {
       fprintf(stderr, "vodgate inspect: cannot read stdin: %s\n", strerror(errno));
       buf_release(&in);
       if (key) {
@@ -230,6 +227,12 @@ int cmd_inspect(int argc, char **argv)
       in.len--;
     text = in.ptr;
     text_len = in.len;
+    /* More than the buffer holds: sig_parse() rejects any length over
+     * SIG_MAX_ENCODED before reading a byte, so this reports too_long like
+     * an over-long argument. (in.len is what was read, maybe less than the
+     * length given here: nothing past it is read.) */
+    if (too_long)
+      text_len = SIG_MAX_ENCODED + 1;
   } else {
     text = argv[optind];
     text_len = strlen(text);

@@ -4,6 +4,8 @@ import base64
 import hashlib
 import hmac
 import json
+import subprocess
+import time
 import os
 import unittest
 
@@ -220,6 +222,18 @@ class Inspect(unittest.TestCase):
         self.assertEqual([w["code"] for w in j["warnings"]], ["base64_linebreaks"])
         p = inspect("--json", "-", input="A" * 20000, check=1)
         self.assertEqual(json.loads(p.stdout)["reason"], "too_long")
+        # A line break read before the limit was passed must not turn an
+        # over-long input into a parse of what was read so far: the first
+        # write ends in "\n" at byte 12001 and is read whole (8192 + 3809)
+        # before the rest arrives (this once gave bad_base64).
+        p = subprocess.Popen([vgtest.BIN, "inspect", "--json", "-"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        p.stdin.write("%" * 12000 + "\n")
+        p.stdin.flush()
+        time.sleep(0.3)
+        p.stdin.write("%" * 8000)
+        out, _ = p.communicate(timeout=30)
+        self.assertEqual((p.returncode, json.loads(out)["reason"]), (1, "too_long"))
 
     def test_failure_reasons_and_exit_codes(self):
         def reason(sig, now=NOW, env=KEYENV):
