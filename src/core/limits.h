@@ -101,12 +101,18 @@
  * group; 256 keeps one transaction's WAL growth and latency small while
  * already amortising the fsync ~100x (STACK.md 3.4). */
 #define STORE_MAX_GROUP 256
-/* SQLite WAL pages before the writer checkpoints them into the database
- * (SQLite's default: 1000). The checkpoint runs on the writer, so every
- * request waiting for the next commit waits for it too: 256 pages (1 MiB)
- * keep each one to a few ms. Measured with 64 event senders: p99 22 ms at
- * 1000, 41 ms at 10000, 8 ms at 256 and 128, throughput slightly up. */
+/* SQLite WAL pages before a checkpoint copies them into the database
+ * (SQLite's default: 1000). Measured with 64 event senders when the
+ * checkpoint still ran on the writer (every waiting request waited for
+ * it): p99 22 ms at 1000, 41 ms at 10000, 8 ms at 256 and 128. It now
+ * runs on the checkpoint thread (store_sqlite.c); small, frequent
+ * checkpoints still keep each one short. */
 #define STORE_WAL_AUTOCHECKPOINT 256
+/* Past this many WAL pages (16 MiB) the SQLite writer checkpoints itself
+ * instead of leaving it to the checkpoint thread (store_sqlite.c,
+ * sq_wal_hook): under unbroken load a passive checkpoint may never find
+ * the WAL fully copied, and the WAL must not grow without bound. */
+#define STORE_WAL_CHECKPOINT_HARD 4096
 /* SQLite busy_timeout: only other processes (a CLI `token add` while the
  * daemon runs) can hold the write lock; they hold it for milliseconds. */
 #define STORE_BUSY_TIMEOUT_MS 5000

@@ -27,9 +27,6 @@
 #include "core/util.h"
 #include "store/store_impl.h"
 
-#define SQ_STR_(x) #x
-#define SQ_STR(x)  SQ_STR_(x)
-
 /* Schema migrations: element i brings the schema from version i to i+1.
  * Never edit a released migration; append a new one. */
 static const char *const sq_migrations[] = {
@@ -334,6 +331,15 @@ struct sq_store {
 
   pthread_mutex_t rmu;  /* guards idle */
   struct sq_conn *idle; /* idle reader connections */
+
+  /* The checkpointer (see sq_wal_hook): its own connection and thread. */
+  pthread_mutex_t ckmu; /* guards ck_pending, ck_stop */
+  pthread_cond_t ck_cv; /* the checkpointer waits for work */
+  bool ck_pending;      /* the WAL passed STORE_WAL_AUTOCHECKPOINT pages */
+  bool ck_stop;
+  bool ck_started;
+  pthread_t ckpt;
+  sqlite3 *ckdb;
 };
 
 #define SQ(s)    ((struct sq_store *)(s))
@@ -402,21 +408,18 @@ static int sq_conn_open(struct sq_store *ss, bool writer, struct sq_conn **out)
   }
   sqlite3_extended_result_codes(c->db, 1);
   sqlite3_busy_timeout(c->db, STORE_BUSY_TIMEOUT_MS);
-  const char *pragmas =
-      writer ? (ss->opt.sync_normal ? "PRAGMA journal_mode = WAL;"
-                                      "PRAGMA synchronous = NORMAL;"
-                                      "PRAGMA foreign_keys = ON;"
-                                    : "PRAGMA journal_mode = WAL;"
-                                      "PRAGMA synchronous = FULL;"
-                                      "PRAGMA wal_autocheckpoint = " SQ_STR(
-                                          STORE_WAL_AUTOCHECKPOINT) ";"
-                                                                    "PRAGMA foreign_keys = ON;")
-             /* Readers do point lookups and short listings: a
-              * 1 MiB page cache each (default 2 MiB) keeps
-              * the resident size small with many threads. */
-             : "PRAGMA query_only = ON;"
-               "PRAGMA cache_size = -1024;"
-               "PRAGMA foreign_keys = ON;";
+  const char *pragmas = writer ? (ss->opt.sync_normal ? "PRAGMA journal_mode = WAL;"
+                                                        "PRAGMA synchronous = NORMAL;"
+                                                        "PRAGMA foreign_keys = ON;"
+                                                      : "PRAGMA journal_mode = WAL;"
+                                                        "PRAGMA synchronous = FULL;"
+                                                        "PRAGMA foreign_keys = ON;")
+                               /* Readers do point lookups and short listings: a
+                                * 1 MiB page cache each (default 2 MiB) keeps
+                                * the resident size small with many threads. */
+                               : "PRAGMA query_only = ON;"
+                                 "PRAGMA cache_size = -1024;"
+                                 "PRAGMA foreign_keys = ON;";
   if (sq_exec(c, pragmas) != VG_OK) {
     sq_conn_free(c);
     return VG_IO;
@@ -639,6 +642,100 @@ static void sq_run_group(struct sq_conn *c, struct sq_req *group)
       if (p->rc == VG_OK)
         p->rc = VG_IO;
   }
+}
+
+/*
+ * Checkpoints run beside the writer, not in it. SQLite's automatic
+ * checkpoint runs in the committing connection: the writer copied the WAL
+ * into the database and fsynced both while every request queued behind it
+ * waited (with 3 KB events, one commit in ten or so; with a slow disk,
+ * milliseconds each). Instead, after each commit this hook (run by the
+ * writer thread) wakes the checkpointer thread once the WAL holds
+ * STORE_WAL_AUTOCHECKPOINT pages; it runs PASSIVE checkpoints on its own
+ * connection while the writer goes on appending. A passive checkpoint
+ * copies what it can and never blocks the writer, but the WAL is only
+ * reused from its start when a checkpoint copied everything before the
+ * next write; under unbroken load that may not happen, so past
+ * STORE_WAL_CHECKPOINT_HARD pages the writer checkpoints itself as SQLite
+ * did (by then most pages are copied already) and the WAL stays bounded.
+ */
+static int sq_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+  struct sq_store *ss = arg;
+
+  if (pages >= STORE_WAL_CHECKPOINT_HARD || !ss->ck_started) {
+    if (pages >= STORE_WAL_AUTOCHECKPOINT)
+      (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    return SQLITE_OK;
+  }
+  if (pages >= STORE_WAL_AUTOCHECKPOINT) {
+    pthread_mutex_lock(&ss->ckmu);
+    if (!ss->ck_pending) {
+      ss->ck_pending = true;
+      pthread_cond_signal(&ss->ck_cv);
+    }
+    pthread_mutex_unlock(&ss->ckmu);
+  }
+  return SQLITE_OK;
+}
+
+static void *sq_ckpt_main(void *arg)
+{
+  struct sq_store *ss = arg;
+
+  pthread_mutex_lock(&ss->ckmu);
+  for (;;) {
+    while (!ss->ck_pending && !ss->ck_stop)
+      pthread_cond_wait(&ss->ck_cv, &ss->ckmu);
+    if (ss->ck_stop)
+      break;
+    ss->ck_pending = false;
+    pthread_mutex_unlock(&ss->ckmu);
+    int rc = sqlite3_wal_checkpoint_v2(ss->ckdb, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+      log_warn("store: checkpoint: %s", sqlite3_errmsg(ss->ckdb));
+    pthread_mutex_lock(&ss->ckmu);
+  }
+  pthread_mutex_unlock(&ss->ckmu);
+  return NULL;
+}
+
+/* Opens the checkpointer's connection and starts its thread. On failure
+ * the writer keeps checkpointing itself (logged; not fatal). */
+static void sq_ckpt_start(struct sq_store *ss)
+{
+  int rc = sqlite3_open_v2(ss->path, &ss->ckdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+  char *msg = NULL;
+
+  if (rc == SQLITE_OK)
+    rc = sqlite3_exec(
+        ss->ckdb, ss->opt.sync_normal ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL",
+        NULL, NULL, &msg);
+  if (rc == SQLITE_OK)
+    rc = pthread_create(&ss->ckpt, NULL, sq_ckpt_main, ss) == 0 ? SQLITE_OK : SQLITE_ERROR;
+  if (rc != SQLITE_OK) {
+    log_warn("store: no checkpoint thread (%s); the writer checkpoints",
+             msg ? msg : sqlite3_errstr(rc));
+    sqlite3_free(msg);
+    sqlite3_close(ss->ckdb);
+    ss->ckdb = NULL;
+    return;
+  }
+  ss->ck_started = true;
+}
+
+static void sq_ckpt_stop(struct sq_store *ss)
+{
+  if (ss->ck_started) {
+    pthread_mutex_lock(&ss->ckmu);
+    ss->ck_stop = true;
+    pthread_cond_signal(&ss->ck_cv);
+    pthread_mutex_unlock(&ss->ckmu);
+    pthread_join(ss->ckpt, NULL);
+    ss->ck_started = false;
+  }
+  sqlite3_close(ss->ckdb);
+  ss->ckdb = NULL;
 }
 
 static void *sq_writer_main(void *arg)
@@ -1253,6 +1350,9 @@ static void sq_close(struct store *s)
   pthread_cond_signal(&ss->work_cv);
   pthread_mutex_unlock(&ss->mu);
   pthread_join(ss->writer, NULL); /* the writer drains the queue first */
+  sq_ckpt_stop(ss);
+  pthread_mutex_destroy(&ss->ckmu);
+  pthread_cond_destroy(&ss->ck_cv);
   while (ss->idle) {
     struct sq_conn *c = ss->idle;
     ss->idle = c->next;
@@ -1373,9 +1473,16 @@ int store_sqlite_open(const char *path, const struct store_options *opt, struct 
   pthread_mutex_init(&ss->mu, NULL);
   pthread_mutex_init(&ss->rmu, NULL);
   pthread_cond_init(&ss->work_cv, NULL);
+  pthread_mutex_init(&ss->ckmu, NULL);
+  pthread_cond_init(&ss->ck_cv, NULL);
+  sq_ckpt_start(ss);
+  sqlite3_wal_hook(ss->wconn->db, sq_wal_hook, ss);
   int err = pthread_create(&ss->writer, NULL, sq_writer_main, ss);
   if (err) {
     log_error("store: cannot start the writer thread: %s", strerror(err));
+    sq_ckpt_stop(ss);
+    pthread_mutex_destroy(&ss->ckmu);
+    pthread_cond_destroy(&ss->ck_cv);
     pthread_mutex_destroy(&ss->mu);
     pthread_mutex_destroy(&ss->rmu);
     pthread_cond_destroy(&ss->work_cv);
