@@ -11,10 +11,12 @@
  *
  * Redirection for tests and local development: --emulator HOST:PORT sends
  * every VOD and COS request there over plain HTTP with the production Host
- * names (CURLOPT_CONNECT_TO), so the emulator sees what VOD would.
- * libcurl is used directly here until src/net/http_client lands.
+ * names (http_client_opts.connect_to), so the emulator sees what VOD would.
+ *
+ * HTTP goes through net/http_client: one client for the signature service
+ * and one for VOD and COS on the main thread, and one per part-upload
+ * thread (a client is single-threaded), each keeping its connection alive.
  */
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -34,13 +36,15 @@
 #include "core/io.h"
 #include "core/util.h"
 #include "emu/cos_auth.h"
+#include "net/http_client.h"
 
 #define UP_DEFAULT_PART    (8u * 1024 * 1024) /* above it: multipart */
 #define UP_MIN_PART        (1024u * 1024)     /* COS needs >= 1 MiB but the last */
 #define UP_MAX_PART        (64u * 1024 * 1024)
 #define UP_MAX_PARALLEL    16
 #define UP_MAX_RESPONSE    (4u * 1024 * 1024)
-#define UP_REQUEST_TIMEOUT 300L
+#define UP_REQUEST_TIMEOUT 300000L /* ms: one part of up to 64 MiB on a slow link */
+#define UP_CONNECT_TIMEOUT 10000L  /* ms */
 #define UP_ATTEMPTS        3
 
 struct up {
@@ -49,6 +53,7 @@ struct up {
   char ugc_base[256];
   const char *scheme; /* "https" or "http" (emulator) */
   char connect_to[300];
+  struct http_client *sig_hc, *vod_hc; /* main thread's */
   uint64_t part_size;
   unsigned parallel;
   bool progress;
@@ -91,94 +96,61 @@ static void upload_usage(FILE *f)
 
 /* ---- HTTP ---- */
 
-struct resp {
-  struct buf body;
-  char etag[64];
-  long status;
-};
-
-static size_t on_body(char *p, size_t sz, size_t n, void *ud)
+/* A client for the signature service (vod false) or for VOD and COS (vod:
+ * the emulator redirection applies). Free with http_client_free. */
+static struct http_client *up_client(const struct up *u, bool vod)
 {
-  struct resp *r = ud;
-  return buf_append(&r->body, p, sz * n) == VG_OK ? sz * n : 0;
+  return http_client_new(&(struct http_client_opts){
+      .connect_timeout_ms = UP_CONNECT_TIMEOUT,
+      .timeout_ms = UP_REQUEST_TIMEOUT,
+      .max_body = UP_MAX_RESPONSE,
+      .user_agent = "vodgate-upload/" VODGATE_VERSION,
+      .connect_to = vod && u->connect_to[0] ? u->connect_to : NULL,
+  });
 }
 
-static size_t on_header(char *p, size_t sz, size_t n, void *ud)
+/* One request. Returns 0 when a response arrived (any status; the caller
+ * releases r), -1 on a transport error (msg written, r released). */
+static int http_do(struct http_client *hc, const char *method, const char *url,
+                   const char *const *hdrs, size_t nh, const void *body, size_t len,
+                   struct http_client_resp *r, char *msg, size_t msgsz)
 {
-  struct resp *r = ud;
-  size_t len = sz * n;
-  if (len > 5 && strncasecmp(p, "ETag:", 5) == 0) {
-    size_t i = 5, o = 0;
-    while (i < len && (p[i] == ' ' || p[i] == '"'))
-      i++;
-    while (i < len && p[i] != '"' && p[i] != '\r' && p[i] != '\n' && o + 1 < sizeof(r->etag))
-      r->etag[o++] = p[i++];
-    r->etag[o] = '\0';
-  }
-  return len;
-}
-
-/* One request. vod: apply the emulator redirection. Returns 0 when a
- * response arrived (any status), -1 on a transport error (msg written). */
-static int http_do(const struct up *u, bool vod, const char *method, const char *url,
-                   struct curl_slist *hdrs, const void *body, size_t len, struct resp *r, char *msg,
-                   size_t msgsz)
-{
-  CURL *c = curl_easy_init();
-  struct curl_slist *ct = NULL;
-  CURLcode rc;
-
-  buf_init(&r->body, UP_MAX_RESPONSE);
-  r->etag[0] = '\0';
-  r->status = 0;
-  if (!c) {
-    snprintf(msg, msgsz, "libcurl init failed");
+  if (http_client_request(hc, method, url, hdrs, nh, body, len, 0, r) != VG_OK) {
+    snprintf(msg, msgsz, "%.200s: %.250s", url, r->error); /* both fit in 512 */
+    http_client_resp_release(r);
     return -1;
   }
-  curl_easy_setopt(c, CURLOPT_URL, url);
-  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-  if (body) {
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-  }
-  hdrs = curl_slist_append(hdrs, "Expect:");
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-  if (vod && u->connect_to[0]) {
-    ct = curl_slist_append(NULL, u->connect_to);
-    curl_easy_setopt(c, CURLOPT_CONNECT_TO, ct);
-  }
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, UP_REQUEST_TIMEOUT);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "vodgate-upload/" VODGATE_VERSION);
-  rc = curl_easy_perform(c);
-  if (rc == CURLE_OK)
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-  else
-    snprintf(msg, msgsz, "%s: %s", url, curl_easy_strerror(rc));
-  curl_slist_free_all(hdrs);
-  curl_slist_free_all(ct);
-  curl_easy_cleanup(c);
-  if (rc != CURLE_OK) {
-    buf_release(&r->body);
-    return -1;
-  }
-  if (buf_append(&r->body, "", 1) == VG_OK)
-    r->body.len--;
   return 0;
+}
+
+/* The ETag of a COS answer without its quotes into out[33]; false unless
+ * it is 32 characters (an MD5 in hex). */
+static bool resp_etag(const struct http_client_resp *r, char out[33])
+{
+  char v[64];
+  const char *p = v;
+  size_t n;
+
+  if (http_client_resp_header(r, "ETag", v, sizeof(v)) != VG_OK)
+    return false;
+  while (*p == '"')
+    p++;
+  n = strcspn(p, "\"");
+  if (n != 32)
+    return false;
+  memcpy(out, p, 32);
+  out[32] = '\0';
+  return true;
 }
 
 /* ---- signature service ---- */
 
 static char *get_signature(struct up *u)
 {
-  struct curl_slist *h = NULL;
-  struct resp r;
+  struct http_client_resp r;
   char auth[8300], msg[512];
+  const char *h[2] = {auth, "Content-Type: application/json"};
+  int rc;
   json_t *req = json_object(), *j;
   char *body, *sig = NULL;
 
@@ -187,10 +159,9 @@ static char *get_signature(struct up *u)
   body = json_dumps(req, JSON_COMPACT);
   json_decref(req);
   snprintf(auth, sizeof(auth), "Authorization: Bearer %s", u->token);
-  h = curl_slist_append(h, auth);
+  rc = http_do(u->sig_hc, "POST", u->sig_url, h, 2, body, strlen(body), &r, msg, sizeof(msg));
   secure_zero(auth, sizeof(auth));
-  h = curl_slist_append(h, "Content-Type: application/json");
-  if (http_do(u, false, "POST", u->sig_url, h, body, strlen(body), &r, msg, sizeof(msg))) {
+  if (rc) {
     fprintf(stderr, "vodgate upload: signature service: %s\n", msg);
     free(body);
     return NULL;
@@ -214,7 +185,7 @@ static char *get_signature(struct up *u)
                 : "(no message)");
   }
   json_decref(j);
-  buf_release(&r.body);
+  http_client_resp_release(&r);
   return sig;
 }
 
@@ -238,16 +209,16 @@ static const char *ugc_explain(long long code, const char *message)
  * printing the error. */
 static json_t *ugc_call(struct up *u, const char *action, json_t *req, long long *code_out)
 {
+  static const char *const hdrs[] = {"Content-Type: application/json"};
   char url[512], msg[512];
-  struct resp r;
+  struct http_client_resp r;
   char *body = json_dumps(req, JSON_COMPACT);
   json_t *j, *data = NULL;
   long long code;
 
   *code_out = -1;
   snprintf(url, sizeof(url), "%s/v3/index.php?Action=%s", u->ugc_base, action);
-  if (http_do(u, true, "POST", url, curl_slist_append(NULL, "Content-Type: application/json"), body,
-              strlen(body), &r, msg, sizeof(msg))) {
+  if (http_do(u->vod_hc, "POST", url, hdrs, 1, body, strlen(body), &r, msg, sizeof(msg))) {
     fprintf(stderr, "vodgate upload: %s: %s\n", action, msg);
     free(body);
     return NULL;
@@ -264,7 +235,7 @@ static json_t *ugc_call(struct up *u, const char *action, json_t *req, long long
             r.status, code, m ? m : "", ugc_explain(code, m));
   }
   json_decref(j);
-  buf_release(&r.body);
+  http_client_resp_release(&r);
   return data;
 }
 
@@ -283,22 +254,26 @@ static int pct_append(struct buf *b, const char *s, bool keep_slash)
   return 0;
 }
 
-/* One signed COS request. query: raw "k=v&k" (keys already lower-case),
- * plist: its signed key list. */
-static int cos_do(struct up *u, const char *method, const char *path, const char *query,
-                  const char *plist, const void *body, size_t len, const char *ctype,
-                  struct resp *r, char *msg, size_t msgsz)
+/* One signed COS request on hc. query: raw "k=v&k" (keys already
+ * lower-case), plist: its signed key list. */
+static int cos_do(struct up *u, struct http_client *hc, const char *method, const char *path,
+                  const char *query, const char *plist, const void *body, size_t len,
+                  const char *ctype, struct http_client_resp *r, char *msg, size_t msgsz)
 {
   struct cos_auth a;
-  struct buf p, url, h;
+  struct buf p, url, h, ht, hct;
   char sig[41];
-  struct curl_slist *hl = NULL;
+  const char *hl[3];
+  size_t nh = 0;
   int rc = -1;
 
   memset(&a, 0, sizeof(a));
+  memset(r, 0, sizeof(*r));
   buf_init(&p, 4096);
   buf_init(&url, 8192);
   buf_init(&h, 8192);
+  buf_init(&ht, 8192);
+  buf_init(&hct, 8192);
   snprintf(a.ak, sizeof(a.ak), "%s", u->ak);
   snprintf(a.key_time, sizeof(a.key_time), "%lld;%lld", (long long)u->key_start,
            (long long)u->key_end);
@@ -324,26 +299,24 @@ static int cos_do(struct up *u, const char *method, const char *path, const char
     snprintf(msg, msgsz, "URL too long");
     goto out;
   }
-  hl = curl_slist_append(hl, h.ptr);
-  buf_reset(&h);
-  if (buf_printf(&h, "x-cos-security-token: %s", u->token_cos) == VG_OK)
-    hl = curl_slist_append(hl, h.ptr);
-  if (ctype) {
-    buf_reset(&h);
-    if (buf_printf(&h, "Content-Type: %s", ctype) == VG_OK)
-      hl = curl_slist_append(hl, h.ptr);
-  } else {
-    hl = curl_slist_append(hl, "Content-Type:");
-  }
-  rc = http_do(u, true, method, url.ptr, hl, body ? body : "", len, r, msg, msgsz);
+  hl[nh++] = h.ptr;
+  if (buf_printf(&ht, "x-cos-security-token: %s", u->token_cos) == VG_OK)
+    hl[nh++] = ht.ptr;
+  if (!ctype)
+    hl[nh++] = "Content-Type:"; /* not libcurl's default for a body */
+  else if (buf_printf(&hct, "Content-Type: %s", ctype) == VG_OK)
+    hl[nh++] = hct.ptr;
+  rc = http_do(hc, method, url.ptr, hl, nh, body ? body : "", len, r, msg, msgsz);
 out:
   buf_release(&p);
   buf_release(&url);
   buf_release(&h);
+  buf_release(&ht);
+  buf_release(&hct);
   return rc;
 }
 
-static void cos_fail(struct up *u, const char *what, struct resp *r)
+static void cos_fail(struct up *u, const char *what, const struct http_client_resp *r)
 {
   const char *b = r->body.ptr ? r->body.ptr : "";
   const char *c = strstr(b, "<Code>"), *ce = c ? strstr(c, "</Code>") : NULL;
@@ -389,6 +362,7 @@ static void *part_worker(void *arg)
 {
   struct up *u = arg;
   char *chunk = xmalloc(u->part_size);
+  struct http_client *hc = up_client(u, true);
 
   for (;;) {
     size_t i;
@@ -405,30 +379,30 @@ static void *part_worker(void *arg)
     off = (uint64_t)i * u->part_size;
     len = u->size - off < u->part_size ? u->size - off : u->part_size;
     if (read_range(u->fd, off, (size_t)len, chunk)) {
-      struct resp r = {.status = 0};
+      struct http_client_resp r = {.status = 0};
       cos_fail(u, "read of the file", &r);
       break;
     }
     {
-      char q[300], msg[512];
-      struct resp r;
+      char q[300], msg[512], etag[33];
+      struct http_client_resp r;
       bool ok = false;
       snprintf(q, sizeof(q), "partNumber=%zu&uploadId=%s", i + 1, u->cos_upload_id);
       for (int t = 0; t < UP_ATTEMPTS && !ok; t++) {
-        if (cos_do(u, "PUT", u->media_path, q, "partnumber;uploadid", chunk, (size_t)len, NULL, &r,
-                   msg, sizeof(msg)))
+        if (cos_do(u, hc, "PUT", u->media_path, q, "partnumber;uploadid", chunk, (size_t)len, NULL,
+                   &r, msg, sizeof(msg)))
           continue;
-        ok = r.status == 200 && strlen(r.etag) == 32;
+        ok = r.status == 200 && resp_etag(&r, etag);
         if (ok) {
           pthread_mutex_lock(&u->mu);
-          memcpy(u->etags[i], r.etag, 33);
+          memcpy(u->etags[i], etag, 33);
           u->done_bytes += len;
           progress(u);
           pthread_mutex_unlock(&u->mu);
         } else if (t + 1 == UP_ATTEMPTS) {
           cos_fail(u, "UploadPart", &r);
         }
-        buf_release(&r.body);
+        http_client_resp_release(&r);
       }
       if (!ok) {
         pthread_mutex_lock(&u->mu);
@@ -443,6 +417,7 @@ static void *part_worker(void *arg)
     }
   }
   free(chunk);
+  http_client_free(hc);
   return NULL;
 }
 
@@ -479,7 +454,7 @@ static void save_state(const struct up *u, const struct stat *st)
 static int upload_media(struct up *u, const struct stat *st)
 {
   char msg[512];
-  struct resp r;
+  struct http_client_resp r;
 
   if (u->size <= u->part_size) {
     char *data = xmalloc(u->size ? u->size : 1);
@@ -490,14 +465,14 @@ static int upload_media(struct up *u, const struct stat *st)
       return -1;
     }
     for (int t = 0; t < UP_ATTEMPTS && rc; t++) {
-      if (cos_do(u, "PUT", u->media_path, "", "", data, (size_t)u->size, NULL, &r, msg,
+      if (cos_do(u, u->vod_hc, "PUT", u->media_path, "", "", data, (size_t)u->size, NULL, &r, msg,
                  sizeof(msg)))
         continue;
       if (r.status == 200)
         rc = 0;
       else if (t + 1 == UP_ATTEMPTS)
         cos_fail(u, "PutObject", &r);
-      buf_release(&r.body);
+      http_client_resp_release(&r);
     }
     free(data);
     if (rc && !u->failed)
@@ -512,7 +487,8 @@ static int upload_media(struct up *u, const struct stat *st)
     /* Resume: which parts does COS have? */
     char q[200];
     snprintf(q, sizeof(q), "uploadId=%s", u->cos_upload_id);
-    if (cos_do(u, "GET", u->media_path, q, "uploadid", NULL, 0, NULL, &r, msg, sizeof(msg)) == 0) {
+    if (cos_do(u, u->vod_hc, "GET", u->media_path, q, "uploadid", NULL, 0, NULL, &r, msg,
+               sizeof(msg)) == 0) {
       if (r.status == 200) {
         const char *p = r.body.ptr;
         char num[16], etag[80];
@@ -531,26 +507,26 @@ static int upload_media(struct up *u, const struct stat *st)
       } else {
         u->cos_upload_id[0] = '\0'; /* gone: start a new multipart upload */
       }
-      buf_release(&r.body);
+      http_client_resp_release(&r);
     }
   }
   if (!u->cos_upload_id[0]) {
     const char *p;
     memset(u->etags, 0, u->nparts * sizeof(*u->etags));
     u->done_bytes = 0;
-    if (cos_do(u, "POST", u->media_path, "uploads", "uploads", "", 0, "application/octet-stream",
-               &r, msg, sizeof(msg))) {
+    if (cos_do(u, u->vod_hc, "POST", u->media_path, "uploads", "uploads", "", 0,
+               "application/octet-stream", &r, msg, sizeof(msg))) {
       fprintf(stderr, "vodgate upload: %s\n", msg);
       return -1;
     }
     p = r.body.ptr ? r.body.ptr : "";
     if (r.status != 200 || !xml_next(&p, "UploadId", u->cos_upload_id, sizeof(u->cos_upload_id))) {
       cos_fail(u, "InitiateMultipartUpload", &r);
-      buf_release(&r.body);
+      http_client_resp_release(&r);
       fprintf(stderr, "vodgate upload: %s\n", u->fail_msg);
       return -1;
     }
-    buf_release(&r.body);
+    http_client_resp_release(&r);
     save_state(u, st);
   }
   progress(u);
@@ -582,13 +558,13 @@ static int upload_media(struct up *u, const struct stat *st)
     if (buf_printf(&x, "</CompleteMultipartUpload>") != VG_OK)
       abort();
     snprintf(q, sizeof(q), "uploadId=%s", u->cos_upload_id);
-    if (cos_do(u, "POST", u->media_path, q, "uploadid", x.ptr, x.len, "application/xml", &r, msg,
-               sizeof(msg)) == 0) {
+    if (cos_do(u, u->vod_hc, "POST", u->media_path, q, "uploadid", x.ptr, x.len, "application/xml",
+               &r, msg, sizeof(msg)) == 0) {
       if (r.status == 200)
         rc = 0;
       else
         cos_fail(u, "CompleteMultipartUpload", &r);
-      buf_release(&r.body);
+      http_client_resp_release(&r);
     }
     buf_release(&x);
     if (rc)
@@ -729,11 +705,12 @@ static int run_upload(struct up *u)
     fputc('\n', stderr);
   if (u->cover && u->cover_path[0]) {
     struct buf cb;
-    struct resp r;
+    struct http_client_resp r;
     char msg[512];
     buf_init(&cb, 64u * 1024 * 1024);
-    if (read_file(u->cover, &cb) || cos_do(u, "PUT", u->cover_path, "", "", cb.ptr ? cb.ptr : "",
-                                           cb.len, NULL, &r, msg, sizeof(msg))) {
+    if (read_file(u->cover, &cb) ||
+        cos_do(u, u->vod_hc, "PUT", u->cover_path, "", "", cb.ptr ? cb.ptr : "", cb.len, NULL, &r,
+               msg, sizeof(msg))) {
       fprintf(stderr, "vodgate upload: cover: cannot upload %s\n", u->cover);
       buf_release(&cb);
       goto out;
@@ -742,10 +719,10 @@ static int run_upload(struct up *u)
     if (r.status != 200) {
       cos_fail(u, "PutObject (cover)", &r);
       fprintf(stderr, "vodgate upload: %s\n", u->fail_msg);
-      buf_release(&r.body);
+      http_client_resp_release(&r);
       goto out;
     }
-    buf_release(&r.body);
+    http_client_resp_release(&r);
   }
   if (!(sig = get_signature(u)))
     goto out;
@@ -857,9 +834,17 @@ int cmd_upload(int argc, char **argv)
   }
   u.progress = isatty(2);
   pthread_mutex_init(&u.mu, NULL);
-  curl_global_init(CURL_GLOBAL_DEFAULT);
-  rc = run_upload(&u);
-  curl_global_cleanup();
+  if (http_client_global_init() != VG_OK) {
+    fprintf(stderr, "vodgate upload: cannot initialise libcurl\n");
+    rc = 1;
+  } else {
+    u.sig_hc = up_client(&u, false);
+    u.vod_hc = up_client(&u, true);
+    rc = run_upload(&u);
+    http_client_free(u.sig_hc);
+    http_client_free(u.vod_hc);
+    http_client_global_cleanup();
+  }
   pthread_mutex_destroy(&u.mu);
   secure_zero(u.token, strlen(u.token));
   free(u.token);

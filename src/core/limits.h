@@ -35,6 +35,10 @@
 #define HTTP_MAX_HEADER_BYTES 16384 /* per connection, all header lines */
 #define HTTP_MAX_BODY_DEFAULT 65536 /* routes that do not set their own */
 #define HTTP_MAX_URL          4096
+/* Outbound (net/http_client.h): the header lines of one response we keep.
+ * VOD, COS and webhook receivers send well under 4 KiB; the rest is room. */
+#define HTTP_CLIENT_MAX_HEADERS 32768
+#define HTTP_CLIENT_MAX_METHOD  16 /* "OPTIONS" is the longest standard one */
 
 /* JSON bodies from outside. */
 #define JSON_MAX_DEPTH 32

@@ -1,11 +1,10 @@
 /*
  * emu.c: the running emulator (see emu.h). The protocol decisions live in
  * the pure core (ugc.c, cos_auth.c, cos_xml.c, sig.c, tc3.c); this file
- * keeps state, touches files, pushes events (libcurl) and answers.
+ * keeps state, touches files, pushes events (net/http_client) and answers.
  */
 #include "emu/emu.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -25,13 +24,15 @@
 #include "emu/cos_auth.h"
 #include "emu/cos_xml.h"
 #include "emu/ugc.h"
+#include "net/http_client.h"
 #include "sig/sig.h"
 #include "tc3/tc3.h"
 
 #define EMU_PULL_MAX      16    /* PullEvents: at most 16 events (VOD doc) */
 #define EMU_LEASE_S       30    /* an unconfirmed handle is redelivered after 30 s */
 #define EMU_POLL_MS       5000  /* PullEvents holds an empty poll up to 5 s */
-#define EMU_PUSH_TIMEOUT  5L    /* VOD's callback timeout, seconds */
+#define EMU_PUSH_TIMEOUT  5000L /* VOD's callback timeout: 5 s */
+#define EMU_PUSH_MAX_BODY 65536 /* of a receiver's answer: VOD reads only the status */
 #define EMU_PUSH_ATTEMPTS 3     /* 1 + 2 retries (VOD doc) */
 #define EMU_SIGN_TTL      600   /* T = now + 10 min, VOD's default */
 #define EMU_MAX_FAIL      16    /* distinct actions with injected failures */
@@ -92,6 +93,7 @@ struct emu {
   pthread_mutex_t mu;
   pthread_cond_t push_cv, poll_cv;
   bool stopping;
+  atomic_bool cancel; /* set by emu_stop: abandons a push in flight */
   pthread_t push_thr, poll_thr;
 
   struct ugc_session **sessions;
@@ -250,41 +252,30 @@ static void event_emit(struct emu *e, json_t *ev)
   pthread_cond_broadcast(&e->push_cv);
 }
 
-static size_t curl_sink(char *ptr, size_t size, size_t nmemb, void *ud)
+/* One POST of body to the callback URL; true on a 2xx answer. */
+static bool push_once(struct emu *e, struct http_client *hc, const char *body, long *status)
 {
-  (void)ptr;
-  (void)ud;
-  return size * nmemb;
-}
+  static const char *const hdrs[] = {"Content-Type: application/json"};
+  struct http_client_resp resp;
+  int rc = http_client_post(hc, e->callback_url, hdrs, 1, body, strlen(body), 0, &resp);
 
-static bool push_once(struct emu *e, const char *body, long *status)
-{
-  CURL *c = curl_easy_init();
-  struct curl_slist *h = NULL;
-  CURLcode rc;
-
-  *status = 0;
-  if (!c)
-    return false;
-  h = curl_slist_append(h, "Content-Type: application/json");
-  curl_easy_setopt(c, CURLOPT_URL, e->callback_url);
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, EMU_PUSH_TIMEOUT);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, curl_sink);
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "vodgate-emulate");
-  rc = curl_easy_perform(c);
-  if (rc == CURLE_OK)
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-  curl_slist_free_all(h);
-  curl_easy_cleanup(c);
-  return rc == CURLE_OK && *status >= 200 && *status < 300;
+  /* A longer answer than EMU_PUSH_MAX_BODY still carries its status, and
+   * the status is all VOD reads. */
+  *status = rc == VG_OK || (rc == VG_TOOBIG && resp.status != 0) ? resp.status : 0;
+  http_client_resp_release(&resp);
+  return *status >= 200 && *status < 300;
 }
 
 static void *push_main(void *arg)
 {
   struct emu *e = arg;
+  /* One client (and kept-alive connection) for this thread's pushes. */
+  struct http_client *hc = http_client_new(&(struct http_client_opts){
+      .timeout_ms = EMU_PUSH_TIMEOUT,
+      .max_body = EMU_PUSH_MAX_BODY,
+      .user_agent = "vodgate-emulate",
+      .cancel = &e->cancel,
+  });
 
   pthread_mutex_lock(&e->mu);
   while (!e->stopping) {
@@ -311,7 +302,7 @@ static void *push_main(void *arg)
           ugc_event_sign(copy, e->sign_key, now_s() + EMU_SIGN_TTL);
         body = json_dumps(copy, JSON_COMPACT);
         json_decref(copy);
-        ok = body && push_once(e, body, &status);
+        ok = body && push_once(e, hc, body, &status);
         free(body);
         log_json(LOG_INFO, json_pack("{s:s,s:s,s:i,s:i,s:b}", "msg", "event push", "event_type",
                                      json_string_value(json_object_get(p->ev, "EventType")),
@@ -329,6 +320,7 @@ static void *push_main(void *arg)
     free(p);
   }
   pthread_mutex_unlock(&e->mu);
+  http_client_free(hc);
   return NULL;
 }
 
@@ -1533,7 +1525,9 @@ int emu_new(const struct emu_opts *o, struct emu **out)
   pthread_mutex_init(&e->mu, NULL);
   pthread_cond_init(&e->push_cv, NULL);
   pthread_cond_init(&e->poll_cv, NULL);
-  curl_global_init(CURL_GLOBAL_DEFAULT);
+  atomic_init(&e->cancel, false);
+  if (http_client_global_init() != VG_OK)
+    abort(); /* libcurl cannot start (out of memory): nothing sensible to do */
   if (pthread_create(&e->push_thr, NULL, push_main, e) ||
       pthread_create(&e->poll_thr, NULL, poll_main, e))
     abort(); /* no threads at start-up: nothing sensible to do */
@@ -1551,6 +1545,7 @@ void emu_stop(struct emu *e)
     return;
   }
   e->stopping = true;
+  atomic_store(&e->cancel, true);
   pthread_cond_broadcast(&e->push_cv);
   pthread_cond_broadcast(&e->poll_cv);
   pthread_mutex_unlock(&e->mu);
@@ -1601,6 +1596,6 @@ void emu_free(struct emu *e)
   pthread_mutex_destroy(&e->mu);
   pthread_cond_destroy(&e->push_cv);
   pthread_cond_destroy(&e->poll_cv);
-  curl_global_cleanup();
+  http_client_global_cleanup();
   free(e);
 }

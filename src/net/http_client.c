@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "core/limits.h"
 #include "core/util.h"
 
 #define HC_DEFAULT_CONNECT_MS 5000
@@ -19,26 +21,31 @@ struct http_client {
   CURL *curl;
   struct http_client_opts opts;
   char *user_agent;
+  char *connect_to;
 };
 
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static int global_rc = VG_ERR;
-
-static void global_init_once(void)
-{
-  global_rc = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? VG_OK : VG_ERR;
-}
+static pthread_mutex_t global_mu = PTHREAD_MUTEX_INITIALIZER;
+static unsigned global_refs; /* successful inits not yet cleaned up */
 
 int http_client_global_init(void)
 {
-  pthread_once(&global_once, global_init_once);
-  return global_rc;
+  int rc = VG_OK;
+
+  pthread_mutex_lock(&global_mu);
+  if (global_refs == 0 && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+    rc = VG_ERR;
+  else
+    global_refs++;
+  pthread_mutex_unlock(&global_mu);
+  return rc;
 }
 
 void http_client_global_cleanup(void)
 {
-  if (global_rc == VG_OK)
+  pthread_mutex_lock(&global_mu);
+  if (global_refs > 0 && --global_refs == 0)
     curl_global_cleanup();
+  pthread_mutex_unlock(&global_mu);
 }
 
 struct http_client *http_client_new(const struct http_client_opts *opts)
@@ -55,6 +62,8 @@ struct http_client *http_client_new(const struct http_client_opts *opts)
     c->opts.max_body = HC_DEFAULT_MAX_BODY;
   c->user_agent = xstrdup(c->opts.user_agent ? c->opts.user_agent : "vodgate/" VODGATE_VERSION);
   c->opts.user_agent = c->user_agent;
+  c->connect_to = c->opts.connect_to ? xstrdup(c->opts.connect_to) : NULL;
+  c->opts.connect_to = c->connect_to;
   c->curl = curl_easy_init();
   if (!c->curl) {
     fprintf(stderr, "curl_easy_init failed\n");
@@ -69,18 +78,69 @@ void http_client_free(struct http_client *c)
     return;
   curl_easy_cleanup(c->curl);
   free(c->user_agent);
+  free(c->connect_to);
   free(c);
 }
 
 void http_client_resp_release(struct http_client_resp *resp)
 {
   buf_release(&resp->body);
+  buf_release(&resp->headers);
 }
 
 struct sink {
   struct buf *b;
   bool too_big;
 };
+
+/* One header line per call (with its CRLF). A status line starts a new
+ * response (after a 1xx or on a retried connection): only the final
+ * response's lines are kept. */
+static size_t header_cb(char *p, size_t size, size_t n, void *ud)
+{
+  struct sink *s = ud;
+  size_t len = size * n;
+
+  if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+    buf_reset(s->b);
+    return len;
+  }
+  if (len <= 2 && (len == 0 || p[0] == '\r' || p[0] == '\n'))
+    return len; /* the blank line ending the block */
+  if (buf_append(s->b, p, len) != VG_OK) {
+    s->too_big = true;
+    return 0; /* makes curl fail with CURLE_WRITE_ERROR */
+  }
+  return len;
+}
+
+int http_client_resp_header(const struct http_client_resp *resp, const char *name, char *out,
+                            size_t cap)
+{
+  const char *p = resp->headers.ptr, *end = p + resp->headers.len;
+  size_t nlen = strlen(name);
+
+  while (p && p < end) {
+    const char *eol = memchr(p, '\n', (size_t)(end - p));
+    const char *le = eol ? eol : end;
+    if ((size_t)(le - p) > nlen && p[nlen] == ':' && strncasecmp(p, name, nlen) == 0) {
+      const char *v = p + nlen + 1, *ve = le;
+      size_t vlen;
+      while (v < ve && (*v == ' ' || *v == '\t'))
+        v++;
+      while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
+        ve--;
+      vlen = (size_t)(ve - v);
+      if (vlen >= cap)
+        return VG_TOOBIG;
+      memcpy(out, v, vlen);
+      out[vlen] = '\0';
+      return VG_OK;
+    }
+    p = le + 1;
+  }
+  return VG_NOTFOUND;
+}
 
 static size_t write_cb(char *p, size_t size, size_t n, void *ud)
 {
@@ -129,18 +189,34 @@ int http_client_url_host(const char *url, char *out, size_t cap)
   return VG_OK;
 }
 
-int http_client_post(struct http_client *c, const char *url, const char *const *headers,
-                     size_t n_headers, const char *body, size_t body_len, long timeout_ms,
-                     struct http_client_resp *resp)
+static bool method_valid(const char *m)
 {
-  struct curl_slist *hl = NULL, *tmp;
-  struct sink sink;
+  size_t n = 0;
+
+  for (; m[n]; n++)
+    if (m[n] < 'A' || m[n] > 'Z')
+      return false;
+  return n > 0 && n < HTTP_CLIENT_MAX_METHOD;
+}
+
+int http_client_request(struct http_client *c, const char *method, const char *url,
+                        const char *const *headers, size_t n_headers, const void *body,
+                        size_t body_len, long timeout_ms, struct http_client_resp *resp)
+{
+  struct curl_slist *hl = NULL, *ct = NULL, *tmp;
+  struct sink sink, hsink;
   CURL *h = c->curl;
   CURLcode cc;
   int rc = VG_OK;
+  bool post = strcmp(method, "POST") == 0;
 
   memset(resp, 0, sizeof(*resp));
   buf_init(&resp->body, c->opts.max_body);
+  buf_init(&resp->headers, HTTP_CLIENT_MAX_HEADERS);
+  if (!method_valid(method)) {
+    snprintf(resp->error, sizeof(resp->error), "bad HTTP method");
+    return VG_INVALID;
+  }
   if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
     snprintf(resp->error, sizeof(resp->error), "URL scheme must be http or https");
     return VG_INVALID;
@@ -164,9 +240,19 @@ int http_client_post(struct http_client *c, const char *url, const char *const *
   tmp = curl_slist_append(hl, "Expect:");
   if (tmp)
     hl = tmp;
+  if (c->connect_to) {
+    ct = curl_slist_append(NULL, c->connect_to);
+    if (!ct) {
+      curl_slist_free_all(hl);
+      snprintf(resp->error, sizeof(resp->error), "out of memory");
+      return VG_NOMEM;
+    }
+  }
 
   sink.b = &resp->body;
   sink.too_big = false;
+  hsink.b = &resp->headers;
+  hsink.too_big = false;
   /* Options are reset per request: nothing leaks from the previous one;
    * the connection cache survives curl_easy_reset. */
   curl_easy_reset(h);
@@ -180,11 +266,25 @@ int http_client_post(struct http_client *c, const char *url, const char *const *
   curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->opts.max_body);
   curl_easy_setopt(h, CURLOPT_USERAGENT, c->opts.user_agent);
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
-  curl_easy_setopt(h, CURLOPT_POST, 1L);
-  curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
-  curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? body_len : 0));
+  if (ct)
+    curl_easy_setopt(h, CURLOPT_CONNECT_TO, ct);
+  if (post || body) {
+    /* A body goes as POSTFIELDS (no read callback); another method than
+     * POST replaces the request line's. */
+    curl_easy_setopt(h, CURLOPT_POST, 1L);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? (const char *)body : "");
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? body_len : 0));
+    if (!post)
+      curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+  } else if (strcmp(method, "HEAD") == 0) {
+    curl_easy_setopt(h, CURLOPT_NOBODY, 1L); /* a custom HEAD would wait for a body */
+  } else if (strcmp(method, "GET") != 0) {
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+  }
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, &hsink);
   curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, progress_cb);
   curl_easy_setopt(h, CURLOPT_XFERINFODATA, c->opts.cancel);
   curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
@@ -194,6 +294,10 @@ int http_client_post(struct http_client *c, const char *url, const char *const *
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
   if (sink.too_big || cc == CURLE_FILESIZE_EXCEEDED) {
     snprintf(resp->error, sizeof(resp->error), "response body over %zu bytes", c->opts.max_body);
+    rc = VG_TOOBIG;
+  } else if (hsink.too_big) {
+    snprintf(resp->error, sizeof(resp->error), "response headers over %d bytes",
+             HTTP_CLIENT_MAX_HEADERS);
     rc = VG_TOOBIG;
   } else if (cc == CURLE_ABORTED_BY_CALLBACK) {
     snprintf(resp->error, sizeof(resp->error), "cancelled");
@@ -209,7 +313,17 @@ int http_client_post(struct http_client *c, const char *url, const char *const *
       resp->body.len--;
     resp->body.max--;
   }
+  /* The lists must outlive the transfer only: unhook them before freeing. */
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+  curl_easy_setopt(h, CURLOPT_CONNECT_TO, NULL);
   curl_slist_free_all(hl);
+  curl_slist_free_all(ct);
   return rc;
+}
+
+int http_client_post(struct http_client *c, const char *url, const char *const *headers,
+                     size_t n_headers, const char *body, size_t body_len, long timeout_ms,
+                     struct http_client_resp *resp)
+{
+  return http_client_request(c, "POST", url, headers, n_headers, body, body_len, timeout_ms, resp);
 }

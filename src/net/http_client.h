@@ -1,18 +1,24 @@
 /*
- * http_client.h: the outbound HTTP client of the background workers (the
- * event puller, the webhook forwarder). A thin libcurl wrapper; this module
- * is the only code that includes curl/curl.h.
+ * http_client.h: every outbound HTTP request of vodgate (the event puller,
+ * the webhook forwarder, the emulator's event pushes, `vodgate upload`). A
+ * thin libcurl wrapper; this module is the only code that includes
+ * curl/curl.h (scripts/check-banned.sh enforces it).
  *
  * Ownership and invariants:
- * - http_client_global_init() runs curl_global_init once per process; call
- *   it from the main thread before any worker starts (it is idempotent).
+ * - http_client_global_init() runs curl_global_init; call it from the main
+ *   thread before any client exists. It is reference counted: each
+ *   successful call may be paired with one http_client_global_cleanup(),
+ *   and the last one runs curl_global_cleanup (callers that never clean up
+ *   keep libcurl initialised until exit).
  * - A struct http_client holds ONE easy handle and is used by ONE thread at
- *   a time (the worker that created it); it keeps the connection alive
+ *   a time (the thread that created it); it keeps the connection alive
  *   between requests (connection reuse).
  * - Every request: only http and https (also on redirects, which are never
  *   followed), connect and total timeouts, no signals (CURLOPT_NOSIGNAL),
- *   and a response body capped at max_body bytes (a longer body fails the
- *   request with VG_TOOBIG; the connection is dropped).
+ *   no "Expect: 100-continue", a response body capped at max_body bytes (a
+ *   longer body fails the request with VG_TOOBIG; the connection is
+ *   dropped) and the response's header lines capped at
+ *   HTTP_CLIENT_MAX_HEADERS bytes (likewise VG_TOOBIG).
  * - cancel (may be NULL) is polled while a transfer runs: once it reads
  *   true the transfer is abandoned within ~1 s (VG_AGAIN). That is how a
  *   worker stops promptly on SIGTERM.
@@ -35,6 +41,12 @@ struct http_client_opts {
   size_t max_body;         /* response body cap in bytes; 0: 1 MiB */
   const char *user_agent;  /* NULL: "vodgate/<version>" */
   atomic_bool *cancel;     /* NULL: never cancelled */
+  /* Connect elsewhere than the URL says, keeping its Host header (and TLS
+   * name): one libcurl CONNECT_TO entry "HOST:PORT:TO_HOST:TO_PORT", an
+   * empty HOST or PORT matching any ("::127.0.0.1:8080": everything to
+   * there). For the emulator and tests. NULL: connect where the URL says.
+   * Copied by http_client_new. */
+  const char *connect_to;
 };
 
 /* The outcome of one request. body is NUL-terminated (body.ptr may be NULL
@@ -42,12 +54,18 @@ struct http_client_opts {
 struct http_client_resp {
   long status;     /* HTTP status; 0 when no response arrived */
   struct buf body; /* the response body, at most max_body bytes */
+  /* The final response's header lines as received ("Name: value\r\n"
+   * each; no status line, no interim 1xx response's lines), at most
+   * HTTP_CLIENT_MAX_HEADERS bytes. Read with http_client_resp_header(). */
+  struct buf headers;
   char error[256]; /* why the request failed ("" on VG_OK); never a secret */
 };
 
-/* curl_global_init(CURL_GLOBAL_DEFAULT) once. Returns VG_OK or VG_ERR. */
+/* curl_global_init(CURL_GLOBAL_DEFAULT) unless already done (reference
+ * counted, see above). Returns VG_OK or VG_ERR. */
 int http_client_global_init(void) WARN_UNUSED;
-/* curl_global_cleanup() at exit, after every client is freed. */
+/* Undoes one successful http_client_global_init(); the last one runs
+ * curl_global_cleanup(), after every client is freed. */
 void http_client_global_cleanup(void);
 
 /* A new client (never NULL: aborts on OOM as xmalloc does). opts is copied. */
@@ -55,19 +73,36 @@ struct http_client *http_client_new(const struct http_client_opts *opts);
 void http_client_free(struct http_client *c); /* NULL is a no-op */
 
 /*
- * POST body (body_len bytes; NULL = empty) to url with the given header
- * lines ("Name: value", n_headers of them; no CR/LF inside, else
- * VG_INVALID). timeout_ms overrides opts.timeout_ms when > 0. Fills *resp
- * (which the caller releases in every case). Returns VG_OK when a response
- * arrived, whatever its status; VG_IO for a transport error or timeout,
- * VG_TOOBIG when the body exceeded max_body, VG_AGAIN when cancelled,
- * VG_INVALID for a bad URL or header. resp->error says why.
+ * One request: method (upper-case letters, at most HTTP_CLIENT_MAX_METHOD-1
+ * of them: "GET", "PUT", "POST", "DELETE", "HEAD"...) to url, with the
+ * given header lines ("Name: value", n_headers of them; no CR/LF inside,
+ * else VG_INVALID; "Name:" with no value removes a header libcurl would
+ * add, e.g. its default Content-Type of a body) and body (body_len bytes;
+ * NULL: no body; POST always sends one, empty when NULL). timeout_ms
+ * overrides opts.timeout_ms when > 0. Fills *resp (which the caller
+ * releases in every case). Returns VG_OK when a response arrived, whatever
+ * its status; VG_IO for a transport error or timeout, VG_TOOBIG when the
+ * body exceeded max_body or the header lines HTTP_CLIENT_MAX_HEADERS,
+ * VG_AGAIN when cancelled, VG_INVALID for a bad method, URL or header.
+ * resp->error says why (it names neither headers nor body: no secret).
  */
+int http_client_request(struct http_client *c, const char *method, const char *url,
+                        const char *const *headers, size_t n_headers, const void *body,
+                        size_t body_len, long timeout_ms,
+                        struct http_client_resp *resp) WARN_UNUSED;
+
+/* http_client_request(c, "POST", ...): body NULL posts an empty body. */
 int http_client_post(struct http_client *c, const char *url, const char *const *headers,
                      size_t n_headers, const char *body, size_t body_len, long timeout_ms,
                      struct http_client_resp *resp) WARN_UNUSED;
 
 void http_client_resp_release(struct http_client_resp *resp);
+
+/* The value of response header name (case-insensitive; the first one when
+ * repeated), without surrounding blanks, into out[cap] (NUL-terminated).
+ * Returns VG_OK, VG_NOTFOUND, or VG_TOOBIG when it does not fit. */
+int http_client_resp_header(const struct http_client_resp *resp, const char *name, char *out,
+                            size_t cap) WARN_UNUSED;
 
 /* The host[:port] part of an http(s) URL (what curl sends as Host), into
  * out[cap]. Returns VG_OK, VG_INVALID (not http(s)://host...) or VG_TOOBIG. */

@@ -1,7 +1,8 @@
 /* Unit tests for the outbound side: Standard Webhooks signing (the spec's
  * published vector), webhook secrets (whsec_ and raw), and the libcurl
  * client against a one-shot loopback server (status and body, the body
- * cap, no redirects followed, only http/https, header injection). */
+ * cap, no redirects followed, only http/https, header injection; other
+ * methods, response headers and their cap, connect_to). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/limits.h"
 #include "core/util.h"
 #include "net/http_client.h"
 #include "svc/workers.h"
@@ -193,13 +195,142 @@ static void test_client_post(void **state)
   http_client_free(c);
 }
 
+static void test_client_request(void **state)
+{
+  struct http_client *c = http_client_new(&(struct http_client_opts){.max_body = 64});
+  struct http_client_resp r;
+  struct one_shot s;
+  char url[64], v[16];
+  const char *hdrs[] = {"X-Test: 2", "Content-Type:"};
+
+  (void)state;
+  /* PUT with a body; libcurl's default Content-Type removed; response
+   * headers kept and found by name, case-insensitively. */
+  one_shot_start(&s,
+                 "HTTP/1.1 200 OK\r\nETag: \"0123456789abcdef0123456789abcdef\"\r\n"
+                 "x-cos-request-id:  id-1 \t\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/obj?x=1", s.port);
+  assert_int_equal(http_client_request(c, "PUT", url, hdrs, 2, "abc\0def", 7, 0, &r), VG_OK);
+  one_shot_end(&s);
+  assert_int_equal(r.status, 200);
+  assert_string_equal(r.body.ptr, "ok");
+  assert_non_null(strstr(s.got, "PUT /obj?x=1 HTTP/1.1\r\n"));
+  assert_non_null(strstr(s.got, "\r\nX-Test: 2\r\n"));
+  assert_non_null(strstr(s.got, "\r\nContent-Length: 7\r\n"));
+  assert_memory_equal(strstr(s.got, "\r\n\r\n") + 4, "abc\0def", 7);
+  assert_null(strstr(s.got, "Content-Type"));
+  assert_null(strstr(s.got, "Expect:"));
+  assert_int_equal(http_client_resp_header(&r, "etag", url, sizeof(url)), VG_OK);
+  assert_string_equal(url, "\"0123456789abcdef0123456789abcdef\"");
+  assert_int_equal(http_client_resp_header(&r, "X-COS-Request-Id", v, sizeof(v)), VG_OK);
+  assert_string_equal(v, "id-1");
+  assert_int_equal(http_client_resp_header(&r, "X-Cos-Request", v, sizeof(v)), VG_NOTFOUND);
+  assert_int_equal(http_client_resp_header(&r, "ETag", v, sizeof(v)), VG_TOOBIG);
+  assert_int_equal(http_client_resp_header(&r, "Missing", v, sizeof(v)), VG_NOTFOUND);
+  http_client_resp_release(&r);
+
+  /* GET and DELETE without a body send none. */
+  one_shot_start(&s, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/g", s.port);
+  assert_int_equal(http_client_request(c, "GET", url, NULL, 0, NULL, 0, 0, &r), VG_OK);
+  one_shot_end(&s);
+  assert_int_equal(r.status, 404);
+  assert_non_null(strstr(s.got, "GET /g HTTP/1.1\r\n"));
+  assert_null(strstr(s.got, "Content-Length"));
+  http_client_resp_release(&r);
+  one_shot_start(&s, "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/d", s.port);
+  assert_int_equal(http_client_request(c, "DELETE", url, NULL, 0, NULL, 0, 0, &r), VG_OK);
+  one_shot_end(&s);
+  assert_int_equal(r.status, 204);
+  assert_non_null(strstr(s.got, "DELETE /d HTTP/1.1\r\n"));
+  http_client_resp_release(&r);
+
+  /* HEAD: the announced length is not waited for. */
+  one_shot_start(&s, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\nConnection: close\r\n\r\n");
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/h", s.port);
+  assert_int_equal(http_client_request(c, "HEAD", url, NULL, 0, NULL, 0, 0, &r), VG_OK);
+  one_shot_end(&s);
+  assert_int_equal(r.status, 200);
+  assert_int_equal(r.body.len, 0);
+  assert_non_null(strstr(s.got, "HEAD /h HTTP/1.1\r\n"));
+  http_client_resp_release(&r);
+
+  /* Only the final response's header lines, not an interim 100's. */
+  one_shot_start(&s,
+                 "HTTP/1.1 100 Continue\r\nX-Early: 1\r\n\r\n"
+                 "HTTP/1.1 200 OK\r\nX-Final: 2\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/", s.port);
+  assert_int_equal(http_client_request(c, "POST", url, NULL, 0, NULL, 0, 0, &r), VG_OK);
+  one_shot_end(&s);
+  assert_int_equal(r.status, 200);
+  assert_int_equal(http_client_resp_header(&r, "X-Final", v, sizeof(v)), VG_OK);
+  assert_string_equal(v, "2");
+  assert_int_equal(http_client_resp_header(&r, "X-Early", v, sizeof(v)), VG_NOTFOUND);
+  assert_non_null(strstr(s.got, "POST / HTTP/1.1\r\n"));
+  assert_non_null(strstr(s.got, "\r\nContent-Length: 0\r\n"));
+  http_client_resp_release(&r);
+
+  /* Header lines over HTTP_CLIENT_MAX_HEADERS fail the request. */
+  {
+    struct buf big;
+    buf_init(&big, 2 * HTTP_CLIENT_MAX_HEADERS);
+    assert_int_equal(buf_appends(&big, "HTTP/1.1 200 OK\r\n"), VG_OK);
+    for (int i = 0; i < HTTP_CLIENT_MAX_HEADERS / 1000 + 1; i++)
+      assert_int_equal(buf_printf(&big, "X-Pad-%d: %0990d\r\n", i, 0), VG_OK);
+    assert_int_equal(buf_appends(&big, "Content-Length: 0\r\nConnection: close\r\n\r\n"), VG_OK);
+    assert_int_equal(buf_appendc(&big, '\0'), VG_OK);
+    one_shot_start(&s, big.ptr);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/big", s.port);
+    assert_int_equal(http_client_request(c, "GET", url, NULL, 0, NULL, 0, 0, &r), VG_TOOBIG);
+    one_shot_end(&s);
+    assert_non_null(strstr(r.error, "response headers over"));
+    http_client_resp_release(&r);
+    buf_release(&big);
+  }
+
+  /* Methods are upper-case tokens. */
+  assert_int_equal(http_client_request(c, "get", url, NULL, 0, NULL, 0, 0, &r), VG_INVALID);
+  http_client_resp_release(&r);
+  assert_int_equal(http_client_request(c, "GET /x HTTP/1.0\r\n", url, NULL, 0, NULL, 0, 0, &r),
+                   VG_INVALID);
+  http_client_resp_release(&r);
+  assert_int_equal(http_client_request(c, "", url, NULL, 0, NULL, 0, 0, &r), VG_INVALID);
+  http_client_resp_release(&r);
+  http_client_free(c);
+}
+
+/* connect_to: the URL's host in Host, the connection to the loopback. */
+static void test_client_connect_to(void **state)
+{
+  struct http_client *c;
+  struct http_client_resp r;
+  struct one_shot s;
+  char ct[64];
+
+  (void)state;
+  one_shot_start(&s, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
+  snprintf(ct, sizeof(ct), "::127.0.0.1:%d", s.port);
+  c = http_client_new(&(struct http_client_opts){.connect_to = ct, .user_agent = "ua-test/1"});
+  memset(ct, 'x', sizeof(ct) - 1); /* opts are copied */
+  assert_int_equal(
+      http_client_post(c, "http://vod2.qcloud.com/v3/index.php?Action=A", NULL, 0, "{}", 2, 0, &r),
+      VG_OK);
+  one_shot_end(&s);
+  assert_int_equal(r.status, 200);
+  assert_non_null(strstr(s.got, "POST /v3/index.php?Action=A HTTP/1.1\r\n"));
+  assert_non_null(strstr(s.got, "\r\nHost: vod2.qcloud.com\r\n"));
+  assert_non_null(strstr(s.got, "\r\nUser-Agent: ua-test/1\r\n"));
+  http_client_resp_release(&r);
+  http_client_free(c);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_sign_vector),
-      cmocka_unit_test(test_secret_forms),
-      cmocka_unit_test(test_url_host),
-      cmocka_unit_test(test_client_post),
+      cmocka_unit_test(test_sign_vector),    cmocka_unit_test(test_secret_forms),
+      cmocka_unit_test(test_url_host),       cmocka_unit_test(test_client_post),
+      cmocka_unit_test(test_client_request), cmocka_unit_test(test_client_connect_to),
   };
   int rc;
 
