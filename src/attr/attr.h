@@ -54,10 +54,18 @@
 #include "core/err.h"
 #include "core/limits.h"
 
+struct hmac_key;
+
 struct attr_key {
   char kid[ATTR_MAX_KID + 1];
   unsigned char key[ATTR_KEY_MAX];
   size_t len;
+  /* HMAC-SHA256 keyed once with key (core/hmac.h), made by
+   * attr_keyring_add and freed by attr_keyring_release: a one-shot HMAC()
+   * set the key up again for every token minted or checked. NULL if
+   * OpenSSL could not make it (then the one-shot is used). A keyring is
+   * therefore not copied by value. */
+  struct hmac_key *mac;
 };
 
 struct attr_keyring {
