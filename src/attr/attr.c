@@ -2,7 +2,6 @@
 #include "attr/attr.h"
 
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -133,7 +132,7 @@ void attr_keyring_init(struct attr_keyring *kr)
 
 void attr_keyring_release(struct attr_keyring *kr)
 {
-  for (size_t i = 0; i < kr->n && i < ATTR_MAX_KEYS; i++)
+  for (size_t i = 0; i < kr->n; i++)
     hmac_key_free(kr->keys[i].mac);
   secure_zero(kr, sizeof(*kr));
 }
@@ -158,11 +157,11 @@ int attr_keyring_add(struct attr_keyring *kr, const char *kid, const unsigned ch
   if (kr->n >= ATTR_MAX_KEYS)
     return VG_TOOBIG;
   k = &kr->keys[kr->n];
+  if (hmac_key_new("SHA256", key, len, &k->mac) != VG_OK)
+    return VG_NOMEM;
   memcpy(k->kid, kid, kl + 1);
   memcpy(k->key, key, len);
   k->len = len;
-  if (hmac_key_new("SHA256", key, len, &k->mac) != VG_OK)
-    k->mac = NULL; /* token_mac falls back to the one-shot */
   if (kr->n == 0)
     kr->current = 0;
   kr->n++;
@@ -254,6 +253,10 @@ int attr_keyring_parse(struct attr_keyring *kr, const char *text, size_t len, ch
       set_err(err, errlen, line, "too many keys (max 16)");
       return rc;
     }
+    if (rc) {
+      set_err(err, errlen, line, "out of memory");
+      return rc;
+    }
     if (!any)
       kr->current = first;
     any = true;
@@ -312,12 +315,9 @@ size_t attr_app_ctx_room(const struct attr_keyring *kr, size_t upload_id_len)
 static void token_mac(const struct attr_key *k, const char *msg, size_t n, char *out)
 {
   unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int mdlen = 0;
   size_t got = 0;
 
-  if (k->mac
-          ? hmac_key_mac(k->mac, msg, n, md, sizeof(md), &got) != VG_OK
-          : !HMAC(EVP_sha256(), k->key, (int)k->len, (const unsigned char *)msg, n, md, &mdlen)) {
+  if (hmac_key_mac(k->mac, msg, n, md, sizeof(md), &got) != VG_OK) {
     /* Only on a broken OpenSSL; a MAC of zeros would verify nothing it
      * should not, since minting and verifying both fail the same way. */
     memset(md, 0, sizeof(md));

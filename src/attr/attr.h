@@ -62,8 +62,7 @@ struct attr_key {
   size_t len;
   /* HMAC-SHA256 keyed once with key (core/hmac.h), made by
    * attr_keyring_add and freed by attr_keyring_release: a one-shot HMAC()
-   * set the key up again for every token minted or checked. NULL if
-   * OpenSSL could not make it (then the one-shot is used). A keyring is
+   * set the key up again for every token minted or checked. A keyring is
    * therefore not copied by value. */
   struct hmac_key *mac;
 };
@@ -101,7 +100,7 @@ void attr_keyring_release(struct attr_keyring *kr);
 /* Copy a key into the keyring. The first key added becomes current.
  * Errors: VG_INVALID (kid not 1..ATTR_MAX_KID of [A-Za-z0-9_-], key length
  * not ATTR_KEY_MIN..ATTR_KEY_MAX), VG_CONFLICT (kid already present),
- * VG_TOOBIG (ATTR_MAX_KEYS reached). */
+ * VG_TOOBIG (ATTR_MAX_KEYS reached), VG_NOMEM (no HMAC context). */
 int attr_keyring_add(struct attr_keyring *kr, const char *kid, const unsigned char *key,
                      size_t len) WARN_UNUSED;
 /* Make kid the minting key. VG_NOTFOUND if absent. */

@@ -150,11 +150,9 @@ static void hash_put(struct cfg *c, size_t idx)
   c->hash[i] = (uint32_t)idx + 1;
 }
 
-/* Grows the table (and re-inserts every value) when vals outgrew it. */
-static void hash_fit(struct cfg *c)
+/* A bigger table with every value re-inserted (vals outgrew the old). */
+static void hash_grow(struct cfg *c)
 {
-  if (c->hcap >= 2 * c->nvals)
-    return;
   free(c->hash);
   c->hcap = 64;
   while (c->hcap < 4 * c->nvals)
@@ -206,7 +204,7 @@ static void add_section(struct cfg *c, const char *section)
     if (c->hcap >= 2 * c->nvals)
       hash_put(c, c->nvals - 1);
     else
-      hash_fit(c);
+      hash_grow(c);
   }
   if (strcmp(ss, "policy") == 0) {
     c->policies = xrealloc(c->policies, (c->npol + 1) * sizeof(char *));

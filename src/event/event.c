@@ -1074,8 +1074,6 @@ static int s_parse_sign(struct pctx *c, int root, struct vod_event *ev)
   return VG_OK;
 }
 
-/* parse_root over tokens; sets c->delegate for the types it leaves to
- * jansson. */
 /* Is key token k one of volatile_keys? Raw keys of another length are
  * told apart without comparing (the names have 1, 4 or 11 bytes). */
 static bool s_volatile(const struct pctx *c, int k)
@@ -1098,19 +1096,16 @@ static bool s_dropped(const struct pctx *c, int k)
 
 /* ev->stored_body: the root object's kept members, each copied from the
  * opening quote of its key to the end of its value (so "key" : value with
- * the sender's spacing), joined by commas. Never longer than the body. */
+ * the sender's spacing), joined by commas. Never longer than the body.
+ * Called only when some member is dropped. */
 static int s_compact(struct pctx *c, int root, struct vod_event *ev)
 {
   const struct jscan *js = c->js;
   const struct jscan_tok *t = js->tok;
   uint32_t k = (uint32_t)root + 1, j;
-  bool any = false, first = true;
+  bool first = true;
   char *out, *p;
 
-  for (j = 0; j < t[root].n && !any; j++, k = t[k + 1].next)
-    any = s_dropped(c, (int)k);
-  if (!any)
-    return VG_OK;
   out = malloc(js->len + 1);
   if (!out)
     return fail(c, VG_NOMEM, "no_memory", NULL);
@@ -1137,11 +1132,13 @@ static int s_compact(struct pctx *c, int root, struct vod_event *ev)
   return VG_OK;
 }
 
+/* parse_root over tokens; sets c->delegate for the types it leaves to
+ * jansson. */
 static int s_parse_root(struct pctx *c, int root, const struct event_review_policy *pol,
                         struct vod_event *ev)
 {
   int tv;
-  bool legacy;
+  bool legacy, has_null = false;
 
   event_init(ev);
   c->ev = ev;
@@ -1158,8 +1155,10 @@ static int s_parse_root(struct pctx *c, int root, const struct event_review_poli
   {
     const struct jscan_tok *t = c->js->tok;
     uint32_t k = (uint32_t)root + 1;
-    for (uint32_t j = 0; j < t[root].n && !ev->has_volatile_keys; j++, k = t[k + 1].next)
-      ev->has_volatile_keys = s_volatile(c, (int)k);
+    for (uint32_t j = 0; j < t[root].n; j++, k = t[k + 1].next) {
+      ev->has_volatile_keys |= s_volatile(c, (int)k);
+      has_null |= t[k + 1].type == JSCAN_NULL;
+    }
   }
   tv = s_member(c, root, legacy ? "eventType" : "EventType");
   if (!JS_IS(c, tv, JSCAN_STRING))
@@ -1182,7 +1181,7 @@ static int s_parse_root(struct pctx *c, int root, const struct event_review_poli
   else
     snprintf(ev->key, sizeof(ev->key), "%s/%s/%s", ev->type_str, ev->task_id, ev->status_str);
   event_review_eval(ev, pol);
-  return s_compact(c, root, ev);
+  return ev->has_volatile_keys || has_null ? s_compact(c, root, ev) : VG_OK;
 }
 
 /* Tokens kept on the stack: a realistic 3 KB event has about 250. */

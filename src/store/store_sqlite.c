@@ -706,22 +706,26 @@ static void sq_ckpt_start(struct sq_store *ss)
 {
   int rc = sqlite3_open_v2(ss->path, &ss->ckdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
   char *msg = NULL;
+  const char *why;
 
   if (rc == SQLITE_OK)
     rc = sqlite3_exec(
         ss->ckdb, ss->opt.sync_normal ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL",
         NULL, NULL, &msg);
-  if (rc == SQLITE_OK)
-    rc = pthread_create(&ss->ckpt, NULL, sq_ckpt_main, ss) == 0 ? SQLITE_OK : SQLITE_ERROR;
-  if (rc != SQLITE_OK) {
-    log_warn("store: no checkpoint thread (%s); the writer checkpoints",
-             msg ? msg : sqlite3_errstr(rc));
-    sqlite3_free(msg);
-    sqlite3_close(ss->ckdb);
-    ss->ckdb = NULL;
-    return;
+  if (rc == SQLITE_OK) {
+    int err = pthread_create(&ss->ckpt, NULL, sq_ckpt_main, ss);
+    if (err == 0) {
+      ss->ck_started = true;
+      return;
+    }
+    why = strerror(err);
+  } else {
+    why = msg ? msg : sqlite3_errstr(rc);
   }
-  ss->ck_started = true;
+  log_warn("store: no checkpoint thread (%s); the writer checkpoints", why);
+  sqlite3_free(msg);
+  sqlite3_close(ss->ckdb);
+  ss->ckdb = NULL;
 }
 
 static void sq_ckpt_stop(struct sq_store *ss)

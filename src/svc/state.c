@@ -43,9 +43,10 @@ static int load_keyfile(struct attr_keyring *kr, const char *path, bool current,
     goto out;
   }
   for (size_t i = 0; i < tmp.n; i++) {
-    if (attr_keyring_add(kr, tmp.keys[i].kid, tmp.keys[i].key, tmp.keys[i].len)) {
-      snprintf(err, errlen, "[attribution] key file %s: key '%s' repeated or too many keys", path,
-               tmp.keys[i].kid);
+    int arc = attr_keyring_add(kr, tmp.keys[i].kid, tmp.keys[i].key, tmp.keys[i].len);
+    if (arc) {
+      snprintf(err, errlen, "[attribution] key file %s: key '%s' %s", path, tmp.keys[i].kid,
+               arc == VG_NOMEM ? "cannot be set up (out of memory)" : "repeated or too many keys");
       goto out;
     }
   }
