@@ -211,3 +211,11 @@ size_t utf8_count(const char *s, size_t n)
       count++;
   return count;
 }
+
+void thread_name(const char *name)
+{
+  char n[16];
+
+  snprintf(n, sizeof(n), "%s", name);
+  (void)pthread_setname_np(pthread_self(), n);
+}

@@ -47,6 +47,10 @@ void random_bytes(void *p, size_t n);
  * random_bytes. */
 void random_small(void *p, size_t n);
 
+/* Names the calling thread (at most 15 bytes shown), for top -H, perf and
+ * gdb: vg-writer, vg-ckpt, ... Best effort. */
+void thread_name(const char *name);
+
 /* True if [s, s+n) is well-formed UTF-8 (no overlongs, no surrogates). */
 bool utf8_valid(const char *s, size_t n);
 /* Number of code points of valid UTF-8. */

@@ -277,6 +277,8 @@ static void *push_main(void *arg)
       .cancel = &e->cancel,
   });
 
+  thread_name("vg-emu-push");
+
   pthread_mutex_lock(&e->mu);
   while (!e->stopping) {
     struct emu_push *p = e->pushq;
@@ -385,6 +387,8 @@ static void pull_answer(struct http_res *res, json_t *set)
 static void *poll_main(void *arg)
 {
   struct emu *e = arg;
+
+  thread_name("vg-emu-poll");
 
   pthread_mutex_lock(&e->mu);
   for (;;) {

@@ -957,6 +957,8 @@ static void *watchdog(void *arg)
 {
   struct http_server *s = arg;
 
+  thread_name("vg-watchdog");
+
   pthread_mutex_lock(&s->conn_mu);
   while (!s->wd_stop) {
     struct timespec now, dl;

@@ -683,6 +683,8 @@ static void *sq_ckpt_main(void *arg)
 {
   struct sq_store *ss = arg;
 
+  thread_name("vg-ckpt");
+
   pthread_mutex_lock(&ss->ckmu);
   for (;;) {
     while (!ss->ck_pending && !ss->ck_stop)
@@ -746,6 +748,8 @@ static void *sq_writer_main(void *arg)
 {
   struct sq_store *ss = arg;
   size_t max_group = ss->opt.no_group_commit ? 1 : STORE_MAX_GROUP;
+
+  thread_name("vg-writer");
   pthread_mutex_lock(&ss->mu);
   for (;;) {
     while (!ss->head && !ss->stopping)

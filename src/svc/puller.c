@@ -324,6 +324,8 @@ static void *pl_main(void *arg)
   int64_t lease_at = 0, backoff_ms = 0;
   bool held = false, told = false;
 
+  thread_name("vg-puller");
+
   while (!atomic_load(&p->stop)) {
     int64_t now = (int64_t)time(NULL);
     size_t n = 0;

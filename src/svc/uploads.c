@@ -96,6 +96,8 @@ static void *watch_main(void *arg)
   struct timespec last_check = {0, 0};
   unsigned long seen = 0;
 
+  thread_name("vg-uploads");
+
   (void)arg;
   pthread_mutex_lock(&watch.mu);
   while (!watch.stopping || watch.list) {

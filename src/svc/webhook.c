@@ -318,6 +318,8 @@ static void *wh_main(void *arg)
   int64_t lease_at = 0;
   bool held = false, told = false;
 
+  thread_name("vg-webhook");
+
   memset(items, 0, sizeof(items));
   while (!atomic_load(&w->stop)) {
     int64_t now = (int64_t)time(NULL), pending = 0;
