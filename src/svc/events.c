@@ -24,6 +24,7 @@
 #include "store/store.h"
 #include "svc/app.h"
 #include "svc/intake.h"
+#include "svc/issuing.h"
 #include "svc/state.h"
 #include "svc/workers.h"
 
@@ -255,6 +256,7 @@ void svc_vod_events(struct http_req *req, struct http_res *res, void *user)
     st = NULL; /* the job holds the reference */
     snprintf(job->rid, sizeof(job->rid), "%s", req->request_id);
     job->res = http_defer(req);
+    issuing_flush_now(svc_of(app) ? svc_of(app)->issuing : NULL); /* signatures' records first */
     rc = store_submit(app->store, intake_tx, &job->in, ev_done, job);
     if (rc) { /* not queued: ev_done never runs */
       http_error(job->res, 503, VG_CODE_UNAVAILABLE, "shutting down");

@@ -13,6 +13,7 @@
 #include "svc/app.h"
 #include "svc/events.h"
 #include "svc/intake.h"
+#include "svc/issuing.h"
 #include "svc/state.h"
 #include "svc/workers.h"
 
@@ -28,6 +29,7 @@ int svc_ingest_event(struct app *app, const struct vod_event *ev, const char *ra
   rc = intake_prepare(&in, ev, source, raw, raw_len, st,
                       cfg_get_str(st->cfg, "webhook", "url") != NULL, now, reason, cap);
   if (rc == VG_OK) {
+    issuing_flush_now(svc_of(app) ? svc_of(app)->issuing : NULL); /* signatures' records first */
     rc = store_run(app->store, intake_tx, &in);
     if (rc == VG_INVALID)
       snprintf(reason, cap, "bad_value:event (refused by the store)");

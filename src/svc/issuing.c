@@ -11,6 +11,16 @@
  * the snapshot committed, or puts it all back if the commit failed. At
  * most one flush is queued and not yet started at any time; a record made
  * after a flush took its snapshot queues the next one.
+ *
+ * Pacing: with a flush interval (issuing_new's flush_ms), a record does not
+ * queue the flush itself; it wakes the pacer thread, which queues it
+ * flush_ms after the first record that is waiting. A commit then carries
+ * every signature of that interval instead of the few that arrived during
+ * the previous fsync: at tens of thousands of signatures per second that
+ * is the difference between thousands of commits (each rewriting the
+ * indexes' right-edge pages into the WAL, each fsync'd, each page copied
+ * again by the checkpointer) and a hundred. A backlog of
+ * ISSUING_FLUSH_NOW records queues it at once.
  */
 #include "svc/issuing.h"
 
@@ -19,12 +29,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/util.h"
 
-#define ISSUING_BUCKETS 8192 /* a power of two; chains stay short below 4x */
+#define ISSUING_BUCKETS   8192 /* a power of two; chains stay short below 4x */
+#define ISSUING_FLUSH_NOW 8192 /* records waiting that queue the flush without delay */
 
 struct sess_e {
   struct sess_e *next;    /* hash chain */
@@ -71,6 +83,11 @@ struct issuing {
   size_t n_audit;                      /* in the list */
   size_t pending;                      /* audit records not committed yet */
   bool queued;                         /* a flush is queued, not started */
+  /* the pacer (flush_ms > 0) */
+  int flush_ms;
+  pthread_t pacer;
+  pthread_cond_t pacer_cv;
+  bool pacer_started, pacer_armed, pacer_stop;
 };
 
 /* One flush: what it took, to mark committed or to put back. */
@@ -110,13 +127,61 @@ static void vec_push(struct ptrvec *v, void *p)
   v->v[v->n++] = p;
 }
 
-struct issuing *issuing_new(struct store *s)
+static void flush_kick(struct issuing *is);
+
+/* The pacer thread: once armed by a record, waits flush_ms, then queues
+ * the flush (see the top of this file). */
+static void *pacer_main(void *arg)
+{
+  struct issuing *is = arg;
+
+  thread_name("vg-issuing");
+  pthread_mutex_lock(&is->mu);
+  while (!is->pacer_stop) {
+    struct timespec due;
+    if (!is->pacer_armed) {
+      pthread_cond_wait(&is->pacer_cv, &is->mu);
+      continue;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &due);
+    due.tv_nsec += (long)is->flush_ms * 1000000L;
+    due.tv_sec += due.tv_nsec / 1000000000L;
+    due.tv_nsec %= 1000000000L;
+    while (!is->pacer_stop && !is->queued &&
+           pthread_cond_timedwait(&is->pacer_cv, &is->mu, &due) == 0)
+      ; /* woken early: a backlog queued it, or stopping */
+    is->pacer_armed = false;
+    if (!is->pacer_stop)
+      flush_kick(is);
+  }
+  pthread_mutex_unlock(&is->mu);
+  return NULL;
+}
+
+struct issuing *issuing_new(struct store *s, int flush_ms)
 {
   struct issuing *is = xcalloc(1, sizeof(*is));
+  pthread_condattr_t ca;
+
   pthread_mutex_init(&is->mu, NULL);
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&is->pacer_cv, &ca);
+  pthread_condattr_destroy(&ca);
   is->store = s;
   is->audit_tail = &is->audit;
   is->sweep_sess = is->sweep_quota = ISSUING_MAX_CACHED;
+  is->flush_ms = flush_ms > 0 ? flush_ms : 0;
+  if (is->flush_ms) {
+    int err = pthread_create(&is->pacer, NULL, pacer_main, is);
+    if (err) {
+      log_warn("issuing: cannot start the flush pacer (%s); records are flushed without delay",
+               strerror(err));
+      is->flush_ms = 0;
+    } else {
+      is->pacer_started = true;
+    }
+  }
   return is;
 }
 
@@ -451,6 +516,37 @@ static void flush_kick(struct issuing *is)
   }
 }
 
+/* A record was made (is->mu held): queue its flush now (no pacer, or a
+ * backlog), or have the pacer queue it shortly. */
+static void flush_soon(struct issuing *is)
+{
+  if (is->queued)
+    return;
+  if (!is->pacer_started || is->n_audit >= ISSUING_FLUSH_NOW) {
+    flush_kick(is);
+    if (is->pacer_armed)
+      pthread_cond_signal(&is->pacer_cv);
+    return;
+  }
+  if (!is->pacer_armed) {
+    is->pacer_armed = true;
+    pthread_cond_signal(&is->pacer_cv);
+  }
+}
+
+void issuing_flush_now(struct issuing *is)
+{
+  if (!is)
+    return;
+  pthread_mutex_lock(&is->mu);
+  if (!is->queued && (is->n_audit || is->dirty_sess.n || is->dirty_quota.n)) {
+    flush_kick(is);
+    if (is->pacer_armed)
+      pthread_cond_signal(&is->pacer_cv);
+  }
+  pthread_mutex_unlock(&is->mu);
+}
+
 void issuing_free(struct issuing *is)
 {
   struct flush *f;
@@ -459,6 +555,13 @@ void issuing_free(struct issuing *is)
 
   if (!is)
     return;
+  if (is->pacer_started) {
+    pthread_mutex_lock(&is->mu);
+    is->pacer_stop = true;
+    pthread_cond_signal(&is->pacer_cv);
+    pthread_mutex_unlock(&is->mu);
+    pthread_join(is->pacer, NULL);
+  }
   /* Queued after every earlier flush on the FIFO writer: when it returns,
    * they have all completed. */
   f = xcalloc(1, sizeof(*f));
@@ -490,6 +593,7 @@ void issuing_free(struct issuing *is)
   }
   free(is->dirty_sess.v);
   free(is->dirty_quota.v);
+  pthread_cond_destroy(&is->pacer_cv);
   pthread_mutex_destroy(&is->mu);
   free(is);
 }
@@ -551,7 +655,7 @@ int issuing_open(struct issuing *is, const struct store_session *sess, int64_t d
   copy.params_json = xstrdup(sess->params_json ? sess->params_json : "{}");
   sess_dirty(is, sess_insert(is, &copy, false));
   audit_push(is, a);
-  flush_kick(is);
+  flush_soon(is);
   pthread_mutex_unlock(&is->mu);
   return VG_OK;
 }
@@ -579,7 +683,7 @@ int issuing_next(struct issuing *is, const char *upload_id, const char *user, in
     e->s.signatures_issued++;
     sess_dirty(is, e);
     audit_push(is, a);
-    flush_kick(is);
+    flush_soon(is);
   }
   pthread_mutex_unlock(&is->mu);
   return rc;

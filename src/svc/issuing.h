@@ -18,14 +18,15 @@
  * - Entries are loaded on a miss from committed data and evicted only when
  *   clean (everything they counted is committed), so a later miss reads
  *   the same numbers back.
- * - Ordering: the flush of a record is queued on the store's single FIFO
- *   writer when the record is made, before the answer carrying its
- *   signature leaves. Any transaction queued later (an event about the
- *   upload that signature allows) therefore runs after the session row is
- *   written.
+ * - Ordering: the event intake calls issuing_flush_now before it queues
+ *   an event's transaction on the store's single FIFO writer, so the
+ *   records of every signature answered before that call (the one that
+ *   allowed the upload the event is about, in particular) are written
+ *   before the event is applied, however the flushes are paced.
  * - Crash window: a crash (SIGKILL, power loss) loses what the last flush
- *   had not committed yet: a few milliseconds of signatures' audit rows,
- *   session rows and quota units. A clean stop (SIGTERM) flushes all.
+ *   had not committed yet: the signatures of the last flush_ms plus one
+ *   commit (audit rows, session rows, quota units). A clean stop
+ *   (SIGTERM) flushes all.
  * - A failing flush keeps its records and is retried with the next one;
  *   while more than ISSUING_MAX_PENDING records wait, new signatures are
  *   refused (VG_AGAIN) instead of piling up in memory.
@@ -43,8 +44,17 @@
 
 struct issuing;
 
-/* A new, empty state over s (which must outlive it). Never NULL. */
-struct issuing *issuing_new(struct store *s);
+/* A new, empty state over s (which must outlive it). Never NULL.
+ * flush_ms > 0: records are committed in batches, the first record of a
+ * batch waiting at most flush_ms before its flush is queued (a thread
+ * paces them); 0: each flush is queued as soon as the previous one
+ * started. */
+struct issuing *issuing_new(struct store *s, int flush_ms);
+
+/* Queues the flush of every record waiting now (if any, and unless a
+ * flush is already queued and not started): a transaction queued on the
+ * store after this call runs after them. Cheap when nothing waits. */
+void issuing_flush_now(struct issuing *is);
 
 /* Commits every pending record (waits for it), then frees. NULL: no-op.
  * Call before store_close. */

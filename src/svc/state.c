@@ -290,7 +290,8 @@ int svc_init(struct app *app, char *err, size_t errlen)
       free(svc);
       return -1;
     }
-    svc->issuing = issuing_new(app->store);
+    svc->issuing =
+        issuing_new(app->store, (int)cfg_get_int(app->cfg, "server", "signature_flush_ms"));
   }
   app->ext = svc;
   app->on_reload = svc_on_reload;

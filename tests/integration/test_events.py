@@ -656,5 +656,22 @@ class AllowUnauthenticated(Base):
         self.assertFalse(self.ok_post(nfu(new_file_id()), signed=False)["duplicate"])
 
 
+
+class PacedSignatures(Base):
+    """An event arriving while its signature's records still wait for their
+    paced flush (a whole second here) is applied after them: the file is
+    credited to the user, not 'unknown_session'."""
+    env = dict(Base.env, VODGATE_SERVER_SIGNATURE_FLUSH_MS="1000")
+
+    def test_event_right_after_the_signature_is_attributed(self):
+        for i in range(3):
+            uid, token = self.session("erin")
+            f = new_file_id()
+            self.assertEqual(self.ok_post(nfu(f, ctx=token))["state"], "uploaded")
+            u = self.upload(uid, "erin")[1]["data"]
+            self.assertEqual((u["state"], u["user"], u["fileId"]), ("uploaded", "erin", f), i)
+            rows = self.sql("SELECT upload_id, user_id FROM ledger WHERE file_id = ?", f)
+            self.assertEqual(rows, [(uid, "erin")], i)
+
 if __name__ == "__main__":
     vgtest.main()

@@ -493,6 +493,33 @@ class WriteBehind(unittest.TestCase):
                                       f"WHERE upload_id = '{ok[1]}'"), [(2,)])
         tmp.cleanup()
 
+    def test_records_follow_within_the_flush_interval(self):
+        """signature_flush_ms paces the commits: a signature's records are not
+        committed at once but within the interval (plus a commit), every
+        signature of the interval in one go; 0 commits as soon as it can."""
+        import time
+        for ms in (1000, 0):
+            tmp = vgtest.TempDir()
+            cfg = tmp.file("w.ini", self.INI.format(d=tmp.path).replace(
+                "[vod]", f"signature_flush_ms = {ms}\n[vod]"))
+            db = f"{tmp.path}/w.db"
+            tok = jwtmint.hs256(HS_SECRET, jwtmint.claims("pace"))
+            d = vgtest.Daemon(["serve", "--config", cfg], env=ENV)
+            t0 = time.monotonic()
+            ids = [self.call(d, tok)[1]["data"]["uploadId"] for _ in range(3)]
+            if ms and time.monotonic() - t0 < 0.7:
+                # Well inside the interval: nothing committed yet.
+                self.assertEqual(self.sql(db, "SELECT count(*) FROM audit"), [(0,)], ms)
+            deadline = time.monotonic() + 20
+            while (self.sql(db, "SELECT count(*) FROM audit") != [(3,)]
+                   and time.monotonic() < deadline):
+                time.sleep(0.05)
+            self.assertEqual(self.sql(db, "SELECT count(*) FROM audit"), [(3,)], ms)
+            self.assertEqual(sorted(r[0] for r in self.sql(db, "SELECT upload_id FROM upload_session")),
+                             sorted(ids), ms)
+            self.assertEqual(d.stop(), 0)
+            tmp.cleanup()
+
     def test_second_server_on_the_database_is_refused(self):
         tmp = vgtest.TempDir()
         cfg = tmp.file("w.ini", self.INI.format(d=tmp.path))
