@@ -794,26 +794,64 @@ static size_t esc_json(char *b, size_t room, const char *s, size_t max)
   return o;
 }
 
-/* The timestamp of core/log.c's format, with the date part cached per
- * thread: gmtime_r takes a process-wide lock. */
-static void log_ts(char out[96])
-{
-  static _Thread_local time_t last = -1;
-  static _Thread_local char prefix[64];
-  struct timespec ts;
+#define LOG_PATH_MAX 512 /* longer paths are cut in the log line */
 
-  clock_gettime(CLOCK_REALTIME, &ts);
-  if (ts.tv_sec != last) {
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    snprintf(prefix, sizeof(prefix), "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    last = ts.tv_sec;
+/* The request line under construction: pieces are appended with memcpy and
+ * hand-written number formatting (snprintf cost more than the rest of the
+ * line). Past cap the line is marked over and dropped, never cut. */
+struct lline {
+  char *p;
+  size_t n, cap;
+  bool over;
+};
+
+static void ll_put(struct lline *l, const char *s, size_t n)
+{
+  if (l->over || n > l->cap - l->n) {
+    l->over = true;
+    return;
   }
-  snprintf(out, 96, "%s.%03dZ", prefix, (int)(ts.tv_nsec / 1000000));
+  memcpy(l->p + l->n, s, n);
+  l->n += n;
 }
 
-#define LOG_PATH_MAX 512 /* longer paths are cut in the log line */
+#define LL_LIT(l, lit) ll_put((l), (lit), sizeof(lit) - 1)
+
+static void ll_str(struct lline *l, const char *s)
+{
+  ll_put(l, s, strlen(s));
+}
+
+/* Decimal digits of v; at least min_digits of them (zero-padded). */
+static void ll_u64(struct lline *l, unsigned long long v, int min_digits)
+{
+  char d[24];
+  int i = (int)sizeof(d);
+
+  do {
+    d[--i] = (char)('0' + v % 10);
+    v /= 10;
+    min_digits--;
+  } while (v || min_digits > 0);
+  ll_put(l, d + i, sizeof(d) - (size_t)i);
+}
+
+static void ll_i64(struct lline *l, long long v)
+{
+  if (v < 0) {
+    LL_LIT(l, "-");
+    ll_u64(l, 0ULL - (unsigned long long)v, 1);
+  } else {
+    ll_u64(l, (unsigned long long)v, 1);
+  }
+}
+
+/* esc_json of at most max bytes of s, within the line's room. */
+static void ll_esc(struct lline *l, const char *s, size_t max)
+{
+  if (!l->over)
+    l->n += esc_json(l->p + l->n, l->cap - l->n, s, max);
+}
 
 /* One line per request, formatted by hand: this runs for every request and
  * jansson's object building cost more than the rest of the HTTP layer. Same
@@ -822,10 +860,11 @@ static void log_ts(char out[96])
 static void log_request(const struct http_rctx *rc, double secs,
                         enum MHD_RequestTerminationCode toe)
 {
-  char line[LOG_PATH_MAX * 6 + 512], ts[96];
-  size_t n = 0;
+  char line[LOG_PATH_MAX * 6 + 512], ts[LOG_TS_MAX];
+  struct lline l = {line, 0, sizeof(line), false};
   long long us = (long long)(secs * 1e6);
   const char *err = NULL;
+  size_t tsn;
 
   if (toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED)
     err = "timeout";
@@ -833,35 +872,49 @@ static void log_request(const struct http_rctx *rc, double secs,
     err = "shutdown";
   else if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
     err = "connection closed";
-  log_ts(ts);
-  n += (size_t)snprintf(line + n, sizeof(line) - n, "{\"msg\":\"request\",\"method\":\"");
-  n += esc_json(line + n, sizeof(line) - n, rc->method, sizeof(rc->method));
-  n += (size_t)snprintf(line + n, sizeof(line) - n, "\",\"path\":\"");
+  tsn = log_timestamp(ts);
+  LL_LIT(&l, "{\"msg\":\"request\",\"method\":\"");
+  ll_esc(&l, rc->method, sizeof(rc->method));
+  LL_LIT(&l, "\",\"path\":\"");
   if (rc->route && rc->route->redact_path) {
-    n += esc_json(line + n, sizeof(line) - n, rc->route->path, LOG_PATH_MAX);
+    ll_esc(&l, rc->route->path, LOG_PATH_MAX);
     if (rc->path && strlen(rc->path) > strlen(rc->route->path))
-      n += (size_t)snprintf(line + n, sizeof(line) - n, "/<redacted>");
+      LL_LIT(&l, "/<redacted>");
   } else {
-    n += esc_json(line + n, sizeof(line) - n, rc->path, LOG_PATH_MAX);
+    ll_esc(&l, rc->path, LOG_PATH_MAX);
   }
-  n += (size_t)snprintf(line + n, sizeof(line) - n,
-                        "\",\"status\":%d,\"bytes\":%zu,\"duration_ms\":%lld.%03lld,"
-                        "\"request_id\":\"%s\",\"remote\":\"%s\"",
-                        rc->status, rc->bytes, us / 1000, us % 1000, rc->rid, rc->remote);
-  if (rc->route && n < sizeof(line)) {
-    n += (size_t)snprintf(line + n, sizeof(line) - n, ",\"route\":\"");
-    n += esc_json(line + n, sizeof(line) - n, rc->route->name ? rc->route->name : rc->route->path,
-                  128);
-    n += (size_t)snprintf(line + n, sizeof(line) - n, "\"");
+  LL_LIT(&l, "\",\"status\":");
+  ll_i64(&l, rc->status);
+  LL_LIT(&l, ",\"bytes\":");
+  ll_u64(&l, rc->bytes, 1);
+  /* us / 1000 "." us % 1000 as %lld.%03lld; the monotonic clock keeps us
+   * >= 0. */
+  LL_LIT(&l, ",\"duration_ms\":");
+  ll_u64(&l, us > 0 ? (unsigned long long)us / 1000 : 0, 1);
+  LL_LIT(&l, ".");
+  ll_u64(&l, us > 0 ? (unsigned long long)us % 1000 : 0, 3);
+  LL_LIT(&l, ",\"request_id\":\"");
+  ll_str(&l, rc->rid);
+  LL_LIT(&l, "\",\"remote\":\"");
+  ll_str(&l, rc->remote);
+  LL_LIT(&l, "\"");
+  if (rc->route) {
+    LL_LIT(&l, ",\"route\":\"");
+    ll_esc(&l, rc->route->name ? rc->route->name : rc->route->path, 128);
+    LL_LIT(&l, "\"");
   }
-  if (err && n < sizeof(line))
-    n += (size_t)snprintf(line + n, sizeof(line) - n, ",\"error\":\"%s\"", err);
-  if (n < sizeof(line))
-    n += (size_t)snprintf(line + n, sizeof(line) - n, ",\"ts\":\"%s\",\"level\":\"info\"}\n", ts);
-  if (n >= sizeof(line))
+  if (err) {
+    LL_LIT(&l, ",\"error\":\"");
+    ll_str(&l, err);
+    LL_LIT(&l, "\"");
+  }
+  LL_LIT(&l, ",\"ts\":\"");
+  ll_put(&l, ts, tsn);
+  LL_LIT(&l, "\",\"level\":\"info\"}\n");
+  if (l.over)
     return; /* cannot happen: every part above is bounded */
-  for (size_t off = 0; off < n;) {
-    ssize_t w = write(STDERR_FILENO, line + off, n - off);
+  for (size_t off = 0; off < l.n;) {
+    ssize_t w = write(STDERR_FILENO, line + off, l.n - off);
     if (w <= 0)
       return;
     off += (size_t)w;
