@@ -100,7 +100,7 @@ struct http_rctx {
   bool answered;
   struct timespec t0;
   char method[16];
-  char *path;
+  char *path; /* points to path_buf */
   char rid[HTTP_REQUEST_ID_MAX + 1];
   char remote[INET6_ADDRSTRLEN];
   int status;
@@ -111,6 +111,7 @@ struct http_rctx {
   bool dcompleted; /* http_resume was called */
   bool dclosed;    /* MHD finished the request before http_resume: it frees rc */
   struct http_res dres;
+  char path_buf[]; /* the path, allocated with rc: one malloc per request */
 };
 
 /* Seconds http_server_stop waits for deferred answers (store commits take
@@ -621,7 +622,6 @@ static void rctx_free(struct http_rctx *rc)
 {
   res_release(&rc->dres);
   buf_release(&rc->body);
-  free(rc->path);
   free(rc);
 }
 
@@ -660,10 +660,20 @@ static void conn_mark(struct http_server *s, struct http_conn *hc, bool awaiting
   pthread_mutex_unlock(&s->conn_mu);
 }
 
+/* Copy at most room - 1 bytes of s and a NUL (the snprintf "%s" cut). */
+static void copy_cut(char *dst, size_t room, const char *s)
+{
+  size_t n = strnlen(s, room - 1);
+  memcpy(dst, s, n);
+  dst[n] = '\0';
+}
+
 static struct http_rctx *rctx_new(struct http_server *s, struct MHD_Connection *conn,
                                   const char *url, const char *method)
 {
-  struct http_rctx *rc = xcalloc(1, sizeof(*rc));
+  /* Paths of HTTP_MAX_URL bytes or more are refused once rc exists. */
+  size_t plen = strnlen(url, HTTP_MAX_URL);
+  struct http_rctx *rc = xcalloc(1, sizeof(*rc) + plen + 1);
   const union MHD_ConnectionInfo *ci;
   const char *xid;
 
@@ -676,11 +686,12 @@ static struct http_rctx *rctx_new(struct http_server *s, struct MHD_Connection *
   conn_mark(s, rc->hc, false, true);
   if (rc->hc)
     memcpy(rc->remote, rc->hc->remote, sizeof(rc->remote));
-  snprintf(rc->method, sizeof(rc->method), "%s", method);
-  rc->path = xstrndup(url, HTTP_MAX_URL);
+  copy_cut(rc->method, sizeof(rc->method), method);
+  memcpy(rc->path_buf, url, plen);
+  rc->path = rc->path_buf;
   xid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
   if (xid && request_id_ok(xid)) {
-    snprintf(rc->rid, sizeof(rc->rid), "%s", xid);
+    copy_cut(rc->rid, sizeof(rc->rid), xid);
   } else {
     unsigned char r[16];
     random_small(r, sizeof(r));
@@ -948,7 +959,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     return;
   }
   buf_release(&rc->body);
-  free(rc->path);
   free(rc);
   atomic_fetch_sub(&s->inflight, 1);
 }
