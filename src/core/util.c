@@ -133,7 +133,7 @@ void random_bytes(void *p, size_t n)
   }
 }
 
-static _Thread_local unsigned char rnd_pool[256];
+static _Thread_local unsigned char rnd_pool[2048];
 static _Thread_local size_t rnd_left;
 static pthread_once_t rnd_once = PTHREAD_ONCE_INIT;
 
