@@ -121,7 +121,7 @@ static void series_identity(void **state)
   assert_int_equal(metrics_get("vodgate_a_total", NULL, NULL), 7);
   assert_int_equal(metrics_get("vodgate_a_total", "k", "v\""), 1);
   assert_int_equal(metrics_get("vodgate_c_total", "k", "v"), 0);
-  /* k="" + 1021 bytes + '"' is exactly 1024 bytes: kept; one more: not. */
+  /* k="..." with 1020 bytes inside is exactly 1024 bytes: kept; 1021: not. */
   memset(v, 'x', sizeof(v));
   v[1020] = '\0';
   metrics_inc("vodgate_long_total", "k", v);
