@@ -127,9 +127,126 @@ static double elapsed(const struct timespec *t0)
 
 /* ---- responses ---- */
 
+/* Compact JSON written by hand for the common answers (a flat object of
+ * ASCII strings, integers, booleans and nulls), byte for byte what
+ * json_dumps(JSON_COMPACT) writes: json_dumps pays a loop-check table,
+ * an snprintf per object and a second copy of the text. p NULL: count only. */
+struct jw {
+  char *p;
+  size_t n;
+};
+
+static void jw_put(struct jw *w, const char *s, size_t n)
+{
+  if (w->p)
+    memcpy(w->p + w->n, s, n);
+  w->n += n;
+}
+
+/* jansson's dump_string without JSON_ENSURE_ASCII / JSON_ESCAPE_SLASH.
+ * False on a byte >= 0x80: jansson validates UTF-8 there, and does it. */
+static bool jw_str(struct jw *w, const char *s, size_t n)
+{
+  static const char hex[] = "0123456789ABCDEF";
+  size_t run = 0; /* start of the bytes not yet written */
+
+  jw_put(w, "\"", 1);
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+    size_t el = 2;
+    if (c >= 0x80)
+      return false;
+    if (c >= 0x20 && c != '"' && c != '\\')
+      continue;
+    jw_put(w, s + run, i - run);
+    run = i + 1;
+    switch (c) {
+    case '"': esc[1] = '"'; break;
+    case '\\': esc[1] = '\\'; break;
+    case '\b': esc[1] = 'b'; break;
+    case '\f': esc[1] = 'f'; break;
+    case '\n': esc[1] = 'n'; break;
+    case '\r': esc[1] = 'r'; break;
+    case '\t': esc[1] = 't'; break;
+    default: el = 6; break;
+    }
+    jw_put(w, esc, el);
+  }
+  jw_put(w, s + run, n - run);
+  jw_put(w, "\"", 1);
+  return true;
+}
+
+/* "%lld" */
+static void jw_int(struct jw *w, long long v)
+{
+  char d[24];
+  size_t i = sizeof(d);
+  unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+
+  do {
+    d[--i] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (v < 0)
+    d[--i] = '-';
+  jw_put(w, d + i, sizeof(d) - i);
+}
+
+/* The object's members in jansson's iteration (= insertion) order. False
+ * when a member is not a flat, ASCII value. */
+static bool jw_flat_object(struct jw *w, json_t *o)
+{
+  jw_put(w, "{", 1);
+  for (void *it = json_object_iter(o); it; it = json_object_iter_next(o, it)) {
+    json_t *v = json_object_iter_value(it);
+    if (it != json_object_iter(o))
+      jw_put(w, ",", 1);
+    if (!jw_str(w, json_object_iter_key(it), json_object_iter_key_len(it)))
+      return false;
+    jw_put(w, ":", 1);
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+      if (!jw_str(w, json_string_value(v), json_string_length(v)))
+        return false;
+      break;
+    case JSON_INTEGER: jw_int(w, (long long)json_integer_value(v)); break;
+    case JSON_TRUE: jw_put(w, "true", 4); break;
+    case JSON_FALSE: jw_put(w, "false", 5); break;
+    case JSON_NULL: jw_put(w, "null", 4); break;
+    default: return false;
+    }
+  }
+  jw_put(w, "}", 1);
+  return true;
+}
+
+/* json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER), by hand when the
+ * body is a flat object. NULL when jansson fails. */
+static char *dump_compact(json_t *body, size_t *len)
+{
+  struct jw w = {NULL, 0};
+  char *s;
+
+  if (json_is_object(body) && jw_flat_object(&w, body)) {
+    s = xmalloc(w.n + 1);
+    w.p = s;
+    w.n = 0;
+    (void)jw_flat_object(&w, body); /* the same walk: cannot fail now */
+    s[w.n] = '\0';
+    *len = w.n;
+    return s;
+  }
+  s = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  *len = s ? strlen(s) : 0;
+  return s;
+}
+
 void http_res_json(struct http_res *res, int status, json_t *body)
 {
   char *s;
+  size_t n;
 
   free(res->body);
   res->body = NULL;
@@ -138,7 +255,7 @@ void http_res_json(struct http_res *res, int status, json_t *body)
     http_error(res, 500, VG_CODE_INTERNAL, "internal error");
     return;
   }
-  s = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  s = dump_compact(body, &n);
   json_decref(body);
   if (!s) {
     http_error(res, 500, VG_CODE_INTERNAL, "internal error");
@@ -146,7 +263,7 @@ void http_res_json(struct http_res *res, int status, json_t *body)
   }
   res->status = status;
   res->body = s;
-  res->body_len = strlen(s);
+  res->body_len = n;
   res->content_type = "application/json";
 }
 
@@ -172,21 +289,58 @@ int http_res_header(struct http_res *res, const char *name, const char *value)
   return 0;
 }
 
+/* {"code":code,"message":...,"requestId":...} written by hand when both
+ * strings are ASCII (as json_dumps would); false otherwise. */
+static bool error_body(struct http_res *res, int code, const char *message)
+{
+  const char *rid = res->request_id ? res->request_id : "";
+  size_t ml = strlen(message), rl = strlen(rid);
+  struct jw w = {NULL, 0};
+
+  for (int pass = 0; pass < 2; pass++) {
+    jw_put(&w, "{\"code\":", 8);
+    jw_int(&w, code);
+    jw_put(&w, ",\"message\":", 11);
+    if (!jw_str(&w, message, ml))
+      return false;
+    jw_put(&w, ",\"requestId\":", 13);
+    if (!jw_str(&w, rid, rl))
+      return false;
+    jw_put(&w, "}", 1);
+    if (pass == 0) {
+      w.p = xmalloc(w.n + 1);
+      w.n = 0;
+    }
+  }
+  w.p[w.n] = '\0';
+  free(res->body);
+  res->body = w.p;
+  res->body_len = w.n;
+  return true;
+}
+
 void http_error(struct http_res *res, int status, int code, const char *message)
 {
-  json_t *o = json_object();
+  json_t *o;
   char *s;
 
+  if (!message)
+    message = "";
+  res->status = status;
+  res->content_type = "application/json";
+  if (error_body(res, code, message))
+    return;
+  /* Not ASCII: jansson checks the UTF-8 (a member that is not valid UTF-8
+   * is left out, as before). */
+  o = json_object();
   json_object_set_new(o, "code", json_integer(code));
-  json_object_set_new(o, "message", json_string(message ? message : ""));
+  json_object_set_new(o, "message", json_string(message));
   json_object_set_new(o, "requestId", json_string(res->request_id ? res->request_id : ""));
   s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
   json_decref(o);
   free(res->body);
   res->body = s ? s : xstrdup("{\"code\":5000}");
   res->body_len = strlen(res->body);
-  res->status = status;
-  res->content_type = "application/json";
 }
 
 static void res_release(struct http_res *res)
