@@ -118,11 +118,16 @@ struct http_rctx {
  * milliseconds; a stuck store must not hang shutdown forever). */
 #define HTTP_STOP_DEFER_WAIT_S 30.0
 
+static double elapsed_between(const struct timespec *t0, const struct timespec *t)
+{
+  return (double)(t->tv_sec - t0->tv_sec) + (double)(t->tv_nsec - t0->tv_nsec) / 1e9;
+}
+
 static double elapsed(const struct timespec *t0)
 {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+  return elapsed_between(t0, &t);
 }
 
 /* ---- responses ---- */
@@ -801,16 +806,26 @@ void http_resume(struct http_res *res)
 
 /* Connection phases for the watchdog: awaiting headers (after a response),
  * receiving a body (after the headers), or neither (handler, sending). */
-static void conn_mark(struct http_server *s, struct http_conn *hc, bool awaiting, bool in_body)
+/* now: the current CLOCK_MONOTONIC time when the caller has it; NULL reads
+ * the clock. The watchdog only looks at since while awaiting or in_body. */
+static void conn_mark(struct http_server *s, struct http_conn *hc, bool awaiting, bool in_body,
+                      const struct timespec *now)
 {
+  struct timespec t = {0, 0};
+
   if (!hc)
     return;
+  if (now)
+    t = *now;
+  else if (awaiting || in_body)
+    clock_gettime(CLOCK_MONOTONIC, &t);
   pthread_mutex_lock(&s->conn_mu);
   hc->awaiting = awaiting;
   hc->in_body = in_body;
   if (awaiting)
     hc->first = false;
-  clock_gettime(CLOCK_MONOTONIC, &hc->since);
+  if (now || awaiting || in_body)
+    hc->since = t;
   pthread_mutex_unlock(&s->conn_mu);
 }
 
@@ -837,7 +852,7 @@ static struct http_rctx *rctx_new(struct http_server *s, struct MHD_Connection *
   atomic_fetch_add(&s->inflight, 1);
   ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
   rc->hc = ci ? ci->socket_context : NULL;
-  conn_mark(s, rc->hc, false, true);
+  conn_mark(s, rc->hc, false, true, &rc->t0);
   if (rc->hc)
     memcpy(rc->remote, rc->hc->remote, sizeof(rc->remote));
   copy_cut(rc->method, sizeof(rc->method), method);
@@ -927,7 +942,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     pthread_mutex_unlock(&s->defer_mu);
     return done ? send_res(rc, &rc->dres, false) : MHD_YES;
   }
-  conn_mark(s, rc->hc, false, false);
+  conn_mark(s, rc->hc, false, false, NULL);
   return answer(rc);
 }
 
@@ -1091,16 +1106,16 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 {
   struct http_server *s = cls;
   struct http_rctx *rc = *req_cls;
-  double secs;
+  struct timespec now;
 
   if (!rc || rc == (void *)&uri_ok || rc == (void *)&uri_bad)
     return;
   *req_cls = NULL;
-  secs = elapsed(&rc->t0);
+  clock_gettime(CLOCK_MONOTONIC, &now);
   if (log_get_level() <= LOG_INFO)
-    log_request(rc, secs, toe);
+    log_request(rc, elapsed_between(&rc->t0, &now), toe);
   if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
-    conn_mark(s, rc->hc, true, false);
+    conn_mark(s, rc->hc, true, false, &now);
   if (rc->deferred) {
     bool pending;
     pthread_mutex_lock(&s->defer_mu);
