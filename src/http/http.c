@@ -158,12 +158,17 @@ static bool jw_str(struct jw *w, const char *s, size_t n)
   jw_put(w, "\"", 1);
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
-    char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+    char esc[6];
     size_t el = 2;
     if (c >= 0x80)
       return false;
     if (c >= 0x20 && c != '"' && c != '\\')
       continue;
+    esc[0] = '\\';
+    esc[1] = 'u';
+    esc[2] = esc[3] = '0';
+    esc[4] = hex[c >> 4];
+    esc[5] = hex[c & 15];
     jw_put(w, s + run, i - run);
     run = i + 1;
     switch (c) {
@@ -805,8 +810,8 @@ void http_resume(struct http_res *res)
 }
 
 /* Connection phases for the watchdog: awaiting headers (after a response),
- * receiving a body (after the headers), or neither (handler, sending). */
-/* now: the current CLOCK_MONOTONIC time when the caller has it; NULL reads
+ * receiving a body (after the headers), or neither (handler, sending).
+ * now: the current CLOCK_MONOTONIC time when the caller has it; NULL reads
  * the clock. The watchdog only looks at since while awaiting or in_body. */
 static void conn_mark(struct http_server *s, struct http_conn *hc, bool awaiting, bool in_body,
                       const struct timespec *now)
