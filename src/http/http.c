@@ -208,11 +208,14 @@ static void jw_int(struct jw *w, long long v)
  * when a member is not a flat, ASCII value. */
 static bool jw_flat_object(struct jw *w, json_t *o)
 {
+  bool first = true;
+
   jw_put(w, "{", 1);
   for (void *it = json_object_iter(o); it; it = json_object_iter_next(o, it)) {
     json_t *v = json_object_iter_value(it);
-    if (it != json_object_iter(o))
+    if (!first)
       jw_put(w, ",", 1);
+    first = false;
     if (!jw_str(w, json_object_iter_key(it), json_object_iter_key_len(it)))
       return false;
     jw_put(w, ":", 1);
