@@ -25,6 +25,8 @@ static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
 /* Open-addressing index over the series: a power of two, more than twice
  * METRICS_MAX_SERIES so that probe runs stay short when the registry is full. */
 #define INDEX_SLOTS 4096
+_Static_assert(INDEX_SLOTS >= 2 * METRICS_MAX_SERIES && (INDEX_SLOTS & (INDEX_SLOTS - 1)) == 0,
+               "the index needs free slots (probes end at one) and a power-of-two size");
 
 struct series {
   const char *name;
