@@ -56,9 +56,12 @@ static json_t *gen_value(int depth)
   }
   case 4:
   case 5: n = gen_bytes(s, sizeof(s), 1); return json_stringn_nocheck(s, n);
-  case 6:
+  case 6: {
+    json_t *v;
     n = gen_bytes(s, sizeof(s), 0);
-    return json_stringn(s, n) ? json_stringn(s, n) : json_string("x");
+    v = json_stringn(s, n); /* NULL when not UTF-8 */
+    return v ? v : json_string("x");
+  }
   case 7: return json_real((double)(next() % 1000) / 7.0);
   default: {
     json_t *a = json_array();
