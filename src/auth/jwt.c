@@ -40,6 +40,7 @@
 
 #include "auth/b64url.h"
 #include "core/buf.h"
+#include "core/hmac.h"
 #include "core/jscan.h"
 #include "core/io.h"
 #include "core/limits.h"
@@ -57,7 +58,7 @@ struct jwt_key {
   char *kid;               /* NULL when the key has none */
   unsigned char *material; /* HS256: the secret; RS/ES: SPKI PEM text, NUL-terminated */
   EVP_PKEY *pkey;          /* RS/ES: the parsed key, shared read-only by all threads */
-  EVP_MAC_CTX *hmac;       /* HS256: keyed template, only ever duplicated (read-only) */
+  struct hmac_key *hmac;   /* HS256: keyed once (core/hmac.h), shared by all threads */
   size_t material_len;     /* bytes handed to libjwt (PEM: without the NUL) */
   size_t sig_len;          /* raw signature length: 32, modulus bytes, or 64 */
   char *source;            /* "jwks_file key 2" etc., for messages */
@@ -155,7 +156,7 @@ static void key_release(struct jwt_key *k)
     free(k->material);
   }
   EVP_PKEY_free(k->pkey);
-  EVP_MAC_CTX_free(k->hmac);
+  hmac_key_free(k->hmac);
   free(k->kid);
   free(k->source);
   memset(k, 0, sizeof(*k));
@@ -552,27 +553,6 @@ static int load_jwks(struct jwt_verifier *v, const char *label, const char *text
   return 0;
 }
 
-/* A keyed HMAC-SHA256 context. Each verification duplicates it, which
- * skips the per-call algorithm fetch and key setup of one-shot HMAC() (about
- * half its cost) and leaves the template untouched, so threads share it. */
-static EVP_MAC_CTX *hmac_template(const unsigned char *key, size_t len)
-{
-  EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-  EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
-  char digest[] = "SHA256";
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-      OSSL_PARAM_construct_end(),
-  };
-
-  EVP_MAC_free(mac); /* the context keeps its own reference */
-  if (ctx && EVP_MAC_init(ctx, key, len, params) != 1) {
-    EVP_MAC_CTX_free(ctx);
-    ctx = NULL;
-  }
-  return ctx;
-}
-
 static bool plain_string(const char *s, size_t max)
 {
   size_t n = s ? strnlen(s, max + 1) : 0;
@@ -640,8 +620,7 @@ struct jwt_verifier *jwt_verifier_new(const struct jwt_config *c, char *err, siz
     }
     k->alg = KEY_HS256;
     k->sig_len = 32;
-    k->hmac = hmac_template(c->hs256_secret, c->hs256_secret_len);
-    if (!k->hmac) {
+    if (hmac_key_new("SHA256", c->hs256_secret, c->hs256_secret_len, &k->hmac) != VG_OK) {
       fail(err, errlen, "jwt_hs256_secret: OpenSSL has no HMAC-SHA256");
       goto bad;
     }
@@ -902,11 +881,7 @@ static enum auth_error verify_signature(const struct jwt_key *k, const char *tbs
     unsigned char mac[EVP_MAX_MD_SIZE];
     size_t maclen = 0;
     bool same;
-    EVP_MAC_CTX *mctx = EVP_MAC_CTX_dup(k->hmac);
-    rc = mctx && EVP_MAC_update(mctx, (const unsigned char *)tbs, tbslen) == 1 &&
-         EVP_MAC_final(mctx, mac, &maclen, sizeof(mac)) == 1;
-    EVP_MAC_CTX_free(mctx);
-    if (!rc)
+    if (hmac_key_mac(k->hmac, tbs, tbslen, mac, sizeof(mac), &maclen) != VG_OK)
       return AUTH_INTERNAL;
     same = ct_equal(mac, maclen, sig, siglen);
     secure_zero(mac, sizeof(mac));

@@ -228,26 +228,28 @@ static int json_str_append(struct buf *b, const char *s)
   static const char hex[] = "0123456789abcdef";
   int rc = buf_appendc(b, '"');
 
-  for (; rc == VG_OK && *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    char e[6] = {'\\', (char)c, 0, 0, 0, 0};
+  while (rc == VG_OK && *s) {
+    size_t run = 0;
+    unsigned char c;
+    char e[6] = {'\\', 0, 0, 0, 0, 0};
     size_t n = 2;
+    while (s[run] && (unsigned char)s[run] >= 0x20 && s[run] != '"' && s[run] != '\\')
+      run++;
+    if (run) {
+      rc = buf_append(b, s, run);
+      s += run;
+      continue;
+    }
+    c = (unsigned char)*s++;
     switch (c) {
     case '"':
-    case '\\': break;
+    case '\\': e[1] = (char)c; break;
     case '\b': e[1] = 'b'; break;
     case '\f': e[1] = 'f'; break;
     case '\n': e[1] = 'n'; break;
     case '\r': e[1] = 'r'; break;
     case '\t': e[1] = 't'; break;
-    default:
-      if (c >= 0x20) {
-        e[0] = (char)c;
-        n = 1;
-      } else {
-        e[1] = 'u', e[2] = '0', e[3] = '0', e[4] = hex[c >> 4], e[5] = hex[c & 15];
-        n = 6;
-      }
+    default: e[1] = 'u', e[2] = '0', e[3] = '0', e[4] = hex[c >> 4], e[5] = hex[c & 15]; n = 6;
     }
     rc = buf_append(b, e, n);
   }
@@ -265,6 +267,7 @@ static char *params_json(const struct params *p)
   int rc = VG_OK;
 
   buf_init(&b, STORE_MAX_BODY);
+  rc = buf_reserve(&b, 512); /* typical parameters with a token, in one allocation */
 #define KEY(k)                                                                                     \
   do {                                                                                             \
     if (rc == VG_OK)                                                                               \
