@@ -133,7 +133,8 @@ void random_bytes(void *p, size_t n)
   }
 }
 
-static _Thread_local unsigned char rnd_pool[256];
+static _Thread_local unsigned char
+    rnd_pool[4096]; /* a request takes ~30 bytes: RAND_bytes once per ~130 */
 static _Thread_local size_t rnd_left;
 static pthread_once_t rnd_once = PTHREAD_ONCE_INIT;
 

@@ -1213,7 +1213,18 @@ static void upgrades_schema_3(void **state)
   assert_int_equal(n, 1);
   struct store_session sess;
   assert_int_equal(store_session_get(s, "01a224a489e1a7af70db8806c60a5986", &sess), VG_OK);
+  assert_string_equal(sess.user_id, "fixture-user");
+  assert_int_equal(sess.signatures_issued, 1);
+  assert_non_null(strstr(sess.params_json, "\"procedure\":\"ReviewFlow\""));
   store_session_release(&sess);
+  /* Audit rows still name their (rebuilt) session, and new ones can. */
+  assert_int_equal(store_audit_count(s, "01a224a489e1a7af70db8806c60a5986", &n), VG_OK);
+  assert_int_equal(n, 1);
+  struct store_audit au = {
+      "01a224a489e1a7af70db8806c60a5986", "fixture-user", "rid-after-v5", 1, 2, 3};
+  assert_int_equal(store_audit_append(s, &au), VG_OK);
+  au.upload_id = "no-such-session";
+  assert_int_equal(store_audit_append(s, &au), VG_INVALID);
   int64_t id = 0;
   assert_int_equal(store_run(s, add_outbox_row, &id), VG_OK);
   assert_int_equal(id, 5); /* never 4 again */
@@ -1228,6 +1239,14 @@ static void upgrades_schema_3(void **state)
                                " 'ledger_user', 'outbox_due')"),
                    5);
   assert_int_equal(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE name LIKE '%_v4'"), 0);
+  assert_int_equal(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE name LIKE '%_v5'"), 0);
+  assert_int_equal(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'upload_session'"
+                               " AND sql LIKE '%WITHOUT ROWID%' AND sql NOT LIKE '%json_valid%'"),
+                   1);
+  assert_int_equal(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE name ="
+                               " 'upload_session_user'"),
+                   1);
+  assert_int_equal(sql_int(db, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
   assert_int_equal(sql_int(db, "SELECT count(*) FROM pragma_integrity_check WHERE"
                                " integrity_check != 'ok'"),
                    0);
