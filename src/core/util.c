@@ -220,3 +220,12 @@ void thread_name(const char *name)
   snprintf(n, sizeof(n), "%s", name);
   (void)pthread_setname_np(pthread_self(), n);
 }
+
+size_t str_copy(char *dst, size_t cap, const char *src)
+{
+  size_t n = strnlen(src, cap - 1);
+
+  memcpy(dst, src, n);
+  dst[n] = '\0';
+  return n;
+}

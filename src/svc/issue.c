@@ -553,10 +553,9 @@ static int issue_now(struct issuing *iss, struct issue *is, const char *request_
       is->fail_msg = "signature limit of this upload session reached";
   } else {
     struct store_session s;
-    memset(&s, 0, sizeof(s));
-    snprintf(s.upload_id, sizeof(s.upload_id), "%s", is->upload_id);
-    snprintf(s.user_id, sizeof(s.user_id), "%s", is->who->user);
-    snprintf(s.policy, sizeof(s.policy), "%s", is->pol->name);
+    str_copy(s.upload_id, sizeof(s.upload_id), is->upload_id);
+    str_copy(s.user_id, sizeof(s.user_id), is->who->user);
+    str_copy(s.policy, sizeof(s.policy), is->pol->name);
     s.created_at = is->now;
     s.expires_at = is->now + ISSUE_SESSION_TTL;
     s.params_json = is->params_s;
