@@ -34,15 +34,45 @@ int log_parse_level(const char *s, enum log_level *out)
   return -1;
 }
 
-static void log_timestamp(char out[64])
+/* Digits of v (0 <= v < 10^w) in exactly w places, zero-padded. */
+static char *put_digits(char *p, unsigned v, int w)
 {
+  for (int i = w - 1; i >= 0; i--) {
+    p[i] = (char)('0' + v % 10);
+    v /= 10;
+  }
+  return p + w;
+}
+
+/* The part before the milliseconds changes once a second: each thread keeps
+ * it, so most lines cost one clock_gettime and three digits (gmtime_r takes
+ * a process-wide lock and snprintf is slow). */
+size_t log_timestamp(char out[LOG_TS_MAX])
+{
+  static _Thread_local time_t last = (time_t)-1;
+  static _Thread_local char prefix[LOG_TS_MAX - 8]; /* "YYYY-MM-DDTHH:MM:SS" */
+  static _Thread_local size_t plen;
   struct timespec ts;
-  struct tm tm;
+  char *p;
 
   clock_gettime(CLOCK_REALTIME, &ts);
-  gmtime_r(&ts.tv_sec, &tm);
-  snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-           tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+  if (ts.tv_sec != last) {
+    struct tm tm;
+    int n;
+    if (!gmtime_r(&ts.tv_sec, &tm))
+      memset(&tm, 0, sizeof(tm));
+    n = snprintf(prefix, sizeof(prefix), "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    plen = n < 0 ? 0 : (size_t)n < sizeof(prefix) ? (size_t)n : sizeof(prefix) - 1;
+    last = ts.tv_sec;
+  }
+  memcpy(out, prefix, plen);
+  p = out + plen;
+  *p++ = '.';
+  p = put_digits(p, (unsigned)(ts.tv_nsec / 1000000), 3);
+  *p++ = 'Z';
+  *p = '\0';
+  return (size_t)(p - out);
 }
 
 static void log_write_line(const char *s, size_t n)
@@ -58,7 +88,7 @@ static void log_write_line(const char *s, size_t n)
 
 void log_json(enum log_level lvl, json_t *obj)
 {
-  char ts[64];
+  char ts[LOG_TS_MAX];
   char *line;
   size_t n;
 

@@ -40,7 +40,7 @@ void hex_encode(const unsigned char *in, size_t n, char *out);
 /* Fill with bytes from the OpenSSL CSPRNG; aborts if the RNG fails. */
 void random_bytes(void *p, size_t n);
 /* The same CSPRNG bytes for small draws on hot paths (n <= 64): taken from
- * a per-thread pool refilled 256 bytes at a time, since in OpenSSL 3 one
+ * a per-thread pool refilled 2048 bytes at a time, since in OpenSSL 3 one
  * RAND_bytes() call costs about as much as an HMAC. Taken bytes are wiped
  * from the pool, and a forked child starts with an empty pool
  * (pthread_atfork), so it never repeats its parent's values. For keys use

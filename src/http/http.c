@@ -106,7 +106,7 @@ struct http_rctx {
   bool answered;
   struct timespec t0;
   char method[16];
-  char *path;
+  char *path; /* points to path_buf */
   char rid[HTTP_REQUEST_ID_MAX + 1];
   char remote[INET6_ADDRSTRLEN];
   int status;
@@ -117,24 +117,155 @@ struct http_rctx {
   bool dcompleted; /* http_resume was called */
   bool dclosed;    /* MHD finished the request before http_resume: it frees rc */
   struct http_res dres;
+  char path_buf[]; /* the path, allocated with rc: one malloc per request */
 };
 
 /* Seconds http_server_stop waits for deferred answers (store commits take
  * milliseconds; a stuck store must not hang shutdown forever). */
 #define HTTP_STOP_DEFER_WAIT_S 30.0
 
+static double elapsed_between(const struct timespec *t0, const struct timespec *t)
+{
+  return (double)(t->tv_sec - t0->tv_sec) + (double)(t->tv_nsec - t0->tv_nsec) / 1e9;
+}
+
 static double elapsed(const struct timespec *t0)
 {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+  return elapsed_between(t0, &t);
 }
 
 /* ---- responses ---- */
 
+/* Compact JSON written by hand for the common answers (a flat object of
+ * ASCII strings, integers, booleans and nulls), byte for byte what
+ * json_dumps(JSON_COMPACT) writes: json_dumps pays a loop-check table,
+ * an snprintf per object and a second copy of the text. p NULL: count only. */
+struct jw {
+  char *p;
+  size_t n;
+};
+
+static void jw_put(struct jw *w, const char *s, size_t n)
+{
+  if (w->p)
+    memcpy(w->p + w->n, s, n);
+  w->n += n;
+}
+
+/* jansson's dump_string without JSON_ENSURE_ASCII / JSON_ESCAPE_SLASH.
+ * False on a byte >= 0x80: jansson validates UTF-8 there, and does it. */
+static bool jw_str(struct jw *w, const char *s, size_t n)
+{
+  static const char hex[] = "0123456789ABCDEF";
+  size_t run = 0; /* start of the bytes not yet written */
+
+  jw_put(w, "\"", 1);
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    char esc[6];
+    size_t el = 2;
+    if (c >= 0x80)
+      return false;
+    if (c >= 0x20 && c != '"' && c != '\\')
+      continue;
+    esc[0] = '\\';
+    esc[1] = 'u';
+    esc[2] = esc[3] = '0';
+    esc[4] = hex[c >> 4];
+    esc[5] = hex[c & 15];
+    jw_put(w, s + run, i - run);
+    run = i + 1;
+    switch (c) {
+    case '"': esc[1] = '"'; break;
+    case '\\': esc[1] = '\\'; break;
+    case '\b': esc[1] = 'b'; break;
+    case '\f': esc[1] = 'f'; break;
+    case '\n': esc[1] = 'n'; break;
+    case '\r': esc[1] = 'r'; break;
+    case '\t': esc[1] = 't'; break;
+    default: el = 6; break;
+    }
+    jw_put(w, esc, el);
+  }
+  jw_put(w, s + run, n - run);
+  jw_put(w, "\"", 1);
+  return true;
+}
+
+/* "%lld" */
+static void jw_int(struct jw *w, long long v)
+{
+  char d[24];
+  size_t i = sizeof(d);
+  unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+
+  do {
+    d[--i] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (v < 0)
+    d[--i] = '-';
+  jw_put(w, d + i, sizeof(d) - i);
+}
+
+/* The object's members in jansson's iteration (= insertion) order. False
+ * when a member is not a flat, ASCII value. */
+static bool jw_flat_object(struct jw *w, json_t *o)
+{
+  bool first = true;
+
+  jw_put(w, "{", 1);
+  for (void *it = json_object_iter(o); it; it = json_object_iter_next(o, it)) {
+    json_t *v = json_object_iter_value(it);
+    if (!first)
+      jw_put(w, ",", 1);
+    first = false;
+    if (!jw_str(w, json_object_iter_key(it), json_object_iter_key_len(it)))
+      return false;
+    jw_put(w, ":", 1);
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+      if (!jw_str(w, json_string_value(v), json_string_length(v)))
+        return false;
+      break;
+    case JSON_INTEGER: jw_int(w, (long long)json_integer_value(v)); break;
+    case JSON_TRUE: jw_put(w, "true", 4); break;
+    case JSON_FALSE: jw_put(w, "false", 5); break;
+    case JSON_NULL: jw_put(w, "null", 4); break;
+    default: return false;
+    }
+  }
+  jw_put(w, "}", 1);
+  return true;
+}
+
+/* json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER), by hand when the
+ * body is a flat object. NULL when jansson fails. */
+static char *dump_compact(json_t *body, size_t *len)
+{
+  struct jw w = {NULL, 0};
+  char *s;
+
+  if (json_is_object(body) && jw_flat_object(&w, body)) {
+    s = xmalloc(w.n + 1);
+    w.p = s;
+    w.n = 0;
+    (void)jw_flat_object(&w, body); /* the same walk: cannot fail now */
+    s[w.n] = '\0';
+    *len = w.n;
+    return s;
+  }
+  s = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  *len = s ? strlen(s) : 0;
+  return s;
+}
+
 void http_res_json(struct http_res *res, int status, json_t *body)
 {
   char *s;
+  size_t n;
 
   free(res->body);
   res->body = NULL;
@@ -143,7 +274,7 @@ void http_res_json(struct http_res *res, int status, json_t *body)
     http_error(res, 500, VG_CODE_INTERNAL, "internal error");
     return;
   }
-  s = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  s = dump_compact(body, &n);
   json_decref(body);
   if (!s) {
     http_error(res, 500, VG_CODE_INTERNAL, "internal error");
@@ -151,7 +282,7 @@ void http_res_json(struct http_res *res, int status, json_t *body)
   }
   res->status = status;
   res->body = s;
-  res->body_len = strlen(s);
+  res->body_len = n;
   res->content_type = "application/json";
 }
 
@@ -177,21 +308,58 @@ int http_res_header(struct http_res *res, const char *name, const char *value)
   return 0;
 }
 
+/* {"code":code,"message":...,"requestId":...} written by hand when both
+ * strings are ASCII (as json_dumps would); false otherwise. */
+static bool error_body(struct http_res *res, int code, const char *message)
+{
+  const char *rid = res->request_id ? res->request_id : "";
+  size_t ml = strlen(message), rl = strlen(rid);
+  struct jw w = {NULL, 0};
+
+  for (int pass = 0; pass < 2; pass++) {
+    jw_put(&w, "{\"code\":", 8);
+    jw_int(&w, code);
+    jw_put(&w, ",\"message\":", 11);
+    if (!jw_str(&w, message, ml))
+      return false;
+    jw_put(&w, ",\"requestId\":", 13);
+    if (!jw_str(&w, rid, rl))
+      return false;
+    jw_put(&w, "}", 1);
+    if (pass == 0) {
+      w.p = xmalloc(w.n + 1);
+      w.n = 0;
+    }
+  }
+  w.p[w.n] = '\0';
+  free(res->body);
+  res->body = w.p;
+  res->body_len = w.n;
+  return true;
+}
+
 void http_error(struct http_res *res, int status, int code, const char *message)
 {
-  json_t *o = json_object();
+  json_t *o;
   char *s;
 
+  if (!message)
+    message = "";
+  res->status = status;
+  res->content_type = "application/json";
+  if (error_body(res, code, message))
+    return;
+  /* Not ASCII: jansson checks the UTF-8 (a member that is not valid UTF-8
+   * is left out, as before). */
+  o = json_object();
   json_object_set_new(o, "code", json_integer(code));
-  json_object_set_new(o, "message", json_string(message ? message : ""));
+  json_object_set_new(o, "message", json_string(message));
   json_object_set_new(o, "requestId", json_string(res->request_id ? res->request_id : ""));
   s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
   json_decref(o);
   free(res->body);
   res->body = s ? s : xstrdup("{\"code\":5000}");
   res->body_len = strlen(res->body);
-  res->status = status;
-  res->content_type = "application/json";
 }
 
 static void res_release(struct http_res *res)
@@ -627,7 +795,6 @@ static void rctx_free(struct http_rctx *rc)
 {
   res_release(&rc->dres);
   buf_release(&rc->body);
-  free(rc->path);
   free(rc);
 }
 
@@ -652,24 +819,44 @@ void http_resume(struct http_res *res)
 }
 
 /* Connection phases for the watchdog: awaiting headers (after a response),
- * receiving a body (after the headers), or neither (handler, sending). */
-static void conn_mark(struct http_server *s, struct http_conn *hc, bool awaiting, bool in_body)
+ * receiving a body (after the headers), or neither (handler, sending).
+ * now: the current CLOCK_MONOTONIC time when the caller has it; NULL reads
+ * the clock. The watchdog only looks at since while awaiting or in_body. */
+static void conn_mark(struct http_server *s, struct http_conn *hc, bool awaiting, bool in_body,
+                      const struct timespec *now)
 {
+  struct timespec t = {0, 0};
+
   if (!hc)
     return;
+  if (now)
+    t = *now;
+  else if (awaiting || in_body)
+    clock_gettime(CLOCK_MONOTONIC, &t);
   pthread_mutex_lock(&s->conn_mu);
   hc->awaiting = awaiting;
   hc->in_body = in_body;
   if (awaiting)
     hc->first = false;
-  clock_gettime(CLOCK_MONOTONIC, &hc->since);
+  if (now || awaiting || in_body)
+    hc->since = t;
   pthread_mutex_unlock(&s->conn_mu);
+}
+
+/* Copy at most room - 1 bytes of s and a NUL (the snprintf "%s" cut). */
+static void copy_cut(char *dst, size_t room, const char *s)
+{
+  size_t n = strnlen(s, room - 1);
+  memcpy(dst, s, n);
+  dst[n] = '\0';
 }
 
 static struct http_rctx *rctx_new(struct http_server *s, struct MHD_Connection *conn,
                                   const char *url, const char *method)
 {
-  struct http_rctx *rc = xcalloc(1, sizeof(*rc));
+  /* Paths of HTTP_MAX_URL bytes or more are refused once rc exists. */
+  size_t plen = strnlen(url, HTTP_MAX_URL);
+  struct http_rctx *rc = xcalloc(1, sizeof(*rc) + plen + 1);
   const union MHD_ConnectionInfo *ci;
   const char *xid;
 
@@ -679,14 +866,15 @@ static struct http_rctx *rctx_new(struct http_server *s, struct MHD_Connection *
   atomic_fetch_add(&s->inflight, 1);
   ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
   rc->hc = ci ? ci->socket_context : NULL;
-  conn_mark(s, rc->hc, false, true);
+  conn_mark(s, rc->hc, false, true, &rc->t0);
   if (rc->hc)
     memcpy(rc->remote, rc->hc->remote, sizeof(rc->remote));
-  snprintf(rc->method, sizeof(rc->method), "%s", method);
-  rc->path = xstrndup(url, HTTP_MAX_URL);
+  copy_cut(rc->method, sizeof(rc->method), method);
+  memcpy(rc->path_buf, url, plen);
+  rc->path = rc->path_buf;
   xid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
   if (xid && request_id_ok(xid)) {
-    snprintf(rc->rid, sizeof(rc->rid), "%s", xid);
+    copy_cut(rc->rid, sizeof(rc->rid), xid);
   } else {
     unsigned char r[16];
     random_small(r, sizeof(r));
@@ -768,7 +956,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     pthread_mutex_unlock(&s->defer_mu);
     return done ? send_res(rc, &rc->dres, false) : MHD_YES;
   }
-  conn_mark(s, rc->hc, false, false);
+  conn_mark(s, rc->hc, false, false, NULL);
   return answer(rc);
 }
 
@@ -800,26 +988,64 @@ static size_t esc_json(char *b, size_t room, const char *s, size_t max)
   return o;
 }
 
-/* The timestamp of core/log.c's format, with the date part cached per
- * thread: gmtime_r takes a process-wide lock. */
-static void log_ts(char out[96])
-{
-  static _Thread_local time_t last = -1;
-  static _Thread_local char prefix[64];
-  struct timespec ts;
+#define LOG_PATH_MAX 512 /* longer paths are cut in the log line */
 
-  clock_gettime(CLOCK_REALTIME, &ts);
-  if (ts.tv_sec != last) {
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    snprintf(prefix, sizeof(prefix), "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    last = ts.tv_sec;
+/* The request line under construction: pieces are appended with memcpy and
+ * hand-written number formatting (snprintf cost more than the rest of the
+ * line). Past cap the line is marked over and dropped, never cut. */
+struct lline {
+  char *p;
+  size_t n, cap;
+  bool over;
+};
+
+static void ll_put(struct lline *l, const char *s, size_t n)
+{
+  if (l->over || n > l->cap - l->n) {
+    l->over = true;
+    return;
   }
-  snprintf(out, 96, "%s.%03dZ", prefix, (int)(ts.tv_nsec / 1000000));
+  memcpy(l->p + l->n, s, n);
+  l->n += n;
 }
 
-#define LOG_PATH_MAX 512 /* longer paths are cut in the log line */
+#define LL_LIT(l, lit) ll_put((l), (lit), sizeof(lit) - 1)
+
+static void ll_str(struct lline *l, const char *s)
+{
+  ll_put(l, s, strlen(s));
+}
+
+/* Decimal digits of v; at least min_digits of them (zero-padded). */
+static void ll_u64(struct lline *l, unsigned long long v, int min_digits)
+{
+  char d[24];
+  int i = (int)sizeof(d);
+
+  do {
+    d[--i] = (char)('0' + v % 10);
+    v /= 10;
+    min_digits--;
+  } while (v || min_digits > 0);
+  ll_put(l, d + i, sizeof(d) - (size_t)i);
+}
+
+static void ll_i64(struct lline *l, long long v)
+{
+  if (v < 0) {
+    LL_LIT(l, "-");
+    ll_u64(l, 0ULL - (unsigned long long)v, 1);
+  } else {
+    ll_u64(l, (unsigned long long)v, 1);
+  }
+}
+
+/* esc_json of at most max bytes of s, within the line's room. */
+static void ll_esc(struct lline *l, const char *s, size_t max)
+{
+  if (!l->over)
+    l->n += esc_json(l->p + l->n, l->cap - l->n, s, max);
+}
 
 /* One line per request, formatted by hand: this runs for every request and
  * jansson's object building cost more than the rest of the HTTP layer. Same
@@ -828,10 +1054,11 @@ static void log_ts(char out[96])
 static void log_request(const struct http_rctx *rc, double secs,
                         enum MHD_RequestTerminationCode toe)
 {
-  char line[LOG_PATH_MAX * 6 + 512], ts[96];
-  size_t n = 0;
+  char line[LOG_PATH_MAX * 6 + 512], ts[LOG_TS_MAX];
+  struct lline l = {line, 0, sizeof(line), false};
   long long us = (long long)(secs * 1e6);
   const char *err = NULL;
+  size_t tsn;
 
   if (toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED)
     err = "timeout";
@@ -839,35 +1066,49 @@ static void log_request(const struct http_rctx *rc, double secs,
     err = "shutdown";
   else if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
     err = "connection closed";
-  log_ts(ts);
-  n += (size_t)snprintf(line + n, sizeof(line) - n, "{\"msg\":\"request\",\"method\":\"");
-  n += esc_json(line + n, sizeof(line) - n, rc->method, sizeof(rc->method));
-  n += (size_t)snprintf(line + n, sizeof(line) - n, "\",\"path\":\"");
+  tsn = log_timestamp(ts);
+  LL_LIT(&l, "{\"msg\":\"request\",\"method\":\"");
+  ll_esc(&l, rc->method, sizeof(rc->method));
+  LL_LIT(&l, "\",\"path\":\"");
   if (rc->route && rc->route->redact_path) {
-    n += esc_json(line + n, sizeof(line) - n, rc->route->path, LOG_PATH_MAX);
+    ll_esc(&l, rc->route->path, LOG_PATH_MAX);
     if (rc->path && strlen(rc->path) > strlen(rc->route->path))
-      n += (size_t)snprintf(line + n, sizeof(line) - n, "/<redacted>");
+      LL_LIT(&l, "/<redacted>");
   } else {
-    n += esc_json(line + n, sizeof(line) - n, rc->path, LOG_PATH_MAX);
+    ll_esc(&l, rc->path, LOG_PATH_MAX);
   }
-  n += (size_t)snprintf(line + n, sizeof(line) - n,
-                        "\",\"status\":%d,\"bytes\":%zu,\"duration_ms\":%lld.%03lld,"
-                        "\"request_id\":\"%s\",\"remote\":\"%s\"",
-                        rc->status, rc->bytes, us / 1000, us % 1000, rc->rid, rc->remote);
-  if (rc->route && n < sizeof(line)) {
-    n += (size_t)snprintf(line + n, sizeof(line) - n, ",\"route\":\"");
-    n += esc_json(line + n, sizeof(line) - n, rc->route->name ? rc->route->name : rc->route->path,
-                  128);
-    n += (size_t)snprintf(line + n, sizeof(line) - n, "\"");
+  LL_LIT(&l, "\",\"status\":");
+  ll_i64(&l, rc->status);
+  LL_LIT(&l, ",\"bytes\":");
+  ll_u64(&l, rc->bytes, 1);
+  /* us / 1000 "." us % 1000 as %lld.%03lld; the monotonic clock keeps us
+   * >= 0. */
+  LL_LIT(&l, ",\"duration_ms\":");
+  ll_u64(&l, us > 0 ? (unsigned long long)us / 1000 : 0, 1);
+  LL_LIT(&l, ".");
+  ll_u64(&l, us > 0 ? (unsigned long long)us % 1000 : 0, 3);
+  LL_LIT(&l, ",\"request_id\":\"");
+  ll_str(&l, rc->rid);
+  LL_LIT(&l, "\",\"remote\":\"");
+  ll_str(&l, rc->remote);
+  LL_LIT(&l, "\"");
+  if (rc->route) {
+    LL_LIT(&l, ",\"route\":\"");
+    ll_esc(&l, rc->route->name ? rc->route->name : rc->route->path, 128);
+    LL_LIT(&l, "\"");
   }
-  if (err && n < sizeof(line))
-    n += (size_t)snprintf(line + n, sizeof(line) - n, ",\"error\":\"%s\"", err);
-  if (n < sizeof(line))
-    n += (size_t)snprintf(line + n, sizeof(line) - n, ",\"ts\":\"%s\",\"level\":\"info\"}\n", ts);
-  if (n >= sizeof(line))
+  if (err) {
+    LL_LIT(&l, ",\"error\":\"");
+    ll_str(&l, err);
+    LL_LIT(&l, "\"");
+  }
+  LL_LIT(&l, ",\"ts\":\"");
+  ll_put(&l, ts, tsn);
+  LL_LIT(&l, "\",\"level\":\"info\"}\n");
+  if (l.over)
     return; /* cannot happen: every part above is bounded */
-  for (size_t off = 0; off < n;) {
-    ssize_t w = write(STDERR_FILENO, line + off, n - off);
+  for (size_t off = 0; off < l.n;) {
+    ssize_t w = write(STDERR_FILENO, line + off, l.n - off);
     if (w <= 0)
       return;
     off += (size_t)w;
@@ -879,16 +1120,16 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 {
   struct http_server *s = cls;
   struct http_rctx *rc = *req_cls;
-  double secs;
+  struct timespec now;
 
   if (!rc || rc == (void *)&uri_ok || rc == (void *)&uri_bad)
     return;
   *req_cls = NULL;
-  secs = elapsed(&rc->t0);
+  clock_gettime(CLOCK_MONOTONIC, &now);
   if (log_get_level() <= LOG_INFO)
-    log_request(rc, secs, toe);
+    log_request(rc, elapsed_between(&rc->t0, &now), toe);
   if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
-    conn_mark(s, rc->hc, true, false);
+    conn_mark(s, rc->hc, true, false, &now);
   if (rc->deferred) {
     bool pending;
     pthread_mutex_lock(&s->defer_mu);
@@ -901,7 +1142,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     return;
   }
   buf_release(&rc->body);
-  free(rc->path);
   free(rc);
   atomic_fetch_sub(&s->inflight, 1);
 }

@@ -1,7 +1,9 @@
 /*
- * metrics.c: one mutex over a flat array of series. A few thousand series at
- * most and a lookup per request cost less than a lock-free design would cost
- * to get right; /metrics renders under the same lock.
+ * metrics.c: one mutex over a flat array of series (kept in creation order
+ * for /metrics) with a hash index beside it. A few thousand series at most
+ * and one hashed probe per update cost less than a lock-free design would
+ * cost to get right; the key (name plus rendered labels) is built on the
+ * caller's stack before the lock is taken. /metrics renders under the lock.
  */
 #include "http/metrics.h"
 
@@ -17,13 +19,20 @@ static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                  0.05,   0.1,   0.25,   0.5,   1,    2.5};
 #define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
 #define MAX_HIST 128
-#define METRICS_MAX_LABELS                                                                         \
-  1024 /* rendered label set; longer ones are dropped */ /* routes are a fixed table; "none" takes \
-                                                            the rest */
+/* Rendered label set at most this long; longer ones are not worth a series
+ * (routes are a fixed table; "none" takes the rest). */
+#define METRICS_MAX_LABELS 1024
+/* Open-addressing index over the series: a power of two, more than twice
+ * METRICS_MAX_SERIES so that probe runs stay short when the registry is full. */
+#define INDEX_SLOTS 4096
+_Static_assert(INDEX_SLOTS >= 2 * METRICS_MAX_SERIES && (INDEX_SLOTS & (INDEX_SLOTS - 1)) == 0,
+               "the index needs free slots (probes end at one) and a power-of-two size");
 
 struct series {
   const char *name;
   char *labels; /* rendered: l1="v1",l2="v2" */
+  size_t labels_len;
+  uint64_t hash; /* of name and labels */
   uint64_t value;
 };
 
@@ -41,53 +50,119 @@ struct desc {
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct series *series;
 static size_t nseries, capseries;
+static uint32_t slots[INDEX_SLOTS]; /* series index + 1; 0: empty */
 static struct hist *hists;
 static size_t nhists;
 static struct desc *descs;
 static size_t ndescs;
 static uint64_t dropped;
 
-static int esc_label(struct buf *b, const char *v)
+/* A series key rendered on the stack: a known series costs no allocation,
+ * no printf and one hashed probe. */
+struct key {
+  const char *name;
+  char labels[METRICS_MAX_LABELS + 1];
+  size_t len;
+  uint64_t hash;
+};
+
+static bool key_put(struct key *k, const char *s, size_t n)
+{
+  if (n > METRICS_MAX_LABELS - k->len)
+    return false;
+  memcpy(k->labels + k->len, s, n);
+  k->len += n;
+  return true;
+}
+
+#define KEY_LIT(k, lit) key_put((k), (lit), sizeof(lit) - 1)
+
+static bool key_esc(struct key *k, const char *v)
 {
   for (; *v; v++) {
-    int rc;
+    bool ok;
     if (*v == '\\')
-      rc = buf_appends(b, "\\\\");
+      ok = KEY_LIT(k, "\\\\");
     else if (*v == '"')
-      rc = buf_appends(b, "\\\"");
+      ok = KEY_LIT(k, "\\\"");
     else if (*v == '\n')
-      rc = buf_appends(b, "\\n");
+      ok = KEY_LIT(k, "\\n");
     else
-      rc = buf_appendc(b, *v);
-    if (rc)
-      return rc;
+      ok = key_put(k, v, 1);
+    if (!ok)
+      return false;
   }
-  return 0;
+  return true;
 }
 
-/* Render l1="v1",l2="v2" into b. Returns 0, or VG_TOOBIG past b's max. */
-static int render_labels(struct buf *b, const char *l1, const char *v1, const char *l2,
-                         const char *v2)
+static bool key_label(struct key *k, const char *l, const char *v)
 {
-  if (!l1)
-    return 0;
-  if (buf_printf(b, "%s=\"", l1) || esc_label(b, v1 ? v1 : "") || buf_appendc(b, '"'))
-    return VG_TOOBIG;
-  if (l2 && (buf_printf(b, ",%s=\"", l2) || esc_label(b, v2 ? v2 : "") || buf_appendc(b, '"')))
-    return VG_TOOBIG;
-  return 0;
+  return key_put(k, l, strlen(l)) && KEY_LIT(k, "=\"") && key_esc(k, v ? v : "") &&
+         KEY_LIT(k, "\"");
 }
 
-/* labels is only copied when the series is new: the hot path of a known
- * series allocates nothing beyond the rendering buffer. */
-static void add_locked(const char *name, const char *labels, uint64_t n)
+/* Mixes n bytes into h, eight at a time (a byte-wise hash costs a
+ * multiplication per byte on every update). Any hash is correct here: slots
+ * are confirmed by comparing the name and the labels. */
+static uint64_t hash_bytes(uint64_t h, const char *p, size_t n)
 {
-  for (size_t i = 0; i < nseries; i++) {
-    if ((series[i].name == name || strcmp(series[i].name, name) == 0) &&
-        strcmp(series[i].labels, labels) == 0) {
-      series[i].value += n;
-      return;
-    }
+  const uint64_t m = 0x9e3779b97f4a7c15ULL;
+  uint64_t w;
+
+  for (; n >= 8; p += 8, n -= 8) {
+    memcpy(&w, p, 8);
+    h = (h ^ w) * m;
+    h ^= h >> 32;
+  }
+  w = 0;
+  memcpy(&w, p, n);
+  h = (h ^ w ^ ((uint64_t)n << 56)) * m;
+  return h ^ (h >> 29);
+}
+
+static void key_hash(struct key *k)
+{
+  k->hash = hash_bytes(hash_bytes(0, k->name, strlen(k->name)), k->labels, k->len);
+}
+
+/* Render l1="v1",l2="v2" into k. Returns false past METRICS_MAX_LABELS. */
+static bool key_make(struct key *k, const char *name, const char *l1, const char *v1,
+                     const char *l2, const char *v2)
+{
+  k->name = name;
+  k->len = 0;
+  if (l1 && (!key_label(k, l1, v1) || (l2 && (!KEY_LIT(k, ",") || !key_label(k, l2, v2)))))
+    return false;
+  k->labels[k->len] = '\0';
+  key_hash(k);
+  return true;
+}
+
+/* The slot holding k's series, or the empty slot where it would go. */
+static uint32_t *find_locked(const struct key *k)
+{
+  size_t i = (size_t)k->hash & (INDEX_SLOTS - 1);
+
+  for (;; i = (i + 1) & (INDEX_SLOTS - 1)) {
+    const struct series *se;
+    if (!slots[i])
+      return &slots[i];
+    se = &series[slots[i] - 1];
+    if (se->hash == k->hash && se->labels_len == k->len &&
+        (se->name == k->name || strcmp(se->name, k->name) == 0) &&
+        memcmp(se->labels, k->labels, k->len) == 0)
+      return &slots[i];
+  }
+}
+
+/* labels are only copied when the series is new. */
+static void add_locked(const struct key *k, uint64_t n)
+{
+  uint32_t *slot = find_locked(k);
+
+  if (*slot) {
+    series[*slot - 1].value += n;
+    return;
   }
   if (nseries >= METRICS_MAX_SERIES) {
     dropped++;
@@ -97,24 +172,25 @@ static void add_locked(const char *name, const char *labels, uint64_t n)
     capseries = capseries ? capseries * 2 : 64;
     series = xrealloc(series, capseries * sizeof(*series));
   }
-  series[nseries].name = name;
-  series[nseries].labels = xstrdup(labels);
+  series[nseries].name = k->name;
+  series[nseries].labels = xstrndup(k->labels, k->len);
+  series[nseries].labels_len = k->len;
+  series[nseries].hash = k->hash;
   series[nseries].value = n;
   nseries++;
+  *slot = (uint32_t)nseries;
 }
 
 static void add2(const char *name, const char *l1, const char *v1, const char *l2, const char *v2,
                  uint64_t n)
 {
-  struct buf b;
+  struct key k;
 
-  buf_init(&b, METRICS_MAX_LABELS);
-  if (render_labels(&b, l1, v1, l2, v2) == 0) { /* else: not worth a series */
-    pthread_mutex_lock(&mu);
-    add_locked(name, b.ptr, n);
-    pthread_mutex_unlock(&mu);
-  }
-  buf_release(&b);
+  if (!key_make(&k, name, l1, v1, l2, v2))
+    return; /* not worth a series */
+  pthread_mutex_lock(&mu);
+  add_locked(&k, n);
+  pthread_mutex_unlock(&mu);
 }
 
 void metrics_add(const char *name, const char *label, const char *value, uint64_t n)
@@ -152,14 +228,27 @@ void metrics_describe(const char *name, const char *help)
 void metrics_observe_request(const char *route, int status, double seconds)
 {
   char st[16];
+  size_t i = sizeof(st);
+  unsigned u = status < 0 ? 0u - (unsigned)status : (unsigned)status;
   struct hist *h = NULL;
+  struct key k;
+  bool counted;
 
-  snprintf(st, sizeof(st), "%d", status);
-  add2("vodgate_http_requests_total", "route", route, "status", st, 1);
+  /* The status as "%d", by hand. */
+  st[--i] = '\0';
+  do {
+    st[--i] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (status < 0)
+    st[--i] = '-';
+  counted = key_make(&k, "vodgate_http_requests_total", "route", route, "status", st + i);
   pthread_mutex_lock(&mu);
-  for (size_t i = 0; i < nhists; i++)
-    if (strcmp(hists[i].route, route) == 0)
-      h = &hists[i];
+  if (counted)
+    add_locked(&k, 1);
+  for (size_t j = 0; j < nhists && !h; j++)
+    if (strcmp(hists[j].route, route) == 0)
+      h = &hists[j];
   if (!h && nhists < MAX_HIST) {
     hists = xrealloc(hists, (nhists + 1) * sizeof(*hists));
     h = &hists[nhists++];
@@ -179,19 +268,36 @@ void metrics_observe_request(const char *route, int status, double seconds)
 
 uint64_t metrics_get(const char *name, const char *label, const char *value)
 {
-  struct buf b;
+  struct key k;
   uint64_t v = 0;
 
-  buf_init(&b, METRICS_MAX_LABELS);
-  if (render_labels(&b, label, value, NULL, NULL) == 0) {
+  if (key_make(&k, name, label, value, NULL, NULL)) {
+    const uint32_t *slot;
     pthread_mutex_lock(&mu);
-    for (size_t i = 0; i < nseries; i++)
-      if (strcmp(series[i].name, name) == 0 && strcmp(series[i].labels, b.ptr) == 0)
-        v = series[i].value;
+    slot = find_locked(&k);
+    if (*slot)
+      v = series[*slot - 1].value;
     pthread_mutex_unlock(&mu);
   }
-  buf_release(&b);
   return v;
+}
+
+static int esc_label(struct buf *b, const char *v)
+{
+  for (; *v; v++) {
+    int rc;
+    if (*v == '\\')
+      rc = buf_appends(b, "\\\\");
+    else if (*v == '"')
+      rc = buf_appends(b, "\\\"");
+    else if (*v == '\n')
+      rc = buf_appends(b, "\\n");
+    else
+      rc = buf_appendc(b, *v);
+    if (rc)
+      return rc;
+  }
+  return 0;
 }
 
 static const char *help_of(const char *name)
@@ -277,6 +383,7 @@ void metrics_reset(void)
   free(series);
   series = NULL;
   nseries = capseries = 0;
+  memset(slots, 0, sizeof(slots));
   for (size_t i = 0; i < nhists; i++)
     free(hists[i].route);
   free(hists);

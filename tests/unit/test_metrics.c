@@ -98,6 +98,58 @@ static void series_are_bounded(void **state)
   metrics_reset();
 }
 
+/* A series is its name plus its rendered labels: the same labels under
+ * another name, a name without labels, and label sets that render alike
+ * only up to escaping are all distinct; a label set rendering to more than
+ * 1024 bytes makes no series (and is not counted as dropped). */
+static void series_identity(void **state)
+{
+  char v[1100], *t;
+
+  metrics_reset();
+  metrics_inc("vodgate_a_total", "k", "v");
+  metrics_inc("vodgate_b_total", "k", "v");
+  metrics_inc("vodgate_b_total", "k", "v");
+  metrics_add("vodgate_a_total", NULL, NULL, 7);
+  metrics_inc("vodgate_a_total", "k", "v\"");
+  metrics_inc2("vodgate_a_total", "k", "v", "s", "200");
+  metrics_observe_request("r", 200, 0.001);
+  metrics_observe_request("r", 200, 0.001);
+  metrics_observe_request("r", -1, 0.001);
+  assert_int_equal(metrics_get("vodgate_a_total", "k", "v"), 1);
+  assert_int_equal(metrics_get("vodgate_b_total", "k", "v"), 2);
+  assert_int_equal(metrics_get("vodgate_a_total", NULL, NULL), 7);
+  assert_int_equal(metrics_get("vodgate_a_total", "k", "v\""), 1);
+  assert_int_equal(metrics_get("vodgate_c_total", "k", "v"), 0);
+  /* k="..." with 1020 bytes inside is exactly 1024 bytes: kept; 1021: not. */
+  memset(v, 'x', sizeof(v));
+  v[1020] = '\0';
+  metrics_inc("vodgate_long_total", "k", v);
+  assert_int_equal(metrics_get("vodgate_long_total", "k", v), 1);
+  v[1020] = 'x';
+  v[1021] = '\0';
+  metrics_inc("vodgate_long_total", "k", v);
+  assert_int_equal(metrics_get("vodgate_long_total", "k", v), 0);
+  t = render();
+  assert_non_null(strstr(t, "# TYPE vodgate_a_total counter\n"
+                            "vodgate_a_total{k=\"v\"} 1\n"
+                            "vodgate_a_total 7\n"
+                            "vodgate_a_total{k=\"v\\\"\"} 1\n"
+                            "vodgate_a_total{k=\"v\",s=\"200\"} 1\n"
+                            "# TYPE vodgate_b_total counter\n"
+                            "vodgate_b_total{k=\"v\"} 2\n"));
+  assert_non_null(strstr(t, "vodgate_http_requests_total{route=\"r\",status=\"200\"} 2\n"
+                            "vodgate_http_requests_total{route=\"r\",status=\"-1\"} 1\n"));
+  assert_non_null(strstr(t, "vodgate_http_request_duration_seconds_count{route=\"r\"} 3\n"));
+  assert_non_null(strstr(t, "vodgate_metrics_dropped_total 0\n"));
+  free(t);
+  metrics_reset();
+  assert_int_equal(metrics_get("vodgate_b_total", "k", "v"), 0);
+  metrics_inc("vodgate_b_total", "k", "v");
+  assert_int_equal(metrics_get("vodgate_b_total", "k", "v"), 1);
+  metrics_reset();
+}
+
 static void *bump(void *arg)
 {
   for (int i = 0; i < 10000; i++)
@@ -123,7 +175,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(counters_and_help), cmocka_unit_test(label_escaping),
       cmocka_unit_test(histogram),         cmocka_unit_test(series_are_bounded),
-      cmocka_unit_test(concurrent),
+      cmocka_unit_test(concurrent),        cmocka_unit_test(series_identity),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
