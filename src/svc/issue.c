@@ -222,10 +222,11 @@ static void resolve_params(const struct policy *pol, const struct ask *ask, stru
   }
 }
 
-/* JSON string: escaped as jansson does (", \\, controls; UTF-8 kept). */
+/* JSON string: escaped as jansson does (", \\, controls as \b.. or \u00XX;
+ * UTF-8 kept). */
 static int json_str_append(struct buf *b, const char *s)
 {
-  static const char hex[] = "0123456789abcdef";
+  static const char hex[] = "0123456789ABCDEF";
   int rc = buf_appendc(b, '"');
 
   while (rc == VG_OK && *s) {
