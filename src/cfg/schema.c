@@ -20,7 +20,7 @@ static const struct cfg_key_info schema[] = {
   {"server", "data_dir", CFG_PATH, "./var", 0, 0, NULL,
    "Directory for state files (generated keys). Created by the modules that need it."},
   {"server", "threads", CFG_INT, "2", 1, 64, NULL,
-   "HTTP worker threads (libmicrohttpd thread pool). Handlers may block briefly (SQLite), so 2-4."},
+   "HTTP threads: one libmicrohttpd daemon each, with its own listening socket on the address (SO_REUSEPORT) so that the kernel spreads connections over them. Handlers may block briefly (SQLite), so 2-4."},
   {"server", "max_connections", CFG_INT, "1024", 1, 65536, NULL,
    "Open connections at most; more are refused at accept. Split evenly between the worker threads."},
   {"server", "per_ip_connections", CFG_INT, "128", 0, 65536, NULL,

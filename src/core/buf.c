@@ -55,6 +55,11 @@ static int buf_grow(struct buf *b, size_t extra)
   return VG_OK;
 }
 
+int buf_reserve(struct buf *b, size_t n)
+{
+  return buf_grow(b, n);
+}
+
 int buf_append(struct buf *b, const void *p, size_t n)
 {
   int rc = buf_grow(b, n);

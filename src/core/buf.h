@@ -25,6 +25,9 @@ struct buf {
 void buf_init(struct buf *b, size_t max);
 void buf_release(struct buf *b);
 void buf_reset(struct buf *b); /* len = 0, keeps the allocation */
+/* Room for n more bytes now (one allocation instead of doublings from
+ * 64); VG_TOOBIG past max, VG_NOMEM. */
+int buf_reserve(struct buf *b, size_t n) WARN_UNUSED;
 int buf_append(struct buf *b, const void *p, size_t n) WARN_UNUSED;
 int buf_appends(struct buf *b, const char *s) WARN_UNUSED;
 int buf_appendc(struct buf *b, char c) WARN_UNUSED;

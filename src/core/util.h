@@ -47,6 +47,11 @@ void random_bytes(void *p, size_t n);
  * random_bytes. */
 void random_small(void *p, size_t n);
 
+/* Copies the string src into dst[cap] (cap >= 1), cut to cap - 1 bytes,
+ * always NUL-terminated: snprintf(dst, cap, "%s", src) without the format
+ * machinery, for hot paths. Returns the length written. */
+size_t str_copy(char *dst, size_t cap, const char *src);
+
 /* Names the calling thread (at most 15 bytes shown), for top -H, perf and
  * gdb: vg-writer, vg-ckpt, ... Best effort. */
 void thread_name(const char *name);

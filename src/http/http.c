@@ -55,9 +55,15 @@ struct http_conn {
   char remote[INET6_ADDRSTRLEN];
 };
 
+#define HTTP_MAX_DAEMONS 64 /* [server] threads at most */
+
 struct http_server {
-  struct MHD_Daemon *d;
-  int quiesced_fd;
+  /* One libmicrohttpd daemon per thread, each with its own listening
+   * socket on the same address (SO_REUSEPORT): see http_server_start. */
+  struct MHD_Daemon *d[HTTP_MAX_DAEMONS];
+  int quiesced_fd[HTTP_MAX_DAEMONS];
+  unsigned nd;
+  unsigned per_ip_limit; /* 0: none; across all daemons (on_accept) */
   struct http_route *routes;
   size_t nroutes;
   void *user;
@@ -1266,6 +1272,68 @@ static void server_free(struct http_server *s)
   free(s);
 }
 
+/* The per-IP limit across daemons. Each daemon enforces it for its own
+ * connections (MHD_OPTION_PER_IP_CONNECTION_LIMIT), but the kernel spreads
+ * one client's connections over every daemon's socket: here the open
+ * connections of the address in all of them are counted (the connection
+ * list that on_connection keeps). Two connections of one address accepted
+ * at the same instant by two threads may both pass; the bound is then off
+ * by at most threads - 1, for an instant. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+  struct http_server *s = cls;
+  char ip[INET6_ADDRSTRLEN] = "";
+  unsigned n = 0;
+
+  if (!s->per_ip_limit || s->nd < 2 || !addr)
+    return MHD_YES;
+  if (addr->sa_family == AF_INET && addrlen >= (socklen_t)sizeof(struct sockaddr_in))
+    inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)addr)->sin_addr, ip, sizeof(ip));
+  else if (addr->sa_family == AF_INET6 && addrlen >= (socklen_t)sizeof(struct sockaddr_in6))
+    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)addr)->sin6_addr, ip,
+              sizeof(ip));
+  if (!ip[0])
+    return MHD_YES;
+  pthread_mutex_lock(&s->conn_mu);
+  for (const struct http_conn *c = s->conns; c && n < s->per_ip_limit; c = c->next)
+    if (strcmp(c->remote, ip) == 0)
+      n++;
+  pthread_mutex_unlock(&s->conn_mu);
+  return n < s->per_ip_limit ? MHD_YES : MHD_NO;
+}
+
+static uint16_t sockaddr_port(const struct sockaddr_storage *ss)
+{
+  return ntohs(ss->ss_family == AF_INET6
+                   ? ((const struct sockaddr_in6 *)(const void *)ss)->sin6_port
+                   : ((const struct sockaddr_in *)(const void *)ss)->sin_port);
+}
+
+static void sockaddr_set_port(struct sockaddr_storage *ss, uint16_t port)
+{
+  if (ss->ss_family == AF_INET6)
+    ((struct sockaddr_in6 *)(void *)ss)->sin6_port = htons(port);
+  else
+    ((struct sockaddr_in *)(void *)ss)->sin_port = htons(port);
+}
+
+/* Is the address taken by a socket that is not ours? With SO_REUSEPORT
+ * on our sockets, a second vodgate (same user) would otherwise bind the
+ * same port as well and silently take part of the connections. */
+static bool addr_in_use(const struct sockaddr_storage *ss, socklen_t sl)
+{
+  int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  bool used;
+
+  if (fd < 0)
+    return false; /* the daemons' own bind will say what is wrong */
+  (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  used = bind(fd, (const struct sockaddr *)ss, sl) != 0 && errno == EADDRINUSE;
+  close(fd);
+  return used;
+}
+
 int http_server_start(const struct http_opts *opts, const struct http_route *routes, size_t nroutes,
                       void *user, struct http_server **out)
 {
@@ -1299,7 +1367,6 @@ int http_server_start(const struct http_opts *opts, const struct http_route *rou
     memcpy(s->routes, routes, nroutes * sizeof(*routes));
   s->nroutes = nroutes;
   s->user = user;
-  s->quiesced_fd = -1;
   s->header_timeout_s = opts->header_timeout_s;
   s->own_preflight = opts->own_preflight;
   s->timeout_s = opts->timeout_s;
@@ -1315,23 +1382,54 @@ int http_server_start(const struct http_opts *opts, const struct http_route *rou
     pthread_cond_init(&s->conn_cv, &ca);
     pthread_condattr_destroy(&ca);
   }
-  s->d = MHD_start_daemon(
-      flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, tls, MHD_OPTION_SOCK_ADDR,
-      (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
-      (unsigned)(opts->threads ? opts->threads : 1), MHD_OPTION_CONNECTION_LIMIT,
-      opts->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, opts->per_ip_limit,
-      MHD_OPTION_CONNECTION_TIMEOUT, opts->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-      opts->memory_limit, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-      MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_STRICT_FOR_CLIENT, 1,
-      MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s,
-      MHD_OPTION_END);
-  if (!s->d) {
-    log_error("http: cannot listen on %s: %s", opts->listen, strerror(errno));
+  /*
+   * One daemon per thread, each with its own listening socket bound to the
+   * same address with SO_REUSEPORT, so that the kernel spreads new
+   * connections over the threads. libmicrohttpd's own thread pool shares
+   * one socket between its workers: the first worker to wake accepts a
+   * burst of connections, and on a busy machine the others may not wake in
+   * time: wrk's 64 connections all landed on one of two workers in 2 runs
+   * of 6, halving the throughput (docs/benchmarks.md).
+   */
+  s->nd = opts->threads ? opts->threads : 1;
+  if (s->nd > HTTP_MAX_DAEMONS)
+    s->nd = HTTP_MAX_DAEMONS;
+  s->per_ip_limit = opts->per_ip_limit;
+  for (unsigned i = 0; i < HTTP_MAX_DAEMONS; i++)
+    s->quiesced_fd[i] = -1;
+  if (s->nd > 1 && sockaddr_port(&ss) != 0 && addr_in_use(&ss, sl)) {
+    log_error("http: cannot listen on %s: %s", opts->listen, strerror(EADDRINUSE));
     server_free(s);
     return VG_IO;
   }
-  di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
-  s->port = di ? di->port : 0;
+  for (unsigned i = 0; i < s->nd; i++) {
+    /* max_connections split between the daemons, at least one each */
+    unsigned limit = opts->max_connections / s->nd + (i < opts->max_connections % s->nd ? 1 : 0);
+    if (limit == 0)
+      limit = 1;
+    if (i > 0)
+      sockaddr_set_port(&ss, s->port); /* port 0: the one the first daemon got */
+    s->d[i] = MHD_start_daemon(
+        flags, 0, on_accept, s, on_request, s, MHD_OPTION_ARRAY, tls, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&ss, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)(s->nd > 1 ? 1 : 0),
+        MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, opts->per_ip_limit,
+        MHD_OPTION_CONNECTION_TIMEOUT, opts->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        opts->memory_limit, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_STRICT_FOR_CLIENT, 1,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s,
+        MHD_OPTION_END);
+    if (!s->d[i]) {
+      log_error("http: cannot listen on %s: %s", opts->listen, strerror(errno));
+      for (unsigned j = 0; j < i; j++)
+        MHD_stop_daemon(s->d[j]);
+      server_free(s);
+      return VG_IO;
+    }
+    if (i == 0) {
+      di = MHD_get_daemon_info(s->d[0], MHD_DAEMON_INFO_BIND_PORT);
+      s->port = di ? di->port : 0;
+    }
+  }
   if (ss.ss_family == AF_INET6)
     inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, s->addr, sizeof(s->addr));
   else
@@ -1365,9 +1463,11 @@ unsigned http_server_drain(struct http_server *s, unsigned timeout_ms)
   MHD_socket fd;
 
   atomic_store(&s->draining, true);
-  fd = MHD_quiesce_daemon(s->d);
-  if (fd != MHD_INVALID_SOCKET)
-    s->quiesced_fd = fd;
+  for (unsigned i = 0; i < s->nd; i++) {
+    fd = MHD_quiesce_daemon(s->d[i]);
+    if (fd != MHD_INVALID_SOCKET)
+      s->quiesced_fd[i] = fd;
+  }
   clock_gettime(CLOCK_MONOTONIC, &t0);
   while (atomic_load(&s->inflight) > 0 && elapsed(&t0) * 1000.0 < (double)timeout_ms) {
     struct timespec ts = {0, 10 * 1000000L};
@@ -1403,9 +1503,11 @@ void http_server_stop(struct http_server *s)
       return;
     }
   }
-  MHD_stop_daemon(s->d);
-  if (s->quiesced_fd >= 0)
-    close(s->quiesced_fd);
+  for (unsigned i = 0; i < s->nd; i++) {
+    MHD_stop_daemon(s->d[i]);
+    if (s->quiesced_fd[i] >= 0)
+      close(s->quiesced_fd[i]);
+  }
   server_free(s);
 }
 

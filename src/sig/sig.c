@@ -265,6 +265,7 @@ static enum sig_error emit(const struct sig_params *p, const void *key, size_t k
   }
   buf_reset(o);
   buf_reset(&r->signature);
+  rc |= buf_reserve(o, 512); /* a typical signature's query string in one allocation */
   rc |= put_str(o, "secretId", p->secret_id);
   rc |= put_i64(o, "currentTimeStamp", p->current_time);
   rc |= put_i64(o, "expireTime", p->expire_time);

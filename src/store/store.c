@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/jscan.h"
 #include "core/log.h"
+#include "core/util.h"
 #include "store/store_impl.h"
 
 bool store_valid_str(const char *s, size_t max, bool required)
@@ -22,6 +24,24 @@ bool store_valid_str(const char *s, size_t max, bool required)
 static bool valid_json_arg(const char *s)
 {
   return store_valid_str(s, STORE_MAX_BODY, false);
+}
+
+/* NULL (meaning "{}") or the text of one JSON object. Checked here, not by
+ * the database (SQLite's schema 5 has no json_valid() CHECK on it). */
+static bool valid_json_object_arg(const char *s)
+{
+  struct jscan js;
+  struct jscan_tok tok[32];
+  bool ok;
+
+  if (!s)
+    return true;
+  if (!valid_json_arg(s))
+    return false;
+  ok = jscan_parse(&js, s, strlen(s), tok, ARRAY_SIZE(tok), JSCAN_MAX_DEPTH) == VG_OK &&
+       js.tok[0].type == JSCAN_OBJECT;
+  jscan_release(&js);
+  return ok;
 }
 
 static bool valid_hash(const char *h)
@@ -117,7 +137,8 @@ static int check_session(const struct store_session *sess)
 {
   if (!store_valid_str(sess->upload_id, STORE_MAX_ID, true) ||
       !store_valid_str(sess->user_id, STORE_MAX_USER, true) ||
-      !store_valid_str(sess->policy, STORE_MAX_POLICY, true) || !valid_json_arg(sess->params_json))
+      !store_valid_str(sess->policy, STORE_MAX_POLICY, true) ||
+      !valid_json_object_arg(sess->params_json))
     return VG_INVALID;
   if (sess->signatures_issued < 0 || sess->expires_at < sess->created_at)
     return VG_INVALID;

@@ -112,6 +112,8 @@ static const char *const pg_migrations[] = {
     "CREATE INDEX event_received ON event(received_at);",
     /* 4: SQLite dropped its json_valid() CHECKs; nothing changes here. */
     "SELECT 1;",
+    /* 5: SQLite's upload_session became WITHOUT ROWID; nothing changes here. */
+    "SELECT 1;",
 };
 
 _Static_assert(ARRAY_SIZE(pg_migrations) == STORE_SCHEMA_VERSION, "one migration per version");

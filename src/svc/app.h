@@ -80,6 +80,7 @@ void svc_readyz(struct http_req *req, struct http_res *res, void *user);
 void svc_metrics(struct http_req *req, struct http_res *res, void *user);
 void svc_test_slow(struct http_req *req, struct http_res *res, void *user);
 void svc_test_echo(struct http_req *req, struct http_res *res, void *user);
+void svc_test_thread(struct http_req *req, struct http_res *res, void *user);
 void svc_test_json(struct http_req *req, struct http_res *res, void *user);
 
 #endif

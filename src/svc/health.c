@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/buf.h"
 #include "core/log.h"
@@ -73,6 +74,13 @@ void svc_test_echo(struct http_req *req, struct http_res *res, void *user)
   http_res_json(res, 200,
                 json_pack("{s:I,s:b}", "len", (json_int_t)req->body_len, "authorization",
                           http_req_header(req, "Authorization") != NULL));
+}
+
+/* GET /test/thread: the id of the thread serving this connection, to see
+ * that connections are spread over the HTTP threads. */
+void svc_test_thread(struct http_req *req, struct http_res *res, void *user)
+{
+  http_res_json(res, 200, json_pack("{s:I}", "thread", (json_int_t)gettid()));
 }
 
 /* POST /test/json: parses the body with http_req_json and returns it. */

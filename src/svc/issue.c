@@ -45,6 +45,19 @@ struct ask {
   const char *upload_id;
 };
 
+/* A session's resolved parameters: the policy's, overridden by what the
+ * client chose and the policy allows. Stored with the session (as JSON,
+ * params_json()) so that every signature of the session says the same.
+ * Strings are borrowed (policy, request body, stored JSON) except token.
+ * NULL / has_* false: not set. */
+struct params {
+  const char *procedure, *storage_region, *task_notify_mode;
+  const char *app_source_ctx, *app_session_ctx; /* the app's own context */
+  bool has_class_id, has_sub_app_id, has_task_priority, one_time;
+  int64_t class_id, sub_app_id, task_priority;
+  char token[ATTR_MAX_TOKEN + 1]; /* the attribution token; "" until minted */
+};
+
 /* One issuing in flight: everything the transaction callback needs. */
 struct issue {
   struct svc_identity who_copy;
@@ -56,8 +69,8 @@ struct issue {
   int64_t now;
   bool reuse;
   char upload_id[STORE_MAX_ID + 1];
-  json_t *params; /* resolved, stored with the session */
-  char *params_s; /* its text (malloc'd) */
+  struct params params; /* resolved, stored with the session */
+  char *params_s;       /* their JSON text (malloc'd) */
   struct sig_result sig;
   /* outputs of the transaction */
   int fail_code, fail_status;
@@ -163,91 +176,233 @@ static int read_ask(struct http_req *req, struct http_res *res, const struct pol
   return 0;
 }
 
-/* The session's resolved parameters: the policy's, overridden by what the
- * client chose and the policy allows. Stored with the session so that every
- * signature of the session says the same. */
-static json_t *resolve_params(const struct policy *pol, const struct ask *ask)
+/* The session's parameters from the policy and the client's choices
+ * (already checked against client_may_set by read_ask). */
+static void resolve_params(const struct policy *pol, const struct ask *ask, struct params *p)
 {
-  json_t *p = json_object();
   json_t *b = ask->body;
-  const char *s;
 
-  if (pol->procedure)
-    json_object_set_new(p, "procedure", json_string(pol->procedure));
-  if (pol->class_id)
-    json_object_set_new(p, "classId", json_integer((json_int_t)pol->class_id));
-  if (pol->storage_region)
-    json_object_set_new(p, "storageRegion", json_string(pol->storage_region));
-  if (pol->sub_app_id)
-    json_object_set_new(p, "vodSubAppId", json_integer((json_int_t)pol->sub_app_id));
-  json_object_set_new(p, "taskPriority", json_integer(pol->task_priority));
+  memset(p, 0, sizeof(*p));
+  p->procedure = pol->procedure;
+  p->has_class_id = pol->class_id != 0;
+  p->class_id = (int64_t)pol->class_id;
+  p->storage_region = pol->storage_region;
+  p->has_sub_app_id = pol->sub_app_id != 0;
+  p->sub_app_id = (int64_t)pol->sub_app_id;
+  p->has_task_priority = true;
+  p->task_priority = pol->task_priority;
   if (pol->task_notify_mode != SIG_NOTIFY_UNSET)
-    json_object_set_new(p, "taskNotifyMode",
-                        json_string(sig_notify_mode_str(pol->task_notify_mode)));
-  if (pol->one_time)
-    json_object_set_new(p, "oneTimeValid", json_integer(1));
-  /* Client choices (already checked against client_may_set). */
-  for (size_t i = 0; b && i < ARRAY_SIZE(client_fields); i++) {
+    p->task_notify_mode = sig_notify_mode_str(pol->task_notify_mode);
+  p->one_time = pol->one_time;
+  if (!b || json_object_size(b) == 0)
+    return;
+  /* Client choices; "" clears a string default. */
+  for (size_t i = 0; i < ARRAY_SIZE(client_fields); i++) {
     json_t *v = json_object_get(b, client_fields[i].name);
+    const char *str = json_string_value(v);
+    const char *set = str && *str ? str : NULL;
     if (!v)
       continue;
-    if (strcmp(client_fields[i].name, "sourceContext") == 0)
-      json_object_set(p, "appSourceContext", v);
-    else if (strcmp(client_fields[i].name, "sessionContext") == 0)
-      json_object_set(p, "appSessionContext", v);
-    else if ((s = json_string_value(v)) && !*s)
-      json_object_del(p, client_fields[i].name); /* "" clears the default */
-    else
-      json_object_set(p, client_fields[i].name, v);
+    switch (client_fields[i].field) {
+    case POLICY_F_PROCEDURE: p->procedure = set; break;
+    case POLICY_F_CLASS_ID:
+      p->has_class_id = true;
+      p->class_id = (int64_t)json_integer_value(v);
+      break;
+    case POLICY_F_STORAGE_REGION: p->storage_region = set; break;
+    case POLICY_F_SOURCE_CONTEXT: p->app_source_ctx = str; break;
+    case POLICY_F_SESSION_CONTEXT: p->app_session_ctx = str; break;
+    case POLICY_F_TASK_PRIORITY:
+      p->has_task_priority = true;
+      p->task_priority = (int64_t)json_integer_value(v);
+      break;
+    case POLICY_F_TASK_NOTIFY_MODE: p->task_notify_mode = set; break;
+    default: break;
+    }
   }
-  return p;
+}
+
+/* JSON string: escaped as jansson does (", \\, controls as \b.. or \u00XX;
+ * UTF-8 kept). */
+static int json_str_append(struct buf *b, const char *s)
+{
+  static const char hex[] = "0123456789ABCDEF";
+  int rc = buf_appendc(b, '"');
+
+  while (rc == VG_OK && *s) {
+    size_t run = 0;
+    unsigned char c;
+    char e[6] = {'\\', 0, 0, 0, 0, 0};
+    size_t n = 2;
+    while (s[run] && (unsigned char)s[run] >= 0x20 && s[run] != '"' && s[run] != '\\')
+      run++;
+    if (run) {
+      rc = buf_append(b, s, run);
+      s += run;
+      continue;
+    }
+    c = (unsigned char)*s++;
+    switch (c) {
+    case '"':
+    case '\\': e[1] = (char)c; break;
+    case '\b': e[1] = 'b'; break;
+    case '\f': e[1] = 'f'; break;
+    case '\n': e[1] = 'n'; break;
+    case '\r': e[1] = 'r'; break;
+    case '\t': e[1] = 't'; break;
+    default: e[1] = 'u', e[2] = '0', e[3] = '0', e[4] = hex[c >> 4], e[5] = hex[c & 15]; n = 6;
+    }
+    rc = buf_append(b, e, n);
+  }
+  return rc ? rc : buf_appendc(b, '"');
+}
+
+/* The stored form: compact JSON, keys sorted (what json_dumps(JSON_COMPACT |
+ * JSON_SORT_KEYS) made of the same object before). Returns malloc'd text,
+ * or NULL when it would pass STORE_MAX_BODY. */
+static char *params_json(const struct params *p)
+{
+  struct buf b;
+  char num[32];
+  bool first = true;
+  int rc = VG_OK;
+
+  buf_init(&b, STORE_MAX_BODY);
+  rc = buf_reserve(&b, 512); /* typical parameters with a token, in one allocation */
+#define KEY(k)                                                                                     \
+  do {                                                                                             \
+    if (rc == VG_OK)                                                                               \
+      rc = buf_appends(&b, first ? "{\"" k "\":" : ",\"" k "\":");                                 \
+    first = false;                                                                                 \
+  } while (0)
+#define STR(k, v)                                                                                  \
+  do {                                                                                             \
+    if (v) {                                                                                       \
+      KEY(k);                                                                                      \
+      if (rc == VG_OK)                                                                             \
+        rc = json_str_append(&b, v);                                                               \
+    }                                                                                              \
+  } while (0)
+#define INT(k, has, v)                                                                             \
+  do {                                                                                             \
+    if (has) {                                                                                     \
+      KEY(k);                                                                                      \
+      snprintf(num, sizeof(num), "%lld", (long long)(v));                                          \
+      if (rc == VG_OK)                                                                             \
+        rc = buf_appends(&b, num);                                                                 \
+    }                                                                                              \
+  } while (0)
+  STR("appSessionContext", p->app_session_ctx);
+  STR("appSourceContext", p->app_source_ctx);
+  INT("classId", p->has_class_id, p->class_id);
+  INT("oneTimeValid", p->one_time, 1);
+  STR("procedure", p->procedure);
+  STR("storageRegion", p->storage_region);
+  STR("taskNotifyMode", p->task_notify_mode);
+  INT("taskPriority", p->has_task_priority, p->task_priority);
+  STR("token", p->token[0] ? p->token : NULL);
+  INT("vodSubAppId", p->has_sub_app_id, p->sub_app_id);
+#undef KEY
+#undef STR
+#undef INT
+  if (rc == VG_OK)
+    rc = buf_appends(&b, first ? "{}" : "}");
+  if (rc != VG_OK) {
+    buf_release(&b);
+    return NULL;
+  }
+  return buf_detach(&b, NULL);
+}
+
+/* A stored session's parameters back from their JSON (root stays the
+ * owner of the strings). Members of another type than written are
+ * ignored, as json_string_value/json_integer_value did. */
+static void params_from_json(json_t *root, struct params *p)
+{
+  json_t *v;
+
+  memset(p, 0, sizeof(*p));
+  p->procedure = json_string_value(json_object_get(root, "procedure"));
+  p->storage_region = json_string_value(json_object_get(root, "storageRegion"));
+  p->task_notify_mode = json_string_value(json_object_get(root, "taskNotifyMode"));
+  p->app_source_ctx = json_string_value(json_object_get(root, "appSourceContext"));
+  p->app_session_ctx = json_string_value(json_object_get(root, "appSessionContext"));
+  if ((v = json_object_get(root, "classId")))
+    p->has_class_id = true, p->class_id = (int64_t)json_integer_value(v);
+  if ((v = json_object_get(root, "vodSubAppId")))
+    p->has_sub_app_id = true, p->sub_app_id = (int64_t)json_integer_value(v);
+  if ((v = json_object_get(root, "taskPriority")))
+    p->has_task_priority = true, p->task_priority = (int64_t)json_integer_value(v);
+  p->one_time = json_object_get(root, "oneTimeValid") != NULL;
+  snprintf(p->token, sizeof(p->token), "%s",
+           json_string_value(json_object_get(root, "token"))
+               ? json_string_value(json_object_get(root, "token"))
+               : "");
+}
+
+static bool same_str(const char *a, const char *b)
+{
+  return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* Does the client's choice of field differ between two parameter sets? */
+static bool field_differs(unsigned field, const struct params *a, const struct params *b)
+{
+  switch (field) {
+  case POLICY_F_PROCEDURE: return !same_str(a->procedure, b->procedure);
+  case POLICY_F_CLASS_ID: return a->has_class_id != b->has_class_id || a->class_id != b->class_id;
+  case POLICY_F_STORAGE_REGION: return !same_str(a->storage_region, b->storage_region);
+  case POLICY_F_SOURCE_CONTEXT: return !same_str(a->app_source_ctx, b->app_source_ctx);
+  case POLICY_F_SESSION_CONTEXT: return !same_str(a->app_session_ctx, b->app_session_ctx);
+  case POLICY_F_TASK_PRIORITY:
+    return a->has_task_priority != b->has_task_priority || a->task_priority != b->task_priority;
+  case POLICY_F_TASK_NOTIFY_MODE: return !same_str(a->task_notify_mode, b->task_notify_mode);
+  default: return true;
+  }
 }
 
 /* Turn resolved params + token into signature parameters and sign. The
- * strings borrowed by sp live in params/ctx buffers owned by the caller. */
+ * strings borrowed by sp live in params and session_ctx. */
 static enum sig_error sign_params(const struct svc_state *st, const struct policy *pol,
-                                  json_t *params, int64_t now, struct buf *session_ctx,
+                                  const struct params *p, int64_t now, struct buf *session_ctx,
                                   struct sig_result *out, char *detail, size_t dlen)
 {
   struct sig_params sp;
-  json_t *v;
-  const char *token = json_string_value(json_object_get(params, "token"));
-  const char *mode;
+  const char *mode = p->task_notify_mode;
 
   sig_params_init(&sp);
   sp.secret_id = sig_str_of(st->secret_id);
   sp.current_time = now;
   sp.expire_time = now + pol->validity;
-  sp.procedure = sig_str_of(json_string_value(json_object_get(params, "procedure")));
-  sp.storage_region = sig_str_of(json_string_value(json_object_get(params, "storageRegion")));
-  if ((v = json_object_get(params, "classId"))) {
-    if (json_integer_value(v) < 0)
+  sp.procedure = sig_str_of(p->procedure);
+  sp.storage_region = sig_str_of(p->storage_region);
+  if (p->has_class_id) {
+    if (p->class_id < 0)
       return SIG_ERR_BAD_CLASS_ID;
-    sp.class_id = (uint64_t)json_integer_value(v);
+    sp.class_id = (uint64_t)p->class_id;
     sp.has |= SIG_HAS_CLASS_ID;
   }
-  if ((v = json_object_get(params, "vodSubAppId"))) {
-    sp.vod_sub_app_id = (uint64_t)json_integer_value(v);
+  if (p->has_sub_app_id) {
+    sp.vod_sub_app_id = (uint64_t)p->sub_app_id;
     sp.has |= SIG_HAS_SUB_APP_ID;
   }
-  if ((v = json_object_get(params, "oneTimeValid"))) {
+  if (p->one_time) {
     sp.one_time_valid = 1;
     sp.has |= SIG_HAS_ONE_TIME_VALID;
   }
-  sp.source_context = sig_str_of(token);
+  sp.source_context = sig_str_of(p->token[0] ? p->token : NULL);
   if (sp.procedure.ptr) {
     /* taskPriority, taskNotifyMode and sessionContext only mean something
      * with a procedure (spec 1.1); without one they are not sent. */
-    const char *app_ctx = json_string_value(json_object_get(params, "appSessionContext"));
-    sp.task_priority = json_integer_value(json_object_get(params, "taskPriority"));
+    const char *app_ctx = p->app_session_ctx;
+    sp.task_priority = p->has_task_priority ? p->task_priority : 0;
     sp.has |= SIG_HAS_TASK_PRIORITY;
-    mode = json_string_value(json_object_get(params, "taskNotifyMode"));
     if (mode)
       sp.task_notify_mode = strcmp(mode, "Finish") == 0   ? SIG_NOTIFY_FINISH
                             : strcmp(mode, "Change") == 0 ? SIG_NOTIFY_CHANGE
                             : strcmp(mode, "None") == 0   ? SIG_NOTIFY_NONE
                                                           : SIG_NOTIFY_INVALID;
-    if (buf_appends(session_ctx, token) ||
+    if (buf_appends(session_ctx, p->token) ||
         (app_ctx && *app_ctx &&
          (buf_appendc(session_ctx, '|') || buf_appends(session_ctx, app_ctx)))) {
       snprintf(detail, dlen, "sessionContext is too long");
@@ -373,7 +528,6 @@ static void issue_done(int rc, void *arg)
   issue_answer(is, is->later, rc);
   http_resume(is->later); /* the response must not be touched after this */
   free(is->params_s);
-  json_decref(is->params);
   sig_result_release(&is->sig);
   svc_state_unref(is->st);
   free(is);
@@ -400,10 +554,9 @@ static int issue_now(struct issuing *iss, struct issue *is, const char *request_
       is->fail_msg = "signature limit of this upload session reached";
   } else {
     struct store_session s;
-    memset(&s, 0, sizeof(s));
-    snprintf(s.upload_id, sizeof(s.upload_id), "%s", is->upload_id);
-    snprintf(s.user_id, sizeof(s.user_id), "%s", is->who->user);
-    snprintf(s.policy, sizeof(s.policy), "%s", is->pol->name);
+    str_copy(s.upload_id, sizeof(s.upload_id), is->upload_id);
+    str_copy(s.user_id, sizeof(s.user_id), is->who->user);
+    str_copy(s.policy, sizeof(s.policy), is->pol->name);
     s.created_at = is->now;
     s.expires_at = is->now + ISSUE_SESSION_TTL;
     s.params_json = is->params_s;
@@ -427,6 +580,7 @@ void svc_issue_signature(struct http_req *req, struct http_res *res, void *user)
   struct svc_identity who;
   const struct policy *pol;
   struct ask ask = {0};
+  json_t *stored = NULL; /* a reused session's parameters; is.params borrows from it */
   struct issue is;
   struct buf session_ctx;
   char detail[160] = "";
@@ -469,6 +623,8 @@ void svc_issue_signature(struct http_req *req, struct http_res *res, void *user)
   is.now = now_s();
   if (ask.upload_id) {
     struct store_session s;
+    struct params fresh;
+    bool differs = false;
     /* A read first: the session's own parameters sign its next signature. */
     rc = svc->issuing ? issuing_session_get(svc->issuing, ask.upload_id, &s)
                       : store_session_get(app->store, ask.upload_id, &s);
@@ -491,44 +647,32 @@ void svc_issue_signature(struct http_req *req, struct http_res *res, void *user)
     }
     is.reuse = true;
     snprintf(is.upload_id, sizeof(is.upload_id), "%s", ask.upload_id);
-    is.params = json_loads(s.params_json ? s.params_json : "{}", 0, NULL);
+    stored = json_loads(s.params_json ? s.params_json : "{}", 0, NULL);
     store_session_release(&s);
-    if (!is.params) {
+    if (!json_is_object(stored)) {
       http_error(res, 500, VG_CODE_INTERNAL, "stored session is unreadable");
       goto out;
     }
+    params_from_json(stored, &is.params);
     /* A client that repeats its choices is fine; one that changes them is
      * asking for another upload. */
-    {
-      json_t *fresh = resolve_params(pol, &ask);
-      const char *key;
-      json_t *v;
-      bool differs = false;
-      json_object_foreach(ask.body, key, v)
-      {
-        const char *k = strcmp(key, "sourceContext") == 0    ? "appSourceContext"
-                        : strcmp(key, "sessionContext") == 0 ? "appSessionContext"
-                                                             : key;
-        if (strcmp(key, "uploadId") != 0 &&
-            !json_equal(json_object_get(fresh, k), json_object_get(is.params, k)))
-          differs = true;
-      }
-      json_decref(fresh);
-      if (differs) {
-        http_error(res, 400, VG_CODE_BAD_REQUEST,
-                   "this upload session was opened with other parameters; start a new upload");
-        goto out;
-      }
+    resolve_params(pol, &ask, &fresh);
+    for (size_t i = 0; i < ARRAY_SIZE(client_fields); i++)
+      if (json_object_get(ask.body, client_fields[i].name) &&
+          field_differs(client_fields[i].field, &fresh, &is.params))
+        differs = true;
+    if (differs) {
+      http_error(res, 400, VG_CODE_BAD_REQUEST,
+                 "this upload session was opened with other parameters; start a new upload");
+      goto out;
     }
   } else {
     unsigned char raw[16];
-    char token[ATTR_MAX_TOKEN + 1];
-    const char *app_ctx;
     upload_id_new(raw);
     hex_encode(raw, sizeof(raw), is.upload_id);
-    is.params = resolve_params(pol, &ask);
-    app_ctx = json_string_value(json_object_get(is.params, "appSourceContext"));
-    rc = attr_mint(&st->attr, is.upload_id, app_ctx, token, sizeof(token));
+    resolve_params(pol, &ask, &is.params);
+    rc = attr_mint(&st->attr, is.upload_id, is.params.app_source_ctx, is.params.token,
+                   sizeof(is.params.token));
     if (rc == VG_TOOBIG || rc == VG_INVALID) {
       snprintf(detail, sizeof(detail), "sourceContext: at most %zu bytes of valid UTF-8 fit",
                attr_app_ctx_room(&st->attr, strlen(is.upload_id)));
@@ -539,10 +683,9 @@ void svc_issue_signature(struct http_req *req, struct http_res *res, void *user)
       http_error(res, 500, VG_CODE_INTERNAL, "cannot mint the attribution token");
       goto out;
     }
-    json_object_set_new(is.params, "token", json_string(token));
   }
 
-  se = sign_params(st, pol, is.params, is.now, &session_ctx, &is.sig, detail, sizeof(detail));
+  se = sign_params(st, pol, &is.params, is.now, &session_ctx, &is.sig, detail, sizeof(detail));
   if (se != SIG_OK) {
     char msg[256];
     snprintf(msg, sizeof(msg), "cannot sign: %s%s%s", sig_error_str(se), *detail ? ": " : "",
@@ -554,7 +697,7 @@ void svc_issue_signature(struct http_req *req, struct http_res *res, void *user)
    * store's next group commit (svc/issuing.h says what a crash can lose). */
   if (svc->issuing) {
     is.who = &who;
-    is.params_s = json_dumps(is.params, JSON_COMPACT | JSON_SORT_KEYS);
+    is.params_s = params_json(&is.params);
     rc = is.params_s ? issue_now(svc->issuing, &is, req->request_id) : VG_NOMEM;
     issue_answer(&is, res, rc);
     free(is.params_s);
@@ -570,7 +713,7 @@ void svc_issue_signature(struct http_req *req, struct http_res *res, void *user)
     heap->who = &heap->who_copy;
     heap->st = st;
     snprintf(heap->request_id, sizeof(heap->request_id), "%s", req->request_id);
-    heap->params_s = json_dumps(is.params, JSON_COMPACT | JSON_SORT_KEYS);
+    heap->params_s = params_json(&is.params);
     heap->later = http_defer(req);
     memset(&is, 0, sizeof(is)); /* moved into heap */
     sig_result_init(&is.sig);
@@ -580,7 +723,7 @@ void svc_issue_signature(struct http_req *req, struct http_res *res, void *user)
   }
 out:
   json_decref(ask.body);
-  json_decref(is.params);
+  json_decref(stored);
   sig_result_release(&is.sig);
   buf_release(&session_ctx);
   if (st)

@@ -363,10 +363,11 @@ static void quota_dirty(struct issuing *is, struct quota_e *e)
 
 static void audit_push(struct issuing *is, const struct store_audit *a)
 {
-  struct audit_r *r = xcalloc(1, sizeof(*r));
-  snprintf(r->upload_id, sizeof(r->upload_id), "%s", a->upload_id);
-  snprintf(r->user, sizeof(r->user), "%s", a->user_id);
-  snprintf(r->request_id, sizeof(r->request_id), "%s", a->request_id);
+  struct audit_r *r = xmalloc(sizeof(*r));
+  r->next = NULL;
+  str_copy(r->upload_id, sizeof(r->upload_id), a->upload_id);
+  str_copy(r->user, sizeof(r->user), a->user_id);
+  str_copy(r->request_id, sizeof(r->request_id), a->request_id);
   r->expire_time = a->expire_time;
   r->created_at = a->created_at;
   r->random = a->random;

@@ -29,6 +29,7 @@ static const struct http_route test_routes[] = {
   {"GET",   "/test/slow", false, 0,     svc_test_slow, NULL, "test_slow", false},
   {"POST",  "/test/echo", false, 1024,  svc_test_echo, NULL, "test_echo", false},
   {"POST",  "/test/json", false, 4096,  svc_test_json, NULL, "test_json", false},
+  {"GET",   "/test/thread", false, 0,   svc_test_thread, NULL, "test_thread", false},
 };
 /* clang-format on */
 

@@ -407,6 +407,33 @@ class PerIpLimit(Base):
             c.close()
 
 
+class Threads(Base):
+    """One listening socket per HTTP thread (SO_REUSEPORT): connections are
+    spread by the kernel, not taken by whichever thread wakes first; and
+    another server cannot join the port."""
+
+    def test_connections_spread_over_threads(self):
+        conns = [self.conn() for _ in range(32)]
+        seen = set()
+        for c in conns:
+            r, data = self.req("GET", "/test/thread", conn=c)
+            self.assertEqual(r.status, 200)
+            seen.add(json.loads(data)["thread"])
+        for c in conns:
+            c.close()
+        # 4 threads: all 32 on one of them has a chance of 4^-31.
+        self.assertGreaterEqual(len(seen), 2, seen)
+
+    def test_second_server_on_the_port_is_refused(self):
+        cfg = self.tmp.file("other.ini", BASE_INI.replace("127.0.0.1:0", f"127.0.0.1:{self.d.port}")
+                            + f"db = {self.tmp.path}/other.db\ndata_dir = {self.tmp.path}/other\n")
+        p = vgtest.run(["serve", "--config", cfg], timeout=30)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn(f"cannot listen on 127.0.0.1:{self.d.port}", p.stderr)
+        r, _ = self.req("GET", "/healthz")
+        self.assertEqual(r.status, 200)
+
+
 class ConnectionLimit(Base):
     # One worker thread: libmicrohttpd splits max_connections between the
     # workers of its pool, so the limit is exact only with one.

@@ -387,6 +387,34 @@ class Sessions(Server):
         self.err(*self.call(token=self.hs(sub="grace"), body={"uploadId": "nope"})[:2], 404, 4040)
         self.err(*self.call(token=self.hs(sub="grace"), body={"uploadId": "../x"})[:2], 400, 4000)
 
+    def test_parameters_round_trip(self):
+        """A session's parameters are stored and read back exactly: the same
+        choices with any characters are a reuse, another value is refused."""
+        tok = self.hs(sub="heinz")
+        body = {"classId": 0, "sourceContext": 'q"\\/\u00e9\u20ac\U0001f600',
+                "sessionContext": 't\t"x\\'}
+        first = self.ok(*self.call(token=tok, body=body)[:2])
+        _, _, p1 = parse_sig(first["signature"])
+        self.assertEqual(p1["classId"], "0")
+        app = p1["sourceContext"].split(".")[3]
+        self.assertEqual(base64.urlsafe_b64decode(app + "=" * (-len(app) % 4)).decode(),
+                         body["sourceContext"])
+        self.assertTrue(p1["sessionContext"].endswith("|" + body["sessionContext"]), p1)
+        again = self.ok(*self.call(token=tok, body=dict(body, uploadId=first["uploadId"]))[:2])
+        _, _, p2 = parse_sig(again["signature"])
+        for k in ("classId", "sourceContext", "sessionContext", "procedure"):
+            self.assertEqual(p2[k], p1[k], k)
+        for k, v in (("sessionContext", 't\t"y\\'), ("classId", 1), ("sourceContext", "q")):
+            self.err(*self.call(token=tok, body=dict(body, uploadId=first["uploadId"], **{k: v}))[:2],
+                     400, 4000)
+        # "" clears a policy default, and is remembered as cleared.
+        tok = self.hs(sub="heinz", plan="open")
+        first = self.ok(*self.call(token=tok, body={"procedure": ""})[:2])
+        self.assertNotIn("procedure", parse_sig(first["signature"])[2])
+        self.ok(*self.call(token=tok, body={"uploadId": first["uploadId"], "procedure": ""})[:2])
+        self.err(*self.call(token=tok, body={"uploadId": first["uploadId"], "procedure": "P"})[:2],
+                 400, 4000)
+
     def test_changed_parameters_refused(self):
         tok = self.hs(sub="heidi")
         up = self.ok(*self.call(token=tok, body={"classId": 1})[:2])["uploadId"]
