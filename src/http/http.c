@@ -141,15 +141,21 @@ static double elapsed(const struct timespec *t0)
 /* Compact JSON written by hand for the common answers (a flat object of
  * ASCII strings, integers, booleans and nulls), byte for byte what
  * json_dumps(JSON_COMPACT) writes: json_dumps pays a loop-check table,
- * an snprintf per object and a second copy of the text. p NULL: count only. */
+ * an snprintf per object and a second copy of the text. The text goes to a
+ * stack buffer; past it only its length is counted, for a second pass into
+ * a buffer of the right size. */
 struct jw {
   char *p;
-  size_t n;
+  size_t n;   /* bytes of the text so far */
+  size_t cap; /* bytes of p: the text is in p only if n <= cap */
 };
+
+/* Bytes tried on the stack first: most answers fit, and are written once. */
+#define JW_STACK 512
 
 static void jw_put(struct jw *w, const char *s, size_t n)
 {
-  if (w->p)
+  if (n <= w->cap && w->n <= w->cap - n)
     memcpy(w->p + w->n, s, n);
   w->n += n;
 }
@@ -245,14 +251,18 @@ static bool jw_flat_object(struct jw *w, json_t *o)
  * body is a flat object. NULL when jansson fails. */
 static char *dump_compact(json_t *body, size_t *len)
 {
-  struct jw w = {NULL, 0};
+  char tmp[JW_STACK];
+  struct jw w = {tmp, 0, sizeof(tmp)};
   char *s;
 
   if (json_is_object(body) && jw_flat_object(&w, body)) {
     s = xmalloc(w.n + 1);
-    w.p = s;
-    w.n = 0;
-    (void)jw_flat_object(&w, body); /* the same walk: cannot fail now */
+    if (w.n <= w.cap) {
+      memcpy(s, tmp, w.n);
+    } else {
+      w = (struct jw){s, 0, w.n};
+      (void)jw_flat_object(&w, body); /* the same walk: cannot fail now */
+    }
     s[w.n] = '\0';
     *len = w.n;
     return s;
@@ -314,9 +324,10 @@ static bool error_body(struct http_res *res, int code, const char *message)
 {
   const char *rid = res->request_id ? res->request_id : "";
   size_t ml = strlen(message), rl = strlen(rid);
-  struct jw w = {NULL, 0};
+  char tmp[JW_STACK], *s = NULL;
+  struct jw w = {tmp, 0, sizeof(tmp)};
 
-  for (int pass = 0; pass < 2; pass++) {
+  for (;;) {
     jw_put(&w, "{\"code\":", 8);
     jw_int(&w, code);
     jw_put(&w, ",\"message\":", 11);
@@ -326,14 +337,18 @@ static bool error_body(struct http_res *res, int code, const char *message)
     if (!jw_str(&w, rid, rl))
       return false;
     jw_put(&w, "}", 1);
-    if (pass == 0) {
-      w.p = xmalloc(w.n + 1);
-      w.n = 0;
+    if (s)
+      break; /* the second pass, into s */
+    s = xmalloc(w.n + 1);
+    if (w.n <= w.cap) {
+      memcpy(s, tmp, w.n);
+      break;
     }
+    w = (struct jw){s, 0, w.n};
   }
-  w.p[w.n] = '\0';
+  s[w.n] = '\0';
   free(res->body);
-  res->body = w.p;
+  res->body = s;
   res->body_len = w.n;
   return true;
 }

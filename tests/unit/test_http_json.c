@@ -116,6 +116,18 @@ static void res_json_matches_json_dumps(void **state)
   }
 }
 
+static char *old_error(int code, const char *message, const char *rid)
+{
+  json_t *o = json_object();
+  char *s;
+  json_object_set_new(o, "code", json_integer(code));
+  json_object_set_new(o, "message", json_string(message ? message : ""));
+  json_object_set_new(o, "requestId", json_string(rid ? rid : ""));
+  s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  json_decref(o);
+  return s;
+}
+
 static void res_json_exact_bytes(void **state)
 {
   struct http_res res;
@@ -135,23 +147,33 @@ static void res_json_exact_bytes(void **state)
   http_res_json(&res, 200, json_object());
   assert_string_equal(res.body, "{}");
   res_free(&res);
+  { /* longer than the writer's stack buffer: written in a second pass */
+    char big[3000];
+    char *want;
+    json_t *o;
+    for (size_t i = 0; i < sizeof(big) - 1; i++)
+      big[i] = (i % 7) ? 'a' : '\n';
+    big[sizeof(big) - 1] = '\0';
+    o = json_pack("{s:s,s:i}", "big", big, "n", 7);
+    want = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    http_res_json(&res, 200, o);
+    assert_string_equal(res.body, want);
+    assert_int_equal(res.body_len, strlen(want));
+    res_free(&res);
+    free(want);
+    res.request_id = "r-1";
+    http_error(&res, 400, 4000, big);
+    want = old_error(4000, big, "r-1");
+    assert_string_equal(res.body, want);
+    assert_int_equal(res.body_len, strlen(want));
+    res_free(&res);
+    free(want);
+  }
   http_res_json(&res, 200, NULL);
   assert_int_equal(res.status, 500);
   assert_string_equal(res.body,
                       "{\"code\":5000,\"message\":\"internal error\",\"requestId\":\"\"}");
   res_free(&res);
-}
-
-static char *old_error(int code, const char *message, const char *rid)
-{
-  json_t *o = json_object();
-  char *s;
-  json_object_set_new(o, "code", json_integer(code));
-  json_object_set_new(o, "message", json_string(message ? message : ""));
-  json_object_set_new(o, "requestId", json_string(rid ? rid : ""));
-  s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-  json_decref(o);
-  return s;
 }
 
 static void error_matches_jansson(void **state)
