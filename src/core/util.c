@@ -229,3 +229,26 @@ size_t str_copy(char *dst, size_t cap, const char *src)
   dst[n] = '\0';
   return n;
 }
+
+size_t fmt_u64(char out[20], uint64_t v)
+{
+  char tmp[20];
+  size_t n = 0;
+
+  do {
+    tmp[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  for (size_t i = 0; i < n; i++)
+    out[i] = tmp[n - 1 - i];
+  return n;
+}
+
+size_t fmt_i64(char out[21], int64_t v)
+{
+  if (v < 0) {
+    out[0] = '-';
+    return 1 + fmt_u64(out + 1, (uint64_t)0 - (uint64_t)v);
+  }
+  return fmt_u64(out, (uint64_t)v);
+}

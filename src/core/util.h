@@ -47,6 +47,12 @@ void random_bytes(void *p, size_t n);
  * random_bytes. */
 void random_small(void *p, size_t n);
 
+/* Decimal text of v into out, without a NUL; returns its length (at most
+ * 20). snprintf's "%llu"/"%lld" without the format machinery, for hot
+ * paths (the signature's query string, stored parameters). */
+size_t fmt_u64(char out[20], uint64_t v);
+size_t fmt_i64(char out[21], int64_t v);
+
 /* Copies the string src into dst[cap] (cap >= 1), cut to cap - 1 bytes,
  * always NUL-terminated: snprintf(dst, cap, "%s", src) without the format
  * machinery, for hot paths. Returns the length written. */

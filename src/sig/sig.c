@@ -187,29 +187,6 @@ void sig_result_release(struct sig_result *r)
   buf_release(&r->signature);
 }
 
-/* Decimal without snprintf: this runs four to ten times per signature. */
-static size_t fmt_u64(char out[21], uint64_t v)
-{
-  char tmp[21];
-  size_t n = 0, i;
-  do {
-    tmp[n++] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
-  for (i = 0; i < n; i++)
-    out[i] = tmp[n - 1 - i];
-  return n;
-}
-
-static size_t fmt_i64(char out[22], int64_t v)
-{
-  if (v < 0) {
-    out[0] = '-';
-    return 1 + fmt_u64(out + 1, (uint64_t)0 - (uint64_t)v);
-  }
-  return fmt_u64(out, (uint64_t)v);
-}
-
 static int put_str(struct buf *b, const char *key, struct sig_str v)
 {
   if (!str_set(v))

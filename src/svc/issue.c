@@ -287,9 +287,8 @@ static char *params_json(const struct params *p)
   do {                                                                                             \
     if (has) {                                                                                     \
       KEY(k);                                                                                      \
-      snprintf(num, sizeof(num), "%lld", (long long)(v));                                          \
       if (rc == VG_OK)                                                                             \
-        rc = buf_appends(&b, num);                                                                 \
+        rc = buf_append(&b, num, fmt_i64(num, (v)));                                               \
     }                                                                                              \
   } while (0)
   STR("appSessionContext", p->app_session_ctx);
