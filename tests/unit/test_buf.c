@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/buf.h"
@@ -70,6 +71,46 @@ static void utf8_checks(void **state)
   assert_false(utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
 }
 
+/* fmt_u64/fmt_i64 say what snprintf says, at the edges and between. */
+static void fmt_decimal_like_snprintf(void **state)
+{
+  static const int64_t i[] = {0,  1,          -1,        9,         10,           -10,
+                              99, 1000000007, INT64_MAX, INT64_MIN, INT64_MIN + 1};
+  char ours[32], theirs[32];
+  size_t n;
+
+  for (size_t k = 0; k < sizeof(i) / sizeof(i[0]); k++) {
+    n = fmt_i64(ours, i[k]);
+    ours[n] = '\0';
+    snprintf(theirs, sizeof(theirs), "%lld", (long long)i[k]);
+    assert_string_equal(ours, theirs);
+  }
+  for (uint64_t v = 1; v; v = v * 3 + 1) { /* up to overflow */
+    n = fmt_u64(ours, v);
+    ours[n] = '\0';
+    snprintf(theirs, sizeof(theirs), "%llu", (unsigned long long)v);
+    assert_string_equal(ours, theirs);
+    if (v > UINT64_MAX / 4)
+      break;
+  }
+  n = fmt_u64(ours, UINT64_MAX);
+  assert_int_equal(n, 20);
+  ours[n] = '\0';
+  assert_string_equal(ours, "18446744073709551615");
+}
+
+/* str_copy cuts to the room and always terminates. */
+static void str_copy_cuts(void **state)
+{
+  char d[4];
+  assert_int_equal(str_copy(d, sizeof(d), "ab"), 2);
+  assert_string_equal(d, "ab");
+  assert_int_equal(str_copy(d, sizeof(d), "abcdef"), 3);
+  assert_string_equal(d, "abc");
+  assert_int_equal(str_copy(d, 1, "abc"), 0);
+  assert_string_equal(d, "");
+}
+
 static void ct_equal_lengths(void **state)
 {
   assert_true(ct_equal("abc", 3, "abc", 3));
@@ -80,9 +121,14 @@ static void ct_equal_lengths(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(buf_respects_max),    cmocka_unit_test(buf_printf_grows),
-      cmocka_unit_test(parse_u64_is_strict), cmocka_unit_test(parse_i64_signs),
-      cmocka_unit_test(utf8_checks),         cmocka_unit_test(ct_equal_lengths),
+      cmocka_unit_test(buf_respects_max),
+      cmocka_unit_test(buf_printf_grows),
+      cmocka_unit_test(parse_u64_is_strict),
+      cmocka_unit_test(parse_i64_signs),
+      cmocka_unit_test(utf8_checks),
+      cmocka_unit_test(ct_equal_lengths),
+      cmocka_unit_test(fmt_decimal_like_snprintf),
+      cmocka_unit_test(str_copy_cuts),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
