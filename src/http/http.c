@@ -203,17 +203,8 @@ static bool jw_str(struct jw *w, const char *s, size_t n)
 /* "%lld" */
 static void jw_int(struct jw *w, long long v)
 {
-  char d[24];
-  size_t i = sizeof(d);
-  unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-
-  do {
-    d[--i] = (char)('0' + u % 10);
-    u /= 10;
-  } while (u);
-  if (v < 0)
-    d[--i] = '-';
-  jw_put(w, d + i, sizeof(d) - i);
+  char d[21];
+  jw_put(w, d, fmt_i64(d, (int64_t)v));
 }
 
 /* The object's members in jansson's iteration (= insertion) order. False
@@ -858,14 +849,6 @@ static void conn_mark(struct http_server *s, struct http_conn *hc, bool awaiting
   pthread_mutex_unlock(&s->conn_mu);
 }
 
-/* Copy at most room - 1 bytes of s and a NUL (the snprintf "%s" cut). */
-static void copy_cut(char *dst, size_t room, const char *s)
-{
-  size_t n = strnlen(s, room - 1);
-  memcpy(dst, s, n);
-  dst[n] = '\0';
-}
-
 static struct http_rctx *rctx_new(struct http_server *s, struct MHD_Connection *conn,
                                   const char *url, const char *method)
 {
@@ -884,12 +867,12 @@ static struct http_rctx *rctx_new(struct http_server *s, struct MHD_Connection *
   conn_mark(s, rc->hc, false, true, &rc->t0);
   if (rc->hc)
     memcpy(rc->remote, rc->hc->remote, sizeof(rc->remote));
-  copy_cut(rc->method, sizeof(rc->method), method);
+  str_copy(rc->method, sizeof(rc->method), method);
   memcpy(rc->path_buf, url, plen);
   rc->path = rc->path_buf;
   xid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
   if (xid && request_id_ok(xid)) {
-    copy_cut(rc->rid, sizeof(rc->rid), xid);
+    str_copy(rc->rid, sizeof(rc->rid), xid);
   } else {
     unsigned char r[16];
     random_small(r, sizeof(r));
@@ -1047,12 +1030,8 @@ static void ll_u64(struct lline *l, unsigned long long v, int min_digits)
 
 static void ll_i64(struct lline *l, long long v)
 {
-  if (v < 0) {
-    LL_LIT(l, "-");
-    ll_u64(l, 0ULL - (unsigned long long)v, 1);
-  } else {
-    ll_u64(l, (unsigned long long)v, 1);
-  }
+  char d[21];
+  ll_put(l, d, fmt_i64(d, (int64_t)v));
 }
 
 /* esc_json of at most max bytes of s, within the line's room. */

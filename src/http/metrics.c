@@ -227,22 +227,13 @@ void metrics_describe(const char *name, const char *help)
 
 void metrics_observe_request(const char *route, int status, double seconds)
 {
-  char st[16];
-  size_t i = sizeof(st);
-  unsigned u = status < 0 ? 0u - (unsigned)status : (unsigned)status;
+  char st[22];
   struct hist *h = NULL;
   struct key k;
   bool counted;
 
-  /* The status as "%d", by hand. */
-  st[--i] = '\0';
-  do {
-    st[--i] = (char)('0' + u % 10);
-    u /= 10;
-  } while (u);
-  if (status < 0)
-    st[--i] = '-';
-  counted = key_make(&k, "vodgate_http_requests_total", "route", route, "status", st + i);
+  st[fmt_i64(st, status)] = '\0'; /* "%d" */
+  counted = key_make(&k, "vodgate_http_requests_total", "route", route, "status", st);
   pthread_mutex_lock(&mu);
   if (counted)
     add_locked(&k, 1);
