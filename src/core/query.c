@@ -26,33 +26,37 @@ static const char hexu[] = "0123456789ABCDEF";
 int query_escape(struct buf *b, const char *s, size_t n)
 {
   const unsigned char *p = (const unsigned char *)s;
-  char chunk[256];
-  size_t out = 0, k = 0;
+  size_t out = 0;
+  char *w;
   int rc;
 
   for (size_t i = 0; i < n; i++)
     out += (query_class[p[i]] & C_UNRESERVED) ? 1 : 3;
-  /* Checked up front so that a too-long value leaves b as it was. */
+  /* Checked and reserved up front: a too-long value leaves b as it was,
+   * and the escaped text is written in place. */
   if (out > b->max - b->len)
     return VG_TOOBIG;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = p[i];
-    if (k > sizeof(chunk) - 3) {
-      rc = buf_append(b, chunk, k);
-      if (rc)
-        return rc;
-      k = 0;
-    }
-    if (query_class[c] & C_UNRESERVED) {
-      chunk[k++] = (char)c;
-    } else {
-      chunk[k] = '%';
-      chunk[k + 1] = hexu[c >> 4];
-      chunk[k + 2] = hexu[c & 15];
-      k += 3;
+  rc = buf_reserve(b, out);
+  if (rc)
+    return rc;
+  w = b->ptr + b->len;
+  if (out == n) {
+    memcpy(w, s, n); /* nothing to escape: the common case */
+  } else {
+    for (size_t i = 0; i < n; i++) {
+      unsigned char c = p[i];
+      if (query_class[c] & C_UNRESERVED) {
+        *w++ = (char)c;
+      } else {
+        *w++ = '%';
+        *w++ = hexu[c >> 4];
+        *w++ = hexu[c & 15];
+      }
     }
   }
-  return buf_append(b, chunk, k);
+  b->len += out;
+  b->ptr[b->len] = '\0';
+  return VG_OK;
 }
 
 int query_append(struct buf *b, const char *key, const char *val, size_t val_len)
