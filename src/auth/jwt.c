@@ -922,7 +922,7 @@ enum auth_error jwt_verify(const struct jwt_verifier *v, const char *token, size
   size_t hlen, plen, slen, i;
   struct seg hp[2]; /* [0] header, [1] claims */
   const struct seg *header, *payload;
-  char kid_buf[JWT_MAX_KID + 1];
+  char kid_buf[6 * JWT_MAX_KID + 1]; /* raw room: decoding never lengthens */
   const char *kid = NULL;
   int t;
   int alg_idx = -1;
@@ -995,16 +995,12 @@ enum auth_error jwt_verify(const struct jwt_verifier *v, const char *token, size
       res = AUTH_MALFORMED;
       goto done;
     }
-    {
-      char big[6 * JWT_MAX_KID + 1];
-      size_t n = jscan_str_copy(&header->js, t, big);
-      if (n == 0 || n > JWT_MAX_KID) {
-        res = AUTH_MALFORMED;
-        goto done;
-      }
-      memcpy(kid_buf, big, n + 1);
-      kid = kid_buf;
+    size_t n = jscan_str_copy(&header->js, t, kid_buf);
+    if (n == 0 || n > JWT_MAX_KID) {
+      res = AUTH_MALFORMED;
+      goto done;
     }
+    kid = kid_buf;
   }
   if (alg_idx < 0) {
     res = AUTH_ALG_NOT_ALLOWED; /* "none", "HS512", "PS256", "hs256"... */

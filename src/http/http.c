@@ -1142,6 +1142,19 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 
 /* ---- connections and the header watchdog ---- */
 
+/* A client's IP address as text (the per-IP limit and the log compare
+ * these); "" for other families. */
+static void addr_text(const struct sockaddr *sa, char out[INET6_ADDRSTRLEN])
+{
+  out[0] = '\0';
+  if (sa->sa_family == AF_INET)
+    inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+              INET6_ADDRSTRLEN);
+  else if (sa->sa_family == AF_INET6)
+    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+              INET6_ADDRSTRLEN);
+}
+
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode code)
 {
@@ -1157,15 +1170,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     hc->awaiting = true;
     hc->first = true;
     clock_gettime(CLOCK_MONOTONIC, &hc->since);
-    if (ad && ad->client_addr) {
-      const struct sockaddr *sa = ad->client_addr;
-      if (sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, hc->remote,
-                  sizeof(hc->remote));
-      else if (sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, hc->remote,
-                  sizeof(hc->remote));
-    }
+    if (ad && ad->client_addr)
+      addr_text(ad->client_addr, hc->remote);
     pthread_mutex_lock(&s->conn_mu);
     hc->next = s->conns;
     if (s->conns)
@@ -1279,13 +1285,11 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen
   char ip[INET6_ADDRSTRLEN] = "";
   unsigned n = 0;
 
-  if (!s->per_ip_limit || s->nd < 2 || !addr)
+  if (!s->per_ip_limit || s->nd < 2 || !addr ||
+      addrlen < (socklen_t)(addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                        : sizeof(struct sockaddr_in)))
     return MHD_YES;
-  if (addr->sa_family == AF_INET && addrlen >= (socklen_t)sizeof(struct sockaddr_in))
-    inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)addr)->sin_addr, ip, sizeof(ip));
-  else if (addr->sa_family == AF_INET6 && addrlen >= (socklen_t)sizeof(struct sockaddr_in6))
-    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)addr)->sin6_addr, ip,
-              sizeof(ip));
+  addr_text(addr, ip);
   if (!ip[0])
     return MHD_YES;
   pthread_mutex_lock(&s->conn_mu);

@@ -273,24 +273,6 @@ uint64_t metrics_get(const char *name, const char *label, const char *value)
   return v;
 }
 
-static int esc_label(struct buf *b, const char *v)
-{
-  for (; *v; v++) {
-    int rc;
-    if (*v == '\\')
-      rc = buf_appends(b, "\\\\");
-    else if (*v == '"')
-      rc = buf_appends(b, "\\\"");
-    else if (*v == '\n')
-      rc = buf_appends(b, "\\n");
-    else
-      rc = buf_appendc(b, *v);
-    if (rc)
-      return rc;
-  }
-  return 0;
-}
-
 static const char *help_of(const char *name)
 {
   for (size_t i = 0; i < ndescs; i++)
@@ -334,26 +316,24 @@ int metrics_render(struct buf *out)
     for (size_t i = 0; i < nhists && !rc; i++) {
       struct hist *h = &hists[i];
       uint64_t cum = 0;
-      struct buf r;
-      buf_init(&r, 1024);
-      if (esc_label(&r, h->route)) {
-        buf_release(&r);
+      struct key r = {0}; /* the route's label value, escaped as series labels are */
+      if (!key_esc(&r, h->route))
         continue;
-      }
+      r.labels[r.len] = '\0';
       for (size_t b = 0; b < NBUCKETS; b++) {
         cum += h->counts[b];
         rc |= buf_printf(
             out, "vodgate_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
-            r.ptr, buckets[b], (unsigned long long)cum);
+            r.labels, buckets[b], (unsigned long long)cum);
       }
       cum += h->counts[NBUCKETS];
-      rc |= buf_printf(
-          out,
-          "vodgate_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n"
-          "vodgate_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
-          "vodgate_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
-          r.ptr, (unsigned long long)cum, r.ptr, h->sum, r.ptr, (unsigned long long)h->count);
-      buf_release(&r);
+      rc |=
+          buf_printf(out,
+                     "vodgate_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n"
+                     "vodgate_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
+                     "vodgate_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
+                     r.labels, (unsigned long long)cum, r.labels, h->sum, r.labels,
+                     (unsigned long long)h->count);
     }
   }
   if (!rc)

@@ -32,9 +32,16 @@ void app_apply_cfg(struct app *app, struct cfg *cfg)
 }
 
 /* Keys read once at start-up; a reload that changes them only warns. */
-static const char *const restart_keys[] = {
-    "listen",  "threads",        "max_connections", "per_ip_connections",
-    "timeout", "header_timeout", "memory_limit",    "db"};
+static const char *const restart_keys[] = {"listen",
+                                           "threads",
+                                           "max_connections",
+                                           "per_ip_connections",
+                                           "timeout",
+                                           "header_timeout",
+                                           "memory_limit",
+                                           "db",
+                                           "signature_records",
+                                           "signature_flush_ms"};
 
 int app_reload(struct app *app, char *err, size_t errlen)
 {

@@ -333,10 +333,10 @@ static void params_from_json(json_t *root, struct params *p)
   if ((v = json_object_get(root, "taskPriority")))
     p->has_task_priority = true, p->task_priority = (int64_t)json_integer_value(v);
   p->one_time = json_object_get(root, "oneTimeValid") != NULL;
-  snprintf(p->token, sizeof(p->token), "%s",
-           json_string_value(json_object_get(root, "token"))
-               ? json_string_value(json_object_get(root, "token"))
-               : "");
+  {
+    const char *token = json_string_value(json_object_get(root, "token"));
+    str_copy(p->token, sizeof(p->token), token ? token : "");
+  }
 }
 
 static bool same_str(const char *a, const char *b)
@@ -703,12 +703,15 @@ void svc_issue_signature(struct http_req *req, struct http_res *res, void *user)
   }
   /* SQLite: counted in memory and answered now; the records follow in the
    * store's next group commit (svc/issuing.h says what a crash can lose). */
+  is.params_s = params_json(&is.params); /* signed and checked above: bounded */
+  if (!is.params_s) {
+    http_error(res, 500, VG_CODE_INTERNAL, "internal error");
+    goto out;
+  }
   if (svc->issuing) {
     is.who = &who;
-    is.params_s = params_json(&is.params);
-    rc = is.params_s ? issue_now(svc->issuing, &is, req->request_id) : VG_NOMEM;
+    rc = issue_now(svc->issuing, &is, req->request_id);
     issue_answer(&is, res, rc);
-    free(is.params_s);
     goto out;
   }
   /* Otherwise durable before answered, without holding a worker thread:
@@ -721,7 +724,9 @@ void svc_issue_signature(struct http_req *req, struct http_res *res, void *user)
     heap->who = &heap->who_copy;
     heap->st = st;
     snprintf(heap->request_id, sizeof(heap->request_id), "%s", req->request_id);
-    heap->params_s = params_json(&is.params);
+    /* The parameters go on as their text (params_s, moved): the strings
+     * params borrows (request body, stored session) die with this handler. */
+    memset(&heap->params, 0, sizeof(heap->params));
     heap->later = http_defer(req);
     memset(&is, 0, sizeof(is)); /* moved into heap */
     sig_result_init(&is.sig);
@@ -730,6 +735,7 @@ void svc_issue_signature(struct http_req *req, struct http_res *res, void *user)
       issue_done(VG_AGAIN, heap);
   }
 out:
+  free(is.params_s);
   json_decref(ask.body);
   json_decref(stored);
   sig_result_release(&is.sig);

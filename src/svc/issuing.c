@@ -517,6 +517,15 @@ static void flush_kick(struct issuing *is)
   }
 }
 
+/* Queues the flush now (is->mu held); an armed pacer wakes, sees it
+ * queued and disarms. */
+static void flush_queue_now(struct issuing *is)
+{
+  flush_kick(is);
+  if (is->pacer_armed)
+    pthread_cond_signal(&is->pacer_cv);
+}
+
 /* A record was made (is->mu held): queue its flush now (no pacer, or a
  * backlog), or have the pacer queue it shortly. */
 static void flush_soon(struct issuing *is)
@@ -524,9 +533,7 @@ static void flush_soon(struct issuing *is)
   if (is->queued)
     return;
   if (!is->pacer_started || is->n_audit >= ISSUING_FLUSH_NOW) {
-    flush_kick(is);
-    if (is->pacer_armed)
-      pthread_cond_signal(&is->pacer_cv);
+    flush_queue_now(is);
     return;
   }
   if (!is->pacer_armed) {
@@ -540,11 +547,8 @@ void issuing_flush_now(struct issuing *is)
   if (!is)
     return;
   pthread_mutex_lock(&is->mu);
-  if (!is->queued && (is->n_audit || is->dirty_sess.n || is->dirty_quota.n)) {
-    flush_kick(is);
-    if (is->pacer_armed)
-      pthread_cond_signal(&is->pacer_cv);
-  }
+  if (is->n_audit || is->dirty_sess.n || is->dirty_quota.n)
+    flush_queue_now(is); /* no-op while one is queued: it takes these too */
   pthread_mutex_unlock(&is->mu);
 }
 

@@ -7,7 +7,8 @@
  * answering made each signature wait for a group commit and cross two
  * threads (park the connection, commit, resume). Here the checks run in
  * memory on the request thread, the answer goes out at once, and the records
- * join the store's next group commit a few milliseconds later.
+ * of each flush_ms interval (issuing_new) are committed together shortly
+ * after: one commit per interval, not one per signature or per fsync.
  *
  * Invariants
  * - This process is the only writer of sessions and quota counters in its
