@@ -80,6 +80,7 @@ static int serve_loop(struct app *app, const sigset_t *set)
         /* A handler still running would block MHD_stop_daemon() (it joins
          * the worker threads) past the bound the operator asked for. */
         log_warn("drain timeout: %u request(s) still in flight are cut", left);
+        log_async_stop();
         _exit(0);
       }
       return 0;
@@ -150,6 +151,10 @@ int cmd_serve(int argc, char **argv)
   app.test_routes = tr && strcmp(tr, "1") == 0;
   app_apply_cfg(&app, app.cfg);
   describe_metrics();
+  /* From here on log lines are batched (one write per batch, not per
+   * request); everything is written before serve returns. */
+  if (log_async_start((unsigned)cfg_get_int(app.cfg, "server", "log_buffer_ms")))
+    log_warn("log batching unavailable (thread): writing each line at once");
 
   /* Block the signals we wait for before any thread exists, so that every
    * thread inherits the mask. */
@@ -201,5 +206,6 @@ out:
   free(app.listen_override);
   pthread_mutex_destroy(&app.cfg_mu);
   metrics_reset();
+  log_async_stop();
   return rc;
 }

@@ -1,6 +1,9 @@
 #include "core/log.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/util.h"
 
 /* Atomic: SIGHUP reloads change it while worker threads log. */
 static _Atomic(enum log_level) log_level = LOG_INFO;
@@ -75,15 +79,181 @@ size_t log_timestamp(char out[LOG_TS_MAX])
   return (size_t)(p - out);
 }
 
-static void log_write_line(const char *s, size_t n)
+static void write_all(const char *s, size_t n)
 {
   while (n > 0) {
     ssize_t w = write(STDERR_FILENO, s, n);
+    if (w < 0 && errno == EINTR)
+      continue;
     if (w <= 0)
       return;
     s += w;
     n -= (size_t)w;
   }
+}
+
+/* Batched output (log_async_start): lines go into `front` under the lock;
+ * the vg-log thread swaps it with `back` at most flush_ms after the first
+ * line went in (or at once when it is half full) and writes `back` with one
+ * write(2), outside the lock. A line is copied whole, so lines never
+ * interleave and keep the order in which they were logged. When `front` is
+ * full the caller waits for the swap: nothing is dropped. */
+#define LOG_BATCH_CAP (256 * 1024)
+
+static struct {
+  pthread_mutex_t mu;
+  pthread_cond_t wake;  /* the logger: first line, urgent or stop */
+  pthread_cond_t space; /* callers waiting for room in front */
+  pthread_t thread;
+  char *front, *back;
+  size_t nfront;
+  unsigned flush_ms;
+  bool running; /* lines go through front; read and written under mu */
+  bool urgent;  /* front is half full or a caller waits */
+  bool writing; /* the logger is writing back (outside the lock) */
+  bool stop;
+} la = {.mu = PTHREAD_MUTEX_INITIALIZER, .space = PTHREAD_COND_INITIALIZER};
+
+static void *log_main(void *arg)
+{
+  (void)arg;
+  thread_name("vg-log");
+  pthread_mutex_lock(&la.mu);
+  for (;;) {
+    while (la.nfront == 0 && !la.stop)
+      pthread_cond_wait(&la.wake, &la.mu);
+    if (la.nfront == 0)
+      break; /* stopping and everything written */
+    if (!la.urgent && !la.stop && la.flush_ms > 0) {
+      struct timespec until;
+      clock_gettime(CLOCK_MONOTONIC, &until);
+      until.tv_nsec += (long)(la.flush_ms % 1000) * 1000000L;
+      until.tv_sec += (time_t)(la.flush_ms / 1000) + until.tv_nsec / 1000000000L;
+      until.tv_nsec %= 1000000000L;
+      while (!la.urgent && !la.stop)
+        if (pthread_cond_timedwait(&la.wake, &la.mu, &until) == ETIMEDOUT)
+          break;
+    }
+    char *out = la.front;
+    size_t n = la.nfront;
+    la.front = la.back;
+    la.back = out;
+    la.nfront = 0;
+    la.urgent = false;
+    la.writing = true;
+    pthread_cond_broadcast(&la.space);
+    pthread_mutex_unlock(&la.mu);
+    write_all(out, n);
+    pthread_mutex_lock(&la.mu);
+    la.writing = false;
+    pthread_cond_broadcast(&la.space);
+  }
+  la.running = false;
+  pthread_cond_broadcast(&la.space);
+  pthread_mutex_unlock(&la.mu);
+  return NULL;
+}
+
+/* A child of fork() has no logger thread: it writes directly. */
+static void log_atfork_child(void)
+{
+  la.running = false;
+  la.nfront = 0;
+}
+
+/* Once per process: the logger's condition variable times out on the
+ * monotonic clock (a wall-clock step must not hold a batch back). */
+static void log_once(void)
+{
+  pthread_condattr_t a;
+  pthread_condattr_init(&a);
+  pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+  pthread_cond_init(&la.wake, &a);
+  pthread_condattr_destroy(&a);
+  (void)pthread_atfork(NULL, NULL, log_atfork_child);
+}
+
+int log_async_start(unsigned flush_ms)
+{
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  int rc = 0;
+
+  if (flush_ms == 0)
+    return 0;
+  (void)pthread_once(&once, log_once);
+  pthread_mutex_lock(&la.mu);
+  if (la.running) {
+    pthread_mutex_unlock(&la.mu);
+    return 0;
+  }
+  if (!la.front) {
+    la.front = xmalloc(LOG_BATCH_CAP);
+    la.back = xmalloc(LOG_BATCH_CAP);
+  }
+  la.flush_ms = flush_ms;
+  la.stop = false;
+  la.urgent = false;
+  la.running = true;
+  if (pthread_create(&la.thread, NULL, log_main, NULL) != 0) {
+    la.running = false;
+    rc = -1;
+  }
+  pthread_mutex_unlock(&la.mu);
+  return rc;
+}
+
+void log_async_stop(void)
+{
+  pthread_mutex_lock(&la.mu);
+  if (!la.running || la.stop) {
+    pthread_mutex_unlock(&la.mu);
+    return;
+  }
+  la.stop = true;
+  pthread_cond_signal(&la.wake);
+  pthread_mutex_unlock(&la.mu);
+  pthread_join(la.thread, NULL);
+  pthread_mutex_lock(&la.mu);
+  la.stop = false;
+  pthread_mutex_unlock(&la.mu);
+}
+
+void log_write(const char *s, size_t n)
+{
+  pthread_mutex_lock(&la.mu);
+  if (n > LOG_BATCH_CAP / 2) {
+    /* Larger than any line vodgate makes: written directly, once whatever
+     * was logged before it is out, so the order holds. */
+    while (la.running && (la.nfront > 0 || la.writing)) {
+      la.urgent = true;
+      pthread_cond_signal(&la.wake);
+      pthread_cond_wait(&la.space, &la.mu);
+    }
+    write_all(s, n);
+    pthread_mutex_unlock(&la.mu);
+    return;
+  }
+  while (la.running && la.nfront + n > LOG_BATCH_CAP) {
+    la.urgent = true;
+    pthread_cond_signal(&la.wake);
+    pthread_cond_wait(&la.space, &la.mu);
+  }
+  if (!la.running) {
+    /* Not started, or stopped (everything before is written): direct,
+     * under the lock so that it cannot overtake a batch. */
+    write_all(s, n);
+    pthread_mutex_unlock(&la.mu);
+    return;
+  }
+  memcpy(la.front + la.nfront, s, n);
+  la.nfront += n;
+  if (la.nfront == n) {
+    pthread_cond_signal(&la.wake);
+  } else if (!la.urgent && la.nfront > LOG_BATCH_CAP / 2) {
+    la.urgent = true;
+    pthread_cond_signal(&la.wake);
+  }
+  pthread_mutex_unlock(&la.mu);
 }
 
 void log_json(enum log_level lvl, json_t *obj)
@@ -111,7 +281,7 @@ void log_json(enum log_level lvl, json_t *obj)
     struct buf b;
     buf_init(&b, n + 2);
     if (buf_append(&b, line, n) == 0 && buf_appendc(&b, '\n') == 0)
-      log_write_line(b.ptr, b.len);
+      log_write(b.ptr, b.len);
     buf_release(&b);
   }
   free(line);

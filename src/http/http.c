@@ -1101,12 +1101,7 @@ static void log_request(const struct http_rctx *rc, double secs,
   LL_LIT(&l, "\",\"level\":\"info\"}\n");
   if (l.over)
     return; /* cannot happen: every part above is bounded */
-  for (size_t off = 0; off < l.n;) {
-    ssize_t w = write(STDERR_FILENO, line + off, l.n - off);
-    if (w <= 0)
-      return;
-    off += (size_t)w;
-  }
+  log_write(line, l.n);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,

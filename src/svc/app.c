@@ -41,7 +41,8 @@ static const char *const restart_keys[] = {"listen",
                                            "memory_limit",
                                            "db",
                                            "signature_records",
-                                           "signature_flush_ms"};
+                                           "signature_flush_ms",
+                                           "log_buffer_ms"};
 
 int app_reload(struct app *app, char *err, size_t errlen)
 {
