@@ -57,6 +57,14 @@ struct http_conn {
 
 #define HTTP_MAX_DAEMONS 64 /* [server] threads at most */
 
+/* Open connections of one client address, across all daemons (the per-IP
+ * limit with threads > 1). Guarded by conn_mu. */
+struct ip_count {
+  struct ip_count *next;
+  unsigned n;
+  char ip[INET6_ADDRSTRLEN];
+};
+
 struct http_server {
   /* One libmicrohttpd daemon per thread, each with its own listening
    * socket on the same address (SO_REUSEPORT): see http_server_start. */
@@ -85,6 +93,8 @@ struct http_server {
   atomic_uint suspended;    /* deferred connections not resumed yet */
   pthread_cond_t conn_cv;
   struct http_conn *conns;
+  struct ip_count **ipc; /* hash by address; NULL when not counted */
+  size_t ipc_mask;       /* buckets - 1 */
   bool wd_stop;
   bool wd_started;
   pthread_t wd;
@@ -1150,6 +1160,47 @@ static void addr_text(const struct sockaddr *sa, char out[INET6_ADDRSTRLEN])
               INET6_ADDRSTRLEN);
 }
 
+/* The count of ip's open connections (FNV-1a of the text); with add, the
+ * entry is made if missing. Caller holds conn_mu; s->ipc is set. */
+static struct ip_count **ipc_slot(struct http_server *s, const char *ip)
+{
+  uint32_t h = 2166136261u;
+  struct ip_count **e;
+
+  for (const unsigned char *p = (const unsigned char *)ip; *p; p++)
+    h = (h ^ *p) * 16777619u;
+  for (e = &s->ipc[h & s->ipc_mask]; *e; e = &(*e)->next)
+    if (strcmp((*e)->ip, ip) == 0)
+      break;
+  return e;
+}
+
+static void ipc_add(struct http_server *s, const char *ip)
+{
+  struct ip_count **e;
+  if (!s->ipc || !ip[0])
+    return;
+  e = ipc_slot(s, ip);
+  if (!*e) {
+    *e = xcalloc(1, sizeof(**e));
+    str_copy((*e)->ip, sizeof((*e)->ip), ip);
+  }
+  (*e)->n++;
+}
+
+static void ipc_remove(struct http_server *s, const char *ip)
+{
+  struct ip_count **e, *gone;
+  if (!s->ipc || !ip[0])
+    return;
+  e = ipc_slot(s, ip);
+  if (!*e || --(*e)->n > 0)
+    return;
+  gone = *e;
+  *e = gone->next;
+  free(gone);
+}
+
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode code)
 {
@@ -1172,6 +1223,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     if (s->conns)
       s->conns->prev = hc;
     s->conns = hc;
+    ipc_add(s, hc->remote);
     pthread_mutex_unlock(&s->conn_mu);
     *socket_context = hc;
   } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
@@ -1188,6 +1240,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
       s->conns = hc->next;
     if (hc->next)
       hc->next->prev = hc->prev;
+    ipc_remove(s, hc->remote);
     pthread_mutex_unlock(&s->conn_mu);
     free(hc);
     *socket_context = NULL;
@@ -1257,6 +1310,12 @@ static void mhd_logger(void *cls, const char *fm, va_list ap)
 
 static void server_free(struct http_server *s)
 {
+  for (size_t i = 0; s->ipc && i <= s->ipc_mask; i++)
+    for (struct ip_count *e = s->ipc[i], *next; e; e = next) {
+      next = e->next;
+      free(e);
+    }
+  free(s->ipc);
   for (size_t i = 0; i < s->ncors; i++)
     free(s->cors[i]);
   free(s->cors);
@@ -1270,17 +1329,18 @@ static void server_free(struct http_server *s)
 /* The per-IP limit across daemons. Each daemon enforces it for its own
  * connections (MHD_OPTION_PER_IP_CONNECTION_LIMIT), but the kernel spreads
  * one client's connections over every daemon's socket: here the open
- * connections of the address in all of them are counted (the connection
- * list that on_connection keeps). Two connections of one address accepted
- * at the same instant by two threads may both pass; the bound is then off
- * by at most threads - 1, for an instant. */
+ * connections of the address in all of them are counted (the table that
+ * on_connection keeps). Two connections of one address accepted at the same
+ * instant by two threads may both pass; the bound is then off by at most
+ * threads - 1, for an instant. */
 static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 {
   struct http_server *s = cls;
   char ip[INET6_ADDRSTRLEN] = "";
-  unsigned n = 0;
+  struct ip_count **e;
+  unsigned n;
 
-  if (!s->per_ip_limit || s->nd < 2 || !addr ||
+  if (!s->ipc || !addr ||
       addrlen < (socklen_t)(addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
                                                         : sizeof(struct sockaddr_in)))
     return MHD_YES;
@@ -1288,9 +1348,8 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen
   if (!ip[0])
     return MHD_YES;
   pthread_mutex_lock(&s->conn_mu);
-  for (const struct http_conn *c = s->conns; c && n < s->per_ip_limit; c = c->next)
-    if (strcmp(c->remote, ip) == 0)
-      n++;
+  e = ipc_slot(s, ip);
+  n = *e ? (*e)->n : 0;
   pthread_mutex_unlock(&s->conn_mu);
   return n < s->per_ip_limit ? MHD_YES : MHD_NO;
 }
@@ -1388,6 +1447,14 @@ int http_server_start(const struct http_opts *opts, const struct http_route *rou
   if (s->nd > HTTP_MAX_DAEMONS)
     s->nd = HTTP_MAX_DAEMONS;
   s->per_ip_limit = opts->per_ip_limit;
+  if (s->per_ip_limit && s->nd > 1) {
+    /* About one bucket per connection allowed, at most 65536 (512 KiB). */
+    size_t nb = 64;
+    while (nb < opts->max_connections && nb < 65536)
+      nb *= 2;
+    s->ipc = xcalloc(nb, sizeof(*s->ipc));
+    s->ipc_mask = nb - 1;
+  }
   for (unsigned i = 0; i < HTTP_MAX_DAEMONS; i++)
     s->quiesced_fd[i] = -1;
   if (s->nd > 1 && sockaddr_port(&ss) != 0 && addr_in_use(&ss, sl)) {

@@ -406,6 +406,38 @@ class PerIpLimit(Base):
         for c in held[1:]:
             c.close()
 
+    def test_counts_follow_closes(self):
+        # Connections opened and closed many times over the four threads:
+        # the count of the address goes back down each time (a count that
+        # leaked would refuse a connection within the limit).
+        for _ in range(15):
+            held = [self.conn() for _ in range(3)]
+            for c in held:
+                r, _ = self.req("GET", "/healthz", conn=c)
+                self.assertEqual(r.status, 200)
+            for c in held:
+                c.close()
+            time.sleep(0.05)
+        deadline = time.time() + 5
+        while True:
+            held = [self.conn() for _ in range(3)]
+            try:
+                for c in held:
+                    r, _ = self.req("GET", "/healthz", conn=c)
+                    self.assertEqual(r.status, 200)
+                break
+            except (ConnectionError, http.client.RemoteDisconnected, OSError):
+                # the server may not have seen the last closes yet
+                for c in held:
+                    c.close()
+                self.assertLess(time.time(), deadline, "3 connections refused after closes")
+                time.sleep(0.1)
+        extra = self.conn()
+        with self.assertRaises((ConnectionError, http.client.RemoteDisconnected, OSError)):
+            self.req("GET", "/healthz", conn=extra)
+        for c in held:
+            c.close()
+
 
 class Threads(Base):
     """One listening socket per HTTP thread (SO_REUSEPORT): connections are
