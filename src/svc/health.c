@@ -11,6 +11,8 @@
 #include "core/util.h"
 #include "http/metrics.h"
 #include "svc/app.h"
+#include "svc/issuing.h"
+#include "svc/state.h"
 #include "svc/workers.h"
 
 void svc_healthz(struct http_req *req, struct http_res *res, void *user)
@@ -37,10 +39,12 @@ void svc_readyz(struct http_req *req, struct http_res *res, void *user)
 
 void svc_metrics(struct http_req *req, struct http_res *res, void *user)
 {
+  struct svc *svc = svc_of(user);
   struct buf b;
 
   buf_init(&b, 4 * 1024 * 1024);
-  if (metrics_render(&b) || webhook_metrics_render(&b)) {
+  if (metrics_render(&b) || webhook_metrics_render(&b) ||
+      (svc && svc->issuing && issuing_metrics_render(svc->issuing, &b))) {
     buf_release(&b);
     http_error(res, 500, VG_CODE_INTERNAL, "metrics too large");
     return;

@@ -21,6 +21,13 @@
  * indexes' right-edge pages into the WAL, each fsync'd, each page copied
  * again by the checkpointer) and a hundred. A backlog of
  * ISSUING_FLUSH_NOW records queues it at once.
+ *
+ * Eviction: a session is kept for reuse (the web SDK asks again for each
+ * part of an upload) until ISSUING_MAX_CACHED are held; then each new one
+ * evicts the oldest clean ones (committed, in no flush), at most two per
+ * insert. A sweep of the whole table at the bound used to hold the mutex
+ * for about a millisecond every 4096 sessions, stalling every request
+ * thread at once: a step in the latency tail.
  */
 #include "svc/issuing.h"
 
@@ -44,7 +51,9 @@ struct sess_e {
   int64_t flushed;        /* s.signatures_issued as committed */
   bool in_db;             /* the session row is committed */
   bool dirty;             /* listed in is->dirty_sess */
+  bool in_cq;             /* in the clean queue (cq_next) */
   unsigned inflight;      /* flushes holding a snapshot of this entry */
+  struct sess_e *cq_next;
 };
 
 struct quota_e {
@@ -76,8 +85,16 @@ struct issuing {
   struct sess_e *sess[ISSUING_BUCKETS];
   struct quota_e *quota[ISSUING_BUCKETS];
   size_t n_sess, n_quota;
-  size_t sweep_sess, sweep_quota; /* sweep when the count passes these */
-  uint64_t gen;                   /* bumped by every sweep (see *_load) */
+  /* Sessions that became clean (committed, not in a flush), oldest first:
+   * past ISSUING_MAX_CACHED each new entry evicts the oldest, a few at a
+   * time, so the table never stops every thread for a sweep. An entry
+   * dirtied again stays queued and is skipped; it is queued again once
+   * clean. */
+  struct sess_e *cq_head, **cq_tail;
+  uint32_t sess_gen[ISSUING_BUCKETS]; /* evictions from each bucket (sess_load) */
+  uint64_t evicted;                   /* sessions evicted in all (metrics) */
+  size_t sweep_quota;                 /* sweep the quotas when their count passes it */
+  uint64_t gen;                       /* bumped by every quota sweep (quota_load) */
   struct ptrvec dirty_sess, dirty_quota;
   struct audit_r *audit, **audit_tail; /* waiting, oldest first */
   size_t n_audit;                      /* in the list */
@@ -170,7 +187,8 @@ struct issuing *issuing_new(struct store *s, int flush_ms)
   pthread_condattr_destroy(&ca);
   is->store = s;
   is->audit_tail = &is->audit;
-  is->sweep_sess = is->sweep_quota = ISSUING_MAX_CACHED;
+  is->cq_tail = &is->cq_head;
+  is->sweep_quota = ISSUING_MAX_CACHED;
   is->flush_ms = flush_ms > 0 ? flush_ms : 0;
   if (is->flush_ms) {
     int err = pthread_create(&is->pacer, NULL, pacer_main, is);
@@ -208,25 +226,52 @@ static bool sess_clean(const struct sess_e *e)
   return !e->dirty && !e->inflight && e->in_db && e->flushed == e->s.signatures_issued;
 }
 
-/* Drops every clean entry (a later miss reads the same from the store). */
-static void sess_sweep(struct issuing *is)
+/* Queues e if it is clean and not queued yet. */
+static void cq_push(struct issuing *is, struct sess_e *e)
 {
-  for (size_t b = 0; b < ISSUING_BUCKETS; b++) {
-    struct sess_e **pp = &is->sess[b];
-    while (*pp) {
-      struct sess_e *e = *pp;
-      if (sess_clean(e)) {
-        *pp = e->next;
-        store_session_release(&e->s);
-        free(e);
-        is->n_sess--;
-      } else {
-        pp = &e->next;
-      }
+  if (e->in_cq || !sess_clean(e))
+    return;
+  e->in_cq = true;
+  e->cq_next = NULL;
+  *is->cq_tail = e;
+  is->cq_tail = &e->cq_next;
+}
+
+/* Drops e from the table (a later miss reads the same from the store). */
+static void sess_evict(struct issuing *is, struct sess_e *e)
+{
+  uint32_t b = fnv1a(e->s.upload_id, 0);
+  struct sess_e **pp = &is->sess[b];
+
+  while (*pp != e)
+    pp = &(*pp)->next;
+  *pp = e->next;
+  is->sess_gen[b]++;
+  is->n_sess--;
+  is->evicted++;
+  store_session_release(&e->s);
+  free(e);
+}
+
+/* At the bound, evicts up to two of the oldest clean entries: the table
+ * shrinks back when it grew past it (entries were dirty) and never stalls
+ * the threads with a sweep of the whole table. Skipped entries (dirtied
+ * again) cost O(1) each and were queued once per clean transition. */
+static void sess_trim(struct issuing *is)
+{
+  int evicted = 0;
+
+  while (is->n_sess >= ISSUING_MAX_CACHED && evicted < 2 && is->cq_head) {
+    struct sess_e *e = is->cq_head;
+    is->cq_head = e->cq_next;
+    if (!is->cq_head)
+      is->cq_tail = &is->cq_head;
+    e->in_cq = false;
+    if (sess_clean(e)) {
+      sess_evict(is, e);
+      evicted++;
     }
   }
-  is->gen++;
-  is->sweep_sess = is->n_sess * 2 > ISSUING_MAX_CACHED ? is->n_sess * 2 : ISSUING_MAX_CACHED;
 }
 
 static void quota_sweep(struct issuing *is)
@@ -248,15 +293,15 @@ static void quota_sweep(struct issuing *is)
   is->sweep_quota = is->n_quota * 2 > ISSUING_MAX_CACHED ? is->n_quota * 2 : ISSUING_MAX_CACHED;
 }
 
-/* Inserts a session; takes s->params_json. Sweeps first, so no pointer the
- * caller holds into the session table may be used after this. */
+/* Inserts a session; takes s->params_json. Evicts clean entries first, so
+ * no pointer the caller holds into the session table may be used after
+ * this. */
 static struct sess_e *sess_insert(struct issuing *is, struct store_session *s, bool in_db)
 {
   struct sess_e *e;
   uint32_t b;
 
-  if (is->n_sess >= is->sweep_sess)
-    sess_sweep(is);
+  sess_trim(is);
   e = xcalloc(1, sizeof(*e));
   e->s = *s;
   s->params_json = NULL;
@@ -266,6 +311,7 @@ static struct sess_e *sess_insert(struct issuing *is, struct store_session *s, b
   e->next = is->sess[b];
   is->sess[b] = e;
   is->n_sess++;
+  cq_push(is, e); /* loaded from the store: clean already */
   return e;
 }
 
@@ -289,16 +335,18 @@ static struct quota_e *quota_insert(struct issuing *is, const char *user, int64_
 
 /*
  * The entry of a session, loaded from the store on a miss. Called and
- * returns with is->mu held, but drops it around the store read. A sweep
- * during that read may have evicted an entry that was created, counted and
- * committed meanwhile, making the read stale: the generation tells, and
+ * returns with is->mu held, but drops it around the store read. An
+ * eviction during that read may have dropped an entry that was created,
+ * counted and committed meanwhile, making the read stale: the generation
+ * of the id's bucket tells (evictions elsewhere do not force a retry), and
  * the read is done again.
  */
 static int sess_load(struct issuing *is, const char *id, struct sess_e **out)
 {
+  const uint32_t b = fnv1a(id, 0);
   for (;;) {
     struct store_session s;
-    uint64_t gen = is->gen;
+    uint32_t gen = is->sess_gen[b];
     int rc;
 
     if ((*out = sess_find(is, id)))
@@ -313,7 +361,7 @@ static int sess_load(struct issuing *is, const char *id, struct sess_e **out)
     }
     if (rc)
       return rc;
-    if (gen != is->gen) {
+    if (gen != is->sess_gen[b]) {
       store_session_release(&s);
       continue;
     }
@@ -461,6 +509,7 @@ static void flush_done(int rc, void *arg)
       f->ss[i].e->flushed = f->ss[i].issued;
       f->ss[i].e->in_db = true;
       f->ss[i].e->inflight--;
+      cq_push(is, f->ss[i].e);
     }
     for (size_t i = 0; i < f->nqs; i++) {
       f->qs[i].e->flushed = f->qs[i].used;
@@ -601,6 +650,31 @@ void issuing_free(struct issuing *is)
   pthread_cond_destroy(&is->pacer_cv);
   pthread_mutex_destroy(&is->mu);
   free(is);
+}
+
+int issuing_metrics_render(struct issuing *is, struct buf *out)
+{
+  size_t cached, pending;
+  uint64_t evicted;
+
+  pthread_mutex_lock(&is->mu);
+  cached = is->n_sess;
+  pending = is->pending;
+  evicted = is->evicted;
+  pthread_mutex_unlock(&is->mu);
+  return buf_printf(out,
+                    "# HELP vodgate_upload_sessions_cached Upload sessions held in memory.\n"
+                    "# TYPE vodgate_upload_sessions_cached gauge\n"
+                    "vodgate_upload_sessions_cached %zu\n"
+                    "# HELP vodgate_upload_sessions_evicted_total Committed upload sessions "
+                    "dropped from memory (a reuse reads them back from the database).\n"
+                    "# TYPE vodgate_upload_sessions_evicted_total counter\n"
+                    "vodgate_upload_sessions_evicted_total %llu\n"
+                    "# HELP vodgate_signature_records_pending Signature records (session, "
+                    "quota unit, audit row) not committed yet.\n"
+                    "# TYPE vodgate_signature_records_pending gauge\n"
+                    "vodgate_signature_records_pending %zu\n",
+                    cached, (unsigned long long)evicted, pending);
 }
 
 /* ---- the service's operations ---- */

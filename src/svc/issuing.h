@@ -38,6 +38,8 @@
 #ifndef VG_SVC_ISSUING_H
 #define VG_SVC_ISSUING_H
 
+#include "core/buf.h"
+
 #include <stdint.h>
 
 #include "core/err.h"
@@ -56,6 +58,13 @@ struct issuing *issuing_new(struct store *s, int flush_ms);
  * flush is already queued and not started): a transaction queued on the
  * store after this call runs after them. Cheap when nothing waits. */
 void issuing_flush_now(struct issuing *is);
+
+/* Appends this state's series in Prometheus text format to out:
+ * vodgate_upload_sessions_cached (gauge), vodgate_upload_sessions_evicted_total
+ * (clean sessions dropped from memory; a later reuse reads them back) and
+ * vodgate_signature_records_pending (gauge: records not committed yet).
+ * Returns VG_OK or VG_TOOBIG (out is full). */
+int issuing_metrics_render(struct issuing *is, struct buf *out) WARN_UNUSED;
 
 /* Commits every pending record (waits for it), then frees. NULL: no-op.
  * Call before store_close. */

@@ -521,6 +521,54 @@ class WriteBehind(unittest.TestCase):
                                       f"WHERE upload_id = '{ok[1]}'"), [(2,)])
         tmp.cleanup()
 
+    def metric(self, d, name):
+        c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=10)
+        c.request("GET", "/metrics")
+        text = c.getresponse().read().decode()
+        c.close()
+        for line in text.splitlines():
+            if line.startswith(name + " "):
+                return int(line.split()[1])
+        return None
+
+    def test_evicted_sessions_count_on_from_the_database(self):
+        """Past 4096 sessions in memory the oldest committed ones are dropped,
+        a few per new session: a reuse of an evicted session reads it back
+        and its signature limit still holds; nothing is lost."""
+        tmp = vgtest.TempDir()
+        cfg = tmp.file("w.ini", self.INI.format(d=tmp.path).replace(
+            "uploads_per_day = 5", "uploads_per_day = 0"))
+        db = f"{tmp.path}/w.db"
+        tok = jwtmint.hs256(HS_SECRET, jwtmint.claims("many"))
+        d = vgtest.Daemon(["serve", "--config", cfg], env=ENV)
+        first = self.call(d, tok)[1]["data"]["uploadId"]
+        self.assertEqual(self.call(d, tok, {"uploadId": first})[1]["code"], 0)
+        c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=30)
+        hdrs = {"Authorization": "Bearer " + tok, "Content-Type": "application/json"}
+        n = 4600
+        for _ in range(n):
+            c.request("POST", "/v1/upload-signatures", body="{}", headers=hdrs)
+            r = c.getresponse()
+            self.assertEqual(r.status, 200, r.read())
+            r.read()
+        c.close()
+        evicted = self.metric(d, "vodgate_upload_sessions_evicted_total")
+        cached = self.metric(d, "vodgate_upload_sessions_cached")
+        self.assertGreater(evicted, 0)
+        self.assertLessEqual(cached, 4096 + 100)  # the bound, give or take the dirty ones
+        # the first session went first (oldest clean); two more signatures
+        # of four, then the limit
+        self.assertEqual(self.call(d, tok, {"uploadId": first})[1]["code"], 0)
+        self.assertEqual(self.call(d, tok, {"uploadId": first})[1]["code"], 0)
+        st, doc = self.call(d, tok, {"uploadId": first})
+        self.assertEqual((st, doc["code"]), (429, 4291))
+        self.assertEqual(d.stop(), 0)
+        self.assertEqual(self.sql(db, "SELECT count(*) FROM upload_session"), [(n + 1,)])
+        self.assertEqual(self.sql(db, f"SELECT signatures_issued FROM upload_session "
+                                      f"WHERE upload_id = '{first}'"), [(4,)])
+        self.assertEqual(self.sql(db, "SELECT count(*) FROM audit"), [(n + 4,)])
+        tmp.cleanup()
+
     def test_records_follow_within_the_flush_interval(self):
         """signature_flush_ms paces the commits: a signature's records are not
         committed at once but within the interval (plus a commit), every
