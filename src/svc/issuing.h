@@ -78,6 +78,8 @@ int issuing_session_get(struct issuing *is, const char *upload_id,
  * (too many records wait for the store); VG_INVALID (bad strings);
  * VG_IO (the quota could not be read).
  */
+/* a->n is ignored: the row's ordinal is the session's count (sess->
+ * signatures_issued, which must be >= 1: this first signature). */
 int issuing_open(struct issuing *is, const struct store_session *sess, int64_t day,
                  int64_t quota_limit, const struct store_audit *a) WARN_UNUSED;
 
@@ -85,7 +87,8 @@ int issuing_open(struct issuing *is, const struct store_session *sess, int64_t d
  * The next signature of session upload_id for user: VG_NOTFOUND (no such
  * session, someone else's, or expired at now), VG_CONFLICT (limit
  * signatures reached; 0: no limit), VG_AGAIN, VG_INVALID, VG_IO as above.
- * On VG_OK the count went up by one and the audit row a is recorded.
+ * On VG_OK the count went up by one and the audit row a is recorded with
+ * that new count as its ordinal (a->n is ignored).
  */
 int issuing_next(struct issuing *is, const char *upload_id, const char *user, int64_t now,
                  int64_t limit, const struct store_audit *a) WARN_UNUSED;

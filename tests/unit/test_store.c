@@ -202,20 +202,55 @@ static void audit_rows(void **state)
 {
   struct store_session s = mk_session("sess-audit", "user-3");
   assert_int_equal(store_session_create(st, &s), VG_OK);
-  struct store_audit a = {"sess-audit", "user-3", "req-1", 2000, 4294967295u, 1001};
+  struct store_audit a = {"sess-audit", "user-3", "req-1", 2000, 4294967295u, 1001, 1};
   assert_int_equal(store_audit_append(st, &a), VG_OK);
   a.request_id = "req-2";
+  a.n = 2;
   assert_int_equal(store_audit_append(st, &a), VG_OK);
   int64_t n;
   assert_int_equal(store_audit_count(st, "sess-audit", &n), VG_OK);
   assert_int_equal(n, 2);
   a.upload_id = "sess-missing"; /* every signature belongs to a session */
+  a.n = 1;
   assert_int_equal(store_audit_append(st, &a), VG_INVALID);
   a.upload_id = "sess-audit";
   a.request_id = "";
+  a.n = 3;
+  assert_int_equal(store_audit_append(st, &a), VG_INVALID);
+  a.request_id = "req-3";
+  a.n = 0; /* ordinals start at 1 */
+  assert_int_equal(store_audit_append(st, &a), VG_INVALID);
+  a.n = -1;
   assert_int_equal(store_audit_append(st, &a), VG_INVALID);
   assert_int_equal(store_audit_count(st, "sess-audit", &n), VG_OK);
   assert_int_equal(n, 2);
+}
+
+/* (upload_id, n) is the audit row's key: a second row with the same pair
+ * is refused whatever its other fields, nothing of it written; the same
+ * request id or random under another n is a separate row (those may come
+ * from clients and repeat). */
+static void audit_ordinal_is_unique(void **state)
+{
+  struct store_session s = mk_session("sess-audit-n", "user-4");
+  assert_int_equal(store_session_create(st, &s), VG_OK);
+  struct store_session o = mk_session("sess-audit-o", "user-4");
+  assert_int_equal(store_session_create(st, &o), VG_OK);
+  struct store_audit a = {"sess-audit-n", "user-4", "req-same", 10, 20, 30, 1};
+  assert_int_equal(store_audit_append(st, &a), VG_OK);
+  a.n = 2; /* same request id and random, next ordinal */
+  assert_int_equal(store_audit_append(st, &a), VG_OK);
+  struct store_audit dup = {"sess-audit-n", "user-5", "req-other", 11, 21, 31, 2};
+  assert_int_equal(store_audit_append(st, &dup), VG_CONFLICT);
+  dup.n = 1;
+  assert_int_equal(store_audit_append(st, &dup), VG_CONFLICT);
+  dup.upload_id = "sess-audit-o"; /* n is per session */
+  assert_int_equal(store_audit_append(st, &dup), VG_OK);
+  int64_t n;
+  assert_int_equal(store_audit_count(st, "sess-audit-n", &n), VG_OK);
+  assert_int_equal(n, 2);
+  assert_int_equal(store_audit_count(st, "sess-audit-o", &n), VG_OK);
+  assert_int_equal(n, 1);
 }
 
 /* ---- tokens ---- */
@@ -351,7 +386,8 @@ static void *race_main(void *arg)
     } else {
       char req[32];
       snprintf(req, sizeof(req), "req-%d-%d", r->id, i);
-      struct store_audit a = {"sess-race", "race-user", req, 1, (uint32_t)i, 1};
+      struct store_audit a = {
+          "sess-race", "race-user", req, 1, (uint32_t)i, 1, (int64_t)r->id * TRIES + i + 1};
       rc = store_audit_append(st, &a);
     }
     if (rc == VG_OK)
@@ -490,7 +526,7 @@ static int first_sig_fn(struct store_tx *tx, void *arg)
   if (rc != VG_OK)
     return rc;
   store_session_release(&g);
-  struct store_audit au = {a->upload_id, "tx-user", "req-tx", 5, 6, 7};
+  struct store_audit au = {a->upload_id, "tx-user", "req-tx", 5, 6, 7, 1};
   rc = store_tx_audit_append(tx, &au);
   return rc != VG_OK ? rc : a->fail_with;
 }
@@ -1223,7 +1259,9 @@ static void upgrades_schema_3(void **state)
   assert_int_equal(store_audit_count(s, "01a224a489e1a7af70db8806c60a5986", &n), VG_OK);
   assert_int_equal(n, 1);
   struct store_audit au = {
-      "01a224a489e1a7af70db8806c60a5986", "fixture-user", "rid-after-v5", 1, 2, 3};
+      "01a224a489e1a7af70db8806c60a5986", "fixture-user", "rid-after-v5", 1, 2, 3, 1};
+  assert_int_equal(store_audit_append(s, &au), VG_CONFLICT); /* the old row is n = 1 */
+  au.n = 2;
   assert_int_equal(store_audit_append(s, &au), VG_OK);
   au.upload_id = "no-such-session";
   assert_int_equal(store_audit_append(s, &au), VG_INVALID);
@@ -1255,6 +1293,120 @@ static void upgrades_schema_3(void **state)
   sqlite3_close(db);
 }
 
+/* A database written by vodgate at schema 5 (tests/data/store-v5.sql:
+ * three sessions with 4, 3 and 1 signatures, their audit ids interleaved)
+ * plus one audit row more than its session counted (no vodgate writes
+ * that) is brought to schema 6: every audit row kept, n = 1..k per session
+ * in id order, the count raised to the rows so the next n is free, and
+ * the audit rows in one WITHOUT ROWID b-tree keyed by (upload_id, n). */
+static void upgrades_schema_5(void **state)
+{
+  const char *src = getenv("VODGATE_SRC");
+  char path[300], fixture[4096];
+  struct buf sql;
+  sqlite3 *db;
+  const char *a = "01a2258f5fdc9be9b55ac75cafbc8df2", *b = "01a2258f6087824ecc14680cf4469af9",
+             *c = "01a2258f6166bc3dff38aec85502bbed";
+
+  if (src)
+    snprintf(fixture, sizeof(fixture), "%s/tests/data/store-v5.sql", src);
+  else
+    snprintf(fixture, sizeof(fixture), "%.*sdata/store-v5.sql",
+             (int)(strlen(__FILE__) - strlen("unit/test_store.c")), __FILE__);
+  buf_init(&sql, 1 << 20);
+  assert_int_equal(read_file(fixture, &sql), VG_OK);
+  snprintf(path, sizeof(path), "%s/v5.db", tmpdir);
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, sql.ptr, NULL, NULL, NULL), SQLITE_OK);
+  buf_release(&sql);
+  assert_int_equal(sql_int(db, "SELECT max(version) FROM schema_version"), 5);
+  assert_int_equal(sql_int(db, "SELECT count(*) FROM audit"), 8);
+  /* id 9: a second row for the session that counted one signature. */
+  assert_int_equal(sqlite3_exec(db,
+                                "INSERT INTO audit (upload_id, user_id, request_id, expire_time,"
+                                " random, created_at) VALUES ('01a2258f6166bc3dff38aec85502bbed',"
+                                " 'alice', 'extra-row', 1796012884, 77, 1795926484)",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(db);
+
+  struct store *s = NULL;
+  int64_t v = 0, n = 0;
+  assert_int_equal(store_open(path, NULL, &s), VG_OK);
+  assert_int_equal(store_schema_version(s, &v), VG_OK);
+  assert_int_equal(v, STORE_SCHEMA_VERSION);
+  assert_int_equal(store_audit_count(s, a, &n), VG_OK);
+  assert_int_equal(n, 4);
+  assert_int_equal(store_audit_count(s, b, &n), VG_OK);
+  assert_int_equal(n, 3);
+  assert_int_equal(store_audit_count(s, c, &n), VG_OK);
+  assert_int_equal(n, 2);
+  struct store_session sess;
+  assert_int_equal(store_session_get(s, a, &sess), VG_OK);
+  assert_int_equal(sess.signatures_issued, 4); /* unchanged */
+  store_session_release(&sess);
+  assert_int_equal(store_session_get(s, b, &sess), VG_OK);
+  assert_int_equal(sess.signatures_issued, 3);
+  store_session_release(&sess);
+  assert_int_equal(store_session_get(s, c, &sess), VG_OK);
+  assert_int_equal(sess.signatures_issued, 2); /* raised from 1 to its rows */
+  store_session_release(&sess);
+  /* The next ordinals are free, the taken ones refused. */
+  struct store_audit au = {a, "alice", "after-v6", 1, 2, 3, 5};
+  assert_int_equal(store_audit_append(s, &au), VG_OK);
+  au.n = 4;
+  assert_int_equal(store_audit_append(s, &au), VG_CONFLICT);
+  au.upload_id = c;
+  au.n = 3;
+  assert_int_equal(store_audit_append(s, &au), VG_OK);
+  au.n = 2;
+  assert_int_equal(store_audit_append(s, &au), VG_CONFLICT);
+  store_close(s);
+
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sql_int(db, "SELECT count(*) FROM audit"), 11);
+  /* Every row of the fixture, all its columns, with n by id per session. */
+  assert_int_equal(
+      sql_int(db,
+              "SELECT count(*) FROM audit JOIN (VALUES"
+              " ('01a2258f5fdc9be9b55ac75cafbc8df2', 1, 'aca0ff6c7cb4e82908e190bcdc7ee5e7',"
+              "  1796012882, 2121126799, 1795926482),"
+              " ('01a2258f6087824ecc14680cf4469af9', 1, '5024fa4c9118fb827b0ccb91901420fe',"
+              "  1796012883, 2957436767, 1795926483),"
+              " ('01a2258f5fdc9be9b55ac75cafbc8df2', 2, '0bc4c92222e4c7418faa791b3889f8f9',"
+              "  1796012883, 1943421446, 1795926483),"
+              " ('01a2258f6166bc3dff38aec85502bbed', 1, '5df058f6a11efc8b922eedd5590e4d18',"
+              "  1796012883, 2633482911, 1795926483),"
+              " ('01a2258f6087824ecc14680cf4469af9', 2, '6717107ea4eef3128d131abc7dae9f58',"
+              "  1796012883, 153258414, 1795926483),"
+              " ('01a2258f5fdc9be9b55ac75cafbc8df2', 3, '28735a09f4f120ff70b8b4bacfdc9688',"
+              "  1796012883, 4040316879, 1795926483),"
+              " ('01a2258f6087824ecc14680cf4469af9', 3, '9f9555d1bf685ceaf85b3f72f230e757',"
+              "  1796012883, 1026580842, 1795926483),"
+              " ('01a2258f5fdc9be9b55ac75cafbc8df2', 4, 'b09aa48e52e9ea6c12ad100c3a771a78',"
+              "  1796012883, 811550083, 1795926483),"
+              " ('01a2258f6166bc3dff38aec85502bbed', 2, 'extra-row', 1796012884, 77, 1795926484)"
+              ") v ON audit.upload_id = v.column1 AND audit.n = v.column2"
+              " AND audit.request_id = v.column3 AND audit.expire_time = v.column4"
+              " AND audit.random = v.column5 AND audit.created_at = v.column6"
+              " AND audit.user_id = 'alice'"),
+      9);
+  assert_int_equal(sql_int(db,
+                           "SELECT count(*) FROM sqlite_master WHERE name = 'audit' AND sql"
+                           " LIKE '%WITHOUT ROWID%' AND sql LIKE '%PRIMARY KEY (upload_id, n)%'"),
+                   1);
+  /* One b-tree: no index of its own left, no leftover table. */
+  assert_int_equal(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE tbl_name = 'audit'"
+                               " AND type = 'index' AND name NOT LIKE 'sqlite_autoindex_%'"),
+                   0);
+  assert_int_equal(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE name LIKE '%_v6'"), 0);
+  assert_int_equal(sql_int(db, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+  assert_int_equal(sql_int(db, "SELECT count(*) FROM pragma_integrity_check WHERE"
+                               " integrity_check != 'ok'"),
+                   0);
+  sqlite3_close(db);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -1266,6 +1418,7 @@ int main(void)
       cmocka_unit_test(session_rejects_bad_input),
       cmocka_unit_test(session_signature_limit),
       cmocka_unit_test(audit_rows),
+      cmocka_unit_test(audit_ordinal_is_unique),
       cmocka_unit_test(tokens),
       cmocka_unit_test(quota_basic),
       cmocka_unit_test(quota_add_adds_n),
@@ -1285,6 +1438,7 @@ int main(void)
       cmocka_unit_test(acknowledged_writes_survive_sigkill),
       cmocka_unit_test(refuses_newer_schema),
       cmocka_unit_test(upgrades_schema_3),
+      cmocka_unit_test(upgrades_schema_5),
       cmocka_unit_test(wal_stays_bounded),
   };
   return cmocka_run_group_tests_name("store", tests, suite_setup, suite_teardown);
