@@ -192,7 +192,11 @@ int store_session_add_signature(struct store *s, const char *upload_id, int64_t 
 /* Audit: one row per signature issued. Never a signature or a secret.  */
 
 struct store_audit {
-  const char *upload_id; /* must name an existing session (VG_INVALID otherwise) */
+  /* The session's id. Not checked against upload_session (schema 6: the
+   * lookup cost more than the rest of the row): the caller writes the
+   * session, or counts this signature on it, first in the same
+   * transaction. */
+  const char *upload_id;
   const char *user_id;
   const char *request_id;
   int64_t expire_time; /* the signature's expireTime */
@@ -205,8 +209,8 @@ struct store_audit {
   int64_t n;
 };
 
-/* Appends one audit row. Errors: VG_INVALID (bad strings, n < 1, no such
- * session); VG_CONFLICT ((upload_id, n) exists; nothing written). */
+/* Appends one audit row. Errors: VG_INVALID (bad strings, n < 1);
+ * VG_CONFLICT ((upload_id, n) exists; nothing written). */
 int store_tx_audit_append(struct store_tx *tx, const struct store_audit *a) WARN_UNUSED;
 int store_audit_append(struct store *s, const struct store_audit *a) WARN_UNUSED;
 /* Number of audit rows of one upload session (operators, tests). */

@@ -117,10 +117,13 @@ static const char *const pg_migrations[] = {
     /* 6: each audit row carries n, the signature's ordinal within its
      * session (store.h), unique per session as in SQLite (where
      * (upload_id, n) became the table's key). id stays the primary key;
-     * the unique index on (upload_id, n) replaces audit_upload. Existing
-     * rows get n by id within each session; a session counting fewer
-     * signatures than it has audit rows is raised to that number, so the
-     * next signature's n is free (see the SQLite migration). */
+     * the unique index on (upload_id, n) replaces audit_upload. The
+     * reference to upload_session goes, as in SQLite (where it cost more
+     * than it guarded: every writer inserts the session first in the same
+     * transaction, and none is deleted), so both stores accept and refuse
+     * the same rows. Existing rows get n by id within each session; a
+     * session counting fewer signatures than it has audit rows is raised
+     * to that number, so the next signature's n is free. */
     "ALTER TABLE audit ADD COLUMN n bigint;"
     "UPDATE audit SET n = r.n FROM (SELECT id, row_number() OVER (PARTITION BY upload_id"
     " ORDER BY id) AS n FROM audit) r WHERE audit.id = r.id;"
@@ -128,6 +131,7 @@ static const char *const pg_migrations[] = {
     "ALTER TABLE audit ADD CONSTRAINT audit_n_check CHECK (n >= 1);"
     "ALTER TABLE audit ADD CONSTRAINT audit_upload_n UNIQUE (upload_id, n);"
     "DROP INDEX audit_upload;"
+    "ALTER TABLE audit DROP CONSTRAINT audit_upload_id_fkey;"
     "UPDATE upload_session s SET signatures_issued = c.k FROM (SELECT upload_id, count(*) AS k"
     " FROM audit GROUP BY upload_id) c WHERE s.upload_id = c.upload_id"
     " AND s.signatures_issued < c.k;",

@@ -186,18 +186,23 @@ static const char *const sq_migrations[] = {
     "ALTER TABLE upload_session_v5 RENAME TO upload_session;"
     "CREATE INDEX upload_session_user ON upload_session(user_id, created_at);",
     /* 6: audit WITHOUT ROWID, keyed by (upload_id, n), n the signature's
-     * ordinal within its session: its rows live in that one b-tree
-     * instead of a rowid table plus the audit_upload index (one b-tree
-     * fewer written per signature; upload ids are time-ordered, so the
-     * inserts land at its right edge). Never keyed by request_id or
-     * random: request ids may come from clients, and a duplicate key would
-     * fail a whole batched transaction. Existing rows keep their order
-     * (n by id within each session). A session whose count is below its
-     * number of audit rows (no vodgate writes that: count and row commit
-     * together) is raised to it, so the next signature's n is free. Run
-     * with foreign keys off (sq_migrate) and checked after. */
+     * ordinal within its session (store.h): its rows live in that one
+     * b-tree instead of a rowid table plus the audit_upload index (upload
+     * ids are time-ordered, so the inserts land at its right edge). Never
+     * keyed by request_id or random: request ids may come from clients,
+     * and a duplicate key would fail a whole batched transaction.
+     * No REFERENCES upload_session any more: that check looked the parent
+     * up for every audit row and cost more writer time than the dropped
+     * index saved (docs/store.md, schema 6). Nothing relied on it: every
+     * writer inserts the session (or counts the signature on it, which
+     * fails for an unknown one) before its audit row in the same
+     * transaction, and no session is ever deleted.
+     * Existing rows keep their order (n by id within each session). A
+     * session whose count is below its number of audit rows (no vodgate
+     * writes that: count and row commit together) is raised to it, so
+     * the next signature's n is free. */
     "CREATE TABLE audit_v6 ("
-    " upload_id TEXT NOT NULL REFERENCES upload_session(upload_id),"
+    " upload_id TEXT NOT NULL,"
     " n INTEGER NOT NULL CHECK (n >= 1),"
     " user_id TEXT NOT NULL,"
     " request_id TEXT NOT NULL,"

@@ -210,10 +210,6 @@ static void audit_rows(void **state)
   int64_t n;
   assert_int_equal(store_audit_count(st, "sess-audit", &n), VG_OK);
   assert_int_equal(n, 2);
-  a.upload_id = "sess-missing"; /* every signature belongs to a session */
-  a.n = 1;
-  assert_int_equal(store_audit_append(st, &a), VG_INVALID);
-  a.upload_id = "sess-audit";
   a.request_id = "";
   a.n = 3;
   assert_int_equal(store_audit_append(st, &a), VG_INVALID);
@@ -1255,7 +1251,7 @@ static void upgrades_schema_3(void **state)
   assert_int_equal(sess.signatures_issued, 1);
   assert_non_null(strstr(sess.params_json, "\"procedure\":\"ReviewFlow\""));
   store_session_release(&sess);
-  /* Audit rows still name their (rebuilt) session, and new ones can. */
+  /* The audit row is kept (n = 1 since schema 6), and new ones follow it. */
   assert_int_equal(store_audit_count(s, "01a224a489e1a7af70db8806c60a5986", &n), VG_OK);
   assert_int_equal(n, 1);
   struct store_audit au = {
@@ -1263,8 +1259,6 @@ static void upgrades_schema_3(void **state)
   assert_int_equal(store_audit_append(s, &au), VG_CONFLICT); /* the old row is n = 1 */
   au.n = 2;
   assert_int_equal(store_audit_append(s, &au), VG_OK);
-  au.upload_id = "no-such-session";
-  assert_int_equal(store_audit_append(s, &au), VG_INVALID);
   int64_t id = 0;
   assert_int_equal(store_run(s, add_outbox_row, &id), VG_OK);
   assert_int_equal(id, 5); /* never 4 again */
@@ -1400,6 +1394,8 @@ static void upgrades_schema_5(void **state)
                                " AND type = 'index' AND name NOT LIKE 'sqlite_autoindex_%'"),
                    0);
   assert_int_equal(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE name LIKE '%_v6'"), 0);
+  /* No reference to upload_session any more (docs/store.md, schema 6). */
+  assert_int_equal(sql_int(db, "SELECT count(*) FROM pragma_foreign_key_list('audit')"), 0);
   assert_int_equal(sql_int(db, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
   assert_int_equal(sql_int(db, "SELECT count(*) FROM pragma_integrity_check WHERE"
                                " integrity_check != 'ok'"),
