@@ -73,13 +73,12 @@ int issuing_session_get(struct issuing *is, const char *upload_id,
 /*
  * Opens a new upload session: spends one unit of (sess->user_id, day) if
  * fewer than quota_limit were used (0: no limit), records the session (its
- * signatures_issued counts this first signature) and the audit row a.
+ * signatures_issued counts this first signature, so it is at least 1)
+ * and the audit row a with that count as its ordinal (a->n is ignored).
  * Returns VG_OK; VG_CONFLICT (quota used up; nothing recorded); VG_AGAIN
- * (too many records wait for the store); VG_INVALID (bad strings);
- * VG_IO (the quota could not be read).
+ * (too many records wait for the store); VG_INVALID (bad strings, a count
+ * below 1); VG_IO (the quota could not be read).
  */
-/* a->n is ignored: the row's ordinal is the session's count (sess->
- * signatures_issued, which must be >= 1: this first signature). */
 int issuing_open(struct issuing *is, const struct store_session *sess, int64_t day,
                  int64_t quota_limit, const struct store_audit *a) WARN_UNUSED;
 

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <ftw.h>
+#include <libpq-fe.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1403,6 +1404,125 @@ static void upgrades_schema_5(void **state)
   sqlite3_close(db);
 }
 
+/* libpq, for the PostgreSQL upgrade test: a statement that must succeed,
+ * and one that must return one integer. */
+static void pg_must(PGconn *c, const char *sql)
+{
+  PGresult *r = PQexec(c, sql);
+  ExecStatusType t = PQresultStatus(r);
+  PQclear(r);
+  if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK)
+    fail_msg("%.80s: %s", sql, PQerrorMessage(c));
+}
+
+static void pg_text(PGconn *c, const char *sql, char *out, size_t outlen)
+{
+  PGresult *r = PQexec(c, sql);
+  if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) != 1) {
+    PQclear(r);
+    fail_msg("%s: %s", sql, PQerrorMessage(c));
+  }
+  snprintf(out, outlen, "%s", PQgetvalue(r, 0, 0));
+  PQclear(r);
+}
+
+/* PostgreSQL: a database written by vodgate at schema 5
+ * (tests/data/store-pg-v5.sql: three sessions with 3, 2 and 1 signatures,
+ * audit ids interleaved) plus one audit row its session did not count is
+ * brought to schema 6: every row kept with n = 1..k per session in id
+ * order, the count raised to the rows, (upload_id, n) unique, no foreign
+ * key, no audit_upload index. Runs in a database of its own on the test
+ * server (store_pg); passes at once on the SQLite run. */
+static void upgrades_pg_schema_5(void **state)
+{
+  const char *src = getenv("VODGATE_SRC");
+  const char *a = "01a2259c659ebb340dcbc5975e40552a", *c = "01a2259c6751150276b33877eb845cbb";
+  char fixture[4096], dburl[600], text[256];
+  struct buf sql;
+
+  if (strncmp(url, "postgres", 8) != 0)
+    return; /* the SQLite run: upgrades_schema_5 (a cmocka skip reads as a failure in TAP) */
+  /* The same server, database vg_upgrade_v5: the URL's path replaced. */
+  const char *host = strstr(url, "://");
+  assert_non_null(host);
+  size_t end = strcspn(url, "?");
+  const char *slash = strchr(host + 3, '/');
+  size_t cut = slash && (size_t)(slash - url) < end ? (size_t)(slash - url) : end;
+  snprintf(dburl, sizeof(dburl), "%.*s/vg_upgrade_v5%s", (int)cut, url, url + end);
+
+  PGconn *pc = PQconnectdb(url);
+  assert_int_equal(PQstatus(pc), CONNECTION_OK);
+  pg_must(pc, "DROP DATABASE IF EXISTS vg_upgrade_v5 WITH (FORCE)");
+  pg_must(pc, "CREATE DATABASE vg_upgrade_v5");
+  PQfinish(pc);
+
+  if (src)
+    snprintf(fixture, sizeof(fixture), "%s/tests/data/store-pg-v5.sql", src);
+  else
+    snprintf(fixture, sizeof(fixture), "%.*sdata/store-pg-v5.sql",
+             (int)(strlen(__FILE__) - strlen("unit/test_store.c")), __FILE__);
+  buf_init(&sql, 1 << 20);
+  assert_int_equal(read_file(fixture, &sql), VG_OK);
+  pc = PQconnectdb(dburl);
+  assert_int_equal(PQstatus(pc), CONNECTION_OK);
+  pg_must(pc, sql.ptr);
+  buf_release(&sql);
+  pg_must(pc, "INSERT INTO public.audit (upload_id, user_id, request_id, expire_time, random,"
+              " created_at) VALUES ('01a2259c6751150276b33877eb845cbb', 'alice', 'extra-row',"
+              " 1796013737, 77, 1795927337)");
+  pg_text(pc, "SELECT max(version) FROM public.schema_version", text, sizeof(text));
+  assert_string_equal(text, "5");
+  PQfinish(pc);
+
+  struct store *s = NULL;
+  int64_t v = 0, n = 0;
+  assert_int_equal(store_open(dburl, NULL, &s), VG_OK);
+  assert_int_equal(store_schema_version(s, &v), VG_OK);
+  assert_int_equal(v, STORE_SCHEMA_VERSION);
+  assert_int_equal(store_audit_count(s, a, &n), VG_OK);
+  assert_int_equal(n, 3);
+  assert_int_equal(store_audit_count(s, c, &n), VG_OK);
+  assert_int_equal(n, 2);
+  struct store_session sess;
+  assert_int_equal(store_session_get(s, c, &sess), VG_OK);
+  assert_int_equal(sess.signatures_issued, 2); /* raised from 1 to its rows */
+  store_session_release(&sess);
+  struct store_audit au = {a, "alice", "after-v6", 1, 2, 3, 4};
+  assert_int_equal(store_audit_append(s, &au), VG_OK);
+  au.n = 3; /* taken (its id from the sequence is spent all the same) */
+  assert_int_equal(store_audit_append(s, &au), VG_CONFLICT);
+  store_close(s);
+
+  pc = PQconnectdb(dburl);
+  assert_int_equal(PQstatus(pc), CONNECTION_OK);
+  pg_text(pc, "SELECT string_agg(id || ':' || n, ',' ORDER BY id) FROM public.audit", text,
+          sizeof(text));
+  assert_string_equal(text, "1:1,2:1,3:2,4:1,5:2,6:3,7:2,8:4");
+  pg_text(pc,
+          "SELECT count(*) FROM public.audit WHERE request_id IN"
+          " ('159174b27e3a39b36a0562e0e7cf3632', '111deac43656af84b5054a74b0d12f51',"
+          " '8f1ab597799364764529fc5a660e1dea', '6014a92a21ae51fe191a1b359a8d5c18',"
+          " 'cf715a76166f37ae77432f239d31a381', '6bade595eb2310d6a70777575c574a89')"
+          " AND user_id = 'alice' AND expire_time = 1796013736 AND created_at = 1795927336",
+          text, sizeof(text));
+  assert_string_equal(text, "6");
+  pg_text(
+      pc,
+      "SELECT string_agg(contype::text || ':' || conname, ',' ORDER BY conname) FROM pg_constraint"
+      " WHERE conrelid = 'public.audit'::regclass",
+      text, sizeof(text));
+  assert_string_equal(text, "c:audit_n_check,p:audit_pkey,u:audit_upload_n");
+  pg_text(pc, "SELECT count(*) FROM pg_indexes WHERE indexname = 'audit_upload'", text,
+          sizeof(text));
+  assert_string_equal(text, "0");
+  PQfinish(pc);
+
+  pc = PQconnectdb(url);
+  assert_int_equal(PQstatus(pc), CONNECTION_OK);
+  pg_must(pc, "DROP DATABASE vg_upgrade_v5 WITH (FORCE)");
+  PQfinish(pc);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -1435,6 +1555,7 @@ int main(void)
       cmocka_unit_test(refuses_newer_schema),
       cmocka_unit_test(upgrades_schema_3),
       cmocka_unit_test(upgrades_schema_5),
+      cmocka_unit_test(upgrades_pg_schema_5),
       cmocka_unit_test(wal_stays_bounded),
   };
   return cmocka_run_group_tests_name("store", tests, suite_setup, suite_teardown);
