@@ -216,7 +216,7 @@ int store_tx_audit_append(struct store_tx *tx, const struct store_audit *a)
 {
   if (!store_valid_str(a->upload_id, STORE_MAX_ID, true) ||
       !store_valid_str(a->user_id, STORE_MAX_USER, true) ||
-      !store_valid_str(a->request_id, STORE_MAX_ID, true))
+      !store_valid_str(a->request_id, STORE_MAX_ID, true) || a->n < 1)
     return VG_INVALID;
   return OPS(tx)->audit_append(tx, a);
 }

@@ -107,7 +107,7 @@ void store_close(struct store *s);
 const char *store_backend(const struct store *s);
 
 /* Schema version the store is at after store_open (STORE_SCHEMA_VERSION). */
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 int store_schema_version(struct store *s, int64_t *out) WARN_UNUSED;
 
 /* UTC day number used as the quota period: floor(unix_time / 86400). */
@@ -192,14 +192,25 @@ int store_session_add_signature(struct store *s, const char *upload_id, int64_t 
 /* Audit: one row per signature issued. Never a signature or a secret.  */
 
 struct store_audit {
-  const char *upload_id; /* must name an existing session (VG_INVALID otherwise) */
+  /* The session's id. Not checked against upload_session (schema 6: the
+   * lookup cost more than the rest of the row): the caller writes the
+   * session, or counts this signature on it, first in the same
+   * transaction. */
+  const char *upload_id;
   const char *user_id;
   const char *request_id;
   int64_t expire_time; /* the signature's expireTime */
   uint32_t random;     /* the signature's random field */
   int64_t created_at;
+  /* The signature's ordinal within its session, >= 1: the session's
+   * signatures_issued after this signature (1 for the session's first).
+   * (upload_id, n) is the row's key: a second row with the same pair is
+   * refused (VG_CONFLICT), never merged. */
+  int64_t n;
 };
 
+/* Appends one audit row. Errors: VG_INVALID (bad strings, n < 1);
+ * VG_CONFLICT ((upload_id, n) exists; nothing written). */
 int store_tx_audit_append(struct store_tx *tx, const struct store_audit *a) WARN_UNUSED;
 int store_audit_append(struct store *s, const struct store_audit *a) WARN_UNUSED;
 /* Number of audit rows of one upload session (operators, tests). */

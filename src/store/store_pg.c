@@ -114,6 +114,27 @@ static const char *const pg_migrations[] = {
     "SELECT 1;",
     /* 5: SQLite's upload_session became WITHOUT ROWID; nothing changes here. */
     "SELECT 1;",
+    /* 6: each audit row carries n, the signature's ordinal within its
+     * session (store.h), unique per session as in SQLite (where
+     * (upload_id, n) became the table's key). id stays the primary key;
+     * the unique index on (upload_id, n) replaces audit_upload. The
+     * reference to upload_session goes, as in SQLite (where it cost more
+     * than it guarded: every writer inserts the session first in the same
+     * transaction, and none is deleted), so both stores accept and refuse
+     * the same rows. Existing rows get n by id within each session; a
+     * session counting fewer signatures than it has audit rows is raised
+     * to that number, so the next signature's n is free. */
+    "ALTER TABLE audit ADD COLUMN n bigint;"
+    "UPDATE audit SET n = r.n FROM (SELECT id, row_number() OVER (PARTITION BY upload_id"
+    " ORDER BY id) AS n FROM audit) r WHERE audit.id = r.id;"
+    "ALTER TABLE audit ALTER COLUMN n SET NOT NULL;"
+    "ALTER TABLE audit ADD CONSTRAINT audit_n_check CHECK (n >= 1);"
+    "ALTER TABLE audit ADD CONSTRAINT audit_upload_n UNIQUE (upload_id, n);"
+    "DROP INDEX audit_upload;"
+    "ALTER TABLE audit DROP CONSTRAINT audit_upload_id_fkey;"
+    "UPDATE upload_session s SET signatures_issued = c.k FROM (SELECT upload_id, count(*) AS k"
+    " FROM audit GROUP BY upload_id) c WHERE s.upload_id = c.upload_id"
+    " AND s.signatures_issued < c.k;",
 };
 
 _Static_assert(ARRAY_SIZE(pg_migrations) == STORE_SCHEMA_VERSION, "one migration per version");
@@ -584,10 +605,12 @@ static int pg_audit_append(struct store_tx *tx, const struct store_audit *au)
   arg_i(&a, au->expire_time);
   arg_i(&a, au->random);
   arg_i(&a, au->created_at);
+  arg_i(&a, au->n);
   int64_t n;
   return pg_exec_changes(CONN(tx),
                          "INSERT INTO audit (upload_id, user_id, request_id, expire_time, random,"
-                         " created_at) VALUES ($1, $2, $3, $4::bigint, $5::bigint, $6::bigint)",
+                         " created_at, n) VALUES ($1, $2, $3, $4::bigint, $5::bigint, $6::bigint,"
+                         " $7::bigint)",
                          &a, "audit insert", &n);
 }
 

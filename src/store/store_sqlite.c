@@ -185,6 +185,39 @@ static const char *const sq_migrations[] = {
     "DROP TABLE upload_session;"
     "ALTER TABLE upload_session_v5 RENAME TO upload_session;"
     "CREATE INDEX upload_session_user ON upload_session(user_id, created_at);",
+    /* 6: audit WITHOUT ROWID, keyed by (upload_id, n), n the signature's
+     * ordinal within its session (store.h): its rows live in that one
+     * b-tree instead of a rowid table plus the audit_upload index (upload
+     * ids are time-ordered, so the inserts land at its right edge). Never
+     * keyed by request_id or random: request ids may come from clients,
+     * and a duplicate key would fail a whole batched transaction.
+     * No REFERENCES upload_session any more: that check looked the parent
+     * up for every audit row and cost more writer time than the dropped
+     * index saved (docs/store.md, schema 6). Nothing relied on it: every
+     * writer inserts the session (or counts the signature on it, which
+     * fails for an unknown one) before its audit row in the same
+     * transaction, and no session is ever deleted.
+     * Existing rows keep their order (n by id within each session). A
+     * session whose count is below its number of audit rows (no vodgate
+     * writes that: count and row commit together) is raised to it, so
+     * the next signature's n is free. */
+    "CREATE TABLE audit_v6 ("
+    " upload_id TEXT NOT NULL,"
+    " n INTEGER NOT NULL CHECK (n >= 1),"
+    " user_id TEXT NOT NULL,"
+    " request_id TEXT NOT NULL,"
+    " expire_time INTEGER NOT NULL,"
+    " random INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " PRIMARY KEY (upload_id, n)"
+    ") STRICT, WITHOUT ROWID;"
+    "INSERT INTO audit_v6 (upload_id, n, user_id, request_id, expire_time, random, created_at)"
+    " SELECT upload_id, ROW_NUMBER() OVER (PARTITION BY upload_id ORDER BY id), user_id,"
+    " request_id, expire_time, random, created_at FROM audit ORDER BY upload_id, id;"
+    "DROP TABLE audit;"
+    "ALTER TABLE audit_v6 RENAME TO audit;"
+    "UPDATE upload_session SET signatures_issued = k FROM (SELECT upload_id AS u, count(*) AS k"
+    " FROM audit GROUP BY upload_id) WHERE upload_id = u AND signatures_issued < k;",
 };
 
 _Static_assert(ARRAY_SIZE(sq_migrations) == STORE_SCHEMA_VERSION, "one migration per version");
@@ -255,8 +288,8 @@ static const char *const sq_sql[Q__COUNT] = {
     [Q_SESSION_EXISTS] = "SELECT 1 FROM upload_session WHERE upload_id = ?1",
     [Q_SESSION_GET] = "SELECT upload_id, user_id, policy, created_at, expires_at,"
                       " signatures_issued, params FROM upload_session WHERE upload_id = ?1",
-    [Q_AUDIT_INSERT] = "INSERT INTO audit (upload_id, user_id, request_id, expire_time, random,"
-                       " created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [Q_AUDIT_INSERT] = "INSERT INTO audit (upload_id, n, user_id, request_id, expire_time,"
+                       " random, created_at) VALUES (?1, ?7, ?2, ?3, ?4, ?5, ?6)",
     [Q_AUDIT_COUNT] = "SELECT count(*) FROM audit WHERE upload_id = ?1",
     [Q_TOKEN_INSERT] = "INSERT INTO api_token (id, hash, user_id, policy, label, created_at)"
                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -987,6 +1020,7 @@ static int sq_audit_append(struct store_tx *tx, const struct store_audit *a)
   sqlite3_bind_int64(st, 4, a->expire_time);
   sqlite3_bind_int64(st, 5, a->random);
   sqlite3_bind_int64(st, 6, a->created_at);
+  sqlite3_bind_int64(st, 7, a->n);
   return sq_step_int(c, st, "audit insert", NULL, NULL);
 }
 

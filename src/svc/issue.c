@@ -422,6 +422,7 @@ static int issue_tx(struct store_tx *tx, void *arg)
 {
   struct issue *is = arg;
   struct store_audit a;
+  int64_t n = 1; /* the audit row's ordinal: the session's count after this signature */
   int rc;
 
   if (is->reuse) {
@@ -443,7 +444,7 @@ static int issue_tx(struct store_tx *tx, void *arg)
       return VG_NOTFOUND;
     }
     store_session_release(&s);
-    rc = store_tx_session_add_signature(tx, is->upload_id, is->pol->signatures_per_upload, NULL);
+    rc = store_tx_session_add_signature(tx, is->upload_id, is->pol->signatures_per_upload, &n);
     if (rc == VG_CONFLICT) {
       is->fail_status = 429, is->fail_code = VG_CODE_RATE_LIMITED;
       is->fail_msg = "signature limit of this upload session reached";
@@ -470,6 +471,7 @@ static int issue_tx(struct store_tx *tx, void *arg)
     s.expires_at = is->now + ISSUE_SESSION_TTL;
     s.params_json = (char *)is->params_s;
     s.signatures_issued = 1; /* this request's signature */
+    n = s.signatures_issued;
     rc = store_tx_session_create(tx, &s);
     if (rc)
       return rc;
@@ -480,6 +482,7 @@ static int issue_tx(struct store_tx *tx, void *arg)
   a.expire_time = is->sig.expire_time;
   a.random = (uint32_t)is->sig.random;
   a.created_at = is->now;
+  a.n = n;
   return store_tx_audit_append(tx, &a);
 }
 
@@ -546,9 +549,13 @@ static void issue_done(int rc, void *arg)
  * without the answer waiting for it. Same outcomes as issue_tx. */
 static int issue_now(struct issuing *iss, struct issue *is, const char *request_id)
 {
-  struct store_audit a = {
-      is->upload_id, is->who->user, request_id, is->sig.expire_time, (uint32_t)is->sig.random,
-      is->now};
+  struct store_audit a = {is->upload_id,
+                          is->who->user,
+                          request_id,
+                          is->sig.expire_time,
+                          (uint32_t)is->sig.random,
+                          is->now,
+                          0 /* n: the session's count, set by issuing */};
   int rc;
 
   if (is->reuse) {

@@ -71,6 +71,7 @@ struct audit_r {
   char user[STORE_MAX_USER + 1];
   char request_id[STORE_MAX_ID + 1];
   int64_t expire_time, created_at;
+  int64_t n; /* the signature's ordinal in its session (store_audit.n) */
   uint32_t random;
 };
 
@@ -409,7 +410,12 @@ static void quota_dirty(struct issuing *is, struct quota_e *e)
   }
 }
 
-static void audit_push(struct issuing *is, const struct store_audit *a)
+/* Queues the audit row a of the signature that brought its session's
+ * count to n (is->mu held, the count just raised under it): n is that
+ * count, so two signatures of one session never share it, and since a
+ * session's count and its audit rows commit in the same flush, a count
+ * loaded back from the store continues after the last committed n. */
+static void audit_push(struct issuing *is, const struct store_audit *a, int64_t n)
 {
   struct audit_r *r = xmalloc(sizeof(*r));
   r->next = NULL;
@@ -419,6 +425,7 @@ static void audit_push(struct issuing *is, const struct store_audit *a)
   r->expire_time = a->expire_time;
   r->created_at = a->created_at;
   r->random = a->random;
+  r->n = n;
   *is->audit_tail = r;
   is->audit_tail = &r->next;
   is->n_audit++;
@@ -483,8 +490,8 @@ static int flush_tx(struct store_tx *tx, void *arg)
     if (f->qs[i].used > f->qs[i].base)
       rc = store_tx_quota_add(tx, f->qs[i].e->user, f->qs[i].e->day, f->qs[i].used - f->qs[i].base);
   for (struct audit_r *r = f->audit; rc == VG_OK && r; r = r->next) {
-    struct store_audit a = {r->upload_id,   r->user,   r->request_id,
-                            r->expire_time, r->random, r->created_at};
+    struct store_audit a = {r->upload_id, r->user,       r->request_id, r->expire_time,
+                            r->random,    r->created_at, r->n};
     rc = store_tx_audit_append(tx, &a);
   }
   return rc;
@@ -707,11 +714,13 @@ int issuing_open(struct issuing *is, const struct store_session *sess, int64_t d
 {
   struct store_session copy;
   struct quota_e *q;
+  struct sess_e *e;
   int rc;
 
   if (!fits(sess->upload_id, STORE_MAX_ID) || !fits(sess->user_id, STORE_MAX_USER) ||
       !fits(sess->policy, STORE_MAX_POLICY) || !fits(a->request_id, STORE_MAX_ID) ||
       strcmp(a->upload_id, sess->upload_id) != 0 || quota_limit < 0 ||
+      sess->signatures_issued < 1 ||
       (sess->params_json && strlen(sess->params_json) > STORE_MAX_BODY))
     return VG_INVALID;
   pthread_mutex_lock(&is->mu);
@@ -732,8 +741,9 @@ int issuing_open(struct issuing *is, const struct store_session *sess, int64_t d
   quota_dirty(is, q);
   copy = *sess;
   copy.params_json = xstrdup(sess->params_json ? sess->params_json : "{}");
-  sess_dirty(is, sess_insert(is, &copy, false));
-  audit_push(is, a);
+  e = sess_insert(is, &copy, false);
+  sess_dirty(is, e);
+  audit_push(is, a, e->s.signatures_issued);
   flush_soon(is);
   pthread_mutex_unlock(&is->mu);
   return VG_OK;
@@ -761,7 +771,7 @@ int issuing_next(struct issuing *is, const char *upload_id, const char *user, in
   if (rc == VG_OK) {
     e->s.signatures_issued++;
     sess_dirty(is, e);
-    audit_push(is, a);
+    audit_push(is, a, e->s.signatures_issued);
     flush_soon(is);
   }
   pthread_mutex_unlock(&is->mu);

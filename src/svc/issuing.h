@@ -82,10 +82,11 @@ int issuing_session_get(struct issuing *is, const char *upload_id,
 /*
  * Opens a new upload session: spends one unit of (sess->user_id, day) if
  * fewer than quota_limit were used (0: no limit), records the session (its
- * signatures_issued counts this first signature) and the audit row a.
+ * signatures_issued counts this first signature, so it is at least 1)
+ * and the audit row a with that count as its ordinal (a->n is ignored).
  * Returns VG_OK; VG_CONFLICT (quota used up; nothing recorded); VG_AGAIN
- * (too many records wait for the store); VG_INVALID (bad strings);
- * VG_IO (the quota could not be read).
+ * (too many records wait for the store); VG_INVALID (bad strings, a count
+ * below 1); VG_IO (the quota could not be read).
  */
 int issuing_open(struct issuing *is, const struct store_session *sess, int64_t day,
                  int64_t quota_limit, const struct store_audit *a) WARN_UNUSED;
@@ -94,7 +95,8 @@ int issuing_open(struct issuing *is, const struct store_session *sess, int64_t d
  * The next signature of session upload_id for user: VG_NOTFOUND (no such
  * session, someone else's, or expired at now), VG_CONFLICT (limit
  * signatures reached; 0: no limit), VG_AGAIN, VG_INVALID, VG_IO as above.
- * On VG_OK the count went up by one and the audit row a is recorded.
+ * On VG_OK the count went up by one and the audit row a is recorded with
+ * that new count as its ordinal (a->n is ignored).
  */
 int issuing_next(struct issuing *is, const char *upload_id, const char *user, int64_t now,
                  int64_t limit, const struct store_audit *a) WARN_UNUSED;

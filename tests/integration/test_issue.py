@@ -381,6 +381,32 @@ class Sessions(Server):
             self.ok(*self.call(token=tok, body={"uploadId": up})[:2])
         self.err(*self.call(token=tok, body={"uploadId": up})[:2], 429, 4291)
 
+    def test_reused_session_audit_rows_numbered(self):
+        """Each signature of a session leaves one audit row whose n is the
+        session's count after it: 1, 2, 3, 4 in the order issued (the rows are
+        committed a few ms after the answers on the write-behind path)."""
+        import sqlite3
+        tok = self.hs(sub="nora")
+        first = self.ok(*self.call(token=tok)[:2])
+        up = first["uploadId"]
+        randoms = [int(parse_sig(first["signature"])[2]["random"])]
+        for _ in range(3):
+            d = self.ok(*self.call(token=tok, body={"uploadId": up})[:2])
+            randoms.append(int(parse_sig(d["signature"])[2]["random"]))
+        q = "SELECT n, random, user_id FROM audit WHERE upload_id = ? ORDER BY n"
+        want = [(i + 1, r, "nora") for i, r in enumerate(randoms)]
+        deadline = time.monotonic() + 20
+        while True:
+            con = sqlite3.connect(f"{self.tmp.path}/vg.db")
+            try:
+                rows = con.execute(q, (up,)).fetchall()
+            finally:
+                con.close()
+            if len(rows) >= 4 or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        self.assertEqual(rows, want)
+
     def test_someone_elses_session_is_not_found(self):
         up = self.ok(*self.call(token=self.hs(sub="frank"))[:2])["uploadId"]
         self.err(*self.call(token=self.hs(sub="grace"), body={"uploadId": up})[:2], 404, 4040)
@@ -504,6 +530,9 @@ class WriteBehind(unittest.TestCase):
         self.assertEqual(self.sql(db, f"SELECT signatures_issued FROM upload_session "
                                       f"WHERE upload_id = '{ok[0]}'"), [(4,)])
         self.assertEqual(self.sql(db, "SELECT count(*) FROM audit"), [(8,)])
+        self.assertEqual(self.sql(db, f"SELECT n FROM audit WHERE upload_id = '{ok[0]}' "
+                                      f"ORDER BY n"), [(1,), (2,), (3,), (4,)])
+        self.assertEqual(self.sql(db, "SELECT count(*) FROM audit WHERE n = 1"), [(5,)])
         self.assertEqual(self.sql(db, "SELECT used FROM quota"), [(5,)])
 
         # A restart counts on from the database: 7 a day now, 2 left.
@@ -519,6 +548,10 @@ class WriteBehind(unittest.TestCase):
         self.assertEqual(self.sql(db, "SELECT used FROM quota"), [(7,)])
         self.assertEqual(self.sql(db, f"SELECT signatures_issued FROM upload_session "
                                       f"WHERE upload_id = '{ok[1]}'"), [(2,)])
+        # The reused session's count was read back from the database: its
+        # second signature is n = 2, after the n = 1 committed before.
+        self.assertEqual(self.sql(db, f"SELECT n FROM audit WHERE upload_id = '{ok[1]}' "
+                                      f"ORDER BY n"), [(1,), (2,)])
         tmp.cleanup()
 
     def metric(self, d, name):

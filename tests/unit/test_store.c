@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <ftw.h>
+#include <libpq-fe.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,20 +203,51 @@ static void audit_rows(void **state)
 {
   struct store_session s = mk_session("sess-audit", "user-3");
   assert_int_equal(store_session_create(st, &s), VG_OK);
-  struct store_audit a = {"sess-audit", "user-3", "req-1", 2000, 4294967295u, 1001};
+  struct store_audit a = {"sess-audit", "user-3", "req-1", 2000, 4294967295u, 1001, 1};
   assert_int_equal(store_audit_append(st, &a), VG_OK);
   a.request_id = "req-2";
+  a.n = 2;
   assert_int_equal(store_audit_append(st, &a), VG_OK);
   int64_t n;
   assert_int_equal(store_audit_count(st, "sess-audit", &n), VG_OK);
   assert_int_equal(n, 2);
-  a.upload_id = "sess-missing"; /* every signature belongs to a session */
-  assert_int_equal(store_audit_append(st, &a), VG_INVALID);
-  a.upload_id = "sess-audit";
   a.request_id = "";
+  a.n = 3;
+  assert_int_equal(store_audit_append(st, &a), VG_INVALID);
+  a.request_id = "req-3";
+  a.n = 0; /* ordinals start at 1 */
+  assert_int_equal(store_audit_append(st, &a), VG_INVALID);
+  a.n = -1;
   assert_int_equal(store_audit_append(st, &a), VG_INVALID);
   assert_int_equal(store_audit_count(st, "sess-audit", &n), VG_OK);
   assert_int_equal(n, 2);
+}
+
+/* (upload_id, n) is the audit row's key: a second row with the same pair
+ * is refused whatever its other fields, nothing of it written; the same
+ * request id or random under another n is a separate row (those may come
+ * from clients and repeat). */
+static void audit_ordinal_is_unique(void **state)
+{
+  struct store_session s = mk_session("sess-audit-n", "user-4");
+  assert_int_equal(store_session_create(st, &s), VG_OK);
+  struct store_session o = mk_session("sess-audit-o", "user-4");
+  assert_int_equal(store_session_create(st, &o), VG_OK);
+  struct store_audit a = {"sess-audit-n", "user-4", "req-same", 10, 20, 30, 1};
+  assert_int_equal(store_audit_append(st, &a), VG_OK);
+  a.n = 2; /* same request id and random, next ordinal */
+  assert_int_equal(store_audit_append(st, &a), VG_OK);
+  struct store_audit dup = {"sess-audit-n", "user-5", "req-other", 11, 21, 31, 2};
+  assert_int_equal(store_audit_append(st, &dup), VG_CONFLICT);
+  dup.n = 1;
+  assert_int_equal(store_audit_append(st, &dup), VG_CONFLICT);
+  dup.upload_id = "sess-audit-o"; /* n is per session */
+  assert_int_equal(store_audit_append(st, &dup), VG_OK);
+  int64_t n;
+  assert_int_equal(store_audit_count(st, "sess-audit-n", &n), VG_OK);
+  assert_int_equal(n, 2);
+  assert_int_equal(store_audit_count(st, "sess-audit-o", &n), VG_OK);
+  assert_int_equal(n, 1);
 }
 
 /* ---- tokens ---- */
@@ -351,7 +383,8 @@ static void *race_main(void *arg)
     } else {
       char req[32];
       snprintf(req, sizeof(req), "req-%d-%d", r->id, i);
-      struct store_audit a = {"sess-race", "race-user", req, 1, (uint32_t)i, 1};
+      struct store_audit a = {
+          "sess-race", "race-user", req, 1, (uint32_t)i, 1, (int64_t)r->id * TRIES + i + 1};
       rc = store_audit_append(st, &a);
     }
     if (rc == VG_OK)
@@ -490,7 +523,7 @@ static int first_sig_fn(struct store_tx *tx, void *arg)
   if (rc != VG_OK)
     return rc;
   store_session_release(&g);
-  struct store_audit au = {a->upload_id, "tx-user", "req-tx", 5, 6, 7};
+  struct store_audit au = {a->upload_id, "tx-user", "req-tx", 5, 6, 7, 1};
   rc = store_tx_audit_append(tx, &au);
   return rc != VG_OK ? rc : a->fail_with;
 }
@@ -1219,14 +1252,14 @@ static void upgrades_schema_3(void **state)
   assert_int_equal(sess.signatures_issued, 1);
   assert_non_null(strstr(sess.params_json, "\"procedure\":\"ReviewFlow\""));
   store_session_release(&sess);
-  /* Audit rows still name their (rebuilt) session, and new ones can. */
+  /* The audit row is kept (n = 1 since schema 6), and new ones follow it. */
   assert_int_equal(store_audit_count(s, "01a224a489e1a7af70db8806c60a5986", &n), VG_OK);
   assert_int_equal(n, 1);
   struct store_audit au = {
-      "01a224a489e1a7af70db8806c60a5986", "fixture-user", "rid-after-v5", 1, 2, 3};
+      "01a224a489e1a7af70db8806c60a5986", "fixture-user", "rid-after-v5", 1, 2, 3, 1};
+  assert_int_equal(store_audit_append(s, &au), VG_CONFLICT); /* the old row is n = 1 */
+  au.n = 2;
   assert_int_equal(store_audit_append(s, &au), VG_OK);
-  au.upload_id = "no-such-session";
-  assert_int_equal(store_audit_append(s, &au), VG_INVALID);
   int64_t id = 0;
   assert_int_equal(store_run(s, add_outbox_row, &id), VG_OK);
   assert_int_equal(id, 5); /* never 4 again */
@@ -1255,6 +1288,241 @@ static void upgrades_schema_3(void **state)
   sqlite3_close(db);
 }
 
+/* A database written by vodgate at schema 5 (tests/data/store-v5.sql:
+ * three sessions with 4, 3 and 1 signatures, their audit ids interleaved)
+ * plus one audit row more than its session counted (no vodgate writes
+ * that) is brought to schema 6: every audit row kept, n = 1..k per session
+ * in id order, the count raised to the rows so the next n is free, and
+ * the audit rows in one WITHOUT ROWID b-tree keyed by (upload_id, n). */
+static void upgrades_schema_5(void **state)
+{
+  const char *src = getenv("VODGATE_SRC");
+  char path[300], fixture[4096];
+  struct buf sql;
+  sqlite3 *db;
+  const char *a = "01a2258f5fdc9be9b55ac75cafbc8df2", *b = "01a2258f6087824ecc14680cf4469af9",
+             *c = "01a2258f6166bc3dff38aec85502bbed";
+
+  if (src)
+    snprintf(fixture, sizeof(fixture), "%s/tests/data/store-v5.sql", src);
+  else
+    snprintf(fixture, sizeof(fixture), "%.*sdata/store-v5.sql",
+             (int)(strlen(__FILE__) - strlen("unit/test_store.c")), __FILE__);
+  buf_init(&sql, 1 << 20);
+  assert_int_equal(read_file(fixture, &sql), VG_OK);
+  snprintf(path, sizeof(path), "%s/v5.db", tmpdir);
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, sql.ptr, NULL, NULL, NULL), SQLITE_OK);
+  buf_release(&sql);
+  assert_int_equal(sql_int(db, "SELECT max(version) FROM schema_version"), 5);
+  assert_int_equal(sql_int(db, "SELECT count(*) FROM audit"), 8);
+  /* id 9: a second row for the session that counted one signature. */
+  assert_int_equal(sqlite3_exec(db,
+                                "INSERT INTO audit (upload_id, user_id, request_id, expire_time,"
+                                " random, created_at) VALUES ('01a2258f6166bc3dff38aec85502bbed',"
+                                " 'alice', 'extra-row', 1796012884, 77, 1795926484)",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(db);
+
+  struct store *s = NULL;
+  int64_t v = 0, n = 0;
+  assert_int_equal(store_open(path, NULL, &s), VG_OK);
+  assert_int_equal(store_schema_version(s, &v), VG_OK);
+  assert_int_equal(v, STORE_SCHEMA_VERSION);
+  assert_int_equal(store_audit_count(s, a, &n), VG_OK);
+  assert_int_equal(n, 4);
+  assert_int_equal(store_audit_count(s, b, &n), VG_OK);
+  assert_int_equal(n, 3);
+  assert_int_equal(store_audit_count(s, c, &n), VG_OK);
+  assert_int_equal(n, 2);
+  struct store_session sess;
+  assert_int_equal(store_session_get(s, a, &sess), VG_OK);
+  assert_int_equal(sess.signatures_issued, 4); /* unchanged */
+  store_session_release(&sess);
+  assert_int_equal(store_session_get(s, b, &sess), VG_OK);
+  assert_int_equal(sess.signatures_issued, 3);
+  store_session_release(&sess);
+  assert_int_equal(store_session_get(s, c, &sess), VG_OK);
+  assert_int_equal(sess.signatures_issued, 2); /* raised from 1 to its rows */
+  store_session_release(&sess);
+  /* The next ordinals are free, the taken ones refused. */
+  struct store_audit au = {a, "alice", "after-v6", 1, 2, 3, 5};
+  assert_int_equal(store_audit_append(s, &au), VG_OK);
+  au.n = 4;
+  assert_int_equal(store_audit_append(s, &au), VG_CONFLICT);
+  au.upload_id = c;
+  au.n = 3;
+  assert_int_equal(store_audit_append(s, &au), VG_OK);
+  au.n = 2;
+  assert_int_equal(store_audit_append(s, &au), VG_CONFLICT);
+  store_close(s);
+
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sql_int(db, "SELECT count(*) FROM audit"), 11);
+  /* Every row of the fixture, all its columns, with n by id per session. */
+  assert_int_equal(
+      sql_int(db,
+              "SELECT count(*) FROM audit JOIN (VALUES"
+              " ('01a2258f5fdc9be9b55ac75cafbc8df2', 1, 'aca0ff6c7cb4e82908e190bcdc7ee5e7',"
+              "  1796012882, 2121126799, 1795926482),"
+              " ('01a2258f6087824ecc14680cf4469af9', 1, '5024fa4c9118fb827b0ccb91901420fe',"
+              "  1796012883, 2957436767, 1795926483),"
+              " ('01a2258f5fdc9be9b55ac75cafbc8df2', 2, '0bc4c92222e4c7418faa791b3889f8f9',"
+              "  1796012883, 1943421446, 1795926483),"
+              " ('01a2258f6166bc3dff38aec85502bbed', 1, '5df058f6a11efc8b922eedd5590e4d18',"
+              "  1796012883, 2633482911, 1795926483),"
+              " ('01a2258f6087824ecc14680cf4469af9', 2, '6717107ea4eef3128d131abc7dae9f58',"
+              "  1796012883, 153258414, 1795926483),"
+              " ('01a2258f5fdc9be9b55ac75cafbc8df2', 3, '28735a09f4f120ff70b8b4bacfdc9688',"
+              "  1796012883, 4040316879, 1795926483),"
+              " ('01a2258f6087824ecc14680cf4469af9', 3, '9f9555d1bf685ceaf85b3f72f230e757',"
+              "  1796012883, 1026580842, 1795926483),"
+              " ('01a2258f5fdc9be9b55ac75cafbc8df2', 4, 'b09aa48e52e9ea6c12ad100c3a771a78',"
+              "  1796012883, 811550083, 1795926483),"
+              " ('01a2258f6166bc3dff38aec85502bbed', 2, 'extra-row', 1796012884, 77, 1795926484)"
+              ") v ON audit.upload_id = v.column1 AND audit.n = v.column2"
+              " AND audit.request_id = v.column3 AND audit.expire_time = v.column4"
+              " AND audit.random = v.column5 AND audit.created_at = v.column6"
+              " AND audit.user_id = 'alice'"),
+      9);
+  assert_int_equal(sql_int(db,
+                           "SELECT count(*) FROM sqlite_master WHERE name = 'audit' AND sql"
+                           " LIKE '%WITHOUT ROWID%' AND sql LIKE '%PRIMARY KEY (upload_id, n)%'"),
+                   1);
+  /* One b-tree: no index of its own left, no leftover table. */
+  assert_int_equal(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE tbl_name = 'audit'"
+                               " AND type = 'index' AND name NOT LIKE 'sqlite_autoindex_%'"),
+                   0);
+  assert_int_equal(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE name LIKE '%_v6'"), 0);
+  /* No reference to upload_session any more (docs/store.md, schema 6). */
+  assert_int_equal(sql_int(db, "SELECT count(*) FROM pragma_foreign_key_list('audit')"), 0);
+  assert_int_equal(sql_int(db, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+  assert_int_equal(sql_int(db, "SELECT count(*) FROM pragma_integrity_check WHERE"
+                               " integrity_check != 'ok'"),
+                   0);
+  sqlite3_close(db);
+}
+
+/* libpq, for the PostgreSQL upgrade test: a statement that must succeed,
+ * and one that must return one integer. */
+static void pg_must(PGconn *c, const char *sql)
+{
+  PGresult *r = PQexec(c, sql);
+  ExecStatusType t = PQresultStatus(r);
+  PQclear(r);
+  if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK)
+    fail_msg("%.80s: %s", sql, PQerrorMessage(c));
+}
+
+static void pg_text(PGconn *c, const char *sql, char *out, size_t outlen)
+{
+  PGresult *r = PQexec(c, sql);
+  if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) != 1) {
+    PQclear(r);
+    fail_msg("%s: %s", sql, PQerrorMessage(c));
+  }
+  snprintf(out, outlen, "%s", PQgetvalue(r, 0, 0));
+  PQclear(r);
+}
+
+/* PostgreSQL: a database written by vodgate at schema 5
+ * (tests/data/store-pg-v5.sql: three sessions with 3, 2 and 1 signatures,
+ * audit ids interleaved) plus one audit row its session did not count is
+ * brought to schema 6: every row kept with n = 1..k per session in id
+ * order, the count raised to the rows, (upload_id, n) unique, no foreign
+ * key, no audit_upload index. Runs in a database of its own on the test
+ * server (store_pg); passes at once on the SQLite run. */
+static void upgrades_pg_schema_5(void **state)
+{
+  const char *src = getenv("VODGATE_SRC");
+  const char *a = "01a2259c659ebb340dcbc5975e40552a", *c = "01a2259c6751150276b33877eb845cbb";
+  char fixture[4096], dburl[600], text[256];
+  struct buf sql;
+
+  if (strncmp(url, "postgres", 8) != 0)
+    return; /* the SQLite run: upgrades_schema_5 (a cmocka skip reads as a failure in TAP) */
+  /* The same server, database vg_upgrade_v5: the URL's path replaced. */
+  const char *host = strstr(url, "://");
+  assert_non_null(host);
+  size_t end = strcspn(url, "?");
+  const char *slash = strchr(host + 3, '/');
+  size_t cut = slash && (size_t)(slash - url) < end ? (size_t)(slash - url) : end;
+  snprintf(dburl, sizeof(dburl), "%.*s/vg_upgrade_v5%s", (int)cut, url, url + end);
+
+  PGconn *pc = PQconnectdb(url);
+  assert_int_equal(PQstatus(pc), CONNECTION_OK);
+  pg_must(pc, "DROP DATABASE IF EXISTS vg_upgrade_v5 WITH (FORCE)");
+  pg_must(pc, "CREATE DATABASE vg_upgrade_v5");
+  PQfinish(pc);
+
+  if (src)
+    snprintf(fixture, sizeof(fixture), "%s/tests/data/store-pg-v5.sql", src);
+  else
+    snprintf(fixture, sizeof(fixture), "%.*sdata/store-pg-v5.sql",
+             (int)(strlen(__FILE__) - strlen("unit/test_store.c")), __FILE__);
+  buf_init(&sql, 1 << 20);
+  assert_int_equal(read_file(fixture, &sql), VG_OK);
+  pc = PQconnectdb(dburl);
+  assert_int_equal(PQstatus(pc), CONNECTION_OK);
+  pg_must(pc, sql.ptr);
+  buf_release(&sql);
+  pg_must(pc, "INSERT INTO public.audit (upload_id, user_id, request_id, expire_time, random,"
+              " created_at) VALUES ('01a2259c6751150276b33877eb845cbb', 'alice', 'extra-row',"
+              " 1796013737, 77, 1795927337)");
+  pg_text(pc, "SELECT max(version) FROM public.schema_version", text, sizeof(text));
+  assert_string_equal(text, "5");
+  PQfinish(pc);
+
+  struct store *s = NULL;
+  int64_t v = 0, n = 0;
+  assert_int_equal(store_open(dburl, NULL, &s), VG_OK);
+  assert_int_equal(store_schema_version(s, &v), VG_OK);
+  assert_int_equal(v, STORE_SCHEMA_VERSION);
+  assert_int_equal(store_audit_count(s, a, &n), VG_OK);
+  assert_int_equal(n, 3);
+  assert_int_equal(store_audit_count(s, c, &n), VG_OK);
+  assert_int_equal(n, 2);
+  struct store_session sess;
+  assert_int_equal(store_session_get(s, c, &sess), VG_OK);
+  assert_int_equal(sess.signatures_issued, 2); /* raised from 1 to its rows */
+  store_session_release(&sess);
+  struct store_audit au = {a, "alice", "after-v6", 1, 2, 3, 4};
+  assert_int_equal(store_audit_append(s, &au), VG_OK);
+  au.n = 3; /* taken (its id from the sequence is spent all the same) */
+  assert_int_equal(store_audit_append(s, &au), VG_CONFLICT);
+  store_close(s);
+
+  pc = PQconnectdb(dburl);
+  assert_int_equal(PQstatus(pc), CONNECTION_OK);
+  pg_text(pc, "SELECT string_agg(id || ':' || n, ',' ORDER BY id) FROM public.audit", text,
+          sizeof(text));
+  assert_string_equal(text, "1:1,2:1,3:2,4:1,5:2,6:3,7:2,8:4");
+  pg_text(pc,
+          "SELECT count(*) FROM public.audit WHERE request_id IN"
+          " ('159174b27e3a39b36a0562e0e7cf3632', '111deac43656af84b5054a74b0d12f51',"
+          " '8f1ab597799364764529fc5a660e1dea', '6014a92a21ae51fe191a1b359a8d5c18',"
+          " 'cf715a76166f37ae77432f239d31a381', '6bade595eb2310d6a70777575c574a89')"
+          " AND user_id = 'alice' AND expire_time = 1796013736 AND created_at = 1795927336",
+          text, sizeof(text));
+  assert_string_equal(text, "6");
+  pg_text(
+      pc,
+      "SELECT string_agg(contype::text || ':' || conname, ',' ORDER BY conname) FROM pg_constraint"
+      " WHERE conrelid = 'public.audit'::regclass",
+      text, sizeof(text));
+  assert_string_equal(text, "c:audit_n_check,p:audit_pkey,u:audit_upload_n");
+  pg_text(pc, "SELECT count(*) FROM pg_indexes WHERE indexname = 'audit_upload'", text,
+          sizeof(text));
+  assert_string_equal(text, "0");
+  PQfinish(pc);
+
+  pc = PQconnectdb(url);
+  assert_int_equal(PQstatus(pc), CONNECTION_OK);
+  pg_must(pc, "DROP DATABASE vg_upgrade_v5 WITH (FORCE)");
+  PQfinish(pc);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -1266,6 +1534,7 @@ int main(void)
       cmocka_unit_test(session_rejects_bad_input),
       cmocka_unit_test(session_signature_limit),
       cmocka_unit_test(audit_rows),
+      cmocka_unit_test(audit_ordinal_is_unique),
       cmocka_unit_test(tokens),
       cmocka_unit_test(quota_basic),
       cmocka_unit_test(quota_add_adds_n),
@@ -1285,6 +1554,8 @@ int main(void)
       cmocka_unit_test(acknowledged_writes_survive_sigkill),
       cmocka_unit_test(refuses_newer_schema),
       cmocka_unit_test(upgrades_schema_3),
+      cmocka_unit_test(upgrades_schema_5),
+      cmocka_unit_test(upgrades_pg_schema_5),
       cmocka_unit_test(wal_stays_bounded),
   };
   return cmocka_run_group_tests_name("store", tests, suite_setup, suite_teardown);

@@ -1,0 +1,41 @@
+-- A vodgate database at schema version 5 (vodgate dcb75e8: 'serve', three sessions: the first
+-- with four signatures, the second three, the third one, made interleaved, so audit ids alternate
+-- between sessions), as 'sqlite3 vg.db .dump' printed it. tests/unit/test_store.c upgrades it.
+PRAGMA foreign_keys=OFF;
+BEGIN TRANSACTION;
+CREATE TABLE schema_version ( version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT;
+INSERT INTO schema_version VALUES(1,1795926481);
+INSERT INTO schema_version VALUES(2,1795926481);
+INSERT INTO schema_version VALUES(3,1795926481);
+INSERT INTO schema_version VALUES(4,1795926481);
+INSERT INTO schema_version VALUES(5,1795926481);
+CREATE TABLE audit ( id INTEGER PRIMARY KEY, upload_id TEXT NOT NULL REFERENCES upload_session(upload_id), user_id TEXT NOT NULL, request_id TEXT NOT NULL, expire_time INTEGER NOT NULL, random INTEGER NOT NULL, created_at INTEGER NOT NULL) STRICT;
+INSERT INTO audit VALUES(1,'01a2258f5fdc9be9b55ac75cafbc8df2','alice','aca0ff6c7cb4e82908e190bcdc7ee5e7',1796012882,2121126799,1795926482);
+INSERT INTO audit VALUES(2,'01a2258f6087824ecc14680cf4469af9','alice','5024fa4c9118fb827b0ccb91901420fe',1796012883,2957436767,1795926483);
+INSERT INTO audit VALUES(3,'01a2258f5fdc9be9b55ac75cafbc8df2','alice','0bc4c92222e4c7418faa791b3889f8f9',1796012883,1943421446,1795926483);
+INSERT INTO audit VALUES(4,'01a2258f6166bc3dff38aec85502bbed','alice','5df058f6a11efc8b922eedd5590e4d18',1796012883,2633482911,1795926483);
+INSERT INTO audit VALUES(5,'01a2258f6087824ecc14680cf4469af9','alice','6717107ea4eef3128d131abc7dae9f58',1796012883,153258414,1795926483);
+INSERT INTO audit VALUES(6,'01a2258f5fdc9be9b55ac75cafbc8df2','alice','28735a09f4f120ff70b8b4bacfdc9688',1796012883,4040316879,1795926483);
+INSERT INTO audit VALUES(7,'01a2258f6087824ecc14680cf4469af9','alice','9f9555d1bf685ceaf85b3f72f230e757',1796012883,1026580842,1795926483);
+INSERT INTO audit VALUES(8,'01a2258f5fdc9be9b55ac75cafbc8df2','alice','b09aa48e52e9ea6c12ad100c3a771a78',1796012883,811550083,1795926483);
+CREATE TABLE api_token ( id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, user_id TEXT NOT NULL, policy TEXT NOT NULL, label TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL, revoked_at INTEGER) STRICT;
+CREATE TABLE quota ( user_id TEXT NOT NULL, day INTEGER NOT NULL, used INTEGER NOT NULL, PRIMARY KEY (user_id, day)) STRICT, WITHOUT ROWID;
+INSERT INTO quota VALUES('alice',20786,3);
+CREATE TABLE quarantine ( id INTEGER PRIMARY KEY AUTOINCREMENT, reason TEXT NOT NULL, body BLOB NOT NULL, received_at INTEGER NOT NULL) STRICT;
+CREATE TABLE lease ( name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS "event" ( event_key TEXT PRIMARY KEY, source TEXT NOT NULL CHECK (source IN ('push', 'pull')), type TEXT NOT NULL, file_id TEXT, task_id TEXT, status TEXT, body TEXT NOT NULL, received_at INTEGER NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS "ledger" ( file_id TEXT PRIMARY KEY, upload_id TEXT, user_id TEXT, state TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '{}', updated_at INTEGER NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS "outbox" ( id INTEGER PRIMARY KEY AUTOINCREMENT, event_key TEXT NOT NULL, payload TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, due_at INTEGER NOT NULL, delivered_at INTEGER, dead INTEGER NOT NULL DEFAULT 0) STRICT;
+CREATE TABLE IF NOT EXISTS "upload_session" ( upload_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, policy TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, signatures_issued INTEGER NOT NULL DEFAULT 0 CHECK (signatures_issued >= 0), params TEXT NOT NULL DEFAULT '{}') STRICT, WITHOUT ROWID;
+INSERT INTO upload_session VALUES('01a2258f5fdc9be9b55ac75cafbc8df2','alice','default',1795926482,1796012882,4,'{"taskNotifyMode":"Finish","taskPriority":0,"token":"vg1.k1.01a2258f5fdc9be9b55ac75cafbc8df2.eD8uJPQChtFAiEWV8nl5hw"}');
+INSERT INTO upload_session VALUES('01a2258f6087824ecc14680cf4469af9','alice','default',1795926483,1796012883,3,'{"taskNotifyMode":"Finish","taskPriority":0,"token":"vg1.k1.01a2258f6087824ecc14680cf4469af9.Hd9AOaYhB-LsOTHDWP5L0Q"}');
+INSERT INTO upload_session VALUES('01a2258f6166bc3dff38aec85502bbed','alice','default',1795926483,1796012883,1,'{"taskNotifyMode":"Finish","taskPriority":0,"token":"vg1.k1.01a2258f6166bc3dff38aec85502bbed.fm1gmXarrGXER3n7WfRH_A"}');
+DELETE FROM sqlite_sequence;
+CREATE INDEX audit_upload ON audit(upload_id);
+CREATE INDEX event_file ON event(file_id);
+CREATE INDEX event_received ON event(received_at);
+CREATE INDEX ledger_upload ON ledger(upload_id);
+CREATE INDEX ledger_user ON ledger(user_id, state);
+CREATE INDEX outbox_due ON outbox(due_at) WHERE delivered_at IS NULL AND dead = 0;
+CREATE INDEX upload_session_user ON upload_session(user_id, created_at);
+COMMIT;
