@@ -21,6 +21,8 @@ static const struct cfg_key_info schema[] = {
    "Directory for state files (generated keys). Created by the modules that need it."},
   {"server", "threads", CFG_INT, "2", 1, 64, NULL,
    "HTTP threads: one libmicrohttpd daemon each, with its own listening socket on the address (SO_REUSEPORT) so that the kernel spreads connections over them. Handlers may block briefly (SQLite), so 2-4."},
+  {"server", "cpu_affinity", CFG_ENUM, "auto", 0, 0, "auto|on|off",
+   "Pin HTTP thread i to the i-th CPU vodgate may run on. auto: only when there are at least as many threads as CPUs (the scheduler otherwise stacks a busy client and a thread on one CPU while another idles); on: always; off: never. Other threads are not pinned."},
   {"server", "max_connections", CFG_INT, "1024", 1, 65536, NULL,
    "Open connections at most; more are refused at accept. Split evenly between the worker threads."},
   {"server", "per_ip_connections", CFG_INT, "128", 0, 65536, NULL,

@@ -173,6 +173,12 @@ int cmd_serve(int argc, char **argv)
   ho.timeout_s = (unsigned)cfg_get_int(app.cfg, "server", "timeout");
   ho.header_timeout_s = (unsigned)cfg_get_int(app.cfg, "server", "header_timeout");
   ho.memory_limit = (size_t)cfg_get_int(app.cfg, "server", "memory_limit");
+  {
+    const char *pin = cfg_get_str(app.cfg, "server", "cpu_affinity");
+    ho.cpu_affinity = strcmp(pin, "off") == 0  ? HTTP_PIN_OFF
+                      : strcmp(pin, "on") == 0 ? HTTP_PIN_ON
+                                               : HTTP_PIN_AUTO;
+  }
   if (app_services_init(&app, err, sizeof(err))) {
     log_error("start-up: %s", err);
     rc = 1;

@@ -154,6 +154,11 @@ struct http_opts {
    * generic preflight: the emulator's COS and UGC hosts allow other methods
    * and headers than the service's API. */
   bool own_preflight;
+  /* Pin HTTP thread i to the i-th CPU this process may run on (modulo
+   * their number): HTTP_PIN_AUTO does it when there are at least as many
+   * threads as CPUs, HTTP_PIN_ON always, HTTP_PIN_OFF (0) never. Other
+   * threads are never pinned. */
+  enum { HTTP_PIN_OFF = 0, HTTP_PIN_AUTO, HTTP_PIN_ON } cpu_affinity;
 };
 
 /* Start serving. routes are copied (the strings and ctx must outlive the

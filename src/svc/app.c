@@ -42,7 +42,8 @@ static const char *const restart_keys[] = {"listen",
                                            "db",
                                            "signature_records",
                                            "signature_flush_ms",
-                                           "log_buffer_ms"};
+                                           "log_buffer_ms",
+                                           "cpu_affinity"};
 
 int app_reload(struct app *app, char *err, size_t errlen)
 {

@@ -466,6 +466,59 @@ class Threads(Base):
         self.assertEqual(r.status, 200)
 
 
+def cpus_allowed(pid, tid):
+    """The CPUs a thread may run on, from /proc (a set of ints)."""
+    with open(f"/proc/{pid}/task/{tid}/status") as f:
+        for line in f:
+            if line.startswith("Cpus_allowed_list:"):
+                out = set()
+                for part in line.split(":", 1)[1].strip().split(","):
+                    lo, _, hi = part.partition("-")
+                    out.update(range(int(lo), int(hi or lo) + 1))
+                return out
+    raise AssertionError("no Cpus_allowed_list")
+
+
+class CpuAffinity(Base):
+    """[server] cpu_affinity: each HTTP thread on one CPU of the process's
+    set (thread i on the i-th, modulo), named vg-http-N; off leaves them
+    free."""
+    ini = BASE_INI + "cpu_affinity = on\n"
+
+    def threads_seen(self):
+        conns = [self.conn() for _ in range(32)]
+        tids = set()
+        for c in conns:
+            r, data = self.req("GET", "/test/thread", conn=c)
+            self.assertEqual(r.status, 200)
+            tids.add(json.loads(data)["thread"])
+        for c in conns:
+            c.close()
+        return tids
+
+    def test_each_thread_on_one_cpu(self):
+        allowed = os.sched_getaffinity(0)
+        tids = self.threads_seen()
+        self.assertGreaterEqual(len(tids), 2, tids)
+        used = set()
+        for tid in tids:
+            cpus = cpus_allowed(self.d.proc.pid, tid)
+            self.assertEqual(len(cpus), 1, (tid, cpus))
+            self.assertTrue(cpus <= allowed, (cpus, allowed))
+            used |= cpus
+            with open(f"/proc/{self.d.proc.pid}/task/{tid}/comm") as f:
+                self.assertRegex(f.read().strip(), r"^vg-http-[0-3]$")
+        # 4 threads over the CPUs in turn: more than one CPU when there are
+        self.assertEqual(len(used) > 1, len(allowed) > 1 and len(tids) > 1, used)
+
+    def test_off_leaves_threads_free(self):
+        self.d.stop()
+        self.cfg = self.tmp.file("vodgate.ini", BASE_INI + "cpu_affinity = off\n")
+        self.d = vgtest.Daemon(["serve", "--config", self.cfg], env=self.env)
+        for tid in self.threads_seen():
+            self.assertEqual(cpus_allowed(self.d.proc.pid, tid), os.sched_getaffinity(0))
+
+
 class ConnectionLimit(Base):
     # One worker thread: libmicrohttpd splits max_connections between the
     # workers of its pool, so the limit is exact only with one.
