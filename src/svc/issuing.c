@@ -509,6 +509,7 @@ static void flush_done(int rc, void *arg)
 {
   struct flush *f = arg;
   struct issuing *is = f->is;
+  struct audit_r *done = NULL;
 
   pthread_mutex_lock(&is->mu);
   if (rc == VG_OK) {
@@ -523,10 +524,7 @@ static void flush_done(int rc, void *arg)
       f->qs[i].e->inflight--;
     }
     is->pending -= f->naudit;
-    for (struct audit_r *r = f->audit, *next; r; r = next) {
-      next = r->next;
-      free(r);
-    }
+    done = f->audit; /* freed below, after the unlock */
   } else {
     /* Nothing of it was committed: every entry is dirty again (its base is
      * unchanged) and the audit rows go back to the front of the list. */
@@ -553,6 +551,13 @@ static void flush_done(int rc, void *arg)
               f->naudit, vg_strerror(rc));
   }
   pthread_mutex_unlock(&is->mu);
+  /* The records' memory goes back outside the mutex: hundreds of free()s
+   * per batch, and a writer preempted while holding the mutex would hold
+   * up every request thread until it runs again. */
+  for (struct audit_r *r = done, *next; r; r = next) {
+    next = r->next;
+    free(r);
+  }
   flush_free(f);
 }
 
