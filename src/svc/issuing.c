@@ -238,8 +238,31 @@ static void cq_push(struct issuing *is, struct sess_e *e)
   is->cq_tail = &e->cq_next;
 }
 
-/* Drops e from the table (a later miss reads the same from the store). */
-static void sess_evict(struct issuing *is, struct sess_e *e)
+/* Entries are allocated before the mutex is taken and freed after it is
+ * released (sess_new, sess_bury): with the HTTP threads on their own CPUs
+ * every request thread waits for the mutex whenever another holds it, so
+ * nothing slower than pointer work runs under it. */
+static struct sess_e *sess_new(struct store_session *s)
+{
+  struct sess_e *e = xcalloc(1, sizeof(*e));
+  e->s = *s;
+  s->params_json = NULL;
+  return e;
+}
+
+/* Frees a list of entries linked by next (not under is->mu). */
+static void sess_bury(struct sess_e *dead)
+{
+  for (struct sess_e *e = dead, *next; e; e = next) {
+    next = e->next;
+    store_session_release(&e->s);
+    free(e);
+  }
+}
+
+/* Drops e from the table (a later miss reads the same from the store) onto
+ * *dead, for the caller to bury after unlocking. */
+static void sess_evict(struct issuing *is, struct sess_e *e, struct sess_e **dead)
 {
   uint32_t b = fnv1a(e->s.upload_id, 0);
   struct sess_e **pp = &is->sess[b];
@@ -250,15 +273,15 @@ static void sess_evict(struct issuing *is, struct sess_e *e)
   is->sess_gen[b]++;
   is->n_sess--;
   is->evicted++;
-  store_session_release(&e->s);
-  free(e);
+  e->next = *dead;
+  *dead = e;
 }
 
 /* At the bound, evicts up to two of the oldest clean entries: the table
  * shrinks back when it grew past it (entries were dirty) and never stalls
  * the threads with a sweep of the whole table. Skipped entries (dirtied
  * again) cost O(1) each and were queued once per clean transition. */
-static void sess_trim(struct issuing *is)
+static void sess_trim(struct issuing *is, struct sess_e **dead)
 {
   int evicted = 0;
 
@@ -269,7 +292,7 @@ static void sess_trim(struct issuing *is)
       is->cq_tail = &is->cq_head;
     e->in_cq = false;
     if (sess_clean(e)) {
-      sess_evict(is, e);
+      sess_evict(is, e, dead);
       evicted++;
     }
   }
@@ -294,18 +317,14 @@ static void quota_sweep(struct issuing *is)
   is->sweep_quota = is->n_quota * 2 > ISSUING_MAX_CACHED ? is->n_quota * 2 : ISSUING_MAX_CACHED;
 }
 
-/* Inserts a session; takes s->params_json. Evicts clean entries first, so
- * no pointer the caller holds into the session table may be used after
- * this. */
-static struct sess_e *sess_insert(struct issuing *is, struct store_session *s, bool in_db)
+/* Inserts e (from sess_new). Evicts clean entries onto *dead first, so no
+ * pointer the caller holds into the session table may be used after this
+ * (except e). */
+static void sess_insert(struct issuing *is, struct sess_e *e, bool in_db, struct sess_e **dead)
 {
-  struct sess_e *e;
   uint32_t b;
 
-  sess_trim(is);
-  e = xcalloc(1, sizeof(*e));
-  e->s = *s;
-  s->params_json = NULL;
+  sess_trim(is, dead);
   e->in_db = in_db;
   e->flushed = in_db ? e->s.signatures_issued : 0;
   b = fnv1a(e->s.upload_id, 0);
@@ -313,7 +332,6 @@ static struct sess_e *sess_insert(struct issuing *is, struct store_session *s, b
   is->sess[b] = e;
   is->n_sess++;
   cq_push(is, e); /* loaded from the store: clean already */
-  return e;
 }
 
 static struct quota_e *quota_insert(struct issuing *is, const char *user, int64_t day, int64_t used)
@@ -342,11 +360,12 @@ static struct quota_e *quota_insert(struct issuing *is, const char *user, int64_
  * of the id's bucket tells (evictions elsewhere do not force a retry), and
  * the read is done again.
  */
-static int sess_load(struct issuing *is, const char *id, struct sess_e **out)
+static int sess_load(struct issuing *is, const char *id, struct sess_e **out, struct sess_e **dead)
 {
   const uint32_t b = fnv1a(id, 0);
   for (;;) {
     struct store_session s;
+    struct sess_e *e = NULL;
     uint32_t gen = is->sess_gen[b];
     int rc;
 
@@ -355,18 +374,22 @@ static int sess_load(struct issuing *is, const char *id, struct sess_e **out)
     pthread_mutex_unlock(&is->mu);
     memset(&s, 0, sizeof(s));
     rc = store_session_get(is->store, id, &s);
+    if (rc == VG_OK)
+      e = sess_new(&s);
     pthread_mutex_lock(&is->mu);
-    if ((*out = sess_find(is, id))) {
-      store_session_release(&s);
-      return VG_OK; /* another thread loaded or created it */
-    }
-    if (rc)
-      return rc;
-    if (gen != is->sess_gen[b]) {
-      store_session_release(&s);
+    if ((*out = sess_find(is, id)) || rc || gen != is->sess_gen[b]) {
+      if (e) { /* not needed, or stale: buried with the evicted */
+        e->next = *dead;
+        *dead = e;
+      }
+      if (*out)
+        return VG_OK; /* another thread loaded or created it */
+      if (rc)
+        return rc;
       continue;
     }
-    *out = sess_insert(is, &s, true);
+    sess_insert(is, e, true, dead);
+    *out = e;
     return VG_OK;
   }
 }
@@ -410,12 +433,8 @@ static void quota_dirty(struct issuing *is, struct quota_e *e)
   }
 }
 
-/* Queues the audit row a of the signature that brought its session's
- * count to n (is->mu held, the count just raised under it): n is that
- * count, so two signatures of one session never share it, and since a
- * session's count and its audit rows commit in the same flush, a count
- * loaded back from the store continues after the last committed n. */
-static void audit_push(struct issuing *is, const struct store_audit *a, int64_t n)
+/* An audit record for a, made before the mutex is taken. */
+static struct audit_r *audit_new(const struct store_audit *a)
 {
   struct audit_r *r = xmalloc(sizeof(*r));
   r->next = NULL;
@@ -425,6 +444,17 @@ static void audit_push(struct issuing *is, const struct store_audit *a, int64_t 
   r->expire_time = a->expire_time;
   r->created_at = a->created_at;
   r->random = a->random;
+  r->n = 0;
+  return r;
+}
+
+/* Queues the audit row r of the signature that brought its session's
+ * count to n (is->mu held, the count just raised under it): n is that
+ * count, so two signatures of one session never share it, and since a
+ * session's count and its audit rows commit in the same flush, a count
+ * loaded back from the store continues after the last committed n. */
+static void audit_push(struct issuing *is, struct audit_r *r, int64_t n)
+{
   r->n = n;
   *is->audit_tail = r;
   is->audit_tail = &r->next;
@@ -698,19 +728,20 @@ static bool fits(const char *s, size_t max)
 
 int issuing_session_get(struct issuing *is, const char *upload_id, struct store_session *out)
 {
-  struct sess_e *e;
+  struct sess_e *e, *dead = NULL;
   int rc;
 
   memset(out, 0, sizeof(*out));
   if (!fits(upload_id, STORE_MAX_ID))
     return VG_INVALID;
   pthread_mutex_lock(&is->mu);
-  rc = sess_load(is, upload_id, &e);
+  rc = sess_load(is, upload_id, &e, &dead);
   if (rc == VG_OK) {
     *out = e->s;
     out->params_json = e->s.params_json ? xstrdup(e->s.params_json) : NULL;
   }
   pthread_mutex_unlock(&is->mu);
+  sess_bury(dead);
   return rc;
 }
 
@@ -719,7 +750,8 @@ int issuing_open(struct issuing *is, const struct store_session *sess, int64_t d
 {
   struct store_session copy;
   struct quota_e *q;
-  struct sess_e *e;
+  struct sess_e *e, *dead = NULL;
+  struct audit_r *r;
   int rc;
 
   if (!fits(sess->upload_id, STORE_MAX_ID) || !fits(sess->user_id, STORE_MAX_USER) ||
@@ -728,47 +760,46 @@ int issuing_open(struct issuing *is, const struct store_session *sess, int64_t d
       sess->signatures_issued < 1 ||
       (sess->params_json && strlen(sess->params_json) > STORE_MAX_BODY))
     return VG_INVALID;
+  copy = *sess;
+  copy.params_json = xstrdup(sess->params_json ? sess->params_json : "{}");
+  e = sess_new(&copy);
+  r = audit_new(a);
   pthread_mutex_lock(&is->mu);
-  if (is->pending >= ISSUING_MAX_PENDING) {
-    pthread_mutex_unlock(&is->mu);
-    return VG_AGAIN;
-  }
-  rc = quota_load(is, sess->user_id, day, &q);
+  rc = is->pending >= ISSUING_MAX_PENDING ? VG_AGAIN : quota_load(is, sess->user_id, day, &q);
   if (rc == VG_OK && quota_limit && q->used >= quota_limit)
     rc = VG_CONFLICT;
   if (rc == VG_OK && sess_find(is, sess->upload_id))
     rc = VG_ERR; /* a 128-bit random id came up twice: refuse, never merge */
   if (rc) {
     pthread_mutex_unlock(&is->mu);
+    free(r);
+    sess_bury(e);
     return rc;
   }
   q->used++;
   quota_dirty(is, q);
-  copy = *sess;
-  copy.params_json = xstrdup(sess->params_json ? sess->params_json : "{}");
-  e = sess_insert(is, &copy, false);
+  sess_insert(is, e, false, &dead);
   sess_dirty(is, e);
-  audit_push(is, a, e->s.signatures_issued);
+  audit_push(is, r, e->s.signatures_issued);
   flush_soon(is);
   pthread_mutex_unlock(&is->mu);
+  sess_bury(dead);
   return VG_OK;
 }
 
 int issuing_next(struct issuing *is, const char *upload_id, const char *user, int64_t now,
                  int64_t limit, const struct store_audit *a)
 {
-  struct sess_e *e;
+  struct sess_e *e, *dead = NULL;
+  struct audit_r *r;
   int rc;
 
   if (!fits(upload_id, STORE_MAX_ID) || !fits(user, STORE_MAX_USER) ||
       !fits(a->request_id, STORE_MAX_ID) || strcmp(a->upload_id, upload_id) != 0 || limit < 0)
     return VG_INVALID;
+  r = audit_new(a);
   pthread_mutex_lock(&is->mu);
-  if (is->pending >= ISSUING_MAX_PENDING) {
-    pthread_mutex_unlock(&is->mu);
-    return VG_AGAIN;
-  }
-  rc = sess_load(is, upload_id, &e);
+  rc = is->pending >= ISSUING_MAX_PENDING ? VG_AGAIN : sess_load(is, upload_id, &e, &dead);
   if (rc == VG_OK && (strcmp(e->s.user_id, user) != 0 || e->s.expires_at <= now))
     rc = VG_NOTFOUND;
   if (rc == VG_OK && limit && e->s.signatures_issued >= limit)
@@ -776,9 +807,12 @@ int issuing_next(struct issuing *is, const char *upload_id, const char *user, in
   if (rc == VG_OK) {
     e->s.signatures_issued++;
     sess_dirty(is, e);
-    audit_push(is, a, e->s.signatures_issued);
+    audit_push(is, r, e->s.signatures_issued);
+    r = NULL;
     flush_soon(is);
   }
   pthread_mutex_unlock(&is->mu);
+  free(r);
+  sess_bury(dead);
   return rc;
 }
