@@ -785,6 +785,78 @@ static void time_claims_with_leeway(void **state)
   }
 }
 
+/* Verified tokens are cached per thread: a hit must give what a full
+ * verification gives (time re-checked in the same order, nothing carried
+ * over to another verifier, a changed byte verified afresh). */
+static void cache_gives_the_full_answer(void **state)
+{
+  struct jwt_verifier *v = hs_only();
+  struct jwt_identity id;
+  struct jwt_config c;
+  char p[2048], *t, *t2, *big;
+  size_t n;
+
+  snprintf(p, sizeof(p),
+           "{\"sub\":\"u-cache\",\"exp\":%lld,\"nbf\":%lld,\"iat\":%lld,\"vg_policy\":\"gold\"}",
+           NOW + 100, NOW - 10, NOW - 10);
+  t = mint_hs(HS, p, secret, strlen(secret));
+  n = strlen(t);
+  for (int i = 0; i < 3; i++) { /* verified, then answered from the cache */
+    assert_int_equal(jwt_verify(v, t, n, NOW, &id), AUTH_OK);
+    assert_string_equal(id.sub, "u-cache");
+    assert_string_equal(id.policy, "gold");
+    assert_int_equal(id.exp, NOW + 100);
+    jwt_identity_release(&id);
+  }
+  assert_int_equal(jwt_verify(v, t, n, NOW + 100 + 60, &id), AUTH_EXPIRED);
+  assert_null(id.sub);
+  assert_int_equal(jwt_verify(v, t, n, NOW + 100 + 59, &id), AUTH_OK);
+  jwt_identity_release(&id);
+  assert_int_equal(jwt_verify(v, t, n, NOW - 10 - 61, &id), AUTH_NOT_YET_VALID);
+  assert_null(id.sub);
+  /* one character of the signature changed (still base64url) */
+  t2 = strdup(t);
+  t2[n - 3] = t2[n - 3] == 'A' ? 'B' : 'A';
+  assert_int_equal(verify(v, t2), AUTH_BAD_SIGNATURE);
+  /* a prefix of the cached token */
+  assert_int_not_equal(jwt_verify(v, t, n - 1, NOW, &id), AUTH_OK);
+  jwt_verifier_free(v);
+
+  /* Rebuilt verifiers (perhaps at the same address) decide afresh: another
+   * secret, then the same secret with an issuer the token lacks. */
+  jwt_config_init(&c);
+  c.hs256_secret = (const unsigned char *)"another-secret-another-secret-another";
+  c.hs256_secret_len = strlen((const char *)c.hs256_secret);
+  v = make(&c);
+  assert_int_equal(verify(v, t), AUTH_BAD_SIGNATURE);
+  jwt_verifier_free(v);
+  jwt_config_init(&c);
+  c.hs256_secret = (const unsigned char *)secret;
+  c.hs256_secret_len = strlen(secret);
+  c.issuer = "https://idp.example";
+  v = make(&c);
+  assert_int_equal(verify(v, t), AUTH_BAD_ISSUER);
+  jwt_verifier_free(v);
+
+  /* A token longer than the cache keeps gives the same answers. */
+  v = hs_only();
+  big = malloc(1500);
+  assert_non_null(big);
+  memset(big, 'x', 1499);
+  big[1499] = '\0';
+  snprintf(p, sizeof(p), "{\"sub\":\"u-big\",\"exp\":%lld,\"pad\":\"%s\"}", NOW + 100, big);
+  free(t);
+  t = mint_hs(HS, p, secret, strlen(secret));
+  assert_true(strlen(t) > 1024);
+  assert_int_equal(verify(v, t), AUTH_OK);
+  assert_int_equal(verify(v, t), AUTH_OK);
+  assert_int_equal(jwt_verify(v, t, strlen(t), NOW + 160, &id), AUTH_EXPIRED);
+  jwt_verifier_free(v);
+  free(big);
+  free(t);
+  free(t2);
+}
+
 static void issuer_and_audience(void **state)
 {
   struct jwt_verifier *v = full();
@@ -1183,6 +1255,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(good_tokens_pass),
+      cmocka_unit_test(cache_gives_the_full_answer),
       cmocka_unit_test(jwks_only_verifier),
       cmocka_unit_test(missing_and_too_long),
       cmocka_unit_test(malformed_tokens),
