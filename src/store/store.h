@@ -107,7 +107,7 @@ void store_close(struct store *s);
 const char *store_backend(const struct store *s);
 
 /* Schema version the store is at after store_open (STORE_SCHEMA_VERSION). */
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 int store_schema_version(struct store *s, int64_t *out) WARN_UNUSED;
 
 /* UTC day number used as the quota period: floor(unix_time / 86400). */

@@ -135,6 +135,9 @@ static const char *const pg_migrations[] = {
     "UPDATE upload_session s SET signatures_issued = c.k FROM (SELECT upload_id, count(*) AS k"
     " FROM audit GROUP BY upload_id) c WHERE s.upload_id = c.upload_id"
     " AND s.signatures_issued < c.k;",
+    /* 7: the unused index on upload_session(user_id, created_at) goes, as
+     * in SQLite (each new session paid an insert into it). */
+    "DROP INDEX IF EXISTS upload_session_user;",
 };
 
 _Static_assert(ARRAY_SIZE(pg_migrations) == STORE_SCHEMA_VERSION, "one migration per version");

@@ -218,6 +218,11 @@ static const char *const sq_migrations[] = {
     "ALTER TABLE audit_v6 RENAME TO audit;"
     "UPDATE upload_session SET signatures_issued = k FROM (SELECT upload_id AS u, count(*) AS k"
     " FROM audit GROUP BY upload_id) WHERE upload_id = u AND signatures_issued < k;",
+    /* 7: no index on upload_session(user_id, created_at): no query ever
+     * used it, and keeping it cost each new session a third b-tree insert
+     * (the writer's CPU per signature 6.6-8.1 -> 5.3-6.3 us without it,
+     * docs/store.md). A listing of a user's sessions would bring it back. */
+    "DROP INDEX IF EXISTS upload_session_user;",
 };
 
 _Static_assert(ARRAY_SIZE(sq_migrations) == STORE_SCHEMA_VERSION, "one migration per version");

@@ -1280,7 +1280,7 @@ static void upgrades_schema_3(void **state)
                    1);
   assert_int_equal(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE name ="
                                " 'upload_session_user'"),
-                   1);
+                   0); /* schema 7 dropped it */
   assert_int_equal(sql_int(db, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
   assert_int_equal(sql_int(db, "SELECT count(*) FROM pragma_integrity_check WHERE"
                                " integrity_check != 'ok'"),
@@ -1395,6 +1395,10 @@ static void upgrades_schema_5(void **state)
                                " AND type = 'index' AND name NOT LIKE 'sqlite_autoindex_%'"),
                    0);
   assert_int_equal(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE name LIKE '%_v6'"), 0);
+  /* Schema 7: upload_session keeps no index besides its key. */
+  assert_int_equal(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE tbl_name ="
+                               " 'upload_session' AND type = 'index'"),
+                   0);
   /* No reference to upload_session any more (docs/store.md, schema 6). */
   assert_int_equal(sql_int(db, "SELECT count(*) FROM pragma_foreign_key_list('audit')"), 0);
   assert_int_equal(sql_int(db, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
@@ -1515,6 +1519,9 @@ static void upgrades_pg_schema_5(void **state)
   pg_text(pc, "SELECT count(*) FROM pg_indexes WHERE indexname = 'audit_upload'", text,
           sizeof(text));
   assert_string_equal(text, "0");
+  pg_text(pc, "SELECT count(*) FROM pg_indexes WHERE indexname = 'upload_session_user'", text,
+          sizeof(text));
+  assert_string_equal(text, "0"); /* schema 7 */
   PQfinish(pc);
 
   pc = PQconnectdb(url);
