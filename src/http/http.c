@@ -1165,8 +1165,9 @@ static void addr_text(const struct sockaddr *sa, char out[INET6_ADDRSTRLEN])
               INET6_ADDRSTRLEN);
 }
 
-/* The count of ip's open connections (FNV-1a of the text); with add, the
- * entry is made if missing. Caller holds conn_mu; s->ipc is set. */
+/* Where the count of ip's open connections is, or would be inserted
+ * (chained hash by FNV-1a of the text). Caller holds conn_mu; s->ipc is
+ * set. */
 static struct ip_count **ipc_slot(struct http_server *s, const char *ip)
 {
   uint32_t h = 2166136261u;
