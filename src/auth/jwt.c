@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <jwt.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -919,11 +920,42 @@ struct jwt_cached {
   char token[JWT_CACHE_TOKEN_MAX];
 };
 
-static _Thread_local struct jwt_cached jwt_cache[JWT_CACHE_SLOTS];
+/* Allocated by the first token a thread verifies (only the HTTP threads
+ * ever do; a static per-thread array would cost every thread of the
+ * process its ~48 KiB), freed when the thread exits. */
+static _Thread_local struct jwt_cached *jwt_cache;
+static pthread_key_t jwt_cache_key;
+static pthread_once_t jwt_cache_once = PTHREAD_ONCE_INIT;
+static bool jwt_cache_key_ok;
 
-static struct jwt_cached *cache_slot(const char *token, size_t len)
+/* The tokens are credentials: wiped before the memory goes back. */
+static void jwt_cache_free(void *p)
+{
+  secure_zero(p, JWT_CACHE_SLOTS * sizeof(struct jwt_cached));
+  free(p);
+}
+
+static void jwt_cache_key_init(void)
+{
+  jwt_cache_key_ok = pthread_key_create(&jwt_cache_key, jwt_cache_free) == 0;
+}
+
+/* The slot for the token, NULL when this thread has no cache (create:
+ * make it, unless that fails: then nothing is cached). */
+static struct jwt_cached *cache_slot(const char *token, size_t len, bool create)
 {
   uint32_t h = 2166136261u;
+
+  if (!jwt_cache && create) {
+    pthread_once(&jwt_cache_once, jwt_cache_key_init);
+    if (jwt_cache_key_ok && (jwt_cache = calloc(JWT_CACHE_SLOTS, sizeof(*jwt_cache))) &&
+        pthread_setspecific(jwt_cache_key, jwt_cache) != 0) {
+      free(jwt_cache);
+      jwt_cache = NULL;
+    }
+  }
+  if (!jwt_cache)
+    return NULL;
   /* the end of the signature segment: as good as random for real tokens;
    * a chosen collision only costs its sender a verification */
   for (size_t i = len > 16 ? len - 16 : 0; i < len; i++)
@@ -939,8 +971,8 @@ static int cache_lookup(const struct jwt_verifier *v, const char *token, size_t 
 
   if (len > JWT_CACHE_TOKEN_MAX)
     return 0;
-  c = cache_slot(token, len);
-  if (c->verifier != v->id || c->len != len || CRYPTO_memcmp(c->token, token, len) != 0)
+  c = cache_slot(token, len, false);
+  if (!c || c->verifier != v->id || c->len != len || CRYPTO_memcmp(c->token, token, len) != 0)
     return 0;
   *res = check_times(v, &c->tm, now);
   if (*res == AUTH_OK) {
@@ -959,7 +991,9 @@ static void cache_store(const struct jwt_verifier *v, const char *token, size_t 
   if (len > JWT_CACHE_TOKEN_MAX || strlen(id->sub) > JWT_MAX_SUB ||
       (id->policy && strlen(id->policy) > JWT_MAX_POLICY))
     return;
-  c = cache_slot(token, len);
+  c = cache_slot(token, len, true);
+  if (!c)
+    return;
   c->verifier = v->id;
   c->len = len;
   c->tm = *tm;
