@@ -74,6 +74,18 @@ class Base(unittest.TestCase):
     def conn(self):
         return http.client.HTTPConnection("127.0.0.1", self.d.port, timeout=10)
 
+    def threads_seen(self, n=32):
+        """The HTTP threads (ids) that answered n fresh connections."""
+        conns = [self.conn() for _ in range(n)]
+        tids = set()
+        for c in conns:
+            r, data = self.req("GET", "/test/thread", conn=c)
+            self.assertEqual(r.status, 200)
+            tids.add(json.loads(data)["thread"])
+        for c in conns:
+            c.close()
+        return tids
+
     def req(self, method, path, body=None, headers=None, conn=None):
         c = conn or self.conn()
         c.request(method, path, body=body, headers=headers or {})
@@ -445,14 +457,7 @@ class Threads(Base):
     another server cannot join the port."""
 
     def test_connections_spread_over_threads(self):
-        conns = [self.conn() for _ in range(32)]
-        seen = set()
-        for c in conns:
-            r, data = self.req("GET", "/test/thread", conn=c)
-            self.assertEqual(r.status, 200)
-            seen.add(json.loads(data)["thread"])
-        for c in conns:
-            c.close()
+        seen = self.threads_seen()
         # 4 threads: all 32 on one of them has a chance of 4^-31.
         self.assertGreaterEqual(len(seen), 2, seen)
 
@@ -484,17 +489,6 @@ class CpuAffinity(Base):
     set (thread i on the i-th, modulo), named vg-http-N; off leaves them
     free."""
     ini = BASE_INI + "cpu_affinity = on\n"
-
-    def threads_seen(self):
-        conns = [self.conn() for _ in range(32)]
-        tids = set()
-        for c in conns:
-            r, data = self.req("GET", "/test/thread", conn=c)
-            self.assertEqual(r.status, 200)
-            tids.add(json.loads(data)["thread"])
-        for c in conns:
-            c.close()
-        return tids
 
     def test_each_thread_on_one_cpu(self):
         allowed = os.sched_getaffinity(0)

@@ -122,41 +122,37 @@ static int check_lines(const char *s, size_t len, int threads, int lines)
   return total;
 }
 
-static void run_threads(void)
+/* THREADS x LINES lines through batches of flush_ms, stderr read from
+ * delay_ms on: each thread's lines all out, whole, in order. */
+static void threads_through_batches(unsigned delay_ms, unsigned flush_ms)
 {
   pthread_t t[THREADS];
+  struct capture c;
+
+  capture_begin(&c, delay_ms);
+  assert_int_equal(log_async_start(flush_ms), 0);
   for (int i = 0; i < THREADS; i++)
     assert_int_equal(pthread_create(&t[i], NULL, writer_main, (void *)(intptr_t)i), 0);
   for (int i = 0; i < THREADS; i++)
     pthread_join(t[i], NULL);
-}
-
-static void every_line_once_in_order(void **state)
-{
-  struct capture c;
-  (void)state;
-  capture_begin(&c, 0);
-  assert_int_equal(log_async_start(5), 0);
-  run_threads();
   log_async_stop();
   capture_end(&c);
   assert_int_equal(check_lines(c.r.got.ptr, c.r.got.len, THREADS, LINES), THREADS * LINES);
   buf_release(&c.r.got);
+}
+
+static void every_line_once_in_order(void **state)
+{
+  (void)state;
+  threads_through_batches(0, 5);
 }
 
 /* The reader starts late: the logger blocks in write(2), the batch fills
  * and the threads wait for room; nothing is lost or reordered. */
 static void stalled_stderr_loses_nothing(void **state)
 {
-  struct capture c;
   (void)state;
-  capture_begin(&c, 300);
-  assert_int_equal(log_async_start(1000), 0);
-  run_threads();
-  log_async_stop();
-  capture_end(&c);
-  assert_int_equal(check_lines(c.r.got.ptr, c.r.got.len, THREADS, LINES), THREADS * LINES);
-  buf_release(&c.r.got);
+  threads_through_batches(300, 1000);
 }
 
 /* A line larger than a batch goes out directly, after what came before it
