@@ -90,6 +90,7 @@ struct http_server {
   char **cors;
   size_t ncors;
   bool cors_any;
+  atomic_bool cors_on; /* ncors > 0, read without cors_mu per answer */
   bool own_preflight;
   unsigned cors_max_age;
 
@@ -525,6 +526,7 @@ void http_server_set_cors(struct http_server *s, const char *const *origins, siz
   s->ncors = n;
   s->cors_any = any;
   s->cors_max_age = max_age;
+  atomic_store(&s->cors_on, n > 0);
   pthread_mutex_unlock(&s->cors_mu);
   for (size_t i = 0; i < nold; i++)
     free(old[i]);
@@ -677,11 +679,16 @@ static void add_header(struct MHD_Response *r, const char *n, const char *v)
     log_warn("http: could not add response header %s", n);
 }
 
+/* Without cors_origins no answer depends on Origin: no CORS header, and
+ * no Vary (nothing to vary; every answer is no-store anyway). */
 static void add_cors(struct http_rctx *rc, struct MHD_Response *r)
 {
-  const char *origin = MHD_lookup_connection_value(rc->conn, MHD_HEADER_KIND, "Origin");
+  const char *origin;
   bool any;
 
+  if (!atomic_load(&rc->srv->cors_on))
+    return;
+  origin = MHD_lookup_connection_value(rc->conn, MHD_HEADER_KIND, "Origin");
   add_header(r, "Vary", "Origin");
   if (origin && cors_allowed(rc->srv, origin, &any)) {
     add_header(r, "Access-Control-Allow-Origin", any ? "*" : origin);

@@ -579,6 +579,21 @@ class Cors(Base):
         self.assertEqual(r.getheader("Vary"), "Origin")
 
 
+class NoCors(Base):
+    ini = BASE_INI.replace("cors_origins = https://app.example, https://other.example\n", "")
+
+    def test_no_cors_headers_and_no_vary(self):
+        self.assertNotIn("cors_origins", self.ini)
+        r, _ = self.req("GET", "/healthz", headers={"Origin": "https://app.example"})
+        self.assertEqual(r.status, 200)
+        self.assertIsNone(r.getheader("Access-Control-Allow-Origin"))
+        self.assertIsNone(r.getheader("Vary"))
+        self.assertEqual(r.getheader("Cache-Control"), "no-store")
+        r, data = self.req("OPTIONS", "/healthz", headers={
+            "Origin": "https://app.example", "Access-Control-Request-Method": "GET"})
+        self.assert_error(r, data, 403, 4030)
+
+
 class CorsAny(Base):
     ini = BASE_INI.replace("cors_origins = https://app.example, https://other.example",
                            "cors_origins = *")
