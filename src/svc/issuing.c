@@ -754,10 +754,13 @@ int issuing_open(struct issuing *is, const struct store_session *sess, int64_t d
   struct audit_r *r;
   int rc;
 
+  /* An expiry before the creation is refused here because the store
+   * refuses that session (store.c check_session): acknowledged, its record
+   * would fail every flush after it and nothing would commit again. */
   if (!fits(sess->upload_id, STORE_MAX_ID) || !fits(sess->user_id, STORE_MAX_USER) ||
       !fits(sess->policy, STORE_MAX_POLICY) || !fits(a->request_id, STORE_MAX_ID) ||
       strcmp(a->upload_id, sess->upload_id) != 0 || quota_limit < 0 ||
-      sess->signatures_issued < 1 ||
+      sess->signatures_issued < 1 || sess->expires_at < sess->created_at ||
       (sess->params_json && strlen(sess->params_json) > STORE_MAX_BODY))
     return VG_INVALID;
   copy = *sess;

@@ -86,7 +86,8 @@ int issuing_session_get(struct issuing *is, const char *upload_id,
  * and the audit row a with that count as its ordinal (a->n is ignored).
  * Returns VG_OK; VG_CONFLICT (quota used up; nothing recorded); VG_AGAIN
  * (too many records wait for the store); VG_INVALID (bad strings, a count
- * below 1); VG_IO (the quota could not be read).
+ * below 1, expires_at before created_at); VG_IO (the quota could not be
+ * read).
  */
 int issuing_open(struct issuing *is, const struct store_session *sess, int64_t day,
                  int64_t quota_limit, const struct store_audit *a) WARN_UNUSED;
