@@ -633,6 +633,18 @@ static void flush_soon(struct issuing *is)
   }
 }
 
+/* A signature refused with VG_AGAIN (is->mu held). The failed flush that
+ * put its records back queued no other, and while the backlog is full no
+ * signature is recorded to queue one: without this the records would wait,
+ * and every signature be refused, until an event or the shutdown flushed
+ * them, however long ago the store recovered. The refused requests retry
+ * the flush instead, paced like records. */
+static void flush_retry(struct issuing *is)
+{
+  if (is->n_audit)
+    flush_soon(is);
+}
+
 void issuing_flush_now(struct issuing *is)
 {
   if (!is)
@@ -774,6 +786,8 @@ int issuing_open(struct issuing *is, const struct store_session *sess, int64_t d
   if (rc == VG_OK && sess_find(is, sess->upload_id))
     rc = VG_ERR; /* a 128-bit random id came up twice: refuse, never merge */
   if (rc) {
+    if (rc == VG_AGAIN)
+      flush_retry(is);
     pthread_mutex_unlock(&is->mu);
     free(r);
     sess_bury(e);
@@ -813,6 +827,8 @@ int issuing_next(struct issuing *is, const char *upload_id, const char *user, in
     audit_push(is, r, e->s.signatures_issued);
     r = NULL;
     flush_soon(is);
+  } else if (rc == VG_AGAIN) {
+    flush_retry(is);
   }
   pthread_mutex_unlock(&is->mu);
   free(r);
