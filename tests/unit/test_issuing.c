@@ -1003,7 +1003,7 @@ static void wait_acks(uint64_t n)
   fail_msg("seed %llu: workers stalled", (unsigned long long)R.seed);
 }
 
-static void store_failures(void **state)
+static void store_failures(int flush_ms, uint64_t test_no)
 {
   double t0 = now_s();
   struct actor *mn;
@@ -1013,7 +1013,7 @@ static void store_failures(void **state)
   size_t bulk0;
   int rc = VG_AGAIN;
 
-  run_setup(4, 1, 3);
+  run_setup(4, flush_ms, test_no);
   mn = &R.act[R.nw];
   /* Failures of the writer's own statements, switched by a row that a
    * second connection flips: 1 fails audit rows (after the flush wrote its
@@ -1114,6 +1114,16 @@ static void store_failures(void **state)
   run_teardown();
 }
 
+static void store_failures_flush_1ms(void **state)
+{
+  store_failures(1, 3);
+}
+
+static void store_failures_flush_0(void **state)
+{
+  store_failures(0, 6);
+}
+
 /* A session the store would refuse (expiring before its creation) is
  * refused at once: acknowledged, its record would fail every flush. */
 static void open_refuses_what_the_store_refuses(void **state)
@@ -1200,8 +1210,11 @@ static void restart(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(model_flush_1ms), cmocka_unit_test(model_flush_0),
-      cmocka_unit_test(store_failures),  cmocka_unit_test(open_refuses_what_the_store_refuses),
+      cmocka_unit_test(model_flush_1ms),
+      cmocka_unit_test(model_flush_0),
+      cmocka_unit_test(store_failures_flush_1ms),
+      cmocka_unit_test(store_failures_flush_0),
+      cmocka_unit_test(open_refuses_what_the_store_refuses),
       cmocka_unit_test(restart),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
