@@ -504,12 +504,20 @@ static int flush_tx(struct store_tx *tx, void *arg)
   flush_take(f->is, f);
   pthread_mutex_unlock(&f->is->mu);
   /* The entries' strings are immutable and the entries cannot be evicted
-   * while a snapshot holds them (inflight), so they are read unlocked. */
+   * while a snapshot holds them (inflight), so they are read unlocked; not
+   * the count, which request threads raise under the mutex meanwhile (the
+   * snapshot has it). */
   for (size_t i = 0; rc == VG_OK && i < f->nss; i++) {
     const struct snap_s *sn = &f->ss[i];
     if (!sn->in_db) {
-      struct store_session s = sn->e->s;
-      s.signatures_issued = sn->issued;
+      const struct store_session *e = &sn->e->s;
+      struct store_session s = {.created_at = e->created_at,
+                                .expires_at = e->expires_at,
+                                .signatures_issued = sn->issued,
+                                .params_json = e->params_json};
+      memcpy(s.upload_id, e->upload_id, sizeof(s.upload_id));
+      memcpy(s.user_id, e->user_id, sizeof(s.user_id));
+      memcpy(s.policy, e->policy, sizeof(s.policy));
       rc = store_tx_session_create(tx, &s);
     } else {
       for (int64_t n = sn->base; rc == VG_OK && n < sn->issued; n++)
