@@ -30,7 +30,8 @@
  *   (SIGTERM) flushes all.
  * - A failing flush keeps its records and is retried with the next one;
  *   while more than ISSUING_MAX_PENDING records wait, new signatures are
- *   refused (VG_AGAIN) instead of piling up in memory.
+ *   refused (VG_AGAIN) instead of piling up in memory, and each refusal
+ *   retries the flush (no record would, once the store is back).
  *
  * Thread safety: every function may be called from any thread, except
  * issuing_free (the owner, after the HTTP server stopped).
