@@ -123,6 +123,8 @@ static struct {
   atomic_bool stop;
   atomic_ullong acks;
   atomic_int finished;
+  bool running; /* workers started, not joined */
+  sqlite3 *ctl; /* store_failures' second connection */
   pthread_t th[MAX_ACT];
 } R;
 
@@ -501,12 +503,14 @@ static void workers_start(uint32_t budget)
   atomic_store(&R.finished, 0);
   for (int i = 0; i < R.nw; i++)
     assert_int_equal(pthread_create(&R.th[i], NULL, worker_main, &R.act[i]), 0);
+  R.running = true;
 }
 
 static void workers_join(void)
 {
   for (int i = 0; i < R.nw; i++)
     pthread_join(R.th[i], NULL);
+  R.running = false;
   for (int i = 0; i <= R.nw; i++)
     if (R.act[i].err[0])
       fail_msg("%s", R.act[i].err);
@@ -571,12 +575,14 @@ static void settle(void)
 }
 
 static void rm_tree(void);
+static void run_teardown(void);
 
 static void run_setup(int nw, int flush_ms, uint64_t test_no)
 {
   const char *env = getenv("VG_ISSUING_SEED");
   uint64_t seed;
 
+  run_teardown();
   memset(&R, 0, sizeof(R));
   if (!env || parse_u64z(env, &seed) != 0)
     seed = (uint64_t)time(NULL) * 1000003u ^ (uint64_t)getpid();
@@ -608,17 +614,37 @@ static void rm_tree(void)
   nftw(R.dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Idempotent: also the cmocka teardown, after a failure left anything
+ * running or open. */
 static void run_teardown(void)
 {
+  if (R.running) {
+    atomic_store(&R.stop, true);
+    for (int i = 0; i < R.nw; i++)
+      pthread_join(R.th[i], NULL);
+    R.running = false;
+  }
+  issuing_free(R.is);
+  R.is = NULL;
+  sqlite3_close(R.ctl);
+  R.ctl = NULL;
   store_close(R.st);
   R.st = NULL;
-  rm_tree();
-  for (int i = 0; i <= R.nw; i++) {
+  if (R.dir[0])
+    rm_tree();
+  R.dir[0] = '\0';
+  for (int i = 0; R.act && i <= R.nw; i++) {
     free(R.act[i].s);
     free(R.act[i].op);
   }
   free(R.act);
   R.act = NULL;
+}
+
+static int cleanup(void **state)
+{
+  run_teardown();
+  return 0;
 }
 
 /* The main actor opens the hammered sessions (its sessions 0..NSHARED-1). */
@@ -1019,7 +1045,7 @@ static void store_failures(int flush_ms, uint64_t test_no)
    * second connection flips: 1 fails audit rows (after the flush wrote its
    * session rows and quota units: they must roll back too), 2 session rows
    * (insert and count), 3 quota units. */
-  db = db_open(true);
+  db = R.ctl = db_open(true);
   db_exec(db, "CREATE TABLE ctl (fail INTEGER NOT NULL); INSERT INTO ctl VALUES (0);"
               "CREATE TRIGGER fail_audit BEFORE INSERT ON audit WHEN (SELECT fail FROM ctl) = 1"
               " BEGIN SELECT RAISE(ABORT, 'injected'); END;"
@@ -1108,6 +1134,7 @@ static void store_failures(int flush_ms, uint64_t test_no)
   workers_join();
   print_counts("C, recovered", t0);
   sqlite3_close(db);
+  R.ctl = NULL;
   issuing_free(R.is);
   R.is = NULL;
   verify_db();
@@ -1168,6 +1195,7 @@ static void restart(void **state)
   check_shared_limits(); /* used up: they stay so after the restart */
   print_counts("before the restart", t0);
   issuing_free(R.is);
+  R.is = NULL;
   store_close(R.st);
   R.st = NULL;
   verify_db();
@@ -1210,12 +1238,12 @@ static void restart(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(model_flush_1ms),
-      cmocka_unit_test(model_flush_0),
-      cmocka_unit_test(store_failures_flush_1ms),
-      cmocka_unit_test(store_failures_flush_0),
-      cmocka_unit_test(open_refuses_what_the_store_refuses),
-      cmocka_unit_test(restart),
+      cmocka_unit_test_teardown(model_flush_1ms, cleanup),
+      cmocka_unit_test_teardown(model_flush_0, cleanup),
+      cmocka_unit_test_teardown(store_failures_flush_1ms, cleanup),
+      cmocka_unit_test_teardown(store_failures_flush_0, cleanup),
+      cmocka_unit_test_teardown(open_refuses_what_the_store_refuses, cleanup),
+      cmocka_unit_test_teardown(restart, cleanup),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
