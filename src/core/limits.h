@@ -133,6 +133,11 @@
 /* Records (signatures) waiting for the store before new signatures are
  * refused with 503: ~2 s of the fastest issuing, or a store that fails. */
 #define ISSUING_MAX_PENDING 65536
+/* After a failed flush the next one waits this long, doubling per failure
+ * up to the max: a failing store is retried without a request to trigger
+ * it, and is not hit (nor the log filled) 200 times a second meanwhile. */
+#define ISSUING_RETRY_MIN_MS 100
+#define ISSUING_RETRY_MAX_MS 5000
 /* Attribution token (src/attr, issue 3). The token travels as the upload
  * signature's sourceContext, whose limit is 250 characters. */
 #define ATTR_MAX_TOKEN     SIG_MAX_SOURCE_CONTEXT

@@ -31,7 +31,10 @@ static bool valid_json_arg(const char *s)
 static bool valid_json_object_arg(const char *s)
 {
   struct jscan js;
-  struct jscan_tok tok[32];
+  /* 5 KiB of stack: a session's parameters (a few hundred bytes; checked
+   * per new session on the request path, svc/issuing.c) scan without a
+   * malloc. */
+  struct jscan_tok tok[256];
   bool ok;
 
   if (!s)
@@ -133,7 +136,7 @@ void store_session_release(struct store_session *sess)
   sess->params_json = NULL;
 }
 
-static int check_session(const struct store_session *sess)
+int store_session_check(const struct store_session *sess)
 {
   if (!store_valid_str(sess->upload_id, STORE_MAX_ID, true) ||
       !store_valid_str(sess->user_id, STORE_MAX_USER, true) ||
@@ -147,7 +150,7 @@ static int check_session(const struct store_session *sess)
 
 int store_tx_session_create(struct store_tx *tx, const struct store_session *sess)
 {
-  int rc = check_session(sess);
+  int rc = store_session_check(sess);
   if (rc != VG_OK)
     return rc;
   return OPS(tx)->session_create(tx, sess);
@@ -212,11 +215,18 @@ int store_session_add_signature(struct store *s, const char *upload_id, int64_t 
 
 /* ---- audit ---- */
 
-int store_tx_audit_append(struct store_tx *tx, const struct store_audit *a)
+int store_audit_check(const struct store_audit *a)
 {
   if (!store_valid_str(a->upload_id, STORE_MAX_ID, true) ||
       !store_valid_str(a->user_id, STORE_MAX_USER, true) ||
       !store_valid_str(a->request_id, STORE_MAX_ID, true) || a->n < 1)
+    return VG_INVALID;
+  return VG_OK;
+}
+
+int store_tx_audit_append(struct store_tx *tx, const struct store_audit *a)
+{
+  if (store_audit_check(a) != VG_OK)
     return VG_INVALID;
   return OPS(tx)->audit_append(tx, a);
 }

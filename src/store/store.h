@@ -164,6 +164,13 @@ struct store_session {
 /* Frees what a get put in *sess (params_json); leaves the rest. */
 void store_session_release(struct store_session *sess);
 
+/* VG_OK if store_tx_session_create would accept sess as far as its fields
+ * go (strings present and bounded, params_json NULL or one JSON object,
+ * signatures_issued >= 0, expires_at >= created_at), else VG_INVALID: what
+ * a caller that records sessions later (svc/issuing.c) checks before it
+ * acknowledges one. */
+int store_session_check(const struct store_session *sess) WARN_UNUSED;
+
 /* Inserts a session. Errors: VG_CONFLICT if upload_id exists; VG_INVALID. */
 int store_tx_session_create(struct store_tx *tx, const struct store_session *sess) WARN_UNUSED;
 
@@ -208,6 +215,10 @@ struct store_audit {
    * refused (VG_CONFLICT), never merged. */
   int64_t n;
 };
+
+/* VG_OK if store_tx_audit_append would accept a's fields, else VG_INVALID
+ * (as store_session_check). */
+int store_audit_check(const struct store_audit *a) WARN_UNUSED;
 
 /* Appends one audit row. Errors: VG_INVALID (bad strings, n < 1);
  * VG_CONFLICT ((upload_id, n) exists; nothing written). */

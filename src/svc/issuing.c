@@ -101,11 +101,17 @@ struct issuing {
   size_t n_audit;                      /* in the list */
   size_t pending;                      /* audit records not committed yet */
   bool queued;                         /* a flush is queued, not started */
-  /* the pacer (flush_ms > 0) */
+  /* the pacer thread: paces flushes (flush_ms > 0: pacing) and retries a
+   * failed one (failing: not before retry_at, backoff_ms after the last) */
   int flush_ms;
   pthread_t pacer;
   pthread_cond_t pacer_cv;
-  bool pacer_started, pacer_armed, pacer_stop;
+  bool pacer_started, pacing, pacer_armed, pacer_stop;
+  bool pacer_timed; /* the pacer waits for a due time (not for a signal) */
+  bool failing;
+  int backoff_ms;
+  struct timespec retry_at;
+  uint64_t failures; /* failed flushes (metrics) */
 };
 
 /* One flush: what it took, to mark committed or to put back. */
@@ -149,6 +155,44 @@ static void flush_kick(struct issuing *is);
 
 /* The pacer thread: once armed by a record, waits flush_ms, then queues
  * the flush (see the top of this file). */
+static bool ts_before(const struct timespec *a, const struct timespec *b)
+{
+  return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+static struct timespec ts_after_ms(long ms)
+{
+  struct timespec t;
+
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  t.tv_nsec += ms % 1000 * 1000000L;
+  t.tv_sec += ms / 1000 + t.tv_nsec / 1000000000L;
+  t.tv_nsec %= 1000000000L;
+  return t;
+}
+
+/* A failed flush's retry is not due yet (is->mu held). */
+static bool retry_later(const struct issuing *is)
+{
+  struct timespec now;
+
+  if (!is->failing)
+    return false;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return ts_before(&now, &is->retry_at);
+}
+
+static bool records_wait(const struct issuing *is)
+{
+  return is->n_audit || is->dirty_sess.n || is->dirty_quota.n;
+}
+
+static void flush_kick(struct issuing *is);
+
+/* Queues the paced flush flush_ms after the first record asked for it
+ * (pacer_armed), and a failed flush's retry at retry_at, whichever is
+ * later; without a request to trigger it, records left by a failure are
+ * retried all the same. */
 static void *pacer_main(void *arg)
 {
   struct issuing *is = arg;
@@ -157,20 +201,23 @@ static void *pacer_main(void *arg)
   pthread_mutex_lock(&is->mu);
   while (!is->pacer_stop) {
     struct timespec due;
-    if (!is->pacer_armed) {
+    bool retry = is->failing && !is->queued && records_wait(is);
+    if (!is->pacer_armed && !retry) {
       pthread_cond_wait(&is->pacer_cv, &is->mu);
       continue;
     }
-    clock_gettime(CLOCK_MONOTONIC, &due);
-    due.tv_nsec += (long)is->flush_ms * 1000000L;
-    due.tv_sec += due.tv_nsec / 1000000000L;
-    due.tv_nsec %= 1000000000L;
+    due = is->pacer_armed ? ts_after_ms(is->flush_ms) : is->retry_at;
+    if (is->failing && ts_before(&due, &is->retry_at))
+      due = is->retry_at;
+    is->pacer_timed = true;
     while (!is->pacer_stop && !is->queued &&
            pthread_cond_timedwait(&is->pacer_cv, &is->mu, &due) == 0)
-      ; /* woken early: a backlog queued it, or stopping */
+      ; /* woken early: a backlog queued it, a flush failed, or stopping */
+    is->pacer_timed = false;
+    if (is->pacer_stop || retry_later(is))
+      continue; /* a failure while waiting: wait for its retry */
     is->pacer_armed = false;
-    if (!is->pacer_stop)
-      flush_kick(is);
+    flush_kick(is);
   }
   pthread_mutex_unlock(&is->mu);
   return NULL;
@@ -191,15 +238,14 @@ struct issuing *issuing_new(struct store *s, int flush_ms)
   is->cq_tail = &is->cq_head;
   is->sweep_quota = ISSUING_MAX_CACHED;
   is->flush_ms = flush_ms > 0 ? flush_ms : 0;
-  if (is->flush_ms) {
-    int err = pthread_create(&is->pacer, NULL, pacer_main, is);
-    if (err) {
-      log_warn("issuing: cannot start the flush pacer (%s); records are flushed without delay",
-               strerror(err));
-      is->flush_ms = 0;
-    } else {
-      is->pacer_started = true;
-    }
+  int err = pthread_create(&is->pacer, NULL, pacer_main, is);
+  if (err) {
+    log_warn("issuing: cannot start the flush pacer (%s); records are flushed without delay, "
+             "and a failed flush is retried by the next signature only",
+             strerror(err));
+  } else {
+    is->pacer_started = true;
+    is->pacing = is->flush_ms > 0;
   }
   return is;
 }
@@ -551,6 +597,8 @@ static void flush_done(int rc, void *arg)
 
   pthread_mutex_lock(&is->mu);
   if (rc == VG_OK) {
+    is->failing = false;
+    is->backoff_ms = 0;
     for (size_t i = 0; i < f->nss; i++) {
       f->ss[i].e->flushed = f->ss[i].issued;
       f->ss[i].e->in_db = true;
@@ -584,9 +632,19 @@ static void flush_done(int rc, void *arg)
       is->audit = f->audit;
       is->n_audit += f->naudit;
     }
-    log_error("issuing: %zu signature records could not be committed (%s); kept for the next "
-              "flush",
-              f->naudit, vg_strerror(rc));
+    /* Retried after a pause that doubles per failure: by the pacer even
+     * if no request comes, and not sooner by a request. */
+    is->backoff_ms = is->backoff_ms ? is->backoff_ms * 2 : ISSUING_RETRY_MIN_MS;
+    if (is->backoff_ms > ISSUING_RETRY_MAX_MS)
+      is->backoff_ms = ISSUING_RETRY_MAX_MS;
+    is->retry_at = ts_after_ms(is->backoff_ms);
+    is->failing = true;
+    is->failures++;
+    if (is->pacer_started)
+      pthread_cond_signal(&is->pacer_cv);
+    log_error("issuing: %zu signature records could not be committed (%s); kept, retried in "
+              "%d ms",
+              f->naudit, vg_strerror(rc), is->backoff_ms);
   }
   pthread_mutex_unlock(&is->mu);
   /* The records' memory goes back outside the mutex: hundreds of free()s
@@ -617,7 +675,8 @@ static void flush_kick(struct issuing *is)
 }
 
 /* Queues the flush now (is->mu held); an armed pacer wakes, sees it
- * queued and disarms. */
+ * queued and disarms. Ignores a failed flush's pause: issuing_flush_now
+ * (an event's ordering) must not wait for it. */
 static void flush_queue_now(struct issuing *is)
 {
   flush_kick(is);
@@ -625,13 +684,19 @@ static void flush_queue_now(struct issuing *is)
     pthread_cond_signal(&is->pacer_cv);
 }
 
-/* A record was made (is->mu held): queue its flush now (no pacer, or a
- * backlog), or have the pacer queue it shortly. */
+/* A record was made (is->mu held): queue its flush now (no pacing, or a
+ * backlog), or have the pacer queue it shortly; after a failed flush, not
+ * before its retry is due (the pacer queues it then). */
 static void flush_soon(struct issuing *is)
 {
   if (is->queued)
     return;
-  if (!is->pacer_started || is->n_audit >= ISSUING_FLUSH_NOW) {
+  if (retry_later(is)) {
+    if (is->pacer_started && !is->pacer_timed)
+      pthread_cond_signal(&is->pacer_cv); /* it slept: nothing waited then */
+    return;
+  }
+  if (!is->pacing || is->n_audit >= ISSUING_FLUSH_NOW) {
     flush_queue_now(is);
     return;
   }
@@ -717,12 +782,13 @@ void issuing_free(struct issuing *is)
 int issuing_metrics_render(struct issuing *is, struct buf *out)
 {
   size_t cached, pending;
-  uint64_t evicted;
+  uint64_t evicted, failures;
 
   pthread_mutex_lock(&is->mu);
   cached = is->n_sess;
   pending = is->pending;
   evicted = is->evicted;
+  failures = is->failures;
   pthread_mutex_unlock(&is->mu);
   return buf_printf(out,
                     "# HELP vodgate_upload_sessions_cached Upload sessions held in memory.\n"
@@ -735,8 +801,12 @@ int issuing_metrics_render(struct issuing *is, struct buf *out)
                     "# HELP vodgate_signature_records_pending Signature records (session, "
                     "quota unit, audit row) not committed yet.\n"
                     "# TYPE vodgate_signature_records_pending gauge\n"
-                    "vodgate_signature_records_pending %zu\n",
-                    cached, (unsigned long long)evicted, pending);
+                    "vodgate_signature_records_pending %zu\n"
+                    "# HELP vodgate_signature_flush_failures_total Commits of signature records "
+                    "that failed (their records are kept and retried).\n"
+                    "# TYPE vodgate_signature_flush_failures_total counter\n"
+                    "vodgate_signature_flush_failures_total %llu\n",
+                    cached, (unsigned long long)evicted, pending, (unsigned long long)failures);
 }
 
 /* ---- the service's operations ---- */
@@ -772,16 +842,15 @@ int issuing_open(struct issuing *is, const struct store_session *sess, int64_t d
   struct quota_e *q;
   struct sess_e *e, *dead = NULL;
   struct audit_r *r;
+  struct store_audit a1 = *a;
   int rc;
 
-  /* An expiry before the creation is refused here because the store
-   * refuses that session (store.c check_session): acknowledged, its record
-   * would fail every flush after it and nothing would commit again. */
-  if (!fits(sess->upload_id, STORE_MAX_ID) || !fits(sess->user_id, STORE_MAX_USER) ||
-      !fits(sess->policy, STORE_MAX_POLICY) || !fits(a->request_id, STORE_MAX_ID) ||
-      strcmp(a->upload_id, sess->upload_id) != 0 || quota_limit < 0 ||
-      sess->signatures_issued < 1 || sess->expires_at < sess->created_at ||
-      (sess->params_json && strlen(sess->params_json) > STORE_MAX_BODY))
+  /* Refused here if the store would refuse the records (store.c's own
+   * checks): acknowledged, they would fail every flush after them and
+   * nothing would commit again. */
+  a1.n = 1;
+  if (store_session_check(sess) != VG_OK || store_audit_check(&a1) != VG_OK ||
+      strcmp(a->upload_id, sess->upload_id) != 0 || quota_limit < 0 || sess->signatures_issued < 1)
     return VG_INVALID;
   copy = *sess;
   copy.params_json = xstrdup(sess->params_json ? sess->params_json : "{}");
@@ -817,10 +886,12 @@ int issuing_next(struct issuing *is, const char *upload_id, const char *user, in
 {
   struct sess_e *e, *dead = NULL;
   struct audit_r *r;
+  struct store_audit a1 = *a;
   int rc;
 
+  a1.n = 1; /* the store's checks (issuing_open) */
   if (!fits(upload_id, STORE_MAX_ID) || !fits(user, STORE_MAX_USER) ||
-      !fits(a->request_id, STORE_MAX_ID) || strcmp(a->upload_id, upload_id) != 0 || limit < 0)
+      store_audit_check(&a1) != VG_OK || strcmp(a->upload_id, upload_id) != 0 || limit < 0)
     return VG_INVALID;
   r = audit_new(a);
   pthread_mutex_lock(&is->mu);

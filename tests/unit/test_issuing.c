@@ -1015,6 +1015,28 @@ static void set_fail(sqlite3 *db, int mode)
   db_exec(db, sql);
 }
 
+/* A second connection to the database with triggers that make the
+ * writer's own statements fail, switched by the row of table ctl
+ * (set_fail): 1 fails audit rows (after the flush wrote its session rows
+ * and quota units: they must roll back too), 2 session rows (insert and
+ * count), 3 quota units. */
+static sqlite3 *fail_switch(void)
+{
+  sqlite3 *db = db_open(true);
+  db_exec(db, "CREATE TABLE ctl (fail INTEGER NOT NULL); INSERT INTO ctl VALUES (0);"
+              "CREATE TRIGGER fail_audit BEFORE INSERT ON audit WHEN (SELECT fail FROM ctl) = 1"
+              " BEGIN SELECT RAISE(ABORT, 'injected'); END;"
+              "CREATE TRIGGER fail_sess_ins BEFORE INSERT ON upload_session"
+              " WHEN (SELECT fail FROM ctl) = 2 BEGIN SELECT RAISE(ABORT, 'injected'); END;"
+              "CREATE TRIGGER fail_sess_upd BEFORE UPDATE ON upload_session"
+              " WHEN (SELECT fail FROM ctl) = 2 BEGIN SELECT RAISE(ABORT, 'injected'); END;"
+              "CREATE TRIGGER fail_quota_ins BEFORE INSERT ON quota"
+              " WHEN (SELECT fail FROM ctl) = 3 BEGIN SELECT RAISE(ABORT, 'injected'); END;"
+              "CREATE TRIGGER fail_quota_upd BEFORE UPDATE ON quota"
+              " WHEN (SELECT fail FROM ctl) = 3 BEGIN SELECT RAISE(ABORT, 'injected'); END;");
+  return db;
+}
+
 /* Waits (bounded) until the workers acknowledged n more signatures, or all
  * ran out of operations. */
 static void wait_acks(uint64_t n)
@@ -1045,18 +1067,7 @@ static void store_failures(int flush_ms, uint64_t test_no)
    * second connection flips: 1 fails audit rows (after the flush wrote its
    * session rows and quota units: they must roll back too), 2 session rows
    * (insert and count), 3 quota units. */
-  db = R.ctl = db_open(true);
-  db_exec(db, "CREATE TABLE ctl (fail INTEGER NOT NULL); INSERT INTO ctl VALUES (0);"
-              "CREATE TRIGGER fail_audit BEFORE INSERT ON audit WHEN (SELECT fail FROM ctl) = 1"
-              " BEGIN SELECT RAISE(ABORT, 'injected'); END;"
-              "CREATE TRIGGER fail_sess_ins BEFORE INSERT ON upload_session"
-              " WHEN (SELECT fail FROM ctl) = 2 BEGIN SELECT RAISE(ABORT, 'injected'); END;"
-              "CREATE TRIGGER fail_sess_upd BEFORE UPDATE ON upload_session"
-              " WHEN (SELECT fail FROM ctl) = 2 BEGIN SELECT RAISE(ABORT, 'injected'); END;"
-              "CREATE TRIGGER fail_quota_ins BEFORE INSERT ON quota"
-              " WHEN (SELECT fail FROM ctl) = 3 BEGIN SELECT RAISE(ABORT, 'injected'); END;"
-              "CREATE TRIGGER fail_quota_upd BEFORE UPDATE ON quota"
-              " WHEN (SELECT fail FROM ctl) = 3 BEGIN SELECT RAISE(ABORT, 'injected'); END;");
+  db = R.ctl = fail_switch();
   open_shared();
 
   /* A: failures switched on and off while the threads issue. Fewer than
@@ -1151,6 +1162,65 @@ static void store_failures_flush_0(void **state)
   store_failures(0, 6);
 }
 
+/* Records a failed flush kept are committed once the store recovers, with
+ * no request after the failure to trigger it (the pacer retries), and the
+ * retries are paced: a few failed commits, not one per millisecond. */
+static void store_recovers_without_requests(int flush_ms, uint64_t test_no)
+{
+  struct actor *mn;
+  sqlite3 *db;
+  uint64_t failures, max_failures;
+  double t0;
+  int rc;
+
+  run_setup(0, flush_ms, test_no);
+  mn = &R.act[0];
+  db = R.ctl = fail_switch();
+  set_fail(db, 1);
+  for (int i = 0; i < 50; i++) {
+    assert_true(do_open(mn, U_BULK, D0, 0, NOW + 86400, &rc));
+    assert_int_equal(rc, VG_OK);
+  }
+  for (int i = 0; i < 30000 && metric("vodgate_signature_flush_failures_total") == 0; i++)
+    sleep_ms(1);
+  t0 = now_s();
+  settle();
+  assert_true(pending() >= 1);
+  assert_int_equal(db_int(db, "SELECT count(*) FROM audit"), 0);
+  /* Failing all along: retried after 100, 200, 400 ms..., never every
+   * millisecond. The bound follows the time that really passed (a loaded
+   * machine only makes it larger): k failures need 100 * (2^(k-1) - 1) ms. */
+  sleep_ms(300);
+  failures = metric("vodgate_signature_flush_failures_total");
+  max_failures = 2;
+  for (double span = 100; span <= (now_s() - t0) * 1000; span = span * 2 + 100)
+    max_failures++;
+  assert_in_range(failures, 1, max_failures);
+  set_fail(db, 0);
+  for (int i = 0; i < 30000 && pending() > 0; i++)
+    sleep_ms(1); /* nothing else calls into the state meanwhile */
+  if (pending() > 0)
+    fail_msg("seed %llu: %llu records still pending 30 s after the store recovered",
+             (unsigned long long)R.seed, (unsigned long long)pending());
+  assert_int_equal(db_int(db, "SELECT count(*) FROM audit"), 50);
+  sqlite3_close(db);
+  R.ctl = NULL;
+  issuing_free(R.is);
+  R.is = NULL;
+  verify_db();
+  run_teardown();
+}
+
+static void recovers_without_requests_flush_1ms(void **state)
+{
+  store_recovers_without_requests(1, 7);
+}
+
+static void recovers_without_requests_flush_0(void **state)
+{
+  store_recovers_without_requests(0, 8);
+}
+
 /* A session the store would refuse (expiring before its creation) is
  * refused at once: acknowledged, its record would fail every flush. */
 static void open_refuses_what_the_store_refuses(void **state)
@@ -1168,8 +1238,26 @@ static void open_refuses_what_the_store_refuses(void **state)
   snprintf(s.user_id, sizeof(s.user_id), "bulk");
   snprintf(s.policy, sizeof(s.policy), "p");
   assert_int_equal(issuing_open(R.is, &s, D0, 0, &au), VG_INVALID);
+  /* Parameters that are not one JSON object, an audit row without a user:
+   * whatever the store's checks refuse (store_session_check,
+   * store_audit_check) is refused before it is acknowledged. */
+  s.expires_at = NOW + 60;
+  static char bad_params[][8] = {"[1]", "{", "", "{} {}", "\"x\""};
+  static char good_params[] = "{\"classId\":1}";
+  for (size_t i = 0; i < sizeof(bad_params) / sizeof(bad_params[0]); i++) {
+    s.params_json = bad_params[i];
+    assert_int_equal(issuing_open(R.is, &s, D0, 0, &au), VG_INVALID);
+  }
+  s.params_json = good_params;
+  au.user_id = "";
+  assert_int_equal(issuing_open(R.is, &s, D0, 0, &au), VG_INVALID);
+  au.user_id = "bulk";
   assert_true(do_open(mn, U_BULK, D0, 0, NOW + 60, &rc));
   assert_int_equal(rc, VG_OK);
+  char id1[32];
+  sess_id(id1, sizeof(id1), 0, bad + 1);
+  struct store_audit next = {id1, "", "r0-999998", NOW, 1, NOW, 0};
+  assert_int_equal(issuing_next(R.is, next.upload_id, "bulk", NOW, 0, &next), VG_INVALID);
   issuing_free(R.is);
   R.is = NULL;
   verify_db();
@@ -1242,6 +1330,8 @@ int main(void)
       cmocka_unit_test_teardown(model_flush_0, cleanup),
       cmocka_unit_test_teardown(store_failures_flush_1ms, cleanup),
       cmocka_unit_test_teardown(store_failures_flush_0, cleanup),
+      cmocka_unit_test_teardown(recovers_without_requests_flush_1ms, cleanup),
+      cmocka_unit_test_teardown(recovers_without_requests_flush_0, cleanup),
       cmocka_unit_test_teardown(open_refuses_what_the_store_refuses, cleanup),
       cmocka_unit_test_teardown(restart, cleanup),
   };
