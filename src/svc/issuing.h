@@ -28,10 +28,18 @@
  *   had not committed yet: the signatures of the last flush_ms plus one
  *   commit (audit rows, session rows, quota units). A clean stop
  *   (SIGTERM) flushes all.
- * - A failing flush keeps its records and is retried with the next one;
- *   while more than ISSUING_MAX_PENDING records wait, new signatures are
- *   refused (VG_AGAIN) instead of piling up in memory, and each refusal
- *   retries the flush (no record would, once the store is back).
+ * - A new session's upload_id must be new: issuing_open refuses one it
+ *   holds in memory, but does not read the store for one evicted from it
+ *   (a read per signature); svc/issue.c makes ids of 48 bits of time and
+ *   80 random bits. A duplicate would fail every flush after it.
+ * - Records are checked with the store's own checks (store_session_check,
+ *   store_audit_check) before they are acknowledged, for the same reason.
+ * - A failing flush keeps its records and is retried, with the records
+ *   made since, after ISSUING_RETRY_MIN_MS doubling to ISSUING_RETRY_MAX_MS:
+ *   by the pacer thread when no request comes, never sooner by a request
+ *   (issuing_flush_now does not wait: an event's ordering). While more than
+ *   ISSUING_MAX_PENDING records wait, new signatures are refused (VG_AGAIN)
+ *   instead of piling up in memory.
  *
  * Thread safety: every function may be called from any thread, except
  * issuing_free (the owner, after the HTTP server stopped).
@@ -50,9 +58,9 @@ struct issuing;
 
 /* A new, empty state over s (which must outlive it). Never NULL.
  * flush_ms > 0: records are committed in batches, the first record of a
- * batch waiting at most flush_ms before its flush is queued (a thread
- * paces them); 0: each flush is queued as soon as the previous one
- * started. */
+ * batch waiting at most flush_ms before its flush is queued (a thread,
+ * vg-issuing, paces them); 0: each flush is queued as soon as the previous
+ * one started. The same thread retries failed flushes in both cases. */
 struct issuing *issuing_new(struct store *s, int flush_ms);
 
 /* Queues the flush of every record waiting now (if any, and unless a
