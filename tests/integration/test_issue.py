@@ -13,6 +13,8 @@ import json
 import os
 import signal
 import socket
+import sqlite3
+import struct
 import time
 import unittest
 import urllib.parse
@@ -481,6 +483,85 @@ class DurableSessions(Sessions):
 
 class DurableQuota(Quota):
     server_extra = "signature_records = durable"
+
+
+class Abandoned(Server):
+    """Clients that leave before their answer, on the deferred paths (the
+    connection is suspended while the work finishes elsewhere, then
+    resumed): signatures committed before their answer, and long polls.
+    The server keeps serving everyone else, keeps the records of what it
+    did, and frees what the abandoned requests held: tearDownClass requires
+    exit status 0, which under ASan (make asan) also means no use after
+    free and no leak."""
+    server_extra = "signature_records = durable"
+
+    def raw(self, data, rst):
+        s = socket.create_connection(("127.0.0.1", self.d.port))
+        if rst:  # close with a reset: unread data and the answer are dropped
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.sendall(data)
+        return s
+
+    def test_clients_leave_before_the_answer(self):
+        tok = self.hs(sub="leaver")
+        keep = self.hs(sub="stayer")
+        first = self.ok(*self.call(token=tok)[:2])["uploadId"]
+        parked = []
+        for i in range(120):
+            body = b"{}"
+            req = (f"POST /v1/upload-signatures HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {tok}"
+                   f"\r\nX-Request-Id: gone-{i}\r\nContent-Type: application/json\r\n"
+                   f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+            self.raw(req, rst=i % 3 == 2).close()
+            if i % 4 == 0:  # a long poll on the first session, left at once
+                poll = (f"GET /v1/uploads/{first}?wait=1 HTTP/1.1\r\nHost: x\r\n"
+                        f"Authorization: Bearer {tok}\r\nX-Request-Id: poll-{i}\r\n\r\n").encode()
+                self.raw(poll, rst=i % 8 == 0).close()
+            if i % 10 == 0:
+                self.ok(*self.call(token=keep)[:2])
+        for i in range(4):  # long polls still waiting when the server stops
+            parked.append(self.raw((f"GET /v1/uploads/{first}?wait=30 HTTP/1.1\r\nHost: x\r\n"
+                                    f"Authorization: Bearer {tok}\r\n\r\n").encode(), rst=False))
+        self.__class__.parked = parked  # closed after the stop (tearDownClass)
+
+        # Every request closed with FIN was read and handled: logged, and a
+        # signature answered 200 had its session committed first.
+        for i in range(120):
+            if i % 3 != 2:
+                self.d.wait_log(lambda r, i=i: r.get("request_id") == f"gone-{i}")
+        for i in range(0, 120, 4):
+            if i % 8 != 0:
+                self.d.wait_log(lambda r, i=i: r.get("request_id") == f"poll-{i}", timeout=15)
+        def state():  # a reset request read late may still be on its way
+            gone = [r for r in self.d.records() if r.get("msg") == "request"
+                    and str(r.get("request_id", "")).startswith("gone-")]
+            db = sqlite3.connect(f"file:{self.tmp.path}/vg.db?mode=ro", uri=True)
+            n = db.execute("SELECT count(*) FROM upload_session WHERE user_id = 'leaver'").fetchone()[0]
+            db.close()
+            return gone, n
+        deadline = time.time() + 10
+        gone, n = state()
+        while n != len(gone) + 1 and time.time() < deadline:
+            time.sleep(0.1)
+            gone, n = state()
+        # Answered (status 200), or left before the answer was sent (status
+        # 0, "connection closed"): either way the handler ran and, durable,
+        # committed its session; a request reset before it was read left
+        # nothing, not even a line.
+        for r in gone:
+            self.assertIn((r["status"], r.get("error")),
+                          [(200, None), (200, "connection closed"), (0, "connection closed")], r)
+        self.assertEqual(len({r["request_id"] for r in gone}), len(gone))
+        self.assertEqual(n, len(gone) + 1)  # + the first session
+        self.ok(*self.call(token=keep)[:2])
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()  # waiting long polls are answered as it drains
+        finally:
+            for s in getattr(cls, "parked", []):
+                s.close()
 
 
 class WriteBehind(unittest.TestCase):
