@@ -187,8 +187,6 @@ static bool records_wait(const struct issuing *is)
   return is->n_audit || is->dirty_sess.n || is->dirty_quota.n;
 }
 
-static void flush_kick(struct issuing *is);
-
 /* Queues the paced flush flush_ms after the first record asked for it
  * (pacer_armed), and a failed flush's retry at retry_at, whichever is
  * later; without a request to trigger it, records left by a failure are
