@@ -85,7 +85,7 @@ USERS = {"alice": None, "bob": None, "carol": None, "erin": None, "dave": "small
 SESSIONS = 200
 UNATTRIBUTED = 12  # files whose events carry no token at all
 THREADS = 12
-RANK = {"issued": 0, "uploaded": 1, "passed": 2, "blocked": 3, "rejected": 4}
+RANK = {"issued": 0, "uploaded": 1, "processing": 2, "passed": 3, "blocked": 4, "rejected": 5}
 
 
 def load(name):
@@ -94,7 +94,8 @@ def load(name):
 
 
 NFU = load("newfileupload.json")
-PSC = {"pass": load("procedure_pass.json"), "block": load("procedure_block.json")}
+PSC = {"pass": load("procedure_pass.json"), "block": load("procedure_block.json"),
+       "processing": load("procedure_processing.json")}
 
 
 def signed(body):
@@ -103,23 +104,45 @@ def signed(body):
     return json.dumps(b).encode()
 
 
+def forge(token):
+    """The token with one character of its MAC changed (a forgery)."""
+    head, mac = token.rsplit(".", 1)
+    i = len(mac) // 2
+    return head + "." + mac[:i] + ("B" if mac[i] == "A" else "A") + mac[i + 1:]
+
+
 class File:
-    """One file: its session (or none), its events and what they imply."""
+    """One file: its session (or none), its events and what they imply.
+    sess_id/sess_user: the session; upload_id/user: the attribution
+    expected (None when none of its events carries a valid token)."""
 
     def __init__(self, rng, fid, upload_id, user, token):
-        self.fid, self.upload_id, self.user = fid, upload_id, user
+        self.fid, self.sess_id, self.sess_user = fid, upload_id, user
         self.events = []  # (key, kind, body)
-        self.carries = {}  # key -> does that event carry the token
-        # Which events carry the token: all, or only some (the first
-        # verified token attributes the file, whichever event brings it).
-        n_psc = rng.choices([0, 1, 2], [15, 65, 20])[0]
-        kinds = ["nfu"] + [rng.choices(["pass", "block"], [60, 40])[0] for _ in range(n_psc)]
+        self.carries = {}  # key -> does that event carry a valid token
+        # Tasks: 0-2, each a FINISH (pass/block), sometimes also a
+        # PROCESSING of the same task, sometimes only a PROCESSING.
+        kinds = ["nfu"]
+        for t in range(rng.choices([0, 1, 2], [15, 65, 20])[0]):
+            r = rng.random()
+            if r < 0.15:
+                kinds.append(("processing", t))
+            else:
+                kinds.append((rng.choices(["pass", "block"], [60, 40])[0], t))
+                if r < 0.35:
+                    kinds.append(("processing", t))
+        # Which events carry the token: all, or only one (the first
+        # verified token attributes the file, whichever event brings it);
+        # now and then a forged one instead.
         carries = [True] * len(kinds)
-        if token and rng.random() < 0.15:
+        if token and rng.random() < 0.2:
             carries = [False] * len(kinds)
             carries[rng.randrange(len(kinds))] = True
         for i, kind in enumerate(kinds):
             ctx = token if token and carries[i] else ""
+            if ctx and rng.random() < 0.04:
+                ctx = forge(ctx)
+                carries[i] = False
             if kind == "nfu":
                 b = json.loads(json.dumps(NFU))
                 m = b["FileUploadEvent"]
@@ -127,25 +150,26 @@ class File:
                 m["MediaBasicInfo"]["SourceInfo"]["SourceContext"] = ctx
                 key = "NewFileUpload/" + fid
             else:
-                b = json.loads(json.dumps(PSC[kind]))
+                b = json.loads(json.dumps(PSC[kind[0]]))
                 m = b["ProcedureStateChangeEvent"]
-                task = "1500000001-procedurev2-%st%d" % (fid, i)
+                task = "1500000001-procedurev2-%st%d" % (fid, kind[1])
                 m["FileId"], m["TaskId"] = fid, task
                 if ctx and rng.random() < 0.5:
                     ctx += "|app-context-%d" % i
                 m["SessionContext"] = ctx
-                key = "ProcedureStateChanged/%s/FINISH" % task
+                key = "ProcedureStateChanged/%s/%s" % (task, m["Status"])
             self.events.append((key, kind, b))
-            self.carries[key] = bool(ctx)
-        self.kinds = kinds
+            self.carries[key] = carries[i]
+        self.kinds = [k if k == "nfu" else k[0] for k in kinds]
+        ok = any(carries)
+        self.upload_id, self.user = (upload_id, user) if ok else (None, None)
 
     def final_state(self, capped):
         if self.user and capped:
             return "rejected"
-        if "block" in self.kinds:
-            return "blocked"
-        if "pass" in self.kinds:
-            return "passed"
+        for s in ("block", "pass", "processing"):
+            if s in self.kinds:
+                return {"block": "blocked", "pass": "passed"}.get(s, s)
         return "uploaded"
 
 
@@ -224,9 +248,9 @@ class Model(unittest.TestCase):
                 out.append(j)  # a concurrent twin on the next thread
             if rng.random() < 0.3:
                 f = rng.choice(files[:SESSIONS])
-                out.append(("get", f.upload_id))
+                out.append(("get", f.sess_id))
         jobs = out
-        sessions = {f.upload_id: f for f in files if f.upload_id}
+        sessions = {f.sess_id: f for f in files if f.sess_id}
 
         lock = threading.Lock()
         answers = {k: [] for k in by_key}  # key -> [(duplicate, state)]
@@ -261,7 +285,7 @@ class Model(unittest.TestCase):
                             with lock:
                                 lo = floor.get(arg, 0) if arg in attributed else 0
                             c.request("GET", "/v1/uploads/" + arg,
-                                      headers={"Authorization": "Bearer " + tokens[f.user]})
+                                      headers={"Authorization": "Bearer " + tokens[f.sess_user]})
                         r = c.getresponse()
                         data = r.read()
                     except (OSError, http.client.HTTPException) as e:
@@ -289,7 +313,7 @@ class Model(unittest.TestCase):
                     with lock:
                         answers[arg].append((doc["duplicate"], doc.get("state")))
                         acked[0] += 1
-                        if f.upload_id and f.carries[arg]:
+                        if f.carries[arg]:
                             attributed.add(f.upload_id)
                         if not doc["duplicate"] and f.upload_id:
                             st = doc.get("state")
@@ -340,9 +364,11 @@ class Model(unittest.TestCase):
         run(again, self.d.port)
         self.assertEqual(failures, [], "\n".join(failures[:20]))
         elapsed = time.time() - t0
-        print("# %d files, %d events, %d+%d requests, %d acknowledged before the kill, %.1f s"
-              % (len(files), len(by_key), len(jobs), len(again), len(acked_1), elapsed),
-              file=sys.stderr)
+        print("# %d files (%d with a token on only some events, %d with none valid), %d events, "
+              "%d+%d requests, %d acknowledged before the kill, %.1f s"
+              % (len(files), sum(1 for f in files if f.sess_id and not all(f.carries.values())),
+                 sum(1 for f in files if f.sess_id and not f.user), len(by_key), len(jobs),
+                 len(again), len(acked_1), elapsed), file=sys.stderr)
 
         # Every event acknowledged; new exactly once, except that an event
         # whose answer the kill cut off was committed without one: then
@@ -377,13 +403,14 @@ class Model(unittest.TestCase):
         # The same through the API, as the owner.
         c = http.client.HTTPConnection("127.0.0.1", self.d.port, timeout=30)
         for f in files[:SESSIONS]:
-            c.request("GET", "/v1/uploads/" + f.upload_id,
-                      headers={"Authorization": "Bearer " + tokens[f.user]})
+            c.request("GET", "/v1/uploads/" + f.sess_id,
+                      headers={"Authorization": "Bearer " + tokens[f.sess_user]})
             r = c.getresponse()
             doc = json.loads(r.read())
             self.assertEqual(r.status, 200, S + str(doc))
+            want = (f.fid, finals[f.fid]) if f.user else (None, "issued")
             self.assertEqual((doc["data"]["fileId"], doc["data"]["user"], doc["data"]["state"]),
-                             (f.fid, f.user, finals[f.fid]), S + f.upload_id)
+                             want[:1] + (f.sess_user,) + want[1:], S + f.sess_id)
         c.close()
 
         # The outbox: per file, one row per state change, in commit order,
