@@ -249,6 +249,8 @@ class Model(unittest.TestCase):
             if rng.random() < 0.3:
                 f = rng.choice(files[:SESSIONS])
                 out.append(("get", f.sess_id))
+            if rng.random() < 0.02:  # a long poll until it leaves "issued" (or 2 s)
+                out.append(("poll", rng.choice(files[:SESSIONS]).sess_id))
         jobs = out
         sessions = {f.sess_id: f for f in files if f.sess_id}
 
@@ -262,6 +264,7 @@ class Model(unittest.TestCase):
         failures = []
         killed = threading.Event()
         acked = [0]
+        reads = {"get": 0, "poll": 0}
         lost = set()  # keys a delivery of which the kill cut off
 
         def fail(msg):
@@ -271,7 +274,7 @@ class Model(unittest.TestCase):
         def worker(mine, port):
             c = None
             for op, arg in mine:
-                if killed.is_set() and op == "get":
+                if killed.is_set() and op != "post":
                     continue
                 for attempt in (0, 1):
                     if c is None:
@@ -284,7 +287,8 @@ class Model(unittest.TestCase):
                             f = sessions[arg]
                             with lock:
                                 lo = floor.get(arg, 0) if arg in attributed else 0
-                            c.request("GET", "/v1/uploads/" + arg,
+                            c.request("GET", "/v1/uploads/" + arg +
+                                      ("?wait=2&since=issued" if op == "poll" else ""),
                                       headers={"Authorization": "Bearer " + tokens[f.sess_user]})
                         r = c.getresponse()
                         data = r.read()
@@ -305,7 +309,9 @@ class Model(unittest.TestCase):
                         fail("%s %s: %d %r" % (op, arg, r.status, data[:300]))
                         break
                     doc = json.loads(data)["data"]
-                    if op == "get":
+                    if op != "post":
+                        with lock:
+                            reads[op] += 1
                         if doc["state"] not in RANK or RANK[doc["state"]] < lo:
                             fail("read %s after an ack of rank %d: %s" % (arg, lo, doc))
                         break
@@ -360,15 +366,18 @@ class Model(unittest.TestCase):
         again += [("post", k) for k in sorted(acked_1) if rng.random() < 0.25]
         for up in rng.sample(sorted(sessions), 40):
             again.append(("get", up))
+        for up in rng.sample(sorted(sessions), 10):
+            again.append(("poll", up))
         rng.shuffle(again)
         run(again, self.d.port)
         self.assertEqual(failures, [], "\n".join(failures[:20]))
         elapsed = time.time() - t0
         print("# %d files (%d with a token on only some events, %d with none valid), %d events, "
-              "%d+%d requests, %d acknowledged before the kill, %.1f s"
+              "%d+%d requests (%d reads, %d long polls answered), %d acknowledged before the kill, "
+              "%.1f s"
               % (len(files), sum(1 for f in files if f.sess_id and not all(f.carries.values())),
                  sum(1 for f in files if f.sess_id and not f.user), len(by_key), len(jobs),
-                 len(again), len(acked_1), elapsed), file=sys.stderr)
+                 len(again), reads["get"], reads["poll"], len(acked_1), elapsed), file=sys.stderr)
 
         # Every event acknowledged; new exactly once, except that an event
         # whose answer the kill cut off was committed without one: then
