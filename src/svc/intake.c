@@ -186,7 +186,7 @@ int intake_tx(struct store_tx *tx, void *arg)
   const struct vod_event *ev = in->ev;
   struct store_ledger row;
   struct store_session sess;
-  bool have_row, have_sess = false, changed;
+  bool have_row, have_sess = false, attributed_now = false, changed;
   json_t *detail = NULL;
   enum ledger_state before, after;
   int rc;
@@ -245,6 +245,7 @@ int intake_tx(struct store_tx *tx, void *arg)
       snprintf(row.upload_id, sizeof(row.upload_id), "%s", sess.upload_id);
       snprintf(row.user_id, sizeof(row.user_id), "%s", sess.user_id);
       changed |= ledger_merge_attribution(detail, "ok");
+      attributed_now = true;
     } else if (rc == VG_NOTFOUND) {
       changed |= ledger_merge_attribution(detail, "unknown_session");
     } else {
@@ -270,6 +271,12 @@ int intake_tx(struct store_tx *tx, void *arg)
     store_session_release(&sess);
   }
   after = ledger_state_of(detail);
+  /* A file attributed by this event is news for its upload even when the
+   * file's state stays the same (its earlier events carried no token):
+   * until now GET /v1/uploads/<id> answered "issued", and the app hears
+   * of the file and its user only by this webhook. */
+  if (attributed_now)
+    before = LEDGER_ISSUED;
   snprintf(in->old_state, sizeof(in->old_state), "%s", ledger_state_str(before));
   snprintf(in->state, sizeof(in->state), "%s", ledger_state_str(after));
   in->state_changed = !have_row || before != after;

@@ -49,9 +49,11 @@ struct intake {
   char upload_id[ATTR_MAX_UPLOAD_ID + 1]; /* from a verified token, else "" */
   /* outputs, meaningful when the transaction committed */
   bool is_new;        /* the event key was new (or replay) */
-  bool state_changed; /* the ledger state of the file changed */
+  bool state_changed; /* the ledger state of the file changed, or this event
+                       * attributed it (its upload was "issued" until now) */
   char state[24];     /* the file's state after the event ("" if no ledger effect) */
-  char old_state[24]; /* before ("issued" when there was no row) */
+  char old_state[24]; /* before ("issued" when there was no row or this
+                       * event attributed the file) */
   int64_t outbox_id;  /* > 0 if an outbox row was added */
 };
 

@@ -436,6 +436,26 @@ class Attribution(Base):
         u = self.upload(uid, "carol")[1]["data"]
         self.assertEqual((u["state"], u["user"], u["fileId"]), ("passed", "carol", f))
 
+    def test_late_attribution_gets_a_webhook(self):
+        """The result without a token before the NewFileUpload with one:
+        the file's state stays "passed", but its upload moves from issued
+        to passed and the app hears of it (found by test_events_model)."""
+        uid, token = self.session("carol")
+        f = new_file_id()
+        self.assertEqual(self.ok_post(psc("procedure_pass.json", f, ctx=""))["state"], "passed")
+        self.assertEqual(self.upload(uid, "carol")[1]["data"]["state"], "issued")
+        self.assertEqual(self.ok_post(nfu(f, ctx=token))["state"], "passed")
+        rows = [json.loads(p) for (p,) in self.sql("SELECT payload FROM outbox ORDER BY id")]
+        rows = [(r["eventKey"], r["previousState"], r["data"]["state"], r["data"]["user"],
+                 r["data"]["uploadId"]) for r in rows if r["data"]["fileId"] == f]
+        self.assertEqual(rows, [
+            ("ProcedureStateChanged/1500000001-procedurev2-%st0/FINISH" % f, "issued", "passed",
+             None, None),
+            ("NewFileUpload/" + f, "issued", "passed", "carol", uid)])
+        # A duplicate adds nothing.
+        self.assertTrue(self.ok_post(nfu(f, ctx=token))["duplicate"])
+        self.assertEqual(self.outbox(f), ["passed", "passed"])
+
     def test_forged_token_is_not_credited(self):
         uid, token = self.session("dave")
         head, mac = token.rsplit(".", 1)
