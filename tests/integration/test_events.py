@@ -456,6 +456,23 @@ class Attribution(Base):
         self.assertTrue(self.ok_post(nfu(f, ctx=token))["duplicate"])
         self.assertEqual(self.outbox(f), ["passed", "passed"])
 
+    def test_first_valid_token_keeps_the_file(self):
+        """A file credited to one session is never moved to another by a
+        later event carrying another user's valid token (a client that
+        reuses a token, or two uploads sharing a file): the first verified
+        attribution stays, and the other session still answers issued."""
+        uid, token = self.session("frank")
+        other_uid, other_token = self.session("grace")
+        f = new_file_id()
+        self.ok_post(nfu(f, ctx=token))
+        self.ok_post(psc("procedure_pass.json", f, ctx=other_token))
+        u = self.upload(uid, "frank")[1]["data"]
+        self.assertEqual((u["state"], u["user"], u["fileId"]), ("passed", "frank", f))
+        self.assertEqual(self.upload(other_uid, "grace")[1]["data"]["state"], "issued")
+        self.assertEqual(self.by_file(f)["user"], "frank")
+        self.assertEqual(self.sql("SELECT upload_id, user_id FROM ledger WHERE file_id = ?", f),
+                         [(uid, "frank")])
+
     def test_forged_token_is_not_credited(self):
         uid, token = self.session("dave")
         head, mac = token.rsplit(".", 1)
