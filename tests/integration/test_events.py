@@ -6,8 +6,6 @@ GET /v1/uploads (user and admin), the event, outbox and quarantine tables
 directly with Python's sqlite3 (an independent reader of what was
 committed), and with the `vodgate events|uploads` CLI.
 """
-import copy
-import hashlib
 import http.client
 import json
 import os
@@ -28,7 +26,6 @@ HS_SECRET = "hs256-secret-for-tests-0123456789abcdef"
 SIGN_KEY = "MySignKey123"
 ADMIN = "admin-token-for-tests-0123456789"
 PATH_TOKEN = "pathTokenForTests0123456789abcdef"
-DATA = os.path.join(vgtest.SRC, "tests", "data", "events")
 
 INI = """
 [server]
@@ -80,9 +77,7 @@ def new_file_id():
     return "52858907%011d" % _fid[0]
 
 
-def load(name):
-    with open(os.path.join(DATA, name)) as f:
-        return json.load(f)
+load = vgtest.event_body
 
 
 def member(body):
@@ -115,7 +110,7 @@ def psc(name, file_id, ctx=None, task=None):
 
 
 def sign(t):
-    return hashlib.md5((SIGN_KEY + str(t)).encode()).hexdigest()
+    return vgtest.callback_sign(SIGN_KEY, t)
 
 
 class Base(unittest.TestCase):

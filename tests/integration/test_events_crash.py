@@ -5,7 +5,6 @@ with the events that are stored (no half-applied event). Then every event
 is sent again: the acknowledged ones are duplicates, and the ledger ends
 complete.
 """
-import hashlib
 import http.client
 import json
 import os
@@ -17,7 +16,6 @@ import unittest
 import vgtest
 
 SIGN_KEY = "CrashSignKey42"
-DATA = os.path.join(vgtest.SRC, "tests", "data", "events")
 INI = """
 [server]
 listen = 127.0.0.1:0
@@ -32,9 +30,7 @@ SENDERS = 8
 PER_SENDER = 200  # 100 files x (NewFileUpload, ProcedureStateChanged)
 
 
-def load(name):
-    with open(os.path.join(DATA, name)) as f:
-        return json.load(f)
+load = vgtest.event_body
 
 
 NFU = load("newfileupload.json")
@@ -57,7 +53,7 @@ def bodies(sender):
 
 def signed(body):
     t = int(time.time()) + 600
-    return json.dumps(dict(body, Sign=hashlib.md5((SIGN_KEY + str(t)).encode()).hexdigest(),
+    return json.dumps(dict(body, Sign=vgtest.callback_sign(SIGN_KEY, t),
                            T=t))
 
 

@@ -29,7 +29,6 @@ The seed is printed and is in every failure message; VODGATE_MODEL_SEED
 reruns one.
 """
 import base64
-import hashlib
 import http.client
 import json
 import os
@@ -49,7 +48,6 @@ VOD_KEY = "vod-secret-key-for-tests-0123456789"
 HS_SECRET = "hs256-secret-for-tests-0123456789abcdef"
 SIGN_KEY = "ModelSignKey77"
 ADMIN = "admin-token-for-tests-0123456789"
-DATA = os.path.join(vgtest.SRC, "tests", "data", "events")
 
 INI = """
 [server]
@@ -88,9 +86,7 @@ THREADS = 12
 RANK = {"issued": 0, "uploaded": 1, "processing": 2, "passed": 3, "blocked": 4, "rejected": 5}
 
 
-def load(name):
-    with open(os.path.join(DATA, name)) as f:
-        return json.load(f)
+load = vgtest.event_body
 
 
 NFU = load("newfileupload.json")
@@ -100,7 +96,7 @@ PSC = {"pass": load("procedure_pass.json"), "block": load("procedure_block.json"
 
 def signed(body):
     t = int(time.time()) + 600
-    b = dict(body, Sign=hashlib.md5((SIGN_KEY + str(t)).encode()).hexdigest(), T=t)
+    b = dict(body, Sign=vgtest.callback_sign(SIGN_KEY, t), T=t)
     return json.dumps(b).encode()
 
 

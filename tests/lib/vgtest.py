@@ -6,6 +6,7 @@
 - Daemon: starts `vodgate <cmd>` on an ephemeral loopback port, waits for its
   "listening" log line, and stops it by PID.
 """
+import hashlib
 import json
 import os
 import queue
@@ -21,6 +22,19 @@ import unittest
 
 BIN = os.environ.get("VODGATE_BIN", os.path.join(os.getcwd(), "build", "vodgate"))
 SRC = os.environ.get("VODGATE_SRC", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+EVENTS = os.path.join(SRC, "tests", "data", "events")
+
+
+def event_body(name):
+    """A VOD event body from tests/data/events (a fresh object each call)."""
+    with open(os.path.join(EVENTS, name)) as f:
+        return json.load(f)
+
+
+def callback_sign(key, t):
+    """The Sign of a key-authenticated VOD callback: md5(key + str(T)) in hex
+    (spec tencent-vod.md, callback authentication)."""
+    return hashlib.md5((key + str(t)).encode()).hexdigest()
 
 
 def run(args, env=None, input=None, check=None, timeout=60):

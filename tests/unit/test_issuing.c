@@ -641,6 +641,21 @@ static void run_teardown(void)
   R.act = NULL;
 }
 
+static void verify_db(void);
+
+/* The end of a run: the failure switch closed, the state freed (which
+ * commits every record it still holds), the database checked against what
+ * was acknowledged, everything removed. */
+static void finish(void)
+{
+  sqlite3_close(R.ctl);
+  R.ctl = NULL;
+  issuing_free(R.is);
+  R.is = NULL;
+  verify_db();
+  run_teardown();
+}
+
 static int cleanup(void **state)
 {
   run_teardown();
@@ -990,10 +1005,7 @@ static void model_check(int nw, int flush_ms, uint64_t test_no)
   assert_true(evicted > 0);
   assert_true(reread > 0);
   print_counts("issued", t0);
-  issuing_free(R.is);
-  R.is = NULL;
-  verify_db();
-  run_teardown();
+  finish();
 }
 
 static void model_flush_1ms(void **state)
@@ -1144,12 +1156,7 @@ static void store_failures(int flush_ms, uint64_t test_no)
   workers_start(1500);
   workers_join();
   print_counts("C, recovered", t0);
-  sqlite3_close(db);
-  R.ctl = NULL;
-  issuing_free(R.is);
-  R.is = NULL;
-  verify_db();
-  run_teardown();
+  finish();
 }
 
 static void store_failures_flush_1ms(void **state)
@@ -1203,12 +1210,7 @@ static void store_recovers_without_requests(int flush_ms, uint64_t test_no)
     fail_msg("seed %llu: %llu records still pending 30 s after the store recovered",
              (unsigned long long)R.seed, (unsigned long long)pending());
   assert_int_equal(db_int(db, "SELECT count(*) FROM audit"), 50);
-  sqlite3_close(db);
-  R.ctl = NULL;
-  issuing_free(R.is);
-  R.is = NULL;
-  verify_db();
-  run_teardown();
+  finish();
 }
 
 static void recovers_without_requests_flush_1ms(void **state)
@@ -1258,10 +1260,7 @@ static void open_refuses_what_the_store_refuses(void **state)
   sess_id(id1, sizeof(id1), 0, bad + 1);
   struct store_audit next = {id1, "", "r0-999998", NOW, 1, NOW, 0};
   assert_int_equal(issuing_next(R.is, next.upload_id, "bulk", NOW, 0, &next), VG_INVALID);
-  issuing_free(R.is);
-  R.is = NULL;
-  verify_db();
-  run_teardown();
+  finish();
 }
 
 /* ---- 3. restart ---- */
@@ -1317,10 +1316,7 @@ static void restart(void **state)
   workers_join();
   check_shared_limits();
   print_counts("after the restart", t0);
-  issuing_free(R.is);
-  R.is = NULL;
-  verify_db();
-  run_teardown();
+  finish();
 }
 
 int main(void)
