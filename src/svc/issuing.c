@@ -101,14 +101,14 @@ struct issuing {
   size_t n_audit;                      /* in the list */
   size_t pending;                      /* audit records not committed yet */
   bool queued;                         /* a flush is queued, not started */
-  /* the pacer thread: paces flushes (flush_ms > 0: pacing) and retries a
-   * failed one (failing: not before retry_at, backoff_ms after the last) */
+  /* the pacer thread: paces flushes (flush_ms > 0; 0 also when the thread
+   * could not start) and retries a failed one at retry_at; backoff_ms is
+   * the pause after the last flush, 0 when it succeeded (not failing) */
   int flush_ms;
   pthread_t pacer;
   pthread_cond_t pacer_cv;
-  bool pacer_started, pacing, pacer_armed, pacer_stop;
+  bool pacer_started, pacer_armed, pacer_stop;
   bool pacer_timed; /* the pacer waits for a due time (not for a signal) */
-  bool failing;
   int backoff_ms;
   struct timespec retry_at;
   uint64_t failures; /* failed flushes (metrics) */
@@ -176,7 +176,7 @@ static bool retry_later(const struct issuing *is)
 {
   struct timespec now;
 
-  if (!is->failing)
+  if (!is->backoff_ms)
     return false;
   clock_gettime(CLOCK_MONOTONIC, &now);
   return ts_before(&now, &is->retry_at);
@@ -199,13 +199,13 @@ static void *pacer_main(void *arg)
   pthread_mutex_lock(&is->mu);
   while (!is->pacer_stop) {
     struct timespec due;
-    bool retry = is->failing && !is->queued && records_wait(is);
+    bool retry = is->backoff_ms && !is->queued && records_wait(is);
     if (!is->pacer_armed && !retry) {
       pthread_cond_wait(&is->pacer_cv, &is->mu);
       continue;
     }
     due = is->pacer_armed ? ts_after_ms(is->flush_ms) : is->retry_at;
-    if (is->failing && ts_before(&due, &is->retry_at))
+    if (is->backoff_ms && ts_before(&due, &is->retry_at))
       due = is->retry_at;
     is->pacer_timed = true;
     while (!is->pacer_stop && !is->queued &&
@@ -241,9 +241,9 @@ struct issuing *issuing_new(struct store *s, int flush_ms)
     log_warn("issuing: cannot start the flush pacer (%s); records are flushed without delay, "
              "and a failed flush is retried by the next signature only",
              strerror(err));
+    is->flush_ms = 0;
   } else {
     is->pacer_started = true;
-    is->pacing = is->flush_ms > 0;
   }
   return is;
 }
@@ -595,7 +595,6 @@ static void flush_done(int rc, void *arg)
 
   pthread_mutex_lock(&is->mu);
   if (rc == VG_OK) {
-    is->failing = false;
     is->backoff_ms = 0;
     for (size_t i = 0; i < f->nss; i++) {
       f->ss[i].e->flushed = f->ss[i].issued;
@@ -636,7 +635,6 @@ static void flush_done(int rc, void *arg)
     if (is->backoff_ms > ISSUING_RETRY_MAX_MS)
       is->backoff_ms = ISSUING_RETRY_MAX_MS;
     is->retry_at = ts_after_ms(is->backoff_ms);
-    is->failing = true;
     is->failures++;
     if (is->pacer_started)
       pthread_cond_signal(&is->pacer_cv);
@@ -694,7 +692,7 @@ static void flush_soon(struct issuing *is)
       pthread_cond_signal(&is->pacer_cv); /* it slept: nothing waited then */
     return;
   }
-  if (!is->pacing || is->n_audit >= ISSUING_FLUSH_NOW) {
+  if (!is->flush_ms || is->n_audit >= ISSUING_FLUSH_NOW) {
     flush_queue_now(is);
     return;
   }
