@@ -40,7 +40,7 @@ static const struct cfg_key_info schema[] = {
   {"server", "cors_max_age", CFG_DURATION, "600", 0, 86400, NULL,
    "Access-Control-Max-Age of preflight answers."},
   {"server", "signature_records", CFG_ENUM, "async", 0, 0, "async|durable",
-   "SQLite: async answers a signature at once and commits its records (session, quota unit, audit row) in the store's next group commit, milliseconds later; a crash loses at most that last batch. durable answers only after the commit. PostgreSQL always commits first."},
+   "SQLite: async answers a signature at once and commits its records (session row with its first signature or audit row, quota unit) in the store's next group commit, milliseconds later; a crash loses at most that last batch. durable answers only after the commit. PostgreSQL always commits first."},
   {"server", "signature_flush_ms", CFG_INT, "5", 0, 1000, NULL,
    "signature_records = async: the records of the signatures issued within this many milliseconds are committed together (one commit instead of one per fsync); a crash loses at most that window plus one commit. 0: commit as soon as the writer is free."},
   {"server", "log_buffer_ms", CFG_INT, "10", 0, 1000, NULL,

@@ -145,6 +145,11 @@ int store_session_check(const struct store_session *sess)
     return VG_INVALID;
   if (sess->signatures_issued < 0 || sess->expires_at < sess->created_at)
     return VG_INVALID;
+  const struct store_audit *a = sess->first;
+  if (a && (store_audit_check(a) != VG_OK || a->n != 1 || sess->signatures_issued < 1 ||
+            strcmp(a->upload_id, sess->upload_id) != 0 || strcmp(a->user_id, sess->user_id) != 0 ||
+            a->created_at != sess->created_at))
+    return VG_INVALID;
   return VG_OK;
 }
 
@@ -226,7 +231,8 @@ int store_audit_check(const struct store_audit *a)
 
 int store_tx_audit_append(struct store_tx *tx, const struct store_audit *a)
 {
-  if (store_audit_check(a) != VG_OK)
+  /* n = 1 is the session's first signature, recorded with the session. */
+  if (store_audit_check(a) != VG_OK || a->n < 2)
     return VG_INVALID;
   return OPS(tx)->audit_append(tx, a);
 }

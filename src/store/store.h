@@ -107,7 +107,7 @@ void store_close(struct store *s);
 const char *store_backend(const struct store *s);
 
 /* Schema version the store is at after store_open (STORE_SCHEMA_VERSION). */
-#define STORE_SCHEMA_VERSION 7
+#define STORE_SCHEMA_VERSION 8
 int store_schema_version(struct store *s, int64_t *out) WARN_UNUSED;
 
 /* UTC day number used as the quota period: floor(unix_time / 86400). */
@@ -148,6 +148,8 @@ int store_submit(struct store *s, store_tx_fn fn, void *arg, store_done_fn done,
 /* ------------------------------------------------------------------ */
 /* Upload sessions                                                     */
 
+struct store_audit; /* below */
+
 struct store_session {
   char upload_id[STORE_MAX_ID + 1]; /* random, chosen by the caller */
   char user_id[STORE_MAX_USER + 1];
@@ -159,6 +161,12 @@ struct store_session {
    * As input: borrowed, NULL means "{}". As output of a get: owned by the
    * struct, free with store_session_release(). */
   char *params_json;
+  /* Input to a create only (a get leaves it NULL): the session's first
+   * signature, recorded in the session's own row (schema 8: one b-tree
+   * insert per new session instead of two). NULL: none recorded (then the
+   * audit trail starts at n = 2, if ever). Otherwise its n must be 1, its
+   * upload_id and user_id the session's, its created_at the session's. */
+  const struct store_audit *first;
 };
 
 /* Frees what a get put in *sess (params_json); leaves the rest. */
@@ -166,7 +174,8 @@ void store_session_release(struct store_session *sess);
 
 /* VG_OK if store_tx_session_create would accept sess as far as its fields
  * go (strings present and bounded, params_json NULL or one JSON object,
- * signatures_issued >= 0, expires_at >= created_at), else VG_INVALID: what
+ * signatures_issued >= 0, expires_at >= created_at, first as above, with
+ * signatures_issued >= 1 when it is given), else VG_INVALID: what
  * a caller that records sessions later (svc/issuing.c) checks before it
  * acknowledges one. */
 int store_session_check(const struct store_session *sess) WARN_UNUSED;
@@ -196,7 +205,10 @@ int store_session_add_signature(struct store *s, const char *upload_id, int64_t 
                                 int64_t *count) WARN_UNUSED;
 
 /* ------------------------------------------------------------------ */
-/* Audit: one row per signature issued. Never a signature or a secret.  */
+/* Audit: one record per signature issued. Never a signature or a secret.
+ * A session's first signature is recorded in its session row (the create's
+ * `first`); each later one is an audit row. The two together read as one
+ * table in the `signatures` view (docs/store.md). */
 
 struct store_audit {
   /* The session's id. Not checked against upload_session (schema 6: the
@@ -220,11 +232,13 @@ struct store_audit {
  * (as store_session_check). */
 int store_audit_check(const struct store_audit *a) WARN_UNUSED;
 
-/* Appends one audit row. Errors: VG_INVALID (bad strings, n < 1);
- * VG_CONFLICT ((upload_id, n) exists; nothing written). */
+/* Appends one audit row: a signature after its session's first (n >= 2;
+ * the first is the session create's `first`). Errors: VG_INVALID (bad
+ * strings, n < 2); VG_CONFLICT ((upload_id, n) exists; nothing written). */
 int store_tx_audit_append(struct store_tx *tx, const struct store_audit *a) WARN_UNUSED;
 int store_audit_append(struct store *s, const struct store_audit *a) WARN_UNUSED;
-/* Number of audit rows of one upload session (operators, tests). */
+/* Number of signatures recorded for one upload session: its first (if
+ * recorded with the session) and its audit rows (operators, tests). */
 int store_audit_count(struct store *s, const char *upload_id, int64_t *out) WARN_UNUSED;
 
 /* ------------------------------------------------------------------ */

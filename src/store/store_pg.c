@@ -138,6 +138,24 @@ static const char *const pg_migrations[] = {
     /* 7: the unused index on upload_session(user_id, created_at) goes, as
      * in SQLite (each new session paid an insert into it). */
     "DROP INDEX IF EXISTS upload_session_user;",
+    /* 8: a session's first signature in the session's own row, its audit
+     * row gone, and the view `signatures` over both, as in SQLite (where
+     * it saves a b-tree insert per new session); both stores keep the
+     * same records. */
+    "ALTER TABLE upload_session ADD COLUMN first_request_id text,"
+    " ADD COLUMN first_expire_time bigint, ADD COLUMN first_random bigint;"
+    "UPDATE upload_session s SET first_request_id = a.request_id,"
+    " first_expire_time = a.expire_time, first_random = a.random FROM audit a"
+    " WHERE a.upload_id = s.upload_id AND a.n = 1 AND a.user_id = s.user_id"
+    " AND a.created_at = s.created_at;"
+    "DELETE FROM audit a USING upload_session s WHERE a.n = 1 AND s.upload_id = a.upload_id"
+    " AND s.first_request_id IS NOT NULL;"
+    "CREATE VIEW signatures AS"
+    " SELECT upload_id, 1::bigint AS n, user_id, first_request_id AS request_id,"
+    " first_expire_time AS expire_time, first_random AS random, created_at"
+    " FROM upload_session WHERE first_request_id IS NOT NULL"
+    " UNION ALL SELECT upload_id, n, user_id, request_id, expire_time, random, created_at"
+    " FROM audit;",
 };
 
 _Static_assert(ARRAY_SIZE(pg_migrations) == STORE_SCHEMA_VERSION, "one migration per version");
@@ -171,7 +189,7 @@ struct pg_store {
 
 /* ---- parameters ---- */
 
-#define PG_MAX_ARGS 8
+#define PG_MAX_ARGS 10
 
 struct pg_args {
   int n;
@@ -536,12 +554,22 @@ static int pg_session_create(struct store_tx *tx, const struct store_session *se
   arg_i(&a, sess->expires_at);
   arg_i(&a, sess->signatures_issued);
   arg_s(&a, sess->params_json);
+  if (sess->first) {
+    arg_s(&a, sess->first->request_id);
+    arg_i(&a, sess->first->expire_time);
+    arg_i(&a, sess->first->random);
+  } else {
+    arg_s(&a, NULL);
+    arg_s(&a, NULL);
+    arg_s(&a, NULL);
+  }
   int64_t n = 0;
   int rc = pg_exec_changes(CONN(tx),
                            "INSERT INTO upload_session (upload_id, user_id, policy, created_at,"
-                           " expires_at, signatures_issued, params) VALUES ($1, $2, $3,"
-                           " $4::bigint, $5::bigint, $6::bigint, coalesce($7::json, '{}'))"
-                           " ON CONFLICT (upload_id) DO NOTHING",
+                           " expires_at, signatures_issued, params, first_request_id,"
+                           " first_expire_time, first_random) VALUES ($1, $2, $3,"
+                           " $4::bigint, $5::bigint, $6::bigint, coalesce($7::json, '{}'), $8,"
+                           " $9::bigint, $10::bigint) ON CONFLICT (upload_id) DO NOTHING",
                            &a, "session insert", &n);
   if (rc != VG_OK)
     return rc;
@@ -621,8 +649,8 @@ static int pg_audit_count(struct store_tx *tx, const char *upload_id, int64_t *o
 {
   struct pg_args a = {0};
   arg_s(&a, upload_id);
-  return pg_exec_int(CONN(tx), "SELECT count(*) FROM audit WHERE upload_id = $1", &a, "audit count",
-                     out, NULL);
+  return pg_exec_int(CONN(tx), "SELECT count(*) FROM signatures WHERE upload_id = $1", &a,
+                     "audit count", out, NULL);
 }
 
 /* ---- tokens ---- */

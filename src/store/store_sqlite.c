@@ -223,6 +223,29 @@ static const char *const sq_migrations[] = {
      * (the writer's CPU per signature 6.6-8.1 -> 5.3-6.3 us without it,
      * docs/store.md). A listing of a user's sessions would bring it back. */
     "DROP INDEX IF EXISTS upload_session_user;",
+    /* 8: a session's first signature is recorded in the session's own row
+     * (first_request_id, first_expire_time, first_random; NULL when none
+     * was recorded) instead of an audit row: one b-tree insert per new
+     * session instead of two (docs/store.md, schema 8). Its user and time
+     * are the session's. Existing n = 1 rows move into their session's
+     * row; one whose user or time differ from its session's (vodgate never
+     * wrote one) stays in audit. The view `signatures` reads both as one
+     * table, one row per signature, as audit read before. */
+    "ALTER TABLE upload_session ADD COLUMN first_request_id TEXT;"
+    "ALTER TABLE upload_session ADD COLUMN first_expire_time INTEGER;"
+    "ALTER TABLE upload_session ADD COLUMN first_random INTEGER;"
+    "UPDATE upload_session SET first_request_id = a.request_id, first_expire_time = a.expire_time,"
+    " first_random = a.random FROM audit AS a WHERE a.upload_id = upload_session.upload_id"
+    " AND a.n = 1 AND a.user_id = upload_session.user_id"
+    " AND a.created_at = upload_session.created_at;"
+    "DELETE FROM audit WHERE n = 1 AND EXISTS (SELECT 1 FROM upload_session AS s"
+    " WHERE s.upload_id = audit.upload_id AND s.first_request_id IS NOT NULL);"
+    "CREATE VIEW signatures AS"
+    " SELECT upload_id, 1 AS n, user_id, first_request_id AS request_id,"
+    " first_expire_time AS expire_time, first_random AS random, created_at"
+    " FROM upload_session WHERE first_request_id IS NOT NULL"
+    " UNION ALL SELECT upload_id, n, user_id, request_id, expire_time, random, created_at"
+    " FROM audit;",
 };
 
 _Static_assert(ARRAY_SIZE(sq_migrations) == STORE_SCHEMA_VERSION, "one migration per version");
@@ -285,8 +308,9 @@ static const char *const sq_sql[Q__COUNT] = {
     [Q_ROLLBACK_TO] = "ROLLBACK TO w",
     [Q_SCHEMA_VERSION] = "SELECT coalesce(max(version), 0) FROM schema_version",
     [Q_SESSION_INSERT] = "INSERT INTO upload_session (upload_id, user_id, policy, created_at,"
-                         " expires_at, signatures_issued, params) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
-                         " coalesce(?7, '{}'))",
+                         " expires_at, signatures_issued, params, first_request_id,"
+                         " first_expire_time, first_random) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+                         " coalesce(?7, '{}'), ?8, ?9, ?10)",
     [Q_SESSION_ADD_SIG] = "UPDATE upload_session SET signatures_issued = signatures_issued + 1"
                           " WHERE upload_id = ?1 AND (?2 = 0 OR signatures_issued < ?2)"
                           " RETURNING signatures_issued",
@@ -295,7 +319,7 @@ static const char *const sq_sql[Q__COUNT] = {
                       " signatures_issued, params FROM upload_session WHERE upload_id = ?1",
     [Q_AUDIT_INSERT] = "INSERT INTO audit (upload_id, n, user_id, request_id, expire_time,"
                        " random, created_at) VALUES (?1, ?7, ?2, ?3, ?4, ?5, ?6)",
-    [Q_AUDIT_COUNT] = "SELECT count(*) FROM audit WHERE upload_id = ?1",
+    [Q_AUDIT_COUNT] = "SELECT count(*) FROM signatures WHERE upload_id = ?1",
     [Q_TOKEN_INSERT] = "INSERT INTO api_token (id, hash, user_id, policy, label, created_at)"
                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [Q_TOKEN_REVOKE] = "UPDATE api_token SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
@@ -967,6 +991,15 @@ static int sq_session_create(struct store_tx *tx, const struct store_session *se
   sqlite3_bind_int64(st, 5, sess->expires_at);
   sqlite3_bind_int64(st, 6, sess->signatures_issued);
   bind_text(st, 7, sess->params_json);
+  if (sess->first) {
+    bind_text(st, 8, sess->first->request_id);
+    sqlite3_bind_int64(st, 9, sess->first->expire_time);
+    sqlite3_bind_int64(st, 10, sess->first->random);
+  } else {
+    sqlite3_bind_null(st, 8);
+    sqlite3_bind_null(st, 9);
+    sqlite3_bind_null(st, 10);
+  }
   return sq_step_int(c, st, "session insert", NULL, NULL);
 }
 

@@ -416,13 +416,19 @@ static enum sig_error sign_params(const struct svc_state *st, const struct polic
   return sig_emit_keyed(&sp, st->vod_mac, out);
 }
 
-/* The transaction: quota + new session, or the next signature of an
- * existing one; then the audit row. Runs on the store's writer. */
+/* The transaction: quota + new session with its first signature, or the
+ * next signature of an existing one and its audit row. Runs on the store's
+ * writer. */
 static int issue_tx(struct store_tx *tx, void *arg)
 {
   struct issue *is = arg;
-  struct store_audit a;
-  int64_t n = 1; /* the audit row's ordinal: the session's count after this signature */
+  struct store_audit a = {.upload_id = is->upload_id,
+                          .user_id = is->who->user,
+                          .request_id = is->request_id,
+                          .expire_time = is->sig.expire_time,
+                          .random = (uint32_t)is->sig.random,
+                          .created_at = is->now,
+                          .n = 1};
   int rc;
 
   if (is->reuse) {
@@ -444,7 +450,8 @@ static int issue_tx(struct store_tx *tx, void *arg)
       return VG_NOTFOUND;
     }
     store_session_release(&s);
-    rc = store_tx_session_add_signature(tx, is->upload_id, is->pol->signatures_per_upload, &n);
+    /* the audit row's ordinal: the session's count after this signature */
+    rc = store_tx_session_add_signature(tx, is->upload_id, is->pol->signatures_per_upload, &a.n);
     if (rc == VG_CONFLICT) {
       is->fail_status = 429, is->fail_code = VG_CODE_RATE_LIMITED;
       is->fail_msg = "signature limit of this upload session reached";
@@ -452,6 +459,7 @@ static int issue_tx(struct store_tx *tx, void *arg)
     }
     if (rc)
       return rc;
+    return store_tx_audit_append(tx, &a);
   } else {
     struct store_session s;
     rc = store_tx_quota_consume(tx, is->who->user, store_utc_day(is->now), is->pol->uploads_per_day,
@@ -470,20 +478,10 @@ static int issue_tx(struct store_tx *tx, void *arg)
     s.created_at = is->now;
     s.expires_at = is->now + ISSUE_SESSION_TTL;
     s.params_json = (char *)is->params_s;
-    s.signatures_issued = 1; /* this request's signature */
-    n = s.signatures_issued;
-    rc = store_tx_session_create(tx, &s);
-    if (rc)
-      return rc;
+    s.signatures_issued = 1; /* this request's signature, recorded with it */
+    s.first = &a;
+    return store_tx_session_create(tx, &s);
   }
-  a.upload_id = is->upload_id;
-  a.user_id = is->who->user;
-  a.request_id = is->request_id;
-  a.expire_time = is->sig.expire_time;
-  a.random = (uint32_t)is->sig.random;
-  a.created_at = is->now;
-  a.n = n;
-  return store_tx_audit_append(tx, &a);
 }
 
 /* The answer, once the outcome of the records is settled: rc as store_run
@@ -568,7 +566,7 @@ static int issue_now(struct issuing *iss, struct issue *is, const char *request_
       is->fail_status = 429, is->fail_code = VG_CODE_RATE_LIMITED,
       is->fail_msg = "signature limit of this upload session reached";
   } else {
-    struct store_session s;
+    struct store_session s = {.first = NULL}; /* issuing records a as the first */
     str_copy(s.upload_id, sizeof(s.upload_id), is->upload_id);
     str_copy(s.user_id, sizeof(s.user_id), is->who->user);
     str_copy(s.policy, sizeof(s.policy), is->pol->name);

@@ -48,11 +48,14 @@
 struct sess_e {
   struct sess_e *next;    /* hash chain */
   struct store_session s; /* s.params_json owned; only the count changes */
-  int64_t flushed;        /* s.signatures_issued as committed */
-  bool in_db;             /* the session row is committed */
-  bool dirty;             /* listed in is->dirty_sess */
-  bool in_cq;             /* in the clean queue (cq_next) */
-  unsigned inflight;      /* flushes holding a snapshot of this entry */
+  /* Until the session row is committed: its first signature's record (in
+   * the same flush as the row, which records it: flush_tx). */
+  struct audit_r *first;
+  int64_t flushed;   /* s.signatures_issued as committed */
+  bool in_db;        /* the session row is committed */
+  bool dirty;        /* listed in is->dirty_sess */
+  bool in_cq;        /* in the clean queue (cq_next) */
+  unsigned inflight; /* flushes holding a snapshot of this entry */
   struct sess_e *cq_next;
 };
 
@@ -290,6 +293,7 @@ static struct sess_e *sess_new(struct store_session *s)
 {
   struct sess_e *e = xcalloc(1, sizeof(*e));
   e->s = *s;
+  e->s.first = NULL; /* e->first, once queued */
   s->params_json = NULL;
   return e;
 }
@@ -559,9 +563,13 @@ static int flush_tx(struct store_tx *tx, void *arg)
                                 .expires_at = e->expires_at,
                                 .signatures_issued = sn->issued,
                                 .params_json = e->params_json};
+      const struct audit_r *r = sn->e->first;
+      struct store_audit a = {r->upload_id, r->user,       r->request_id, r->expire_time,
+                              r->random,    r->created_at, r->n};
       memcpy(s.upload_id, e->upload_id, sizeof(s.upload_id));
       memcpy(s.user_id, e->user_id, sizeof(s.user_id));
       memcpy(s.policy, e->policy, sizeof(s.policy));
+      s.first = &a;
       rc = store_tx_session_create(tx, &s);
     } else {
       for (int64_t n = sn->base; rc == VG_OK && n < sn->issued; n++)
@@ -571,10 +579,13 @@ static int flush_tx(struct store_tx *tx, void *arg)
   for (size_t i = 0; rc == VG_OK && i < f->nqs; i++)
     if (f->qs[i].used > f->qs[i].base)
       rc = store_tx_quota_add(tx, f->qs[i].e->user, f->qs[i].e->day, f->qs[i].used - f->qs[i].base);
+  /* n = 1: a first signature, recorded above with its session (issuing_open
+   * queues both under one hold of the mutex, so one flush takes both). */
   for (struct audit_r *r = f->audit; rc == VG_OK && r; r = r->next) {
     struct store_audit a = {r->upload_id, r->user,       r->request_id, r->expire_time,
                             r->random,    r->created_at, r->n};
-    rc = store_tx_audit_append(tx, &a);
+    if (r->n > 1)
+      rc = store_tx_audit_append(tx, &a);
   }
   return rc;
 }
@@ -599,6 +610,7 @@ static void flush_done(int rc, void *arg)
     for (size_t i = 0; i < f->nss; i++) {
       f->ss[i].e->flushed = f->ss[i].issued;
       f->ss[i].e->in_db = true;
+      f->ss[i].e->first = NULL; /* freed with the batch's records below */
       f->ss[i].e->inflight--;
       cq_push(is, f->ss[i].e);
     }
@@ -842,13 +854,13 @@ int issuing_open(struct issuing *is, const struct store_session *sess, int64_t d
   int rc;
 
   /* Refused here if the store would refuse the records (store.c's own
-   * checks): acknowledged, they would fail every flush after them and
-   * nothing would commit again. */
+   * checks, a as the session's first signature): acknowledged, they would
+   * fail every flush after them and nothing would commit again. */
   a1.n = 1;
-  if (store_session_check(sess) != VG_OK || store_audit_check(&a1) != VG_OK ||
-      strcmp(a->upload_id, sess->upload_id) != 0 || quota_limit < 0 || sess->signatures_issued < 1)
-    return VG_INVALID;
   copy = *sess;
+  copy.first = &a1;
+  if (store_session_check(&copy) != VG_OK || sess->signatures_issued != 1 || quota_limit < 0)
+    return VG_INVALID;
   copy.params_json = xstrdup(sess->params_json ? sess->params_json : "{}");
   e = sess_new(&copy);
   r = audit_new(a);
@@ -871,6 +883,7 @@ int issuing_open(struct issuing *is, const struct store_session *sess, int64_t d
   sess_insert(is, e, false, &dead);
   sess_dirty(is, e);
   audit_push(is, r, e->s.signatures_issued);
+  e->first = r;
   flush_soon(is);
   pthread_mutex_unlock(&is->mu);
   sess_bury(dead);

@@ -26,7 +26,7 @@
  *   before the event is applied, however the flushes are paced.
  * - Crash window: a crash (SIGKILL, power loss) loses what the last flush
  *   had not committed yet: the signatures of the last flush_ms plus one
- *   commit (audit rows, session rows, quota units). A clean stop
+ *   commit (session rows, audit rows, quota units). A clean stop
  *   (SIGTERM) flushes all.
  * - A new session's upload_id must be new: issuing_open refuses one it
  *   holds in memory, but does not read the store for one evicted from it
@@ -91,12 +91,13 @@ int issuing_session_get(struct issuing *is, const char *upload_id,
 /*
  * Opens a new upload session: spends one unit of (sess->user_id, day) if
  * fewer than quota_limit were used (0: no limit), records the session (its
- * signatures_issued counts this first signature, so it is at least 1)
- * and the audit row a with that count as its ordinal (a->n is ignored).
- * Returns VG_OK; VG_CONFLICT (quota used up; nothing recorded); VG_AGAIN
- * (too many records wait for the store); VG_INVALID (bad strings, a count
- * below 1, expires_at before created_at); VG_IO (the quota could not be
- * read).
+ * signatures_issued counts this first signature, so it is 1) with a as its
+ * first signature (the session row records it, store_session.first; a->n
+ * is ignored). Returns VG_OK; VG_CONFLICT (quota used up; nothing
+ * recorded); VG_AGAIN (too many records wait for the store); VG_INVALID
+ * (bad strings, a count other than 1, expires_at before created_at, a not
+ * of this session's id, user and created_at); VG_IO (the quota could not
+ * be read).
  */
 int issuing_open(struct issuing *is, const struct store_session *sess, int64_t day,
                  int64_t quota_limit, const struct store_audit *a) WARN_UNUSED;

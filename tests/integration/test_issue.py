@@ -384,7 +384,7 @@ class Sessions(Server):
         self.err(*self.call(token=tok, body={"uploadId": up})[:2], 429, 4291)
 
     def test_reused_session_audit_rows_numbered(self):
-        """Each signature of a session leaves one audit row whose n is the
+        """Each signature of a session leaves one record whose n is the
         session's count after it: 1, 2, 3, 4 in the order issued (the rows are
         committed a few ms after the answers on the write-behind path)."""
         import sqlite3
@@ -395,7 +395,7 @@ class Sessions(Server):
         for _ in range(3):
             d = self.ok(*self.call(token=tok, body={"uploadId": up})[:2])
             randoms.append(int(parse_sig(d["signature"])[2]["random"]))
-        q = "SELECT n, random, user_id FROM audit WHERE upload_id = ? ORDER BY n"
+        q = "SELECT n, random, user_id FROM signatures WHERE upload_id = ? ORDER BY n"
         want = [(i + 1, r, "nora") for i, r in enumerate(randoms)]
         deadline = time.monotonic() + 20
         while True:
@@ -408,6 +408,16 @@ class Sessions(Server):
                 break
             time.sleep(0.02)
         self.assertEqual(rows, want)
+        # The view reads the first from the session's row (schema 8), the
+        # later ones from audit.
+        con = sqlite3.connect(f"{self.tmp.path}/vg.db")
+        try:
+            self.assertEqual(con.execute("SELECT first_random FROM upload_session WHERE"
+                                         " upload_id = ?", (up,)).fetchall(), [(randoms[0],)])
+            self.assertEqual(con.execute("SELECT n FROM audit WHERE upload_id = ? ORDER BY n",
+                                         (up,)).fetchall(), [(2,), (3,), (4,)])
+        finally:
+            con.close()
 
     def test_someone_elses_session_is_not_found(self):
         up = self.ok(*self.call(token=self.hs(sub="frank"))[:2])["uploadId"]
@@ -610,10 +620,10 @@ class WriteBehind(unittest.TestCase):
         self.assertEqual(self.sql(db, "SELECT count(*) FROM upload_session"), [(5,)])
         self.assertEqual(self.sql(db, f"SELECT signatures_issued FROM upload_session "
                                       f"WHERE upload_id = '{ok[0]}'"), [(4,)])
-        self.assertEqual(self.sql(db, "SELECT count(*) FROM audit"), [(8,)])
-        self.assertEqual(self.sql(db, f"SELECT n FROM audit WHERE upload_id = '{ok[0]}' "
+        self.assertEqual(self.sql(db, "SELECT count(*) FROM signatures"), [(8,)])
+        self.assertEqual(self.sql(db, f"SELECT n FROM signatures WHERE upload_id = '{ok[0]}' "
                                       f"ORDER BY n"), [(1,), (2,), (3,), (4,)])
-        self.assertEqual(self.sql(db, "SELECT count(*) FROM audit WHERE n = 1"), [(5,)])
+        self.assertEqual(self.sql(db, "SELECT count(*) FROM signatures WHERE n = 1"), [(5,)])
         self.assertEqual(self.sql(db, "SELECT used FROM quota"), [(5,)])
 
         # A restart counts on from the database: 7 a day now, 2 left.
@@ -625,13 +635,13 @@ class WriteBehind(unittest.TestCase):
         self.assertEqual(self.call(d, tok, {"uploadId": ok[0]})[1]["code"], 4291)
         self.assertEqual(self.call(d, tok, {"uploadId": ok[1]})[1]["code"], 0)
         self.assertEqual(d.stop(), 0)
-        self.assertEqual(self.sql(db, "SELECT count(*) FROM audit"), [(11,)])
+        self.assertEqual(self.sql(db, "SELECT count(*) FROM signatures"), [(11,)])
         self.assertEqual(self.sql(db, "SELECT used FROM quota"), [(7,)])
         self.assertEqual(self.sql(db, f"SELECT signatures_issued FROM upload_session "
                                       f"WHERE upload_id = '{ok[1]}'"), [(2,)])
         # The reused session's count was read back from the database: its
         # second signature is n = 2, after the n = 1 committed before.
-        self.assertEqual(self.sql(db, f"SELECT n FROM audit WHERE upload_id = '{ok[1]}' "
+        self.assertEqual(self.sql(db, f"SELECT n FROM signatures WHERE upload_id = '{ok[1]}' "
                                       f"ORDER BY n"), [(1,), (2,)])
         tmp.cleanup()
 
@@ -680,7 +690,7 @@ class WriteBehind(unittest.TestCase):
         self.assertEqual(self.sql(db, "SELECT count(*) FROM upload_session"), [(n + 1,)])
         self.assertEqual(self.sql(db, f"SELECT signatures_issued FROM upload_session "
                                       f"WHERE upload_id = '{first}'"), [(4,)])
-        self.assertEqual(self.sql(db, "SELECT count(*) FROM audit"), [(n + 4,)])
+        self.assertEqual(self.sql(db, "SELECT count(*) FROM signatures"), [(n + 4,)])
         tmp.cleanup()
 
     def test_records_follow_within_the_flush_interval(self):
@@ -699,12 +709,12 @@ class WriteBehind(unittest.TestCase):
             ids = [self.call(d, tok)[1]["data"]["uploadId"] for _ in range(3)]
             if ms and time.monotonic() - t0 < 0.7:
                 # Well inside the interval: nothing committed yet.
-                self.assertEqual(self.sql(db, "SELECT count(*) FROM audit"), [(0,)], ms)
+                self.assertEqual(self.sql(db, "SELECT count(*) FROM signatures"), [(0,)], ms)
             deadline = time.monotonic() + 20
-            while (self.sql(db, "SELECT count(*) FROM audit") != [(3,)]
+            while (self.sql(db, "SELECT count(*) FROM signatures") != [(3,)]
                    and time.monotonic() < deadline):
                 time.sleep(0.05)
-            self.assertEqual(self.sql(db, "SELECT count(*) FROM audit"), [(3,)], ms)
+            self.assertEqual(self.sql(db, "SELECT count(*) FROM signatures"), [(3,)], ms)
             self.assertEqual(sorted(r[0] for r in self.sql(db, "SELECT upload_id FROM upload_session")),
                              sorted(ids), ms)
             self.assertEqual(d.stop(), 0)

@@ -270,7 +270,7 @@ static bool do_open(struct actor *ac, int user, int64_t day, int64_t limit, int6
   s.params_json = params;
   snprintf(rid, sizeof(rid), "r%d-%u", ac->a, seq);
   struct store_audit au = {s.upload_id,           s.user_id, rid, exp_of(ac->a, seq),
-                           random_of(ac->a, seq), NOW,       0};
+                           random_of(ac->a, seq), CREATED,   0};
 
   rc = issuing_open(R.is, &s, day, qlimit, &au);
   *rc_out = rc;
@@ -811,9 +811,9 @@ static void verify_db(void)
 
   /* audit rows: 1..count per session (the key is (upload_id, n): no
    * duplicate ordinal can exist, so count, min and max say it all) */
-  assert_int_equal(db_int(db, "SELECT count(DISTINCT upload_id) FROM audit"), sessions);
+  assert_int_equal(db_int(db, "SELECT count(DISTINCT upload_id) FROM signatures"), sessions);
   assert_int_equal(sqlite3_prepare_v2(db,
-                                      "SELECT upload_id, count(*), min(n), max(n) FROM audit"
+                                      "SELECT upload_id, count(*), min(n), max(n) FROM signatures"
                                       " GROUP BY upload_id",
                                       -1, &st, NULL),
                    SQLITE_OK);
@@ -835,7 +835,7 @@ static void verify_db(void)
   /* each row is an acknowledged request, once, on its session */
   assert_int_equal(sqlite3_prepare_v2(db,
                                       "SELECT upload_id, n, user_id, request_id, expire_time,"
-                                      " random FROM audit",
+                                      " random FROM signatures",
                                       -1, &st, NULL),
                    SQLITE_OK);
   while (sqlite3_step(st) == SQLITE_ROW) {
@@ -1029,8 +1029,9 @@ static void set_fail(sqlite3 *db, int mode)
 
 /* A second connection to the database with triggers that make the
  * writer's own statements fail, switched by the row of table ctl
- * (set_fail): 1 fails audit rows (after the flush wrote its session rows
- * and quota units: they must roll back too), 2 session rows (insert and
+ * (set_fail): 1 fails audit rows, the signatures after a session's first
+ * (after the flush wrote its session rows and quota units: they must roll
+ * back too), 2 session rows (insert, with the first signature, and
  * count), 3 quota units. */
 static sqlite3 *fail_switch(void)
 {
@@ -1076,9 +1077,10 @@ static void store_failures(int flush_ms, uint64_t test_no)
   run_setup(4, flush_ms, test_no);
   mn = &R.act[R.nw];
   /* Failures of the writer's own statements, switched by a row that a
-   * second connection flips: 1 fails audit rows (after the flush wrote its
-   * session rows and quota units: they must roll back too), 2 session rows
-   * (insert and count), 3 quota units. */
+   * second connection flips: 1 fails audit rows, i.e. later signatures of
+   * a session (after the flush wrote its session rows and quota units:
+   * they must roll back too), 2 session rows (insert with the first
+   * signature, and count), 3 quota units. */
   db = R.ctl = fail_switch();
   open_shared();
 
@@ -1092,12 +1094,12 @@ static void store_failures(int flush_ms, uint64_t test_no)
   for (int w = 0; w < 6; w++) {
     int mode = 1 + w % 3;
     set_fail(db, mode);
-    settle(); /* from here every flush fails (1, 2) */
-    rows = db_int(db, "SELECT count(*) FROM audit");
+    settle(); /* from here every flush fails (2) */
+    rows = db_int(db, "SELECT count(*) FROM signatures");
     n = atomic_load(&R.acks);
     wait_acks(1500);
-    if (mode != 3) { /* (3 fails only the flushes that carry an open) */
-      assert_int_equal(db_int(db, "SELECT count(*) FROM audit"), rows);
+    if (mode == 2) { /* (1 fails only the flushes that carry a next, 3 an open) */
+      assert_int_equal(db_int(db, "SELECT count(*) FROM signatures"), rows);
       assert_true(atomic_load(&R.acks) == n || pending() > 0);
     }
     set_fail(db, 0);
@@ -1113,7 +1115,7 @@ static void store_failures(int flush_ms, uint64_t test_no)
    * are acknowledged, then every signature is refused with AGAIN. */
   set_fail(db, 2);
   settle();
-  rows = db_int(db, "SELECT count(*) FROM audit");
+  rows = db_int(db, "SELECT count(*) FROM signatures");
   p = pending();
   assert_true(p < ISSUING_MAX_PENDING);
   bulk0 = mn->ns;
@@ -1135,7 +1137,7 @@ static void store_failures(int flush_ms, uint64_t test_no)
   workers_start(300);
   workers_join();
   assert_int_equal(pending(), ISSUING_MAX_PENDING);
-  assert_int_equal(db_int(db, "SELECT count(*) FROM audit"), rows);
+  assert_int_equal(db_int(db, "SELECT count(*) FROM signatures"), rows);
   print_counts("B, backlog full", t0);
 
   /* C: the store recovers: signatures are accepted again (bounded wait),
@@ -1183,7 +1185,7 @@ static void store_recovers_without_requests(int flush_ms, uint64_t test_no)
   run_setup(0, flush_ms, test_no);
   mn = &R.act[0];
   db = R.ctl = fail_switch();
-  set_fail(db, 1);
+  set_fail(db, 2);
   for (int i = 0; i < 50; i++) {
     assert_true(do_open(mn, U_BULK, D0, 0, NOW + 86400, &rc));
     assert_int_equal(rc, VG_OK);
@@ -1193,7 +1195,7 @@ static void store_recovers_without_requests(int flush_ms, uint64_t test_no)
   t0 = now_s();
   settle();
   assert_true(pending() >= 1);
-  assert_int_equal(db_int(db, "SELECT count(*) FROM audit"), 0);
+  assert_int_equal(db_int(db, "SELECT count(*) FROM signatures"), 0);
   /* Failing all along: retried after 100, 200, 400 ms..., never every
    * millisecond. The bound follows the time that really passed (a loaded
    * machine only makes it larger): k failures need 100 * (2^(k-1) - 1) ms. */
@@ -1209,7 +1211,7 @@ static void store_recovers_without_requests(int flush_ms, uint64_t test_no)
   if (pending() > 0)
     fail_msg("seed %llu: %llu records still pending 30 s after the store recovered",
              (unsigned long long)R.seed, (unsigned long long)pending());
-  assert_int_equal(db_int(db, "SELECT count(*) FROM audit"), 50);
+  assert_int_equal(db_int(db, "SELECT count(*) FROM signatures"), 50);
   finish();
 }
 
@@ -1253,7 +1255,17 @@ static void open_refuses_what_the_store_refuses(void **state)
   s.params_json = good_params;
   au.user_id = "";
   assert_int_equal(issuing_open(R.is, &s, D0, 0, &au), VG_INVALID);
+  /* The first signature is recorded in the session's row (schema 8): it
+   * must be the session's own, by its user, at its time. */
+  au.user_id = "other";
+  assert_int_equal(issuing_open(R.is, &s, D0, 0, &au), VG_INVALID);
   au.user_id = "bulk";
+  au.created_at = NOW + 1;
+  assert_int_equal(issuing_open(R.is, &s, D0, 0, &au), VG_INVALID);
+  au.created_at = NOW;
+  s.signatures_issued = 2;
+  assert_int_equal(issuing_open(R.is, &s, D0, 0, &au), VG_INVALID);
+  s.signatures_issued = 1;
   assert_true(do_open(mn, U_BULK, D0, 0, NOW + 60, &rc));
   assert_int_equal(rc, VG_OK);
   char id1[32];

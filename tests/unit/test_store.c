@@ -199,13 +199,17 @@ static void session_signature_limit(void **state)
 
 /* ---- audit ---- */
 
+/* A session's first signature is recorded with the session (its `first`),
+ * the later ones as audit rows; the two count together. */
 static void audit_rows(void **state)
 {
   struct store_session s = mk_session("sess-audit", "user-3");
+  struct store_audit a = {"sess-audit", "user-3", "req-1", 2000, 4294967295u, 1000, 1};
+  s.signatures_issued = 1;
+  s.first = &a;
   assert_int_equal(store_session_create(st, &s), VG_OK);
-  struct store_audit a = {"sess-audit", "user-3", "req-1", 2000, 4294967295u, 1001, 1};
-  assert_int_equal(store_audit_append(st, &a), VG_OK);
   a.request_id = "req-2";
+  a.created_at = 1001;
   a.n = 2;
   assert_int_equal(store_audit_append(st, &a), VG_OK);
   int64_t n;
@@ -215,12 +219,47 @@ static void audit_rows(void **state)
   a.n = 3;
   assert_int_equal(store_audit_append(st, &a), VG_INVALID);
   a.request_id = "req-3";
+  a.n = 1; /* the first is the session's */
+  assert_int_equal(store_audit_append(st, &a), VG_INVALID);
   a.n = 0; /* ordinals start at 1 */
   assert_int_equal(store_audit_append(st, &a), VG_INVALID);
   a.n = -1;
   assert_int_equal(store_audit_append(st, &a), VG_INVALID);
   assert_int_equal(store_audit_count(st, "sess-audit", &n), VG_OK);
   assert_int_equal(n, 2);
+
+  /* A first signature must be the session's own: n 1, its id, its user,
+   * its time, and counted. Nothing of a refused one is written. */
+  struct store_session t = mk_session("sess-audit-f", "user-3");
+  struct store_audit f = {"sess-audit-f", "user-3", "req-f", 2000, 7, 1000, 1};
+  t.signatures_issued = 1;
+  t.first = &f;
+  f.n = 2;
+  assert_int_equal(store_session_create(st, &t), VG_INVALID);
+  f.n = 1;
+  f.upload_id = "sess-audit";
+  assert_int_equal(store_session_create(st, &t), VG_INVALID);
+  f.upload_id = "sess-audit-f";
+  f.user_id = "user-4";
+  assert_int_equal(store_session_create(st, &t), VG_INVALID);
+  f.user_id = "user-3";
+  f.created_at = 1001;
+  assert_int_equal(store_session_create(st, &t), VG_INVALID);
+  f.created_at = 1000;
+  f.request_id = "";
+  assert_int_equal(store_session_create(st, &t), VG_INVALID);
+  f.request_id = "req-f";
+  t.signatures_issued = 0;
+  assert_int_equal(store_session_create(st, &t), VG_INVALID);
+  struct store_session g;
+  assert_int_equal(store_session_get(st, "sess-audit-f", &g), VG_NOTFOUND);
+  t.signatures_issued = 1;
+  assert_int_equal(store_session_create(st, &t), VG_OK);
+  assert_int_equal(store_audit_count(st, "sess-audit-f", &n), VG_OK);
+  assert_int_equal(n, 1);
+  assert_int_equal(store_session_get(st, "sess-audit-f", &g), VG_OK);
+  assert_null(g.first); /* input only */
+  store_session_release(&g);
 }
 
 /* (upload_id, n) is the audit row's key: a second row with the same pair
@@ -233,13 +272,13 @@ static void audit_ordinal_is_unique(void **state)
   assert_int_equal(store_session_create(st, &s), VG_OK);
   struct store_session o = mk_session("sess-audit-o", "user-4");
   assert_int_equal(store_session_create(st, &o), VG_OK);
-  struct store_audit a = {"sess-audit-n", "user-4", "req-same", 10, 20, 30, 1};
+  struct store_audit a = {"sess-audit-n", "user-4", "req-same", 10, 20, 30, 2};
   assert_int_equal(store_audit_append(st, &a), VG_OK);
-  a.n = 2; /* same request id and random, next ordinal */
+  a.n = 3; /* same request id and random, next ordinal */
   assert_int_equal(store_audit_append(st, &a), VG_OK);
-  struct store_audit dup = {"sess-audit-n", "user-5", "req-other", 11, 21, 31, 2};
+  struct store_audit dup = {"sess-audit-n", "user-5", "req-other", 11, 21, 31, 3};
   assert_int_equal(store_audit_append(st, &dup), VG_CONFLICT);
-  dup.n = 1;
+  dup.n = 2;
   assert_int_equal(store_audit_append(st, &dup), VG_CONFLICT);
   dup.upload_id = "sess-audit-o"; /* n is per session */
   assert_int_equal(store_audit_append(st, &dup), VG_OK);
@@ -384,7 +423,7 @@ static void *race_main(void *arg)
       char req[32];
       snprintf(req, sizeof(req), "req-%d-%d", r->id, i);
       struct store_audit a = {
-          "sess-race", "race-user", req, 1, (uint32_t)i, 1, (int64_t)r->id * TRIES + i + 1};
+          "sess-race", "race-user", req, 1, (uint32_t)i, 1, (int64_t)r->id * TRIES + i + 2};
       rc = store_audit_append(st, &a);
     }
     if (rc == VG_OK)
@@ -499,8 +538,9 @@ static void acknowledged_writes_survive_reopen(void **state)
 
 /* ---- transactions ---- */
 
-/* Opens a session, consumes quota and writes the first audit row as one
- * unit, then fails if asked to: the signature service's first call. */
+/* Opens a session with its first signature, consumes quota, counts a
+ * second signature and writes its audit row as one unit, then fails if
+ * asked to. */
 struct first_sig {
   const char *upload_id;
   int fail_with;
@@ -514,7 +554,9 @@ static int first_sig_fn(struct store_tx *tx, void *arg)
   if (rc != VG_OK)
     return rc;
   struct store_session s = mk_session(a->upload_id, "tx-user");
+  struct store_audit au = {a->upload_id, "tx-user", "req-tx", 5, 6, s.created_at, 1};
   s.signatures_issued = 1;
+  s.first = &au;
   rc = store_tx_session_create(tx, &s);
   if (rc != VG_OK)
     return rc;
@@ -523,8 +565,11 @@ static int first_sig_fn(struct store_tx *tx, void *arg)
   if (rc != VG_OK)
     return rc;
   store_session_release(&g);
-  struct store_audit au = {a->upload_id, "tx-user", "req-tx", 5, 6, 7, 1};
-  rc = store_tx_audit_append(tx, &au);
+  rc = store_tx_session_add_signature(tx, a->upload_id, 0, &au.n);
+  if (rc != VG_OK)
+    return rc;
+  au.request_id = "req-tx-2";
+  rc = store_tx_audit_append(tx, &au); /* n 2 */
   return rc != VG_OK ? rc : a->fail_with;
 }
 
@@ -544,7 +589,7 @@ static void transaction_is_all_or_nothing(void **state)
   assert_int_equal(store_session_get(st, "sess-tx-1", &g), VG_OK);
   store_session_release(&g);
   assert_int_equal(store_audit_count(st, "sess-tx-1", &n), VG_OK);
-  assert_int_equal(n, 1);
+  assert_int_equal(n, 2);
 
   /* Same upload id again: the session insert conflicts, so the quota unit
    * consumed before it in the same callback is given back. */
@@ -1252,14 +1297,17 @@ static void upgrades_schema_3(void **state)
   assert_int_equal(sess.signatures_issued, 1);
   assert_non_null(strstr(sess.params_json, "\"procedure\":\"ReviewFlow\""));
   store_session_release(&sess);
-  /* The audit row is kept (n = 1 since schema 6), and new ones follow it. */
+  /* The audit row is kept (n = 1 since schema 6, in the session's row
+   * since schema 8), and new ones follow it. */
   assert_int_equal(store_audit_count(s, "01a224a489e1a7af70db8806c60a5986", &n), VG_OK);
   assert_int_equal(n, 1);
   struct store_audit au = {
       "01a224a489e1a7af70db8806c60a5986", "fixture-user", "rid-after-v5", 1, 2, 3, 1};
-  assert_int_equal(store_audit_append(s, &au), VG_CONFLICT); /* the old row is n = 1 */
+  assert_int_equal(store_audit_append(s, &au), VG_INVALID); /* n = 1 is the session's */
   au.n = 2;
   assert_int_equal(store_audit_append(s, &au), VG_OK);
+  assert_int_equal(store_audit_count(s, "01a224a489e1a7af70db8806c60a5986", &n), VG_OK);
+  assert_int_equal(n, 2);
   int64_t id = 0;
   assert_int_equal(store_run(s, add_outbox_row, &id), VG_OK);
   assert_int_equal(id, 5); /* never 4 again */
@@ -1359,11 +1407,19 @@ static void upgrades_schema_5(void **state)
   store_close(s);
 
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-  assert_int_equal(sql_int(db, "SELECT count(*) FROM audit"), 11);
-  /* Every row of the fixture, all its columns, with n by id per session. */
+  assert_int_equal(sql_int(db, "SELECT count(*) FROM signatures"), 11);
+  /* Schema 8: each session's first signature moved into its row. */
+  assert_int_equal(sql_int(db, "SELECT count(*) FROM audit"), 8);
+  assert_int_equal(sql_int(db, "SELECT count(*) FROM audit WHERE n = 1"), 0);
+  assert_int_equal(sql_int(db, "SELECT count(*) FROM upload_session WHERE first_request_id ="
+                               " 'aca0ff6c7cb4e82908e190bcdc7ee5e7' AND first_expire_time ="
+                               " 1796012882 AND first_random = 2121126799"),
+                   1);
+  /* Every row of the fixture, all its columns, with n by id per session
+   * (the view reads the first signatures from the sessions' rows). */
   assert_int_equal(
       sql_int(db,
-              "SELECT count(*) FROM audit JOIN (VALUES"
+              "SELECT count(*) FROM signatures AS audit JOIN (VALUES"
               " ('01a2258f5fdc9be9b55ac75cafbc8df2', 1, 'aca0ff6c7cb4e82908e190bcdc7ee5e7',"
               "  1796012882, 2121126799, 1795926482),"
               " ('01a2258f6087824ecc14680cf4469af9', 1, '5024fa4c9118fb827b0ccb91901420fe',"
@@ -1435,7 +1491,8 @@ static void pg_text(PGconn *c, const char *sql, char *out, size_t outlen)
  * audit ids interleaved) plus one audit row its session did not count is
  * brought to schema 6: every row kept with n = 1..k per session in id
  * order, the count raised to the rows, (upload_id, n) unique, no foreign
- * key, no audit_upload index. Runs in a database of its own on the test
+ * key, no audit_upload index; then to schema 8: the n = 1 rows in their
+ * sessions' rows, all read by the view. Runs in a database of its own on the test
  * server (store_pg); passes at once on the SQLite run. */
 static void upgrades_pg_schema_5(void **state)
 {
@@ -1501,9 +1558,19 @@ static void upgrades_pg_schema_5(void **state)
   assert_int_equal(PQstatus(pc), CONNECTION_OK);
   pg_text(pc, "SELECT string_agg(id || ':' || n, ',' ORDER BY id) FROM public.audit", text,
           sizeof(text));
-  assert_string_equal(text, "1:1,2:1,3:2,4:1,5:2,6:3,7:2,8:4");
+  /* Schema 8: the n = 1 rows (ids 1, 2, 4) moved into their sessions'
+   * rows; the view `signatures` reads all of them. */
+  assert_string_equal(text, "3:2,5:2,6:3,7:2,8:4");
   pg_text(pc,
-          "SELECT count(*) FROM public.audit WHERE request_id IN"
+          "SELECT string_agg(upload_id || ':' || n, ',' ORDER BY upload_id, n) FROM"
+          " public.signatures WHERE n = 1",
+          text, sizeof(text));
+  assert_string_equal(text, "01a2259c659ebb340dcbc5975e40552a:1,01a2259c6665605e0cd671c2c390e606:1,"
+                            "01a2259c6751150276b33877eb845cbb:1");
+  pg_text(pc, "SELECT count(*) FROM public.signatures", text, sizeof(text));
+  assert_string_equal(text, "8");
+  pg_text(pc,
+          "SELECT count(*) FROM public.signatures WHERE request_id IN"
           " ('159174b27e3a39b36a0562e0e7cf3632', '111deac43656af84b5054a74b0d12f51',"
           " '8f1ab597799364764529fc5a660e1dea', '6014a92a21ae51fe191a1b359a8d5c18',"
           " 'cf715a76166f37ae77432f239d31a381', '6bade595eb2310d6a70777575c574a89')"
