@@ -48,9 +48,12 @@
 struct sess_e {
   struct sess_e *next;    /* hash chain */
   struct store_session s; /* s.params_json owned; only the count changes */
-  /* Until the session row is committed: its first signature's record (in
-   * the same flush as the row, which records it: flush_tx). */
-  struct audit_r *first;
+  /* The session's first signature, recorded with the session's row (a
+   * store_session.first built by flush_tx; its user and time are the
+   * session's): no audit record of its own. Kept after the row commits. */
+  char first_rid[STORE_MAX_ID + 1];
+  int64_t first_exp;
+  uint32_t first_random;
   int64_t flushed;   /* s.signatures_issued as committed */
   bool in_db;        /* the session row is committed */
   bool dirty;        /* listed in is->dirty_sess */
@@ -102,7 +105,8 @@ struct issuing {
   struct ptrvec dirty_sess, dirty_quota;
   struct audit_r *audit, **audit_tail; /* waiting, oldest first */
   size_t n_audit;                      /* in the list */
-  size_t pending;                      /* audit records not committed yet */
+  size_t pending;                      /* records not committed yet: audit records, and new
+                                        * sessions' rows with their first signatures */
   bool queued;                         /* a flush is queued, not started */
   /* the pacer thread: paces flushes (flush_ms > 0; 0 also when the thread
    * could not start) and retries a failed one at retry_at; backoff_ms is
@@ -293,7 +297,7 @@ static struct sess_e *sess_new(struct store_session *s)
 {
   struct sess_e *e = xcalloc(1, sizeof(*e));
   e->s = *s;
-  e->s.first = NULL; /* e->first, once queued */
+  e->s.first = NULL; /* first_*, by issuing_open */
   s->params_json = NULL;
   return e;
 }
@@ -563,9 +567,9 @@ static int flush_tx(struct store_tx *tx, void *arg)
                                 .expires_at = e->expires_at,
                                 .signatures_issued = sn->issued,
                                 .params_json = e->params_json};
-      const struct audit_r *r = sn->e->first;
-      struct store_audit a = {r->upload_id, r->user,       r->request_id, r->expire_time,
-                              r->random,    r->created_at, r->n};
+      struct store_audit a = {
+          e->upload_id,  e->user_id, sn->e->first_rid, sn->e->first_exp, sn->e->first_random,
+          e->created_at, 1};
       memcpy(s.upload_id, e->upload_id, sizeof(s.upload_id));
       memcpy(s.user_id, e->user_id, sizeof(s.user_id));
       memcpy(s.policy, e->policy, sizeof(s.policy));
@@ -579,13 +583,10 @@ static int flush_tx(struct store_tx *tx, void *arg)
   for (size_t i = 0; rc == VG_OK && i < f->nqs; i++)
     if (f->qs[i].used > f->qs[i].base)
       rc = store_tx_quota_add(tx, f->qs[i].e->user, f->qs[i].e->day, f->qs[i].used - f->qs[i].base);
-  /* n = 1: a first signature, recorded above with its session (issuing_open
-   * queues both under one hold of the mutex, so one flush takes both). */
   for (struct audit_r *r = f->audit; rc == VG_OK && r; r = r->next) {
     struct store_audit a = {r->upload_id, r->user,       r->request_id, r->expire_time,
                             r->random,    r->created_at, r->n};
-    if (r->n > 1)
-      rc = store_tx_audit_append(tx, &a);
+    rc = store_tx_audit_append(tx, &a);
   }
   return rc;
 }
@@ -609,8 +610,8 @@ static void flush_done(int rc, void *arg)
     is->backoff_ms = 0;
     for (size_t i = 0; i < f->nss; i++) {
       f->ss[i].e->flushed = f->ss[i].issued;
+      is->pending -= !f->ss[i].in_db; /* its row and first signature */
       f->ss[i].e->in_db = true;
-      f->ss[i].e->first = NULL; /* freed with the batch's records below */
       f->ss[i].e->inflight--;
       cq_push(is, f->ss[i].e);
     }
@@ -704,7 +705,7 @@ static void flush_soon(struct issuing *is)
       pthread_cond_signal(&is->pacer_cv); /* it slept: nothing waited then */
     return;
   }
-  if (!is->flush_ms || is->n_audit >= ISSUING_FLUSH_NOW) {
+  if (!is->flush_ms || is->n_audit + is->dirty_sess.n >= ISSUING_FLUSH_NOW) {
     flush_queue_now(is);
     return;
   }
@@ -722,7 +723,7 @@ static void flush_soon(struct issuing *is)
  * the flush instead, paced like records. */
 static void flush_retry(struct issuing *is)
 {
-  if (is->n_audit)
+  if (records_wait(is))
     flush_soon(is);
 }
 
@@ -731,7 +732,7 @@ void issuing_flush_now(struct issuing *is)
   if (!is)
     return;
   pthread_mutex_lock(&is->mu);
-  if (is->n_audit || is->dirty_sess.n || is->dirty_quota.n)
+  if (records_wait(is))
     flush_queue_now(is); /* no-op while one is queued: it takes these too */
   pthread_mutex_unlock(&is->mu);
 }
@@ -849,7 +850,6 @@ int issuing_open(struct issuing *is, const struct store_session *sess, int64_t d
   struct store_session copy;
   struct quota_e *q;
   struct sess_e *e, *dead = NULL;
-  struct audit_r *r;
   struct store_audit a1 = *a;
   int rc;
 
@@ -863,7 +863,9 @@ int issuing_open(struct issuing *is, const struct store_session *sess, int64_t d
     return VG_INVALID;
   copy.params_json = xstrdup(sess->params_json ? sess->params_json : "{}");
   e = sess_new(&copy);
-  r = audit_new(a);
+  str_copy(e->first_rid, sizeof(e->first_rid), a->request_id);
+  e->first_exp = a->expire_time;
+  e->first_random = a->random;
   pthread_mutex_lock(&is->mu);
   rc = is->pending >= ISSUING_MAX_PENDING ? VG_AGAIN : quota_load(is, sess->user_id, day, &q);
   if (rc == VG_OK && quota_limit && q->used >= quota_limit)
@@ -874,16 +876,14 @@ int issuing_open(struct issuing *is, const struct store_session *sess, int64_t d
     if (rc == VG_AGAIN)
       flush_retry(is);
     pthread_mutex_unlock(&is->mu);
-    free(r);
     sess_bury(e);
     return rc;
   }
   q->used++;
   quota_dirty(is, q);
   sess_insert(is, e, false, &dead);
-  sess_dirty(is, e);
-  audit_push(is, r, e->s.signatures_issued);
-  e->first = r;
+  sess_dirty(is, e); /* its row carries the first signature (flush_tx) */
+  is->pending++;
   flush_soon(is);
   pthread_mutex_unlock(&is->mu);
   sess_bury(dead);
