@@ -2,10 +2,13 @@
 sets VODGATE_PG_URL, or skipped): the full flow, and concurrent events of
 the same files (each file's NewFileUpload, PROCESSING and FINISH sent at the
 same time from three threads) converging to one final state, with no lost
-ledger update under READ COMMITTED.
+ledger update under READ COMMITTED. Also the signature records on
+PostgreSQL (schema 8): a session's first signature in its row, the later
+ones in audit, all read through the view `signatures`.
 """
 import json
 import os
+import subprocess
 import sys
 import threading
 import unittest
@@ -39,6 +42,40 @@ class Pg(te.Base):
         r = vgtest.run(["uploads", "show", f, "--json", "--config", self.cfg], env=self.env,
                        check=0)
         self.assertEqual(json.loads(r.stdout), u)
+
+    def psql(self, sql):
+        r = subprocess.run(["psql", "-X", "-A", "-t", "-F", "|", "-v", "ON_ERROR_STOP=1", "-d", URL,
+                            "-c", sql], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout.strip()
+
+    def test_signature_records(self):
+        """Three signatures of one session, each request with its own id: the
+        first is recorded in the session's row, the next two as audit rows
+        2 and 3; the view reads all three with the right user and request;
+        a fourth signature of another user's session is refused and leaves
+        nothing."""
+        tok = self.hs("sigrec")
+        st, doc = self.call("POST", "/v1/upload-signatures", {}, token=tok,
+                            headers={"X-Request-Id": "pg-sig-1"})
+        self.assertEqual(st, 200, doc)
+        up = doc["data"]["uploadId"]
+        for i in (2, 3):
+            st, doc = self.call("POST", "/v1/upload-signatures", {"uploadId": up}, token=tok,
+                                headers={"X-Request-Id": "pg-sig-%d" % i})
+            self.assertEqual(st, 200, doc)
+        st, doc = self.call("POST", "/v1/upload-signatures", {"uploadId": up},
+                            token=self.hs("mallory"), headers={"X-Request-Id": "pg-sig-x"})
+        self.assertEqual(st, 404, doc)
+        self.assertEqual(self.psql("SELECT n, user_id, request_id FROM signatures WHERE upload_id"
+                                   " = '%s' ORDER BY n" % up),
+                         "1|sigrec|pg-sig-1\n2|sigrec|pg-sig-2\n3|sigrec|pg-sig-3")
+        self.assertEqual(self.psql("SELECT signatures_issued, first_request_id FROM upload_session"
+                                   " WHERE upload_id = '%s'" % up), "3|pg-sig-1")
+        self.assertEqual(self.psql("SELECT string_agg(n::text, ',' ORDER BY n) FROM audit WHERE"
+                                   " upload_id = '%s'" % up), "2,3")
+        self.assertEqual(self.psql("SELECT count(*) FROM signatures WHERE request_id ="
+                                   " 'pg-sig-x'"), "0")
 
     def test_concurrent_events_of_one_file(self):
         files = [te.new_file_id() for _ in range(40)]
