@@ -751,9 +751,10 @@ static int64_t shared_count(int j)
  * The database holds exactly what was acknowledged:
  * - a session row for each acknowledged open, none for a refused one, with
  *   the acknowledged count (hammered sessions: exactly their limit);
- * - audit rows of each session numbered 1..count, one per acknowledged
- *   signature (its request id, user, expire_time, random), an own
- *   session's row n being the request that was told n;
+ * - signature records of each session (the view `signatures`: the first
+ *   in the session's row, the others audit rows) numbered 1..count, one per
+ *   acknowledged signature (its request id, user, expire_time, random), an
+ *   own session's record n being the request that was told n;
  * - quota units per (user, day) = acknowledged opens, never over a limit.
  */
 static void verify_db(void)
@@ -809,8 +810,9 @@ static void verify_db(void)
   }
   sqlite3_finalize(st);
 
-  /* audit rows: 1..count per session (the key is (upload_id, n): no
-   * duplicate ordinal can exist, so count, min and max say it all) */
+  /* signature records: 1..count per session (n = 1 is the session's row,
+   * audit's key is (upload_id, n): no duplicate ordinal can exist, so
+   * count, min and max say it all) */
   assert_int_equal(db_int(db, "SELECT count(DISTINCT upload_id) FROM signatures"), sessions);
   assert_int_equal(sqlite3_prepare_v2(db,
                                       "SELECT upload_id, count(*), min(n), max(n) FROM signatures"
@@ -909,7 +911,7 @@ static void verify_db(void)
   for (int a = 0; a <= R.nw; a++)
     free(seen[a]);
   free(seen);
-  printf("# database: %llu sessions, %llu audit rows, %llu quota rows: as acknowledged\n",
+  printf("# database: %llu sessions, %llu signature records, %llu quota rows: as acknowledged\n",
          (unsigned long long)sessions, (unsigned long long)rows, (unsigned long long)qrows);
 }
 
