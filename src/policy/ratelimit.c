@@ -6,7 +6,8 @@
 
 #include "core/util.h"
 
-#define RL_SHARDS 16
+#define RL_SHARDS  16
+#define RL_MIN_CAP 16 /* slots of an empty shard */
 
 struct rl_entry {
   char *key;
@@ -17,10 +18,11 @@ struct rl_entry {
 
 struct rl_shard {
   pthread_mutex_t lock;
-  struct rl_entry *slots; /* open addressing, linear probing */
-  size_t cap;             /* power of two */
+  struct rl_entry *slots; /* open addressing, linear probing, at most half full */
+  size_t cap;             /* power of two, RL_MIN_CAP..max_cap */
   size_t used;            /* live + tombstones never: we rebuild on sweep */
-  size_t max;
+  size_t max;             /* keys */
+  size_t max_cap;
 };
 
 struct ratelimit {
@@ -39,19 +41,23 @@ static uint64_t rl_hash(const char *s)
   return h;
 }
 
+/* Shards start small and grow with their keys (rl_rebuild): a table made
+ * for max_keys at once (64 MB for a million) would be touched at random
+ * places by the first few thousand users, each touch a page of memory. */
 struct ratelimit *ratelimit_new(size_t max_keys)
 {
   struct ratelimit *rl = xcalloc(1, sizeof(*rl));
   size_t per = max_keys / RL_SHARDS + 1;
-  size_t cap = 16;
+  size_t max_cap = RL_MIN_CAP;
 
-  while (cap < per * 2)
-    cap *= 2;
+  while (max_cap < per * 2)
+    max_cap *= 2;
   for (int i = 0; i < RL_SHARDS; i++) {
     pthread_mutex_init(&rl->shards[i].lock, NULL);
-    rl->shards[i].slots = xcalloc(cap, sizeof(struct rl_entry));
-    rl->shards[i].cap = cap;
+    rl->shards[i].slots = xcalloc(RL_MIN_CAP, sizeof(struct rl_entry));
+    rl->shards[i].cap = RL_MIN_CAP;
     rl->shards[i].max = per;
+    rl->shards[i].max_cap = max_cap;
   }
   return rl;
 }
@@ -80,15 +86,23 @@ static struct rl_entry *rl_find(struct rl_shard *s, const char *key, uint64_t h)
   }
 }
 
-/* Drop entries that have expired by now, rebuilding the probe chains. */
-static void rl_sweep(struct rl_shard *s, int64_t now)
+/* Drops the entries that have expired by now and rehashes the others into
+ * a table sized for them: at most a quarter full (unless at max_cap), so
+ * the next rebuild is at least a quarter of the table's inserts away and
+ * the rebuilds cost O(1) per insert; it shrinks after a burst of keys. */
+static void rl_rebuild(struct rl_shard *s, int64_t now)
 {
   struct rl_entry *old = s->slots;
-  size_t cap = s->cap;
+  size_t old_cap = s->cap, live = 0, cap = RL_MIN_CAP;
 
+  for (size_t i = 0; i < old_cap; i++)
+    live += old[i].key && old[i].expires > now;
+  while (cap < live * 4 && cap < s->max_cap)
+    cap *= 2;
   s->slots = xcalloc(cap, sizeof(struct rl_entry));
+  s->cap = cap;
   s->used = 0;
-  for (size_t i = 0; i < cap; i++) {
+  for (size_t i = 0; i < old_cap; i++) {
     if (!old[i].key)
       continue;
     if (old[i].expires <= now) {
@@ -99,6 +113,12 @@ static void rl_sweep(struct rl_shard *s, int64_t now)
     s->used++;
   }
   free(old);
+}
+
+/* Room for one more key without passing half the table or max. */
+static bool rl_room(const struct rl_shard *s)
+{
+  return s->used < s->max && s->used + 1 <= s->cap / 2;
 }
 
 bool ratelimit_allow(struct ratelimit *rl, const char *key, uint64_t per_minute, int64_t now,
@@ -122,11 +142,11 @@ bool ratelimit_allow(struct ratelimit *rl, const char *key, uint64_t per_minute,
   pthread_mutex_lock(&s->lock);
   e = rl_find(s, key, h);
   if (!e->key) {
-    if (s->used >= s->max) {
-      rl_sweep(s, now);
+    if (!rl_room(s)) {
+      rl_rebuild(s, now);
       e = rl_find(s, key, h);
     }
-    if (s->used >= s->max) {
+    if (!rl_room(s)) {
       pthread_mutex_unlock(&s->lock);
       if (retry_after_ms)
         *retry_after_ms = 1000;
@@ -149,6 +169,17 @@ bool ratelimit_allow(struct ratelimit *rl, const char *key, uint64_t per_minute,
   }
   pthread_mutex_unlock(&s->lock);
   return ok;
+}
+
+size_t ratelimit_slots(struct ratelimit *rl)
+{
+  size_t n = 0;
+  for (int i = 0; i < RL_SHARDS; i++) {
+    pthread_mutex_lock(&rl->shards[i].lock);
+    n += rl->shards[i].cap;
+    pthread_mutex_unlock(&rl->shards[i].lock);
+  }
+  return n;
 }
 
 size_t ratelimit_size(struct ratelimit *rl)

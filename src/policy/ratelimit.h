@@ -7,8 +7,9 @@
  * only in memory: a restart forgets it, which for a per-minute limit is
  * harmless (at worst one extra burst), and keeps the request path free of
  * disk writes. The table is sharded by key hash, each shard under its own
- * mutex, and bounded: expired entries are swept when a shard fills, and a
- * key that finds its shard full of live entries is refused (default deny).
+ * mutex, and bounded: a shard's table grows with its keys (sweeping the
+ * expired ones each time it is rebuilt) up to max_keys / 16, and a key that
+ * finds its shard full of live entries is refused (default deny).
  */
 #ifndef VG_RATELIMIT_H
 #define VG_RATELIMIT_H
@@ -19,7 +20,8 @@
 
 struct ratelimit;
 
-/* max_keys bounds memory (about 64 bytes a key plus the key itself). */
+/* max_keys bounds memory: up to 4 slots of 32 bytes per key seen since the
+ * last rebuild of its shard, plus the key itself; a few KB when empty. */
 struct ratelimit *ratelimit_new(size_t max_keys);
 void ratelimit_free(struct ratelimit *rl);
 
@@ -29,7 +31,9 @@ void ratelimit_free(struct ratelimit *rl);
 bool ratelimit_allow(struct ratelimit *rl, const char *key, uint64_t per_minute, int64_t now_ms,
                      int64_t *retry_after_ms);
 
-/* Number of live keys (for metrics and tests). */
+/* Number of keys held (for metrics and tests). */
 size_t ratelimit_size(struct ratelimit *rl);
+/* Number of slots allocated, all shards (tests: memory follows the keys). */
+size_t ratelimit_slots(struct ratelimit *rl);
 
 #endif
