@@ -4,7 +4,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
 
 #include "policy/ratelimit.h"
 
@@ -91,6 +94,51 @@ static void memory_follows_the_keys(void **state)
   ratelimit_free(rl);
 }
 
+/* Random traffic against a model of GCRA kept beside it (one theoretical
+ * arrival time per key, no table): with room for every key, each decision
+ * and each retry time must be the model's, through the shards' growth,
+ * rebuilds and expiries. Seeded; VG_RL_SEED replays a run. */
+static void matches_a_model(void **state)
+{
+  enum { KEYS = 3000, OPS = 200000 };
+  static int64_t model_tat[KEYS]; /* 0: never seen (times start at 1000000) */
+  static const uint64_t limits[] = {1, 6, 60, 600, 6000};
+  const char *seed_env = getenv("VG_RL_SEED");
+  uint64_t seed = seed_env ? strtoull(seed_env, NULL, 10) : (uint64_t)time(NULL);
+  uint64_t x = seed * 2862933555777941757ULL + 3037000493ULL;
+  struct ratelimit *rl = ratelimit_new(1000000);
+  int64_t now = 1000000;
+  char key[32];
+
+  printf("# seed %llu\n", (unsigned long long)seed);
+  for (int i = 0; i < OPS; i++) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    int k = (int)(x % KEYS);
+    /* a fixed limit per key, as a policy gives; time moves 0-99 ms, now and
+     * then a whole minute (every key's entry expires) */
+    uint64_t pm = limits[k % 5];
+    now += (int64_t)(x >> 40) % 100 + ((x >> 20) % 50000 == 0 ? 61000 : 0);
+    int64_t interval = (int64_t)(60000 / pm), burst = interval * (int64_t)pm;
+    int64_t tat = model_tat[k] > now ? model_tat[k] : now, allow_at = tat + interval - burst;
+    bool want = allow_at <= now;
+    int64_t retry = -1;
+
+    snprintf(key, sizeof(key), "k%d", k);
+    bool got = ratelimit_allow(rl, key, pm, now, &retry);
+    if (got != want || (!got && retry != allow_at - now))
+      fail_msg("seed %llu op %d key %s limit %llu at %lld: %s (retry %lld), the model says %s"
+               " (retry %lld)",
+               (unsigned long long)seed, i, key, (unsigned long long)pm, (long long)now,
+               got ? "allowed" : "refused", (long long)retry, want ? "allowed" : "refused",
+               (long long)(allow_at - now));
+    if (want)
+      model_tat[k] = tat + interval;
+  }
+  assert_true(ratelimit_size(rl) <= KEYS);
+  assert_true(ratelimit_slots(rl) <= 8 * KEYS + 16 * 16);
+  ratelimit_free(rl);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -98,6 +146,7 @@ int main(void)
       cmocka_unit_test(zero_is_unlimited),
       cmocka_unit_test(table_is_bounded_and_swept),
       cmocka_unit_test(memory_follows_the_keys),
+      cmocka_unit_test(matches_a_model),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
