@@ -163,7 +163,7 @@ static void ev_done(int rc, void *arg)
                  "result", job->in.is_new ? "new" : "duplicate");
     answer_ok(job);
     if (job->in.state_changed)
-      svc_uploads_notify();
+      svc_uploads_notify(job->in.ledger_upload);
     if (job->in.outbox_id > 0)
       webhook_wake(); /* cheap: a flag and a condition variable */
   }

@@ -37,12 +37,14 @@ bool svc_events_receiver_ok(const struct cfg *c, const char **why);
  * watcher thread (0, or -1 if it cannot start); svc_uploads_release
  * answers the remaining waiters and stops it (call it after the HTTP
  * server drained: the watcher answers every waiter once app->draining is
- * set). svc_uploads_notify makes the watcher re-read the waiting uploads:
- * call it after committing a ledger state change (push receiver, puller,
- * replay in the same process); changes from other processes are seen
- * within a second anyway. Thread-safe; notify never blocks on the store. */
+ * set). svc_uploads_notify makes the watcher re-read the waiters of
+ * upload_id (intake's ledger_upload; "" or NULL: the file is no upload's,
+ * nobody to wake): call it after committing a ledger state change (push
+ * receiver, puller, replay in the same process); changes from other
+ * processes are seen within a second anyway. Thread-safe; notify never
+ * blocks on the store. */
 int svc_uploads_init(struct app *app);
 void svc_uploads_release(void);
-void svc_uploads_notify(void);
+void svc_uploads_notify(const char *upload_id);
 
 #endif

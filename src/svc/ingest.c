@@ -37,7 +37,7 @@ int svc_ingest_event(struct app *app, const struct vod_event *ev, const char *ra
   if (rc == VG_OK) {
     *is_new = in.is_new;
     if (in.state_changed)
-      svc_uploads_notify();
+      svc_uploads_notify(in.ledger_upload);
     if (in.outbox_id > 0)
       webhook_wake();
   }

@@ -17,7 +17,7 @@
  *
  * Implementation (ingest.c): intake_prepare + store_run(intake_tx), the
  * push receiver's own code path (svc/intake.h), then svc_uploads_notify()
- * on a state change and webhook_wake() when an outbox row was added.
+ * of the file's upload on a state change and webhook_wake() when an outbox row was added.
  */
 #ifndef VG_SVC_INGEST_H
 #define VG_SVC_INGEST_H

@@ -192,7 +192,7 @@ int intake_tx(struct store_tx *tx, void *arg)
   int rc;
 
   in->is_new = in->state_changed = false;
-  in->state[0] = in->old_state[0] = '\0';
+  in->state[0] = in->old_state[0] = in->ledger_upload[0] = '\0';
   in->outbox_id = 0;
   if (!in->replay) {
     struct store_event se = {
@@ -280,6 +280,7 @@ int intake_tx(struct store_tx *tx, void *arg)
   snprintf(in->old_state, sizeof(in->old_state), "%s", ledger_state_str(before));
   snprintf(in->state, sizeof(in->state), "%s", ledger_state_str(after));
   in->state_changed = !have_row || before != after;
+  str_copy(in->ledger_upload, sizeof(in->ledger_upload), row.upload_id);
   rc = VG_OK;
   snprintf(row.state, sizeof(row.state), "%s", ledger_state_str(after));
   if (changed || !have_row) {

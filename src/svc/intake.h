@@ -54,7 +54,10 @@ struct intake {
   char state[24];     /* the file's state after the event ("" if no ledger effect) */
   char old_state[24]; /* before ("issued" when there was no row or this
                        * event attributed the file) */
-  int64_t outbox_id;  /* > 0 if an outbox row was added */
+  /* The upload the file is attributed to after the event, "" when none:
+   * the only long poll (GET /v1/uploads/<id>?wait) a change can answer. */
+  char ledger_upload[ATTR_MAX_UPLOAD_ID + 1];
+  int64_t outbox_id; /* > 0 if an outbox row was added */
 };
 
 /* Prepare in for ev (which the caller parsed). raw/raw_len: the body or
