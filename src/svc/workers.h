@@ -38,12 +38,14 @@ struct app;
  * (webhooks are never sent unsigned; rows wait in the outbox). */
 int webhook_start(struct app *app, char *err, size_t errlen);
 void webhook_stop(void);
-/* Wake the forwarder now (after a commit that added outbox rows). Cheap,
+/* Wake the forwarder now: call once per outbox row committed (it counts
+ * the row in vodgate_outbox_pending until the next recount). Cheap,
  * callable from any thread, a no-op when no forwarder runs. */
 void webhook_wake(void);
 
-/* Append the forwarder's gauges (vodgate_outbox_pending) in Prometheus text
- * format; nothing when no forwarder runs. */
+/* Append the forwarder's gauges (vodgate_outbox_pending: recounted from
+ * the database every few seconds, moved by this process's own rows in
+ * between) in Prometheus text format; nothing when no forwarder runs. */
 int webhook_metrics_render(struct buf *out) WARN_UNUSED;
 
 /* Standard Webhooks signature: "v1," + base64(HMAC-SHA256(key, id "." ts

@@ -214,6 +214,39 @@ poll_interval = 1
         self.assertEqual(sorted(r.attempts.values()), [3] * 5)
         self.assertEqual([o[1:] for o in self.outbox()], [(2, 1, 0)] * 5)
 
+    def pending_gauge(self, d):
+        with urllib.request.urlopen(d.base + "/metrics") as resp:
+            m = re.search(r"^vodgate_outbox_pending (\d+)$", resp.read().decode(), re.M)
+        return int(m.group(1)) if m else None
+
+    def wait_gauge(self, d, want, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline and self.pending_gauge(d) != want:
+            time.sleep(0.05)
+        self.assertEqual(self.pending_gauge(d), want)
+
+    def test_pending_gauge_follows_rows(self):
+        # The gauge is recounted every few seconds (not after every batch:
+        # the count walks every pending row) and follows this process's own
+        # rows in between: 30 added, failed, then delivered.
+        r = self.receiver(mode="fail")
+        d = self.start(r.url, schedule="3", mode="push")
+        for _ in range(30):
+            req = urllib.request.Request(d.base + "/v1/vod/events",
+                                         data=json.dumps(nfu(new_file_id())).encode(),
+                                         headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(req) as resp:
+                self.assertEqual(resp.status, 200)
+        r.wait(lambda x: len(x.attempts) == 30)
+        self.wait_gauge(d, 30)
+        self.assertEqual(len(self.outbox()), 30)
+        with r.mu:
+            r.mode = "ok"
+        r.wait(lambda x: len(x.effects) == 30)
+        self.wait_gauge(d, 0)
+        self.assertTrue(all(o[2] for o in self.outbox()))
+        self.assertEqual(d.stop(), 0)
+
     def test_dead_letter_after_retry_for(self):
         r = self.receiver(mode="fail")
         f = new_file_id()
