@@ -302,14 +302,18 @@ static bool deliver(struct webhook *w, const struct wh_item *it)
   if (rc && rc != VG_NOTFOUND)
     log_error("webhook: cannot record the failure of %s (%s)", id, vg_strerror(rc));
   metrics_inc("vodgate_webhook_deliveries_total", "result", "failed");
+  char why[sizeof(resp.error) + 32];
+  if (resp.status)
+    snprintf(why, sizeof(why), "status %ld", resp.status);
+  else
+    snprintf(why, sizeof(why), "%s", resp.error);
   if (dead) {
     metrics_inc("vodgate_webhook_dead_letters_total", NULL, NULL);
-    log_error("webhook: %s (%s) dead-lettered after %lld attempts (last: %s%ld)", id, it->event_key,
-              (long long)n, resp.status ? "status " : resp.error, resp.status ? resp.status : 0L);
+    log_error("webhook: %s (%s) dead-lettered after %lld attempts (last: %s)", id, it->event_key,
+              (long long)n, why);
   } else {
-    log_warn("webhook: %s (%s) attempt %lld failed (%s%ld), retry in ~%llds", id, it->event_key,
-             (long long)n, resp.status ? "status " : resp.error, resp.status ? resp.status : 0L,
-             (long long)(next - (int64_t)time(NULL)));
+    log_warn("webhook: %s (%s) attempt %lld failed (%s), retry in ~%llds", id, it->event_key,
+             (long long)n, why, (long long)(next - (int64_t)time(NULL)));
   }
   http_client_resp_release(&resp);
   return go_on;

@@ -267,6 +267,22 @@ poll_interval = 1
         self.assertIn("vodgate_outbox_pending 0\n", m)
         self.assertEqual(d.stop(), 0)
 
+    def test_transport_failure_logged(self):
+        # An endpoint that refuses connections: each failed attempt is logged
+        # with the transport's error as its reason (no status), and the row
+        # stays pending for its retry.
+        f = new_file_id()
+        self.fake.add(nfu(f))
+        d = self.start("http://127.0.0.1:1/hook", schedule="30")
+        rec = d.wait_log(lambda x: "attempt 1 failed" in x.get("msg", ""), timeout=30)
+        m = re.fullmatch(r"webhook: \S+ \(NewFileUpload/%s\) attempt 1 failed \((.+)\), retry in"
+                         r" ~\d+s" % f, rec["msg"])
+        self.assertIsNotNone(m, rec["msg"])
+        self.assertNotIn("status", m.group(1))
+        self.assertFalse(m.group(1).endswith("0"), rec["msg"])  # no status glued on
+        self.assertEqual(self.outbox(), [("NewFileUpload/" + f, 1, 0, 0)])
+        self.assertEqual(d.stop(), 0)
+
     def test_resumes_after_restart_raw_secret(self):
         raw = "my raw webhook secret"
         r = self.receiver(key=raw.encode(), mode="fail")
