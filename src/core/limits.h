@@ -126,6 +126,15 @@
 /* PostgreSQL connections per store: the HTTP pool has 2-4 threads plus a
  * few workers; 8 covers them without queueing. */
 #define STORE_PG_POOL_DEFAULT 8
+/* libpq network defaults for PostgreSQL connections, used unless the URL
+ * sets them (store_pg.c): a database host that stops answering (a network
+ * partition, a dead VM) fails a statement in about a minute instead of
+ * TCP's ~15: PostgreSQL statements run on the request threads. */
+#define STORE_PG_CONNECT_TIMEOUT_S   "10"    /* connect_timeout */
+#define STORE_PG_KEEPALIVES_IDLE_S   "30"    /* keepalives_idle */
+#define STORE_PG_KEEPALIVES_INTERVAL "10"    /* keepalives_interval, seconds */
+#define STORE_PG_KEEPALIVES_COUNT    "3"     /* keepalives_count */
+#define STORE_PG_TCP_USER_TIMEOUT_MS "60000" /* tcp_user_timeout: unacknowledged data */
 /* Signature service state in memory (src/svc/issuing.c). Entries kept for
  * reuse: clean ones beyond this are dropped (a miss re-reads the store).
  * 4096 sessions of ~0.6 KiB = 2.5 MiB: a session is reused within minutes. */

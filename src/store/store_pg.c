@@ -358,7 +358,19 @@ static int pg_connect(struct pg_store *ps, struct pg_conn **out)
   struct pg_conn *c = xcalloc(1, sizeof(*c));
   c->tx.store = &ps->base;
   c->tx.writable = true;
-  c->conn = PQconnectdb(ps->conninfo);
+  /* The defaults first: the URL (expanded from dbname) overrides them. */
+  static const char *const keys[] = {
+      "connect_timeout",  "keepalives",       "keepalives_idle", "keepalives_interval",
+      "keepalives_count", "tcp_user_timeout", "dbname",          NULL};
+  const char *const vals[] = {STORE_PG_CONNECT_TIMEOUT_S,
+                              "1",
+                              STORE_PG_KEEPALIVES_IDLE_S,
+                              STORE_PG_KEEPALIVES_INTERVAL,
+                              STORE_PG_KEEPALIVES_COUNT,
+                              STORE_PG_TCP_USER_TIMEOUT_MS,
+                              ps->conninfo,
+                              NULL};
+  c->conn = PQconnectdbParams(keys, vals, 1);
   if (!c->conn || PQstatus(c->conn) != CONNECTION_OK) {
     /* PQerrorMessage names host and user, never the password. */
     log_error("store: cannot connect to postgres: %s",
@@ -1213,6 +1225,37 @@ static const struct store_ops pg_ops = {
     .lease_release = pg_lease_release,
 };
 
+/* Logs where the store connects and the network settings in effect (the
+ * defaults above or the URL's), once at open: never the password. */
+static void pg_log_settings(PGconn *conn)
+{
+  static const char *const shown[] = {"host",
+                                      "port",
+                                      "dbname",
+                                      "user",
+                                      "sslmode",
+                                      "connect_timeout",
+                                      "keepalives",
+                                      "keepalives_idle",
+                                      "keepalives_interval",
+                                      "keepalives_count",
+                                      "tcp_user_timeout"};
+  PQconninfoOption *opts = PQconninfo(conn);
+  char line[512];
+  size_t n = 0;
+
+  line[0] = '\0';
+  for (PQconninfoOption *o = opts; o && o->keyword; o++)
+    for (size_t i = 0; i < ARRAY_SIZE(shown); i++)
+      if (strcmp(o->keyword, shown[i]) == 0 && o->val && *o->val && n < sizeof(line)) {
+        int w =
+            snprintf(line + n, sizeof(line) - n, "%s%s=%.64s", n ? " " : "", o->keyword, o->val);
+        n += w > 0 ? (size_t)w : 0;
+      }
+  PQconninfoFree(opts);
+  log_info("store: postgres %s", line);
+}
+
 int store_pg_open(const char *conninfo, const struct store_options *opt, struct store **out)
 {
   if (PQisthreadsafe() != 1) {
@@ -1228,6 +1271,7 @@ int store_pg_open(const char *conninfo, const struct store_options *opt, struct 
   struct pg_conn *c;
   int rc = pg_acquire(ps, &c);
   if (rc == VG_OK) {
+    pg_log_settings(c->conn);
     rc = pg_migrate(c);
     pg_release(ps, c);
   }

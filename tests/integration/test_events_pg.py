@@ -77,6 +77,35 @@ class Pg(te.Base):
         self.assertEqual(self.psql("SELECT count(*) FROM signatures WHERE request_id ="
                                    " 'pg-sig-x'"), "0")
 
+    @staticmethod
+    def settings(line):
+        assert line.startswith("store: postgres "), line
+        return dict(kv.split("=", 1) for kv in line[len("store: postgres "):].split())
+
+    def test_network_settings(self):
+        """Connections get network timeouts unless the URL sets its own
+        (a database host that stops answering fails a statement in about a
+        minute, not TCP's fifteen), and the settings in effect are logged
+        once at open, without the password."""
+        rec = self.d.wait_log(lambda x: x.get("msg", "").startswith("store: postgres "))
+        got = self.settings(rec["msg"])
+        want = {"connect_timeout": "10", "keepalives": "1", "keepalives_idle": "30",
+                "keepalives_interval": "10", "keepalives_count": "3",
+                "tcp_user_timeout": "60000"}
+        self.assertEqual({k: got.get(k) for k in want}, want)
+        self.assertNotIn("password", rec["msg"])
+        sep = "&" if "?" in URL else "?"
+        env = dict(self.env, VODGATE_SERVER_DB=URL + sep + "connect_timeout=7&tcp_user_timeout=5000"
+                   "&password=hunter2")
+        r = vgtest.run(["events", "list", "--config", self.cfg], env=env, check=0)
+        lines = [json.loads(x)["msg"] for x in r.stderr.splitlines() if x.startswith("{")]
+        mine = [x for x in lines if x.startswith("store: postgres ")]
+        self.assertEqual(len(mine), 1, r.stderr)
+        got = self.settings(mine[0])
+        self.assertEqual((got["connect_timeout"], got["tcp_user_timeout"], got["keepalives_idle"]),
+                         ("7", "5000", "30"))
+        self.assertNotIn("hunter2", r.stderr)
+
     def test_concurrent_events_of_one_file(self):
         files = [te.new_file_id() for _ in range(40)]
         kinds = [lambda f: te.nfu(f), lambda f: te.psc("procedure_processing.json", f),
