@@ -23,6 +23,11 @@ struct rl_shard {
   size_t used;            /* live + tombstones never: we rebuild on sweep */
   size_t max;             /* keys */
   size_t max_cap;
+  /* Full of live keys at the last rebuild: no rebuild (a walk of the whole
+   * table) can make room before the earliest of them expires, so until then
+   * a new key is refused at once instead of walking the table every time. */
+  int64_t full_until;
+  size_t rebuilds;
 };
 
 struct ratelimit {
@@ -86,6 +91,12 @@ static struct rl_entry *rl_find(struct rl_shard *s, const char *key, uint64_t h)
   }
 }
 
+/* Room for one more key without passing half the table or max. */
+static bool rl_room(const struct rl_shard *s)
+{
+  return s->used < s->max && s->used + 1 <= s->cap / 2;
+}
+
 /* Drops the entries that have expired by now and rehashes the others into
  * a table sized for them: at most a quarter full (unless at max_cap), so
  * the next rebuild is at least a quarter of the table's inserts away and
@@ -94,9 +105,14 @@ static void rl_rebuild(struct rl_shard *s, int64_t now)
 {
   struct rl_entry *old = s->slots;
   size_t old_cap = s->cap, live = 0, cap = RL_MIN_CAP;
+  int64_t first_expiry = INT64_MAX;
 
   for (size_t i = 0; i < old_cap; i++)
-    live += old[i].key && old[i].expires > now;
+    if (old[i].key && old[i].expires > now) {
+      live++;
+      if (old[i].expires < first_expiry)
+        first_expiry = old[i].expires;
+    }
   while (cap < live * 4 && cap < s->max_cap)
     cap *= 2;
   s->slots = xcalloc(cap, sizeof(struct rl_entry));
@@ -113,12 +129,8 @@ static void rl_rebuild(struct rl_shard *s, int64_t now)
     s->used++;
   }
   free(old);
-}
-
-/* Room for one more key without passing half the table or max. */
-static bool rl_room(const struct rl_shard *s)
-{
-  return s->used < s->max && s->used + 1 <= s->cap / 2;
+  s->full_until = rl_room(s) ? 0 : first_expiry;
+  s->rebuilds++;
 }
 
 bool ratelimit_allow(struct ratelimit *rl, const char *key, uint64_t per_minute, int64_t now,
@@ -142,7 +154,7 @@ bool ratelimit_allow(struct ratelimit *rl, const char *key, uint64_t per_minute,
   pthread_mutex_lock(&s->lock);
   e = rl_find(s, key, h);
   if (!e->key) {
-    if (!rl_room(s)) {
+    if (!rl_room(s) && now >= s->full_until) {
       rl_rebuild(s, now);
       e = rl_find(s, key, h);
     }
@@ -169,6 +181,17 @@ bool ratelimit_allow(struct ratelimit *rl, const char *key, uint64_t per_minute,
   }
   pthread_mutex_unlock(&s->lock);
   return ok;
+}
+
+size_t ratelimit_rebuilds(struct ratelimit *rl)
+{
+  size_t n = 0;
+  for (int i = 0; i < RL_SHARDS; i++) {
+    pthread_mutex_lock(&rl->shards[i].lock);
+    n += rl->shards[i].rebuilds;
+    pthread_mutex_unlock(&rl->shards[i].lock);
+  }
+  return n;
 }
 
 size_t ratelimit_slots(struct ratelimit *rl)

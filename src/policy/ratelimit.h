@@ -9,7 +9,8 @@
  * disk writes. The table is sharded by key hash, each shard under its own
  * mutex, and bounded: a shard's table grows with its keys (sweeping the
  * expired ones each time it is rebuilt) up to max_keys / 16, and a key that
- * finds its shard full of live entries is refused (default deny).
+ * finds its shard full of live entries is refused (default deny) until the
+ * earliest of them expires.
  */
 #ifndef VG_RATELIMIT_H
 #define VG_RATELIMIT_H
@@ -35,5 +36,8 @@ bool ratelimit_allow(struct ratelimit *rl, const char *key, uint64_t per_minute,
 size_t ratelimit_size(struct ratelimit *rl);
 /* Number of slots allocated, all shards (tests: memory follows the keys). */
 size_t ratelimit_slots(struct ratelimit *rl);
+/* Rebuilds of the shards' tables so far, each a walk of one shard (tests:
+ * a full table is not walked again for every new key it refuses). */
+size_t ratelimit_rebuilds(struct ratelimit *rl);
 
 #endif

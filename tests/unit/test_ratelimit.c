@@ -55,6 +55,15 @@ static void table_is_bounded_and_swept(void **state)
   }
   assert_true(refused > 0); /* full of live entries: default deny */
   assert_true(ratelimit_size(rl) <= 32 + 16);
+  /* Full shards are not walked again for every key they refuse, not before
+   * the earliest of their keys expires (at 60 per minute an entry expires a
+   * second after its event: t = 1000). */
+  size_t rebuilds = ratelimit_rebuilds(rl);
+  for (int i = 0; i < 5000; i++) {
+    snprintf(key, sizeof(key), "more-%d", i);
+    assert_false(ratelimit_allow(rl, key, 60, 500, NULL));
+  }
+  assert_int_equal(ratelimit_rebuilds(rl), rebuilds);
   /* A minute later every entry has expired and new keys get in again. */
   for (int i = 0; i < 20; i++) {
     snprintf(key, sizeof(key), "late-%d", i);
