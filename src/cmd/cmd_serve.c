@@ -151,19 +151,21 @@ int cmd_serve(int argc, char **argv)
   app.test_routes = tr && strcmp(tr, "1") == 0;
   app_apply_cfg(&app, app.cfg);
   describe_metrics();
-  /* From here on log lines are batched (one write per batch, not per
-   * request); everything is written before serve returns. */
-  if (log_async_start((unsigned)cfg_get_int(app.cfg, "server", "log_buffer_ms")))
-    log_warn("log batching unavailable (thread): writing each line at once");
-
-  /* Block the signals we wait for before any thread exists, so that every
-   * thread inherits the mask. */
+  /* Block the signals we wait for before any thread exists (the logger's
+   * is the first), so that every thread inherits the mask: a thread that
+   * did not block SIGTERM would take it whenever the main thread is not in
+   * its sigtimedwait, and die of it (exit by signal, no drain). */
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, NULL);
   signal(SIGPIPE, SIG_IGN);
+
+  /* From here on log lines are batched (one write per batch, not per
+   * request); everything is written before serve returns. */
+  if (log_async_start((unsigned)cfg_get_int(app.cfg, "server", "log_buffer_ms")))
+    log_warn("log batching unavailable (thread): writing each line at once");
 
   memset(&ho, 0, sizeof(ho));
   ho.listen = listen ? listen : cfg_get_str(app.cfg, "server", "listen");
