@@ -80,6 +80,7 @@ static int serve_loop(struct app *app, const sigset_t *set)
         /* A handler still running would block MHD_stop_daemon() (it joins
          * the worker threads) past the bound the operator asked for. */
         log_warn("drain timeout: %u request(s) still in flight are cut", left);
+        app_services_cut(app);
         log_async_stop();
         _exit(0);
       }

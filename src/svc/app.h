@@ -70,6 +70,13 @@ int app_services_init(struct app *app, char *err, size_t errlen);
  * HTTP server has drained and stopped. Must cope with a partial init. */
 void app_services_release(struct app *app);
 
+/* The stop past [server] drain_timeout, when requests still run and
+ * app_services_release cannot (it would wait for them): commits what was
+ * acknowledged but is still held in memory (signature records written
+ * behind), so that the process may _exit. Workers are not stopped (their
+ * leases expire). */
+void app_services_cut(struct app *app);
+
 /* The route table: health, readiness, metrics, the services' routes and,
  * if app->test_routes, the test-only ones. *n receives the count. */
 const struct http_route *app_routes(const struct app *app, size_t *n);

@@ -787,11 +787,41 @@ void issuing_flush_now(struct issuing *is)
   pthread_mutex_unlock(&is->mu);
 }
 
+/* One flush run on the store's writer, waited for. Queued after every
+ * earlier flush on the FIFO writer: when it returns, they have all
+ * completed. A flush queued by the pacer meanwhile is harmless: it takes
+ * what is left (possibly nothing). */
+static void flush_wait(struct issuing *is)
+{
+  struct flush *f = xcalloc(1, sizeof(*f));
+  int rc;
+
+  f->is = is;
+  rc = store_run(is->store, flush_tx, f);
+  if (rc == VG_AGAIN) {
+    pthread_mutex_lock(&is->mu);
+    flush_take(is, f); /* store closed: flush_done puts them back */
+    pthread_mutex_unlock(&is->mu);
+  }
+  flush_done(rc, f);
+}
+
+size_t issuing_sync(struct issuing *is)
+{
+  size_t left;
+
+  if (!is)
+    return 0;
+  flush_wait(is);
+  pthread_mutex_lock(&is->mu);
+  left = is->pending;
+  pthread_mutex_unlock(&is->mu);
+  return left;
+}
+
 void issuing_free(struct issuing *is)
 {
-  struct flush *f;
   bool left;
-  int rc;
 
   if (!is)
     return;
@@ -802,17 +832,7 @@ void issuing_free(struct issuing *is)
     pthread_mutex_unlock(&is->mu);
     pthread_join(is->pacer, NULL);
   }
-  /* Queued after every earlier flush on the FIFO writer: when it returns,
-   * they have all completed. */
-  f = xcalloc(1, sizeof(*f));
-  f->is = is;
-  rc = store_run(is->store, flush_tx, f);
-  if (rc == VG_AGAIN) {
-    pthread_mutex_lock(&is->mu);
-    flush_take(is, f); /* store closed: say what is lost, then free */
-    pthread_mutex_unlock(&is->mu);
-  }
-  flush_done(rc, f);
+  flush_wait(is);
   left = is->pending > 0;
   if (left)
     log_error("issuing: %zu signature records were not committed at shutdown", is->pending);

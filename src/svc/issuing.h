@@ -27,7 +27,7 @@
  * - Crash window: a crash (SIGKILL, power loss) loses what the last flush
  *   had not committed yet: the signatures of the last flush_ms plus one
  *   commit (session rows, audit rows, quota units). A clean stop
- *   (SIGTERM) flushes all.
+ *   (SIGTERM) flushes all, also one past the drain timeout (issuing_sync).
  * - A new session's upload_id must be new: issuing_open refuses one it
  *   holds in memory, but does not read the store for one evicted from it
  *   (a read per signature); svc/issue.c makes ids of 48 bits of time and
@@ -74,6 +74,14 @@ void issuing_flush_now(struct issuing *is);
  * vodgate_signature_records_pending (gauge: records not committed yet).
  * Returns VG_OK or VG_TOOBIG (out is full). */
 int issuing_metrics_render(struct issuing *is, struct buf *out) WARN_UNUSED;
+
+/* Commits every record waiting now and waits for that commit; unlike
+ * issuing_free the state stays in use, so request threads may still issue
+ * meanwhile (their records go to a later flush). For a stop that cannot
+ * call issuing_free (requests still running past the drain timeout).
+ * Returns the records still not committed (a failed commit keeps them);
+ * NULL: 0. */
+size_t issuing_sync(struct issuing *is);
 
 /* Commits every pending record (waits for it), then frees. NULL: no-op.
  * Call before store_close. */

@@ -16,6 +16,7 @@
 #include "http/metrics.h"
 #include "store/store.h"
 #include "svc/events.h"
+#include "svc/issuing.h"
 #include "svc/state.h"
 #include "svc/workers.h"
 
@@ -64,4 +65,18 @@ void app_services_release(struct app *app)
   svc_release(app);
   store_close(app->store);
   app->store = NULL;
+}
+
+void app_services_cut(struct app *app)
+{
+  struct svc *svc = svc_of(app);
+  size_t left;
+
+  if (!svc)
+    return;
+  /* Signatures already answered: their records (session row, quota unit,
+   * audit) must be in the database before the process goes. */
+  left = issuing_sync(svc->issuing);
+  if (left)
+    log_error("issuing: %zu signature records were not committed at shutdown", left);
 }
