@@ -138,6 +138,21 @@ int cmd_serve(int argc, char **argv)
     }
   }
 
+  /* Block the signals we wait for before any thread exists (the logger's
+   * is the first), so that every thread inherits the mask: a thread that
+   * did not block SIGTERM would take it whenever the main thread is not in
+   * its sigtimedwait, and die of it (exit by signal, no drain). And before
+   * the configuration is read: start-up can wait (a secret file on a slow
+   * mount, a FIFO), and a SIGHUP meanwhile (logrotate, `systemctl reload`)
+   * killed the process; now it stays pending and is taken once listening,
+   * like a SIGTERM (drain, exit 0). */
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
   memset(&app, 0, sizeof(app));
   pthread_mutex_init(&app.cfg_mu, NULL);
   atomic_init(&app.ready, false);
@@ -152,16 +167,6 @@ int cmd_serve(int argc, char **argv)
   app.test_routes = tr && strcmp(tr, "1") == 0;
   app_apply_cfg(&app, app.cfg);
   describe_metrics();
-  /* Block the signals we wait for before any thread exists (the logger's
-   * is the first), so that every thread inherits the mask: a thread that
-   * did not block SIGTERM would take it whenever the main thread is not in
-   * its sigtimedwait, and die of it (exit by signal, no drain). */
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &set, NULL);
-  signal(SIGPIPE, SIG_IGN);
 
   /* From here on log lines are batched (one write per batch, not per
    * request); everything is written before serve returns. */

@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import sqlite3
+import subprocess
 import threading
 import time
 import unittest
@@ -84,6 +85,104 @@ class DrainTimeoutKeepsAcknowledged(unittest.TestCase):
                 con.close()
             self.assertEqual(got, sorted(ids))
             self.assertEqual(quota, 3)
+        finally:
+            tmp.cleanup()
+
+
+class SignalsDuringStartup(unittest.TestCase):
+    def start_blocked_in_config(self, tmp):
+        """Starts serve with its VOD secret key file a FIFO, and returns once
+        the process is reading it (inside the configuration load, before any
+        thread or the listening socket exists), with the FIFO's write end."""
+        fifo = os.path.join(tmp.path, "vod.key")
+        os.mkfifo(fifo, 0o600)
+        cfg = tmp.file("v.ini", INI.format(dir=tmp.path, server_extra="",
+                                           vod_extra=f"secret_key_file = {fifo}"))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VODGATE_")
+               or k in ("VODGATE_BIN", "VODGATE_SRC")}
+        env["VODGATE_AUTH_JWT_HS256_SECRET"] = HS_SECRET
+        p = subprocess.Popen([vgtest.BIN, "serve", "--config", cfg], env=env,
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+        # A non-blocking open for writing succeeds only once a reader has the
+        # FIFO open: the daemon is then in cfg_load, reading the key.
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                wfd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+                break
+            except OSError:
+                if p.poll() is not None or time.monotonic() > deadline:
+                    p.kill()
+                    raise AssertionError("serve never opened its key file: " + p.stderr.read())
+                time.sleep(0.01)
+        return p, wfd
+
+    def finish(self, p, wfd):
+        os.write(wfd, (VOD_KEY + "\n").encode())
+        os.close(wfd)
+        try:
+            _, err = p.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            _, err = p.communicate()
+        msgs = [json.loads(x).get("msg") for x in err.splitlines() if x.startswith("{")]
+        return p.returncode, msgs
+
+    def test_sigterm_while_loading_config_drains_after_start(self):
+        """The signals used to be blocked only after the configuration was
+        loaded: a SIGTERM, SIGINT or SIGHUP while a key file was being read
+        killed the process (exit by signal). Now it stays pending: the server
+        starts, then drains and exits 0. Twice in a row is the same."""
+        tmp = vgtest.TempDir()
+        try:
+            p, wfd = self.start_blocked_in_config(tmp)
+            p.send_signal(signal.SIGTERM)
+            p.send_signal(signal.SIGTERM)
+            rc, msgs = self.finish(p, wfd)
+            self.assertEqual(rc, 0, msgs)
+            self.assertIn("listening", msgs)
+            self.assertIn("draining", msgs)
+            self.assertEqual(msgs[-1], "stopped")
+        finally:
+            tmp.cleanup()
+
+    def test_sighup_while_loading_config_reloads_after_start(self):
+        tmp = vgtest.TempDir()
+        try:
+            p, wfd = self.start_blocked_in_config(tmp)
+            p.send_signal(signal.SIGHUP)
+            # Blocked, not taken: pending for the main thread's sigwait.
+            with open(f"/proc/{p.pid}/status") as f:
+                blk = [int(x.split()[1], 16) for x in f if x.startswith("SigBlk:")][0]
+            for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                self.assertTrue(blk & (1 << (s - 1)), (s, hex(blk)))
+            os.write(wfd, (VOD_KEY + "\n").encode())
+            os.close(wfd)
+            # The pending SIGHUP reloads once listening: the key file again.
+            # (Not before: until then the start-up may still hold the FIFO.)
+            seen = []
+            while "listening" not in seen:
+                line = p.stderr.readline()
+                self.assertTrue(line, "serve exited before listening: %s" % seen)
+                seen.append(json.loads(line).get("msg"))
+            fifo = os.path.join(tmp.path, "vod.key")
+            deadline = time.monotonic() + 15
+            while True:
+                try:
+                    wfd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+                    break
+                except OSError:
+                    self.assertIsNone(p.poll(), "serve exited: " + p.stderr.read())
+                    self.assertLess(time.monotonic(), deadline)
+                    time.sleep(0.01)
+            p.send_signal(signal.SIGTERM)
+            rc, msgs = self.finish(p, wfd)
+            msgs = seen + msgs
+            self.assertEqual(rc, 0, msgs)
+            self.assertEqual([m for m in msgs if m in ("listening", "configuration reloaded",
+                                                       "draining", "stopped")],
+                             ["listening", "configuration reloaded", "draining", "stopped"])
         finally:
             tmp.cleanup()
 
