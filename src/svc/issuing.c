@@ -126,6 +126,7 @@ struct issuing {
   int backoff_ms;
   struct timespec retry_at;
   uint64_t failures; /* failed flushes (metrics) */
+  bool sealed;       /* issuing_seal: new records refused (VG_AGAIN) */
 };
 
 /* One flush: what it took, to mark committed or to put back. */
@@ -806,12 +807,17 @@ static void flush_wait(struct issuing *is)
   flush_done(rc, f);
 }
 
-size_t issuing_sync(struct issuing *is)
+size_t issuing_seal(struct issuing *is)
 {
   size_t left;
 
   if (!is)
     return 0;
+  /* Sealed first, under the mutex: every record made before is in the
+   * flush below, and none is made after (none answered, then lost). */
+  pthread_mutex_lock(&is->mu);
+  is->sealed = true;
+  pthread_mutex_unlock(&is->mu);
   flush_wait(is);
   pthread_mutex_lock(&is->mu);
   left = is->pending;
@@ -943,8 +949,9 @@ int issuing_open(struct issuing *is, const struct store_session *sess, int64_t d
   e->first_exp = a->expire_time;
   e->first_random = a->random;
   pthread_mutex_lock(&is->mu);
-  rc = is->pending >= ISSUING_MAX_PENDING ? VG_AGAIN
-                                          : quota_load(is, sess->user_id, day, &q, &qdead);
+  rc = is->sealed || is->pending >= ISSUING_MAX_PENDING
+           ? VG_AGAIN
+           : quota_load(is, sess->user_id, day, &q, &qdead);
   if (rc == VG_OK && quota_limit && q->used >= quota_limit)
     rc = VG_CONFLICT;
   if (rc == VG_OK && sess_find(is, sess->upload_id))
@@ -983,7 +990,8 @@ int issuing_next(struct issuing *is, const char *upload_id, const char *user, in
     return VG_INVALID;
   r = audit_new(a);
   pthread_mutex_lock(&is->mu);
-  rc = is->pending >= ISSUING_MAX_PENDING ? VG_AGAIN : sess_load(is, upload_id, &e, &dead);
+  rc = is->sealed || is->pending >= ISSUING_MAX_PENDING ? VG_AGAIN
+                                                        : sess_load(is, upload_id, &e, &dead);
   if (rc == VG_OK && (strcmp(e->s.user_id, user) != 0 || e->s.expires_at <= now))
     rc = VG_NOTFOUND;
   if (rc == VG_OK && limit && e->s.signatures_issued >= limit)

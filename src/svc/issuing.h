@@ -27,7 +27,7 @@
  * - Crash window: a crash (SIGKILL, power loss) loses what the last flush
  *   had not committed yet: the signatures of the last flush_ms plus one
  *   commit (session rows, audit rows, quota units). A clean stop
- *   (SIGTERM) flushes all, also one past the drain timeout (issuing_sync).
+ *   (SIGTERM) flushes all, also one past the drain timeout (issuing_seal).
  * - A new session's upload_id must be new: issuing_open refuses one it
  *   holds in memory, but does not read the store for one evicted from it
  *   (a read per signature); svc/issue.c makes ids of 48 bits of time and
@@ -75,13 +75,13 @@ void issuing_flush_now(struct issuing *is);
  * Returns VG_OK or VG_TOOBIG (out is full). */
 int issuing_metrics_render(struct issuing *is, struct buf *out) WARN_UNUSED;
 
-/* Commits every record waiting now and waits for that commit; unlike
- * issuing_free the state stays in use, so request threads may still issue
- * meanwhile (their records go to a later flush). For a stop that cannot
- * call issuing_free (requests still running past the drain timeout).
- * Returns the records still not committed (a failed commit keeps them);
- * NULL: 0. */
-size_t issuing_sync(struct issuing *is);
+/* For a stop that cannot call issuing_free (requests still running past
+ * the drain timeout): refuses every new record from now on (issuing_open
+ * and issuing_next return VG_AGAIN: 503, nothing answered that would not
+ * be written), then commits every record waiting and waits for that
+ * commit. Returns the records still not committed (a failed commit keeps
+ * them); NULL: 0. */
+size_t issuing_seal(struct issuing *is);
 
 /* Commits every pending record (waits for it), then frees. NULL: no-op.
  * Call before store_close. */
@@ -102,7 +102,7 @@ int issuing_session_get(struct issuing *is, const char *upload_id,
  * signatures_issued counts this first signature, so it is 1) with a as its
  * first signature (the session row records it, store_session.first; a->n
  * is ignored). Returns VG_OK; VG_CONFLICT (quota used up; nothing
- * recorded); VG_AGAIN (too many records wait for the store); VG_INVALID
+ * recorded); VG_AGAIN (too many records wait for the store, or sealed); VG_INVALID
  * (bad strings, a count other than 1, expires_at before created_at, a not
  * of this session's id, user and created_at); VG_IO (the quota could not
  * be read).

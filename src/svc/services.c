@@ -76,7 +76,7 @@ void app_services_cut(struct app *app)
     return;
   /* Signatures already answered: their records (session row, quota unit,
    * audit) must be in the database before the process goes. */
-  left = issuing_sync(svc->issuing);
+  left = issuing_seal(svc->issuing);
   if (left)
     log_error("issuing: %zu signature records were not committed at shutdown", left);
 }

@@ -1332,6 +1332,52 @@ static void quota_counters_evicted_a_few_at_a_time(void **state)
   }
 }
 
+/* The stop past the drain timeout (issuing_seal): what was acknowledged
+ * is committed although no flush was due yet (flush_ms 1000), and nothing
+ * is acknowledged after it (a record made then would be answered and
+ * lost with the process). */
+static void seal_commits_then_refuses(void **state)
+{
+  char uid[32], rid[32];
+  struct store_session got;
+
+  run_setup(0, 1000, 9);
+  for (int i = 0; i < 3; i++) {
+    struct store_session s = {.created_at = NOW, .expires_at = NOW + 60, .signatures_issued = 1};
+    struct store_audit au = {s.upload_id, s.user_id, rid, NOW + 60, 1, NOW, 0};
+    snprintf(uid, sizeof(uid), "seal-%d", i);
+    snprintf(rid, sizeof(rid), "sr-%d", i);
+    str_copy(s.upload_id, sizeof(s.upload_id), uid);
+    str_copy(s.user_id, sizeof(s.user_id), "su");
+    str_copy(s.policy, sizeof(s.policy), "p");
+    assert_int_equal(issuing_open(R.is, &s, D0, 0, &au), VG_OK);
+  }
+  {
+    struct store_audit au = {"seal-0", "su", "sr-next", NOW + 60, 2, NOW, 0};
+    assert_int_equal(issuing_next(R.is, "seal-0", "su", NOW, 0, &au), VG_OK);
+  }
+  assert_int_equal(store_session_get(R.st, "seal-0", &got), VG_NOTFOUND); /* not due yet */
+  assert_int_equal(issuing_seal(R.is), 0);
+  assert_int_equal(metric("vodgate_signature_records_pending"), 0);
+  for (int i = 0; i < 3; i++) {
+    snprintf(uid, sizeof(uid), "seal-%d", i);
+    assert_int_equal(store_session_get(R.st, uid, &got), VG_OK);
+    assert_int_equal(got.signatures_issued, i == 0 ? 2 : 1);
+    store_session_release(&got);
+  }
+  {
+    struct store_session s = {.created_at = NOW, .expires_at = NOW + 60, .signatures_issued = 1};
+    struct store_audit au = {s.upload_id, s.user_id, "sr-late", NOW + 60, 1, NOW, 0};
+    struct store_audit an = {"seal-1", "su", "sr-late2", NOW + 60, 2, NOW, 0};
+    str_copy(s.upload_id, sizeof(s.upload_id), "seal-late");
+    str_copy(s.user_id, sizeof(s.user_id), "su");
+    str_copy(s.policy, sizeof(s.policy), "p");
+    assert_int_equal(issuing_open(R.is, &s, D0, 0, &au), VG_AGAIN);
+    assert_int_equal(issuing_next(R.is, "seal-1", "su", NOW, 0, &an), VG_AGAIN);
+  }
+  assert_int_equal(metric("vodgate_signature_records_pending"), 0);
+}
+
 /* ---- 3. restart ---- */
 
 static void restart(void **state)
@@ -1400,6 +1446,7 @@ int main(void)
       cmocka_unit_test_teardown(open_refuses_what_the_store_refuses, cleanup),
       cmocka_unit_test_teardown(quota_counters_evicted_a_few_at_a_time, cleanup),
       cmocka_unit_test_teardown(restart, cleanup),
+      cmocka_unit_test_teardown(seal_commits_then_refuses, cleanup),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
