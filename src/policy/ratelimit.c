@@ -183,35 +183,35 @@ bool ratelimit_allow(struct ratelimit *rl, const char *key, uint64_t per_minute,
   return ok;
 }
 
-size_t ratelimit_rebuilds(struct ratelimit *rl)
+/* The shards' figures added up, each shard read under its lock. */
+struct rl_totals {
+  size_t used, cap, rebuilds;
+};
+
+static struct rl_totals rl_totals(struct ratelimit *rl)
 {
-  size_t n = 0;
+  struct rl_totals t = {0, 0, 0};
   for (int i = 0; i < RL_SHARDS; i++) {
     pthread_mutex_lock(&rl->shards[i].lock);
-    n += rl->shards[i].rebuilds;
+    t.used += rl->shards[i].used;
+    t.cap += rl->shards[i].cap;
+    t.rebuilds += rl->shards[i].rebuilds;
     pthread_mutex_unlock(&rl->shards[i].lock);
   }
-  return n;
+  return t;
+}
+
+size_t ratelimit_rebuilds(struct ratelimit *rl)
+{
+  return rl_totals(rl).rebuilds;
 }
 
 size_t ratelimit_slots(struct ratelimit *rl)
 {
-  size_t n = 0;
-  for (int i = 0; i < RL_SHARDS; i++) {
-    pthread_mutex_lock(&rl->shards[i].lock);
-    n += rl->shards[i].cap;
-    pthread_mutex_unlock(&rl->shards[i].lock);
-  }
-  return n;
+  return rl_totals(rl).cap;
 }
 
 size_t ratelimit_size(struct ratelimit *rl)
 {
-  size_t n = 0;
-  for (int i = 0; i < RL_SHARDS; i++) {
-    pthread_mutex_lock(&rl->shards[i].lock);
-    n += rl->shards[i].used;
-    pthread_mutex_unlock(&rl->shards[i].lock);
-  }
-  return n;
+  return rl_totals(rl).used;
 }

@@ -807,6 +807,13 @@ static void flush_wait(struct issuing *is)
   flush_done(rc, f);
 }
 
+/* The stops' last word on what their final commit could not write. */
+static void log_left(size_t left)
+{
+  if (left)
+    log_error("issuing: %zu signature records were not committed at shutdown", left);
+}
+
 size_t issuing_seal(struct issuing *is)
 {
   size_t left;
@@ -822,13 +829,12 @@ size_t issuing_seal(struct issuing *is)
   pthread_mutex_lock(&is->mu);
   left = is->pending;
   pthread_mutex_unlock(&is->mu);
+  log_left(left);
   return left;
 }
 
 void issuing_free(struct issuing *is)
 {
-  bool left;
-
   if (!is)
     return;
   if (is->pacer_started) {
@@ -839,9 +845,7 @@ void issuing_free(struct issuing *is)
     pthread_join(is->pacer, NULL);
   }
   flush_wait(is);
-  left = is->pending > 0;
-  if (left)
-    log_error("issuing: %zu signature records were not committed at shutdown", is->pending);
+  log_left(is->pending);
   for (size_t b = 0; b < ISSUING_BUCKETS; b++) {
     for (struct sess_e *e = is->sess[b], *next; e; e = next) {
       next = e->next;

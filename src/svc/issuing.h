@@ -80,7 +80,7 @@ int issuing_metrics_render(struct issuing *is, struct buf *out) WARN_UNUSED;
  * and issuing_next return VG_AGAIN: 503, nothing answered that would not
  * be written), then commits every record waiting and waits for that
  * commit. Returns the records still not committed (a failed commit keeps
- * them); NULL: 0. */
+ * them; logged); NULL: 0. */
 size_t issuing_seal(struct issuing *is);
 
 /* Commits every pending record (waits for it), then frees. NULL: no-op.

@@ -675,16 +675,6 @@ class Reload(Base):
         self.assertIn(b'vodgate_config_reloads_total{result="failed"} 1\n', data)
 
 
-def sig_blocked(pid, tid):
-    """The signals a thread blocks, from /proc (a set of signal numbers)."""
-    with open(f"/proc/{pid}/task/{tid}/status") as f:
-        for line in f:
-            if line.startswith("SigBlk:"):
-                mask = int(line.split(":", 1)[1], 16)
-                return {n for n in range(1, 65) if mask >> (n - 1) & 1}
-    raise AssertionError("no SigBlk")
-
-
 class Drain(Base):
     def test_signals_blocked_in_every_thread(self):
         """SIGTERM, SIGINT and SIGHUP are blocked in every thread but the
@@ -700,7 +690,7 @@ class Drain(Base):
             with open(f"/proc/{pid}/task/{tid}/comm") as f:
                 name = f.read().strip()
             want = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
-            self.assertTrue(want <= sig_blocked(pid, tid), (name, sig_blocked(pid, tid)))
+            self.assertTrue(want <= vgtest.sig_blocked(pid, tid), (name, vgtest.sig_blocked(pid, tid)))
 
     def test_sigterm_completes_in_flight_request_and_exits_0(self):
         keep = self.conn()

@@ -104,19 +104,27 @@ class SignalsDuringStartup(unittest.TestCase):
         p = subprocess.Popen([vgtest.BIN, "serve", "--config", cfg], env=env,
                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE, text=True)
-        # A non-blocking open for writing succeeds only once a reader has the
-        # FIFO open: the daemon is then in cfg_load, reading the key.
+        try:
+            return p, self.open_when_read(p, fifo)
+        except AssertionError:
+            p.kill()
+            raise
+
+    @staticmethod
+    def open_when_read(p, fifo):
+        """The FIFO's write end, once serve (p) opened it for reading: a
+        non-blocking open for writing succeeds only then (the daemon is then
+        in its configuration load, reading the key)."""
         deadline = time.monotonic() + 15
         while True:
             try:
-                wfd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-                break
+                return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
             except OSError:
                 if p.poll() is not None or time.monotonic() > deadline:
-                    p.kill()
-                    raise AssertionError("serve never opened its key file: " + p.stderr.read())
+                    raise AssertionError("serve never opened its key file (exit %r): %s"
+                                         % (p.poll(), p.stderr.read() if p.poll() is not None
+                                            else ""))
                 time.sleep(0.01)
-        return p, wfd
 
     def finish(self, p, wfd):
         os.write(wfd, (VOD_KEY + "\n").encode())
@@ -153,10 +161,8 @@ class SignalsDuringStartup(unittest.TestCase):
             p, wfd = self.start_blocked_in_config(tmp)
             p.send_signal(signal.SIGHUP)
             # Blocked, not taken: pending for the main thread's sigwait.
-            with open(f"/proc/{p.pid}/status") as f:
-                blk = [int(x.split()[1], 16) for x in f if x.startswith("SigBlk:")][0]
-            for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-                self.assertTrue(blk & (1 << (s - 1)), (s, hex(blk)))
+            blk = vgtest.sig_blocked(p.pid)
+            self.assertTrue({signal.SIGTERM, signal.SIGINT, signal.SIGHUP} <= blk, blk)
             os.write(wfd, (VOD_KEY + "\n").encode())
             os.close(wfd)
             # The pending SIGHUP reloads once listening: the key file again.
@@ -166,16 +172,7 @@ class SignalsDuringStartup(unittest.TestCase):
                 line = p.stderr.readline()
                 self.assertTrue(line, "serve exited before listening: %s" % seen)
                 seen.append(json.loads(line).get("msg"))
-            fifo = os.path.join(tmp.path, "vod.key")
-            deadline = time.monotonic() + 15
-            while True:
-                try:
-                    wfd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-                    break
-                except OSError:
-                    self.assertIsNone(p.poll(), "serve exited: " + p.stderr.read())
-                    self.assertLess(time.monotonic(), deadline)
-                    time.sleep(0.01)
+            wfd = self.open_when_read(p, os.path.join(tmp.path, "vod.key"))
             p.send_signal(signal.SIGTERM)
             rc, msgs = self.finish(p, wfd)
             msgs = seen + msgs

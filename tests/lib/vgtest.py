@@ -37,6 +37,17 @@ def callback_sign(key, t):
     return hashlib.md5((key + str(t)).encode()).hexdigest()
 
 
+def sig_blocked(pid, tid=None):
+    """The signals a process's thread (default: its main thread) blocks, from
+    /proc: a set of signal numbers."""
+    with open(f"/proc/{pid}/task/{tid or pid}/status") as f:
+        for line in f:
+            if line.startswith("SigBlk:"):
+                mask = int(line.split(":", 1)[1], 16)
+                return {n for n in range(1, 65) if mask >> (n - 1) & 1}
+    raise AssertionError("no SigBlk")
+
+
 def run(args, env=None, input=None, check=None, timeout=60):
     """Run `vodgate ARGS`. Returns CompletedProcess with text stdout/stderr."""
     e = dict(os.environ)

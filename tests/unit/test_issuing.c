@@ -1277,6 +1277,18 @@ static void open_refuses_what_the_store_refuses(void **state)
   finish();
 }
 
+/* issuing_open of a session id by user with one signature (request rid),
+ * at NOW, against a quota limit of limit (0: none): the rc. */
+static int open_plain(const char *id, const char *user, const char *rid, int64_t limit)
+{
+  struct store_session s = {.created_at = NOW, .expires_at = NOW + 60, .signatures_issued = 1};
+  struct store_audit au = {s.upload_id, s.user_id, rid, NOW + 60, 1, NOW, 0};
+  str_copy(s.upload_id, sizeof(s.upload_id), id);
+  str_copy(s.user_id, sizeof(s.user_id), user);
+  str_copy(s.policy, sizeof(s.policy), "p");
+  return issuing_open(R.is, &s, D0, limit, &au);
+}
+
 /* Quota counters past ISSUING_MAX_CACHED are evicted a few per new one,
  * oldest clean first, as sessions are: the table stays at the bound. A
  * sweep of the whole table at the bound (what it did before) freed every
@@ -1294,15 +1306,10 @@ static void quota_counters_evicted_a_few_at_a_time(void **state)
 
   run_setup(0, 0, 8);
   for (i = 0; i < users; i++) {
-    struct store_session s = {.created_at = NOW, .expires_at = NOW + 60, .signatures_issued = 1};
-    struct store_audit au = {s.upload_id, s.user_id, rid, NOW + 60, 1, NOW, 0};
     snprintf(uid, sizeof(uid), "qs-%d", i);
     snprintf(user, sizeof(user), "qu-%d", i);
     snprintf(rid, sizeof(rid), "qr-%d", i);
-    str_copy(s.upload_id, sizeof(s.upload_id), uid);
-    str_copy(s.user_id, sizeof(s.user_id), user);
-    str_copy(s.policy, sizeof(s.policy), "p");
-    assert_int_equal(issuing_open(R.is, &s, D0, 1, &au), VG_OK);
+    assert_int_equal(open_plain(uid, user, rid, 1), VG_OK);
     if (i % batch != batch - 1)
       continue;
     issuing_flush_now(R.is);
@@ -1320,15 +1327,10 @@ static void quota_counters_evicted_a_few_at_a_time(void **state)
   assert_true(highest <= ISSUING_MAX_CACHED);
   /* The first users' counters were evicted: their limit of 1 is read back. */
   for (i = 0; i < 3; i++) {
-    struct store_session s = {.created_at = NOW, .expires_at = NOW + 60, .signatures_issued = 1};
-    struct store_audit au = {s.upload_id, s.user_id, rid, NOW + 60, 1, NOW, 0};
     snprintf(uid, sizeof(uid), "qs-again-%d", i);
     snprintf(user, sizeof(user), "qu-%d", i);
     snprintf(rid, sizeof(rid), "qr-again-%d", i);
-    str_copy(s.upload_id, sizeof(s.upload_id), uid);
-    str_copy(s.user_id, sizeof(s.user_id), user);
-    str_copy(s.policy, sizeof(s.policy), "p");
-    assert_int_equal(issuing_open(R.is, &s, D0, 1, &au), VG_CONFLICT);
+    assert_int_equal(open_plain(uid, user, rid, 1), VG_CONFLICT);
   }
 }
 
@@ -1343,14 +1345,9 @@ static void seal_commits_then_refuses(void **state)
 
   run_setup(0, 1000, 9);
   for (int i = 0; i < 3; i++) {
-    struct store_session s = {.created_at = NOW, .expires_at = NOW + 60, .signatures_issued = 1};
-    struct store_audit au = {s.upload_id, s.user_id, rid, NOW + 60, 1, NOW, 0};
     snprintf(uid, sizeof(uid), "seal-%d", i);
     snprintf(rid, sizeof(rid), "sr-%d", i);
-    str_copy(s.upload_id, sizeof(s.upload_id), uid);
-    str_copy(s.user_id, sizeof(s.user_id), "su");
-    str_copy(s.policy, sizeof(s.policy), "p");
-    assert_int_equal(issuing_open(R.is, &s, D0, 0, &au), VG_OK);
+    assert_int_equal(open_plain(uid, "su", rid, 0), VG_OK);
   }
   {
     struct store_audit au = {"seal-0", "su", "sr-next", NOW + 60, 2, NOW, 0};
@@ -1366,13 +1363,8 @@ static void seal_commits_then_refuses(void **state)
     store_session_release(&got);
   }
   {
-    struct store_session s = {.created_at = NOW, .expires_at = NOW + 60, .signatures_issued = 1};
-    struct store_audit au = {s.upload_id, s.user_id, "sr-late", NOW + 60, 1, NOW, 0};
     struct store_audit an = {"seal-1", "su", "sr-late2", NOW + 60, 2, NOW, 0};
-    str_copy(s.upload_id, sizeof(s.upload_id), "seal-late");
-    str_copy(s.user_id, sizeof(s.user_id), "su");
-    str_copy(s.policy, sizeof(s.policy), "p");
-    assert_int_equal(issuing_open(R.is, &s, D0, 0, &au), VG_AGAIN);
+    assert_int_equal(open_plain("seal-late", "su", "sr-late", 0), VG_AGAIN);
     assert_int_equal(issuing_next(R.is, "seal-1", "su", NOW, 0, &an), VG_AGAIN);
   }
   assert_int_equal(metric("vodgate_signature_records_pending"), 0);
