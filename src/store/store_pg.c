@@ -594,7 +594,7 @@ static int pg_session_add_signature(struct store_tx *tx, const char *upload_id, 
   struct pg_args a = {0};
   arg_s(&a, upload_id);
   arg_i(&a, limit);
-  bool found;
+  bool found = false;
   int rc = pg_exec_int(CONN(tx),
                        "UPDATE upload_session SET signatures_issued = signatures_issued + 1"
                        " WHERE upload_id = $1 AND ($2::bigint = 0 OR signatures_issued <"
@@ -700,7 +700,7 @@ static int pg_token_revoke(struct store_tx *tx, const char *id, int64_t now)
     return rc;
   struct pg_args b = {0};
   arg_s(&b, id);
-  bool found;
+  bool found = false;
   rc = pg_exec_int(CONN(tx), "SELECT 1 FROM api_token WHERE id = $1", &b, "token state", NULL,
                    &found);
   if (rc != VG_OK)
@@ -768,7 +768,7 @@ static int pg_quota_consume(struct store_tx *tx, const char *user_id, int64_t da
   arg_s(&a, user_id);
   arg_i(&a, day);
   arg_i(&a, limit);
-  bool found;
+  bool found = false;
   int rc = pg_exec_int(CONN(tx),
                        "INSERT INTO quota AS q (user_id, day, used) VALUES ($1, $2::bigint, 1)"
                        " ON CONFLICT (user_id, day) DO UPDATE SET used = q.used + 1"
@@ -1143,7 +1143,7 @@ static int pg_lease_acquire(struct store_tx *tx, const char *name, const char *o
   arg_s(&a, owner);
   arg_i(&a, now);
   arg_i(&a, ttl);
-  bool found;
+  bool found = false;
   int rc = pg_exec_int(CONN(tx),
                        "INSERT INTO lease AS l (name, owner, expires_at)"
                        " VALUES ($1, $2, $3::bigint + $4::bigint)"

@@ -1007,7 +1007,7 @@ static int sq_session_add_signature(struct store_tx *tx, const char *upload_id, 
                                     int64_t *count)
 {
   struct sq_conn *c = CONN(tx);
-  bool found;
+  bool found = false;
   {
     STMT(c, Q_SESSION_ADD_SIG);
     bind_text(st, 1, upload_id);
@@ -1100,7 +1100,7 @@ static int sq_token_revoke(struct store_tx *tx, const char *id, int64_t now)
   }
   STMT(c, Q_TOKEN_STATE);
   bind_text(st, 1, id);
-  bool found;
+  bool found = false;
   int rc = sq_step_int(c, st, "token state", NULL, &found);
   if (rc != VG_OK)
     return rc;
@@ -1162,7 +1162,7 @@ static int sq_quota_consume(struct store_tx *tx, const char *user_id, int64_t da
   bind_text(st, 1, user_id);
   sqlite3_bind_int64(st, 2, day);
   sqlite3_bind_int64(st, 3, limit);
-  bool found;
+  bool found = false;
   int rc = sq_step_int(c, st, "quota consume", used, &found);
   if (rc != VG_OK)
     return rc;
@@ -1459,7 +1459,7 @@ static int sq_lease_acquire(struct store_tx *tx, const char *name, const char *o
   bind_text(st, 2, owner);
   sqlite3_bind_int64(st, 3, now);
   sqlite3_bind_int64(st, 4, ttl);
-  bool found;
+  bool found = false;
   int rc = sq_step_int(c, st, "lease acquire", NULL, &found);
   if (rc != VG_OK)
     return rc;
