@@ -122,6 +122,8 @@ static const struct cfg_key_info schema[] = {
    "A webhook whose next retry would come later than this after its first attempt (by the schedule) is dead-lettered."},
   {"webhook", "poll_interval", CFG_DURATION, "5", 1, 3600, NULL,
    "The forwarder looks for due rows at least this often (it is also woken by each new row)."},
+  {"webhook", "concurrency", CFG_INT, "8", 1, 64, NULL,
+   "Deliveries in flight at once, each on its own connection to the receiver; webhooks of one file go one at a time, in the order they were written."},
 
   /* [policy NAME] */
   {"policy", "validity", CFG_DURATION, "3600", 1, SIG_MAX_VALIDITY, NULL,
