@@ -90,7 +90,8 @@ struct webhook {
   struct wh_item *items; /* conc + WH_BATCH */
   size_t n_items;
   uint64_t seq;
-  struct wh_result *res; /* conc: this round's outcomes */
+  struct wh_result *res;  /* n_items: this round's outcomes */
+  struct wh_item **order; /* n_items: start_ready's scratch */
   size_t n_res;
 };
 
@@ -389,6 +390,25 @@ static void start(struct webhook *w, struct wh_item *it, const char *url, const 
     result_failed(w, result_new(w, it), 0, err);
 }
 
+static int by_seq_desc(const void *a, const void *b)
+{
+  const struct wh_item *x = *(const struct wh_item *const *)a,
+                       *y = *(const struct wh_item *const *)b;
+  return x->seq < y->seq ? 1 : x->seq > y->seq ? -1 : 0;
+}
+
+/* The queued rows into w->order, newest first (taken from the end). */
+static size_t sort_queued(struct webhook *w)
+{
+  size_t n = 0;
+
+  for (size_t i = 0; i < w->n_items; i++)
+    if (w->items[i].st == WH_QUEUED)
+      w->order[n++] = &w->items[i];
+  qsort(w->order, n, sizeof(*w->order), by_seq_desc);
+  return n;
+}
+
 /* Starts the queued rows that may go: oldest first, while fewer than conc
  * are in flight, and none while an earlier one of its file is held. */
 static void start_ready(struct webhook *w)
@@ -407,24 +427,19 @@ static void start_ready(struct webhook *w)
     cfg_unref(c);
     return; /* configuration changed under us: wait for a restart */
   }
-  while (flying < w->conc) {
-    struct wh_item *next = NULL;
-    for (size_t i = 0; i < w->n_items; i++) {
-      struct wh_item *it = &w->items[i];
-      bool blocked = false;
-      if (it->st != WH_QUEUED || (next && next->seq < it->seq))
-        continue;
-      for (size_t j = 0; j < w->n_items && !blocked; j++) {
-        const struct wh_item *o = &w->items[j];
-        blocked = o != it && o->st != WH_FREE && (o->st == WH_FLYING || o->seq < it->seq) &&
-                  strcmp(o->order, it->order) == 0;
-      }
-      if (!blocked)
-        next = it;
+  /* One pass in the order read: a row is held back by an earlier held row
+   * of its file (queued or in flight), including one started just now. */
+  for (size_t n = sort_queued(w); n > 0 && flying < w->conc; n--) {
+    struct wh_item *it = w->order[n - 1];
+    bool blocked = false;
+    for (size_t j = 0; j < w->n_items && !blocked; j++) {
+      const struct wh_item *o = &w->items[j];
+      blocked = o != it && o->st != WH_FREE && (o->st == WH_FLYING || o->seq < it->seq) &&
+                strcmp(o->order, it->order) == 0;
     }
-    if (!next)
-      break;
-    start(w, next, url, key, key_len);
+    if (blocked)
+      continue;
+    start(w, it, url, key, key_len);
     flying++;
   }
   secure_zero(key, key_len);
@@ -706,6 +721,7 @@ int webhook_start(struct app *app, char *err, size_t errlen)
   w->n_items = w->conc + WH_BATCH;
   w->items = xcalloc(w->n_items, sizeof(*w->items));
   w->res = xcalloc(w->n_items, sizeof(*w->res));
+  w->order = xcalloc(w->n_items, sizeof(*w->order));
   worker_owner_id(w->owner, sizeof(w->owner));
   pthread_mutex_init(&w->mu, NULL);
   worker_cond_init(&w->cv);
@@ -739,6 +755,7 @@ fail:
   pthread_mutex_destroy(&w->mu);
   free(w->items);
   free(w->res);
+  free(w->order);
   free(w);
   return -1;
 }
@@ -764,6 +781,7 @@ void webhook_stop(void)
   pthread_mutex_destroy(&w->mu);
   free(w->items);
   free(w->res);
+  free(w->order);
   free(w);
   atomic_store(&g_depth, -1);
   log_info("webhook: forwarder stopped");
