@@ -52,6 +52,27 @@ class PostgresUrlPassword(unittest.TestCase):
             tmp.cleanup()
 
 
+class ConfigDumpUrlPasswords(unittest.TestCase):
+    """`vodgate config --dump` redacts every secret file and variable, but
+    printed a password written in the database or webhook URL as it was."""
+
+    def test_url_passwords_redacted(self):
+        tmp = vgtest.TempDir()
+        try:
+            cfg = tmp.file("v.ini", "[server]\n"
+                           "db = postgresql://bob:%s@db.example:5432/vg?sslmode=require&password=%s\n"
+                           "[webhook]\nurl = https://hook:%s@hooks.example/in?x=1\n"
+                           % (PG_PASSWORD, PG_PASSWORD, PG_PASSWORD))
+            p = vgtest.run(["config", "--dump", "--config", cfg], check=0)
+            self.assertNotIn(PG_PASSWORD, p.stdout + p.stderr)
+            self.assertIn("db = postgresql://bob:<redacted>@db.example:5432/vg?sslmode=require"
+                          "&password=<redacted>    ; ", p.stdout)
+            self.assertIn("url = https://hook:<redacted>@hooks.example/in?x=1    ; ", p.stdout)
+            self.assertIn("listen = 127.0.0.1:8080    ; default\n", p.stdout)
+        finally:
+            tmp.cleanup()
+
+
 PATH_TOKEN = "pathTokenForSecurityTests0123456789"
 
 
