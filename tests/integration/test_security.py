@@ -2,13 +2,20 @@
 its secrets (docs/security review): each test reproduces a problem found in
 the review and pins the fix.
 """
+import base64
+import http.client
 import json
 import os
+import signal
 import socket
 import time
 import unittest
+import urllib.parse
 
+import jwtmint
 import vgtest
+
+HS_SECRET = "hs256-secret-for-security-tests-0123456789"
 
 PG_PASSWORD = "Pg-Secret-Passw0rd"
 
@@ -71,6 +78,90 @@ class ConfigDumpUrlPasswords(unittest.TestCase):
             self.assertIn("listen = 127.0.0.1:8080    ; default\n", p.stdout)
         finally:
             tmp.cleanup()
+
+
+SESSION_INI = """
+[server]
+listen = 127.0.0.1:0
+db = {dir}/vg.db
+data_dir = {dir}/data
+
+[vod]
+secret_id = AKIDsecuritytest
+
+[auth]
+jwt_policy_claim = plan
+
+[policy default]
+procedure = ReviewFlow
+{default_extra}
+
+[policy trusted]
+procedure =
+"""
+
+
+class SessionReuseAfterPolicyChange(unittest.TestCase):
+    """A reused upload session is signed with its stored parameters. A user
+    whose policy became stricter (a new plan claim, or a reload) went on
+    getting signatures the policy now refuses, e.g. without its review
+    procedure, for the session's 24 hours."""
+
+    def setUp(self):
+        self.tmp = vgtest.TempDir()
+        self.cfg = self.tmp.file("v.ini", SESSION_INI.format(
+            dir=self.tmp.path, default_extra="client_may_set = procedure"))
+        self.d = vgtest.Daemon(["serve", "--config", self.cfg],
+                               env={"VODGATE_VOD_SECRET_KEY": "vod-secret-key-0123456789",
+                                    "VODGATE_AUTH_JWT_HS256_SECRET": HS_SECRET})
+
+    def tearDown(self):
+        rc = self.d.stop()
+        self.tmp.cleanup()
+        self.assertEqual(rc, 0)
+
+    def sign(self, plan, body):
+        tok = jwtmint.hs256(HS_SECRET, jwtmint.claims("mallory", plan=plan))
+        c = http.client.HTTPConnection("127.0.0.1", self.d.port, timeout=10)
+        c.request("POST", "/v1/upload-signatures", body=json.dumps(body),
+                  headers={"Authorization": "Bearer " + tok, "Content-Type": "application/json"})
+        r = c.getresponse()
+        doc = json.loads(r.read())
+        c.close()
+        params = None
+        if r.status == 200:
+            raw = base64.b64decode(doc["data"]["signature"])[20:]
+            params = dict(urllib.parse.parse_qsl(raw.decode(), keep_blank_values=True))
+        return r.status, doc, params
+
+    def test_other_policy_cannot_continue_the_session(self):
+        st, doc, p = self.sign("trusted", {})
+        self.assertEqual(st, 200, doc)
+        self.assertNotIn("procedure", p)
+        up = doc["data"]["uploadId"]
+        self.assertEqual(self.sign("trusted", {"uploadId": up})[0], 200)
+        # demoted: [policy default] runs ReviewFlow on every upload
+        st, doc, p = self.sign(None, {"uploadId": up})
+        self.assertEqual((st, doc["code"]), (403, 4031), p)
+        self.assertIn("another policy", doc["message"])
+
+    def test_reload_that_tightens_the_policy_applies_to_open_sessions(self):
+        st, doc, p = self.sign(None, {"procedure": ""})  # cleared: no review
+        self.assertEqual(st, 200, doc)
+        self.assertNotIn("procedure", p)
+        up = doc["data"]["uploadId"]
+        self.assertEqual(self.sign(None, {"uploadId": up})[0], 200)
+        # the operator takes the choice away again
+        self.tmp.file("v.ini", SESSION_INI.format(dir=self.tmp.path, default_extra=""))
+        self.d.signal(signal.SIGHUP)
+        self.d.wait_log(lambda r: r.get("msg") == "configuration reloaded")
+        st, doc, p = self.sign(None, {"uploadId": up})
+        self.assertEqual((st, doc["code"]), (403, 4031), p)
+        self.assertIn("policy 'default' no longer allows", doc["message"])
+        # a session of the new rules is fine, and continues
+        st, doc, p = self.sign(None, {})
+        self.assertEqual((st, p["procedure"]), (200, "ReviewFlow"))
+        self.assertEqual(self.sign(None, {"uploadId": doc["data"]["uploadId"]})[0], 200)
 
 
 PATH_TOKEN = "pathTokenForSecurityTests0123456789"
