@@ -1068,6 +1068,8 @@ static void ll_esc(struct lline *l, const char *s, size_t max)
  * answered 405 has no rc->route, and its path is the same secret. */
 static const struct http_route *redacting_route(const struct http_rctx *rc)
 {
+  if (rc->route) /* the common case: what the path matched */
+    return rc->route->redact_path ? rc->route : NULL;
   for (size_t i = 0; rc->path && i < rc->srv->nroutes; i++)
     if (rc->srv->routes[i].redact_path && path_match(&rc->srv->routes[i], rc->path))
       return &rc->srv->routes[i];
