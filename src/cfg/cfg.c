@@ -1053,6 +1053,40 @@ const char *cfg_policy_find(const struct cfg *c, const char *name)
 
 /* ---- printing ---- */
 
+/* "key = value", with the password of a URL's userinfo
+ * (postgresql://user:PASSWORD@host/db, https://user:PASSWORD@hooks...) and
+ * a password=... query parameter as <redacted>: the dump is pasted into
+ * tickets, and it redacts every other secret. */
+static void dump_value(FILE *f, const char *key, const char *val)
+{
+  const char *auth = strstr(val, "://"), *p = val;
+  size_t n, at, colon;
+
+  fprintf(f, "%s = ", key);
+  if (auth) {
+    auth += 3;
+    n = strcspn(auth, "/");
+    at = strcspn(auth, "@");
+    colon = strcspn(auth, ":");
+    if (at < n && colon < at) {
+      fprintf(f, "%.*s<redacted>", (int)(auth + colon + 1 - val), val);
+      p = auth + at;
+    }
+    while (*p) {
+      size_t k = strcspn(p, "?&");
+      bool sep = p[k] != '\0';
+      fprintf(f, "%.*s", (int)(k + sep), p);
+      p += k + sep;
+      if (sep && strncmp(p, "password=", 9) == 0) {
+        fputs("password=<redacted>", f);
+        p += 9 + strcspn(p + 9, "&");
+      }
+    }
+  } else {
+    fputs(val, f);
+  }
+}
+
 void cfg_dump(const struct cfg *c, FILE *f)
 {
   const char *cur = "";
@@ -1067,7 +1101,7 @@ void cfg_dump(const struct cfg *c, FILE *f)
       cur = v->section;
     }
     if (val)
-      fprintf(f, "%s = %s", v->ki->key, val);
+      dump_value(f, v->ki->key, val);
     else
       fprintf(f, "; %s (unset)", v->ki->key);
     fprintf(f, "    ; %s\n", v->source);

@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "store/store_impl.h"
@@ -1256,8 +1257,84 @@ static void pg_log_settings(PGconn *conn)
   log_info("store: postgres %s", line);
 }
 
+/*
+ * libpq's message for a URL that does not parse quotes the URL, or the part
+ * of it that failed, password included ("end of string reached when looking
+ * for matching \"]\" ... in URI: \"postgres://u:PASSWORD@[::1/db\"",
+ * "invalid percent-encoded token: \"PASSWORD\""). So the URL is parsed
+ * first, and a failure is reported from a copy whose passwords (userinfo,
+ * password= in the query) read "xxxxx": libpq's message then quotes only
+ * that. Returns VG_OK, or VG_INVALID after logging what is wrong.
+ */
+static char *pg_url_redacted(const char *url)
+{
+  const char *auth = strstr(url, "://"), *p;
+  size_t n, at, colon;
+  struct buf b;
+  int rc;
+
+  buf_init(&b, strlen(url) + 64);
+  /* userinfo: from "://" to the first '@' before any '/' (libpq's reading);
+   * the password follows its first ':' */
+  auth = auth ? auth + 3 : url;
+  n = strcspn(auth, "/");
+  at = strcspn(auth, "@");
+  colon = strcspn(auth, ":");
+  if (at < n && colon < at) {
+    rc = buf_append(&b, url, (size_t)(auth - url) + colon + 1) || buf_appends(&b, "xxxxx");
+    p = auth + at;
+  } else {
+    rc = VG_OK;
+    p = url;
+  }
+  /* query parameters: password=VALUE up to the next '&' */
+  while (rc == VG_OK && *p) {
+    size_t k = strcspn(p, "?&");
+    bool sep = p[k] != '\0';
+    rc = buf_append(&b, p, k + sep);
+    p += k + sep;
+    if (rc == VG_OK && sep && strncmp(p, "password=", 9) == 0) {
+      rc = buf_appends(&b, "password=xxxxx");
+      p += 9 + strcspn(p + 9, "&");
+    }
+  }
+  if (rc != VG_OK) {
+    buf_release(&b);
+    return NULL;
+  }
+  return buf_detach(&b, NULL);
+}
+
+static int pg_url_check(const char *conninfo)
+{
+  char *msg = NULL, *copy;
+  PQconninfoOption *o = PQconninfoParse(conninfo, &msg);
+
+  if (o) {
+    PQconninfoFree(o);
+    return VG_OK;
+  }
+  PQfreemem(msg);
+  msg = NULL;
+  copy = pg_url_redacted(conninfo);
+  o = copy ? PQconninfoParse(copy, &msg) : NULL;
+  if (msg) /* libpq ends its messages with a newline */
+    msg[strcspn(msg, "\n")] = '\0';
+  if (o || !copy)
+    log_error("store: the postgres URL does not parse: a password in it is malformed "
+              "(%%-encode reserved characters)");
+  else
+    log_error("store: the postgres URL does not parse: %s", msg ? msg : "out of memory");
+  PQconninfoFree(o);
+  PQfreemem(msg);
+  free(copy);
+  return VG_INVALID;
+}
+
 int store_pg_open(const char *conninfo, const struct store_options *opt, struct store **out)
 {
+  if (pg_url_check(conninfo) != VG_OK)
+    return VG_INVALID;
   if (PQisthreadsafe() != 1) {
     log_error("store: this libpq was built without thread safety");
     return VG_IO;
