@@ -1104,6 +1104,84 @@ static int pg_outbox_dead_count(struct store_tx *tx, int64_t *out)
                      NULL);
 }
 
+/* As SQLite's Q_OUTBOX_LIST: $1 is an enum store_outbox_state; the file is
+ * the payload's data.fileId (no column, no index). */
+#define OUTBOX_LIST_COLS                                                                           \
+  "SELECT id, event_key, payload, attempts, due_at, coalesce(delivered_at, 0), dead::int"          \
+  " FROM outbox"
+
+static int pg_outbox_list(struct store_tx *tx, enum store_outbox_state state, const char *file_id,
+                          int64_t id, int64_t limit, store_outbox_cb cb, void *arg)
+{
+  struct pg_args a = {0};
+  int err;
+  PGresult *res;
+
+  if (id > 0) {
+    arg_i(&a, id);
+    res = pg_exec(CONN(tx), OUTBOX_LIST_COLS " WHERE id = $1::bigint", &a, "outbox get", &err);
+  } else {
+    arg_i(&a, (int64_t)state);
+    arg_s(&a, file_id);
+    arg_i(&a, limit);
+    res = pg_exec(CONN(tx),
+                  OUTBOX_LIST_COLS " WHERE ($1::int = 0"
+                                   " OR ($1::int = 1 AND delivered_at IS NULL AND NOT dead)"
+                                   " OR ($1::int = 2 AND delivered_at IS NOT NULL)"
+                                   " OR ($1::int = 3 AND dead))"
+                                   " AND ($2::text IS NULL OR payload->'data'->>'fileId' = $2)"
+                                   " ORDER BY id DESC LIMIT $3::bigint",
+                  &a, "outbox list", &err);
+  }
+  if (!res)
+    return err;
+  for (int i = 0; i < PQntuples(res) && !err; i++) {
+    struct store_outbox_item it = {
+        .id = val_int(res, i, 0),
+        .event_key = PQgetvalue(res, i, 1),
+        .payload_json = PQgetvalue(res, i, 2),
+        .attempts = val_int(res, i, 3),
+        .due_at = val_int(res, i, 4),
+        .delivered_at = val_int(res, i, 5),
+        .dead = val_int(res, i, 6) != 0,
+    };
+    err = cb(&it, arg);
+  }
+  PQclear(res);
+  return err;
+}
+
+static int pg_outbox_retry(struct store_tx *tx, int64_t id, int64_t now, int64_t *changed)
+{
+  struct pg_args a = {0};
+  bool found = false;
+  int rc;
+
+  if (id == 0) {
+    arg_i(&a, now);
+    return pg_exec_changes(CONN(tx),
+                           "UPDATE outbox SET dead = false, attempts = 0, due_at = $1::bigint"
+                           " WHERE dead",
+                           &a, "outbox retry", changed);
+  }
+  arg_i(&a, id);
+  arg_i(&a, now);
+  rc = pg_exec_changes(CONN(tx),
+                       "UPDATE outbox SET dead = false, attempts = 0, due_at = $2::bigint"
+                       " WHERE id = $1::bigint AND delivered_at IS NULL",
+                       &a, "outbox retry", changed);
+  if (rc != VG_OK || *changed > 0)
+    return rc;
+  /* Not changed: delivered (never sent again), or no such row. */
+  struct pg_args b = {0};
+  arg_i(&b, id);
+  rc = pg_exec_int(CONN(tx), "SELECT 1 FROM outbox WHERE id = $1::bigint", &b, "outbox exists",
+                   NULL, &found);
+  if (rc != VG_OK)
+    return rc;
+  return found ? VG_CONFLICT : VG_NOTFOUND;
+}
+
 static int pg_quarantine_list(struct store_tx *tx, int64_t limit, store_quarantine_cb cb, void *arg)
 {
   struct pg_args a = {0};
@@ -1221,6 +1299,8 @@ static const struct store_ops pg_ops = {
     .outbox_delivered = pg_outbox_delivered,
     .outbox_failed = pg_outbox_failed,
     .outbox_dead_count = pg_outbox_dead_count,
+    .outbox_list = pg_outbox_list,
+    .outbox_retry = pg_outbox_retry,
     .quarantine_list = pg_quarantine_list,
     .lease_acquire = pg_lease_acquire,
     .lease_release = pg_lease_release,

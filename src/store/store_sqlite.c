@@ -289,6 +289,11 @@ enum sq_stmt {
   Q_OUTBOX_DELIVERED,
   Q_OUTBOX_FAILED,
   Q_OUTBOX_DEAD_COUNT,
+  Q_OUTBOX_LIST,
+  Q_OUTBOX_GET,
+  Q_OUTBOX_RETRY_DEAD,
+  Q_OUTBOX_RETRY_ONE,
+  Q_OUTBOX_EXISTS,
   Q_QUARANTINE_LIST,
   Q_LEASE_ACQUIRE,
   Q_LEASE_RELEASE,
@@ -297,7 +302,8 @@ enum sq_stmt {
 
 #define LEDGER_COLS                                                                                \
   "file_id, coalesce(upload_id, ''), coalesce(user_id, ''), state, detail, updated_at"
-#define EVENT_COLS "event_key, source, type, file_id, task_id, status, body, received_at"
+#define EVENT_COLS  "event_key, source, type, file_id, task_id, status, body, received_at"
+#define OUTBOX_COLS "id, event_key, payload, attempts, due_at, coalesce(delivered_at, 0), dead"
 
 static const char *const sq_sql[Q__COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
@@ -365,6 +371,20 @@ static const char *const sq_sql[Q__COUNT] = {
     [Q_OUTBOX_FAILED] = "UPDATE outbox SET attempts = attempts + 1, due_at = ?2, dead = ?3"
                         " WHERE id = ?1 AND delivered_at IS NULL AND dead = 0",
     [Q_OUTBOX_DEAD_COUNT] = "SELECT count(*) FROM outbox WHERE dead = 1",
+    /* ?1: enum store_outbox_state. The file is the payload's data.fileId
+     * (no column, no index: a scan, newest first, until ?3 rows matched);
+     * CASE keeps a payload that is not JSON from failing the walk. */
+    [Q_OUTBOX_LIST] = "SELECT " OUTBOX_COLS " FROM outbox WHERE (?1 = 0"
+                      " OR (?1 = 1 AND delivered_at IS NULL AND dead = 0)"
+                      " OR (?1 = 2 AND delivered_at IS NOT NULL) OR (?1 = 3 AND dead = 1))"
+                      " AND (?2 IS NULL OR CASE WHEN json_valid(payload)"
+                      " THEN json_extract(payload, '$.data.fileId') END = ?2)"
+                      " ORDER BY id DESC LIMIT ?3",
+    [Q_OUTBOX_GET] = "SELECT " OUTBOX_COLS " FROM outbox WHERE id = ?1",
+    [Q_OUTBOX_RETRY_DEAD] = "UPDATE outbox SET dead = 0, attempts = 0, due_at = ?1 WHERE dead = 1",
+    [Q_OUTBOX_RETRY_ONE] = "UPDATE outbox SET dead = 0, attempts = 0, due_at = ?2"
+                           " WHERE id = ?1 AND delivered_at IS NULL",
+    [Q_OUTBOX_EXISTS] = "SELECT 1 FROM outbox WHERE id = ?1",
     [Q_QUARANTINE_LIST] = "SELECT id, reason, body, received_at FROM quarantine"
                           " ORDER BY id DESC LIMIT ?1",
     [Q_LEASE_ACQUIRE] = "INSERT INTO lease (name, owner, expires_at) VALUES (?1, ?2, ?3 + ?4)"
@@ -1428,6 +1448,70 @@ static int sq_outbox_dead_count(struct store_tx *tx, int64_t *out)
   return sq_count(tx, Q_OUTBOX_DEAD_COUNT, out);
 }
 
+static int outbox_list_row_cb(sqlite3_stmt *st, union sq_cb cb, void *arg)
+{
+  struct store_outbox_item it = {
+      .id = sqlite3_column_int64(st, 0),
+      .event_key = (const char *)sqlite3_column_text(st, 1),
+      .payload_json = (const char *)sqlite3_column_text(st, 2),
+      .attempts = sqlite3_column_int64(st, 3),
+      .due_at = sqlite3_column_int64(st, 4),
+      .delivered_at = sqlite3_column_int64(st, 5),
+      .dead = sqlite3_column_int64(st, 6) != 0,
+  };
+  return cb.outbox(&it, arg);
+}
+
+static int sq_outbox_list(struct store_tx *tx, enum store_outbox_state state, const char *file_id,
+                          int64_t id, int64_t limit, store_outbox_cb cb, void *arg)
+{
+  struct sq_conn *c = CONN(tx);
+  if (id > 0) {
+    STMT(c, Q_OUTBOX_GET);
+    sqlite3_bind_int64(st, 1, id);
+    return sq_walk(c, st, outbox_list_row_cb, (union sq_cb){.outbox = cb}, arg, "outbox get");
+  }
+  STMT(c, Q_OUTBOX_LIST);
+  sqlite3_bind_int(st, 1, (int)state);
+  bind_text(st, 2, file_id);
+  sqlite3_bind_int64(st, 3, limit);
+  return sq_walk(c, st, outbox_list_row_cb, (union sq_cb){.outbox = cb}, arg, "outbox list");
+}
+
+static int sq_outbox_retry(struct store_tx *tx, int64_t id, int64_t now, int64_t *changed)
+{
+  struct sq_conn *c = CONN(tx);
+  bool found = false;
+  int rc;
+
+  if (id == 0) {
+    STMT(c, Q_OUTBOX_RETRY_DEAD);
+    sqlite3_bind_int64(st, 1, now);
+    rc = sq_step_int(c, st, "outbox retry", NULL, NULL);
+    if (rc == VG_OK)
+      *changed = sqlite3_changes(c->db);
+    return rc;
+  }
+  {
+    STMT(c, Q_OUTBOX_RETRY_ONE);
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, now);
+    rc = sq_step_int(c, st, "outbox retry", NULL, NULL);
+    if (rc != VG_OK)
+      return rc;
+    *changed = sqlite3_changes(c->db);
+    if (*changed > 0)
+      return VG_OK;
+  }
+  /* Not changed: delivered (never sent again), or no such row. */
+  STMT(c, Q_OUTBOX_EXISTS);
+  sqlite3_bind_int64(st, 1, id);
+  rc = sq_step_int(c, st, "outbox exists", NULL, &found);
+  if (rc != VG_OK)
+    return rc;
+  return found ? VG_CONFLICT : VG_NOTFOUND;
+}
+
 static int quarantine_row_cb(sqlite3_stmt *st, union sq_cb cb, void *arg)
 {
   struct store_quarantine_item it = {
@@ -1537,6 +1621,8 @@ static const struct store_ops sq_ops = {
     .outbox_delivered = sq_outbox_delivered,
     .outbox_failed = sq_outbox_failed,
     .outbox_dead_count = sq_outbox_dead_count,
+    .outbox_list = sq_outbox_list,
+    .outbox_retry = sq_outbox_retry,
     .quarantine_list = sq_quarantine_list,
     .lease_acquire = sq_lease_acquire,
     .lease_release = sq_lease_release,

@@ -325,14 +325,14 @@ static bool claim(struct webhook *w, int64_t now)
 
 /* Stable per row: the row id, and a hash of the event key so that ids do
  * not repeat if the database is ever recreated. */
-static void msg_id(const struct wh_item *it, char *out, size_t cap)
+void webhook_msg_id(int64_t id, const char *event_key, char *out, size_t cap)
 {
   unsigned char h[SHA256_DIGEST_LENGTH];
   char hex[2 * SHA256_DIGEST_LENGTH + 1];
 
-  SHA256((const unsigned char *)it->event_key, strlen(it->event_key), h);
+  SHA256((const unsigned char *)event_key, strlen(event_key), h);
   hex_encode(h, 8, hex);
-  snprintf(out, cap, "msg_%lld_%s", (long long)it->id, hex);
+  snprintf(out, cap, "msg_%lld_%s", (long long)id, hex);
 }
 
 /* A failed attempt's schedule and reason into r. */
@@ -368,7 +368,7 @@ static void start(struct webhook *w, struct wh_item *it, const char *url, const 
   int64_t ts = (int64_t)time(NULL);
   int rc;
 
-  msg_id(it, it->msg_id, sizeof(it->msg_id));
+  webhook_msg_id(it->id, it->event_key, it->msg_id, sizeof(it->msg_id));
   it->st = WH_FLYING;
   atomic_fetch_add(&g_inflight, 1);
   rc = webhook_sign(key, key_len, it->msg_id, ts, it->payload, strlen(it->payload), sig,

@@ -50,6 +50,13 @@ void webhook_wake(void);
  * when no forwarder runs. */
 int webhook_metrics_render(struct buf *out) WARN_UNUSED;
 
+/* The webhook-id the forwarder sends for outbox row id:
+ * "msg_<id>_<16 hex of SHA-256(event_key)>", stable across retries and
+ * restarts (vodgate webhooks shows the same). Into out[cap]; cap >=
+ * WEBHOOK_MSG_ID_MAX never truncates. */
+#define WEBHOOK_MSG_ID_MAX 48
+void webhook_msg_id(int64_t id, const char *event_key, char *out, size_t cap);
+
 /* Standard Webhooks signature: "v1," + base64(HMAC-SHA256(key, id "." ts
  * "." body)) into out[cap] (cap >= 48). Returns VG_OK or VG_ERR. */
 int webhook_sign(const void *key, size_t key_len, const char *id, int64_t ts, const char *body,
