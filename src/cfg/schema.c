@@ -72,7 +72,7 @@ static const struct cfg_key_info schema[] = {
   {"auth", "jwks_file", CFG_PATH, NULL, 0, 0, NULL, "JWKS file with RS256/ES256 public keys (by kid)."},
   {"auth", "jwt_issuer", CFG_STR, NULL, 0, 512, NULL, "Required iss claim; unset: iss not checked."},
   {"auth", "jwt_audience", CFG_LIST, NULL, 0, 0, NULL,
-   "Accepted aud values (the token must name one); unset: aud not checked."},
+   "The audience vodgate accepts (one value, its own name): a token's aud (a string or an array of strings) must contain it. Unset: a token carrying any aud is refused (RFC 7519 4.1.3)."},
   {"auth", "jwt_policy_claim", CFG_STR, NULL, 0, 128, NULL,
    "Claim naming the user's policy; unset or absent: [policy default]."},
   {"auth", "jwt_leeway", CFG_DURATION, "30", 0, 300, NULL, "Clock skew allowed on exp and nbf."},
