@@ -13,7 +13,8 @@
  * change (svc_uploads_notify) and at least every second, and answers each
  * waiter when its state changed, when its time is up, or when the server
  * drains. At most [events] max_waiters wait at once; beyond: 503 with
- * Retry-After.
+ * Retry-After; at most [events] max_waiters_per_user of one user's; beyond:
+ * 429 with Retry-After.
  *
  * A change re-reads only the waiters of the upload that changed (notify
  * passes its id): re-reading every waiter after every committed event cost
@@ -277,6 +278,17 @@ static json_t *load_upload(struct app *app, const char *upload_id, const char *u
   return out;
 }
 
+/* How many long polls user has waiting; under watch.mu. A walk of at most
+ * max_waiters entries, once per new long poll. */
+static int64_t user_waiters(const char *user)
+{
+  int64_t n = 0;
+
+  for (const struct waiter *w = watch.list; w; w = w->next)
+    n += strcmp(w->user, user) == 0;
+  return n;
+}
+
 static void get_one(struct app *app, struct svc_state *st, struct http_req *req,
                     struct http_res *res, const char *upload_id)
 {
@@ -316,6 +328,7 @@ static void get_one(struct app *app, struct svc_state *st, struct http_req *req,
     enum ledger_state cur;
     const char *first = since ? since : state_of(u);
     int64_t cap = cfg_get_int(st->cfg, "events", "max_waiters");
+    int64_t per_user = cfg_get_int(st->cfg, "events", "max_waiters_per_user");
     struct waiter *w;
 
     (void)ledger_state_parse(state_of(u), &cur);
@@ -326,6 +339,13 @@ static void get_one(struct app *app, struct svc_state *st, struct http_req *req,
       pthread_mutex_unlock(&watch.mu);
       json_decref(u);
       http_error(res, 503, VG_CODE_UNAVAILABLE, "too many long polls; retry");
+      (void)http_res_header(res, "Retry-After", "1");
+      return;
+    }
+    if (per_user > 0 && user_waiters(who.user) >= per_user) {
+      pthread_mutex_unlock(&watch.mu);
+      json_decref(u);
+      http_error(res, 429, VG_CODE_RATE_LIMITED, "too many long polls of this user; retry");
       (void)http_res_header(res, "Retry-After", "1");
       return;
     }

@@ -70,5 +70,56 @@ class WatchReads(Base):
             self.assertEqual(self.upload(uid, "olga%d" % i)[1]["data"]["state"], "passed")
 
 
+class PerUserCap(Base):
+    """[events] max_waiters_per_user: one user's long polls beyond it get
+    429 (code 4291, Retry-After), so one user cannot take every max_waiters
+    slot; other users still wait; a slot freed can be taken again."""
+    env = dict(Base.env, VODGATE_EVENTS_MAX_WAITERS_PER_USER="2")
+    reads = WatchReads.reads
+
+    def test_one_user_cannot_take_every_slot(self):
+        mine = [self.session("hog") for _ in range(3)]
+        theirs = self.session("polite")
+        got = {}
+
+        def wait(key, uid, sub):
+            got[key] = self.upload(uid, sub, "?wait=60")
+
+        def start(key, uid, sub):
+            n = self.reads("new")
+            t = threading.Thread(target=wait, args=(key, uid, sub))
+            t.start()
+            for _ in range(200):  # queued: the watcher read it as a new waiter
+                if self.reads("new") > n:
+                    break
+                time.sleep(0.05)
+            self.assertGreater(self.reads("new"), n)
+            return t
+
+        ths = [start(i, mine[i][0], "hog") for i in range(2)]
+        st, doc = self.upload(mine[2][0], "hog", "?wait=60")
+        self.assertEqual(st, 429, doc)
+        self.assertEqual(doc["code"], 4291)
+        self.assertIn("too many long polls of this user", doc["message"])
+        # Another user still waits, and is answered by its own change.
+        tp = start("p", theirs[0], "polite")
+        self.ok_post(nfu(new_file_id(), ctx=theirs[1]))
+        tp.join(30)
+        self.assertEqual(got["p"][0], 200)
+        self.assertEqual(got["p"][1]["data"]["state"], "uploaded")
+        # The hog's two still wait; once one is answered, its slot is free.
+        self.assertTrue(all(t.is_alive() for t in ths), got)
+        self.ok_post(nfu(new_file_id(), ctx=mine[0][1]))
+        ths[0].join(30)
+        self.assertEqual(got[0][0], 200)
+        t3 = start(3, mine[2][0], "hog")
+        for k in (1, 2):
+            self.ok_post(nfu(new_file_id(), ctx=mine[k][1]))
+        ths[1].join(30)
+        t3.join(30)
+        self.assertEqual((got[1][0], got[3][0]), (200, 200))
+        self.assertEqual(got[3][1]["data"]["uploadId"], mine[2][0])
+
+
 if __name__ == "__main__":
     vgtest.main()
