@@ -105,6 +105,8 @@ static const struct cfg_key_info schema[] = {
    "Review confidence at or above which a subtask counts as block, whatever VOD suggested (0: VOD's suggestion only)."},
   {"events", "review_review_at", CFG_INT, "0", 0, 100, NULL,
    "Review confidence at or above which a pass counts as review (0: VOD's suggestion only)."},
+  {"events", "quarantine_rate", CFG_INT, "10", 0, 100000, NULL,
+   "Malformed bodies written to the quarantine table per second at most, after a burst of ten seconds' worth (a body that does not parse cannot be authenticated by Sign, so anyone could otherwise make the store write one row per request); past it a malformed body still gets 400 but is not kept. 0: no limit."},
   {"events", "max_wait", CFG_DURATION, "30", 0, 300, NULL,
    "Longest ?wait= of GET /v1/uploads/{uploadId} (long poll); larger values are clamped."},
   {"events", "max_waiters", CFG_INT, "256", 0, 65536, NULL,

@@ -10,6 +10,7 @@
 #include "svc/events.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,13 +89,61 @@ static int64_t header_t(const struct http_req *req, bool *has)
   return *has ? t : 0;
 }
 
-static void quarantine(struct app *app, struct http_req *req, const char *reason, int64_t now)
+/* The quarantine's token bucket ([events] quarantine_rate a second, a
+ * burst of ten seconds' worth): process-wide, as the store it protects. */
+static struct {
+  pthread_mutex_t mu;
+  double tokens; /* < 0: not started */
+  struct timespec last;
+  int64_t told; /* the second a skip was last logged */
+  uint64_t skipped;
+} qb = {.mu = PTHREAD_MUTEX_INITIALIZER, .tokens = -1};
+
+/* May one more malformed body be written now? Also says when not (a log
+ * line a second at most, with the count since). */
+static bool quarantine_take(int64_t rate, const char *request_id)
 {
+  struct timespec now;
+  double burst = (double)rate * 10, dt;
+  bool ok;
+
+  if (rate <= 0)
+    return true;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  pthread_mutex_lock(&qb.mu);
+  dt = (double)(now.tv_sec - qb.last.tv_sec) + (double)(now.tv_nsec - qb.last.tv_nsec) / 1e9;
+  qb.tokens = qb.tokens < 0 ? burst : qb.tokens + dt * (double)rate;
+  if (qb.tokens > burst)
+    qb.tokens = burst;
+  qb.last = now;
+  ok = qb.tokens >= 1;
+  if (ok) {
+    qb.tokens -= 1;
+  } else {
+    qb.skipped++;
+    if (qb.told != (int64_t)now.tv_sec) {
+      qb.told = (int64_t)now.tv_sec;
+      log_warn("events: malformed bodies over [events] quarantine_rate (%lld/s): not kept "
+               "(%llu so far; request %s)",
+               (long long)rate, (unsigned long long)qb.skipped, request_id);
+    }
+  }
+  pthread_mutex_unlock(&qb.mu);
+  return ok;
+}
+
+static void quarantine(struct app *app, const struct cfg *c, struct http_req *req,
+                       const char *reason, int64_t now)
+{
+  metrics_inc("vodgate_events_rejected_total", "reason", "malformed");
+  if (!quarantine_take(cfg_get_int(c, "events", "quarantine_rate"), req->request_id)) {
+    metrics_inc("vodgate_events_quarantine_skipped_total", NULL, NULL);
+    return;
+  }
   int rc = store_quarantine_add(app->store, reason, req->body, req->body_len, now);
   if (rc)
     log_error("events: cannot quarantine a malformed body (%s), request %s", vg_strerror(rc),
               req->request_id);
-  metrics_inc("vodgate_events_rejected_total", "reason", "malformed");
 }
 
 /* One event being committed (store_submit) while its connection waits. */
@@ -213,7 +262,7 @@ void svc_vod_events(struct http_req *req, struct http_res *res, void *user)
   }
   if (rc) {
     char msg[sizeof(reason) + 32];
-    quarantine(app, req, reason, now);
+    quarantine(app, c, req, reason, now);
     snprintf(msg, sizeof(msg), "malformed event: %s", reason);
     http_error(res, 400, VG_CODE_BAD_REQUEST, msg);
     goto out;
@@ -236,7 +285,7 @@ void svc_vod_events(struct http_req *req, struct http_res *res, void *user)
                       cfg_get_str(c, "webhook", "url") != NULL, now, reason, sizeof(reason));
   if (rc) {
     char msg[sizeof(reason) + 32];
-    quarantine(app, req, reason, now);
+    quarantine(app, c, req, reason, now);
     snprintf(msg, sizeof(msg), "malformed event: %s", reason);
     http_error(res, 400, VG_CODE_BAD_REQUEST, msg);
     goto out;

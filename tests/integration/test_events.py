@@ -9,6 +9,7 @@ committed), and with the `vodgate events|uploads` CLI.
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -620,6 +621,32 @@ class Cli(Base):
         self.vg("events", "list", "--limit", "0", check=2)
         self.assertIn("usage: vodgate events", self.vg("events", "--help").stdout)
         self.assertIn("usage: vodgate uploads", self.vg("uploads", "--help").stdout)
+
+
+class QuarantineRate(Base):
+    """[events] quarantine_rate 1: a burst of 10 rows, then one a second.
+    Every malformed body is answered 400; only those within the rate are
+    written (a body that does not parse cannot be authenticated), the rest
+    counted."""
+    env = dict(Base.env, VODGATE_EVENTS_QUARANTINE_RATE="1")
+
+    def test_flood_not_all_written(self):
+        t0 = time.monotonic()
+        for i in range(40):
+            st, doc = self.post(b"{flood %d" % i, signed=False)
+            self.assertEqual((st, doc["code"]), (400, 4000))
+        elapsed = time.monotonic() - t0
+        kept = self.sql("SELECT count(*) FROM quarantine")[0][0]
+        self.assertGreaterEqual(kept, 10)
+        self.assertLessEqual(kept, 10 + int(elapsed) + 1)
+        c = http.client.HTTPConnection("127.0.0.1", self.d.port, timeout=10)
+        c.request("GET", "/metrics")
+        text = c.getresponse().read().decode()
+        c.close()
+        self.assertIn("vodgate_events_quarantine_skipped_total %d\n" % (40 - kept), text)
+        self.assertIn('vodgate_events_rejected_total{reason="malformed"} 40\n', text)
+        self.d.wait_log(lambda x: "over [events] quarantine_rate (1/s): not kept" in
+                        x.get("msg", ""))
 
 
 class PathToken(Base):
