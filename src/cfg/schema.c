@@ -111,8 +111,8 @@ static const struct cfg_key_info schema[] = {
    "Longest ?wait= of GET /v1/uploads/{uploadId} (long poll); larger values are clamped."},
   {"events", "max_waiters", CFG_INT, "256", 0, 65536, NULL,
    "Long polls waiting at once (suspended connections: no worker thread each); beyond: 503. 0: no long polls."},
-  {"events", "max_waiters_per_user", CFG_INT, "8", 0, 65536, NULL,
-   "Long polls one user may have waiting at once (so that one user cannot take every max_waiters slot); beyond: 429. 0: no per-user limit."},
+  {"events", "max_waiters_per_user", CFG_INT, "64", 0, 65536, NULL,
+   "Long polls one user may have waiting at once, so that one user cannot take every max_waiters slot; beyond: 429. A backend that long-polls for many end users under one API token's user needs it raised (or 0: no per-user limit)."},
 
   /* [webhook] */
   {"webhook", "url", CFG_STR, NULL, 0, 2048, NULL, "The app's webhook URL; unset: no webhooks."},
