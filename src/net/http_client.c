@@ -17,11 +17,16 @@
 #define HC_DEFAULT_TIMEOUT_MS 30000
 #define HC_DEFAULT_MAX_BODY   (1024 * 1024)
 
-struct http_client {
-  CURL *curl;
-  struct http_client_opts opts;
+/* A client's options with the defaults filled in and their strings owned. */
+struct hc_opts {
+  struct http_client_opts o;
   char *user_agent;
   char *connect_to;
+};
+
+struct http_client {
+  CURL *curl;
+  struct hc_opts opts;
 };
 
 static pthread_mutex_t global_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -48,27 +53,47 @@ void http_client_global_cleanup(void)
   pthread_mutex_unlock(&global_mu);
 }
 
+static void hc_opts_init(struct hc_opts *h, const struct http_client_opts *opts)
+{
+  memset(h, 0, sizeof(*h));
+  if (opts)
+    h->o = *opts;
+  if (h->o.connect_timeout_ms <= 0)
+    h->o.connect_timeout_ms = HC_DEFAULT_CONNECT_MS;
+  if (h->o.timeout_ms <= 0)
+    h->o.timeout_ms = HC_DEFAULT_TIMEOUT_MS;
+  if (h->o.max_body == 0)
+    h->o.max_body = HC_DEFAULT_MAX_BODY;
+  h->user_agent = xstrdup(h->o.user_agent ? h->o.user_agent : "vodgate/" VODGATE_VERSION);
+  h->o.user_agent = h->user_agent;
+  h->connect_to = h->o.connect_to ? xstrdup(h->o.connect_to) : NULL;
+  h->o.connect_to = h->connect_to;
+}
+
+static void hc_opts_release(struct hc_opts *h)
+{
+  free(h->user_agent);
+  free(h->connect_to);
+}
+
+/* An easy handle (aborts on OOM, as xmalloc does). */
+static CURL *easy_new(void)
+{
+  CURL *h = curl_easy_init();
+
+  if (!h) {
+    fprintf(stderr, "curl_easy_init failed\n");
+    abort();
+  }
+  return h;
+}
+
 struct http_client *http_client_new(const struct http_client_opts *opts)
 {
   struct http_client *c = xcalloc(1, sizeof(*c));
 
-  if (opts)
-    c->opts = *opts;
-  if (c->opts.connect_timeout_ms <= 0)
-    c->opts.connect_timeout_ms = HC_DEFAULT_CONNECT_MS;
-  if (c->opts.timeout_ms <= 0)
-    c->opts.timeout_ms = HC_DEFAULT_TIMEOUT_MS;
-  if (c->opts.max_body == 0)
-    c->opts.max_body = HC_DEFAULT_MAX_BODY;
-  c->user_agent = xstrdup(c->opts.user_agent ? c->opts.user_agent : "vodgate/" VODGATE_VERSION);
-  c->opts.user_agent = c->user_agent;
-  c->connect_to = c->opts.connect_to ? xstrdup(c->opts.connect_to) : NULL;
-  c->opts.connect_to = c->connect_to;
-  c->curl = curl_easy_init();
-  if (!c->curl) {
-    fprintf(stderr, "curl_easy_init failed\n");
-    abort();
-  }
+  hc_opts_init(&c->opts, opts);
+  c->curl = easy_new();
   return c;
 }
 
@@ -77,8 +102,7 @@ void http_client_free(struct http_client *c)
   if (!c)
     return;
   curl_easy_cleanup(c->curl);
-  free(c->user_agent);
-  free(c->connect_to);
+  hc_opts_release(&c->opts);
   free(c);
 }
 
@@ -347,7 +371,7 @@ int http_client_request(struct http_client *c, const char *method, const char *u
                         size_t body_len, long timeout_ms, struct http_client_resp *resp)
 {
   struct hc_xfer x;
-  int rc = xfer_setup(&x, c->curl, &c->opts, method, url, headers, n_headers, body, body_len,
+  int rc = xfer_setup(&x, c->curl, &c->opts.o, method, url, headers, n_headers, body, body_len,
                       timeout_ms, false, resp);
 
   if (rc)
@@ -374,9 +398,7 @@ struct hm_slot {
 
 struct http_multi {
   CURLM *m;
-  struct http_client_opts opts;
-  char *user_agent;
-  char *connect_to;
+  struct hc_opts opts;
   struct hm_slot *slot;
   unsigned n, busy;
 };
@@ -385,18 +407,7 @@ struct http_multi *http_multi_new(const struct http_client_opts *opts, unsigned 
 {
   struct http_multi *m = xcalloc(1, sizeof(*m));
 
-  if (opts)
-    m->opts = *opts;
-  if (m->opts.connect_timeout_ms <= 0)
-    m->opts.connect_timeout_ms = HC_DEFAULT_CONNECT_MS;
-  if (m->opts.timeout_ms <= 0)
-    m->opts.timeout_ms = HC_DEFAULT_TIMEOUT_MS;
-  if (m->opts.max_body == 0)
-    m->opts.max_body = HC_DEFAULT_MAX_BODY;
-  m->user_agent = xstrdup(m->opts.user_agent ? m->opts.user_agent : "vodgate/" VODGATE_VERSION);
-  m->opts.user_agent = m->user_agent;
-  m->connect_to = m->opts.connect_to ? xstrdup(m->opts.connect_to) : NULL;
-  m->opts.connect_to = m->connect_to;
+  hc_opts_init(&m->opts, opts);
   m->n = max_inflight ? max_inflight : 1;
   m->slot = xcalloc(m->n, sizeof(*m->slot));
   m->m = curl_multi_init();
@@ -407,13 +418,8 @@ struct http_multi *http_multi_new(const struct http_client_opts *opts, unsigned 
   /* At most one connection per transfer in flight, kept between them. */
   curl_multi_setopt(m->m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)m->n);
   curl_multi_setopt(m->m, CURLMOPT_MAXCONNECTS, (long)m->n);
-  for (unsigned i = 0; i < m->n; i++) {
-    m->slot[i].h = curl_easy_init();
-    if (!m->slot[i].h) {
-      fprintf(stderr, "curl_easy_init failed\n");
-      abort();
-    }
-  }
+  for (unsigned i = 0; i < m->n; i++)
+    m->slot[i].h = easy_new();
   return m;
 }
 
@@ -440,8 +446,7 @@ void http_multi_free(struct http_multi *m)
   }
   curl_multi_cleanup(m->m);
   free(m->slot);
-  free(m->user_agent);
-  free(m->connect_to);
+  hc_opts_release(&m->opts);
   free(m);
 }
 
@@ -466,7 +471,7 @@ int http_multi_add(struct http_multi *m, const char *method, const char *url,
     snprintf(err, errlen, "%u transfers in flight already", m->n);
     return VG_AGAIN;
   }
-  rc = xfer_setup(&s->x, s->h, &m->opts, method, url, headers, n_headers, body, body_len,
+  rc = xfer_setup(&s->x, s->h, &m->opts.o, method, url, headers, n_headers, body, body_len,
                   timeout_ms, true, &s->resp);
   if (rc == VG_OK && curl_multi_add_handle(m->m, s->h) != CURLM_OK) {
     (void)xfer_finish(&s->x, s->h, CURLE_OUT_OF_MEMORY);
