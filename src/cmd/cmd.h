@@ -7,7 +7,11 @@
 #ifndef VG_CMD_H
 #define VG_CMD_H
 
+#include <jansson.h>
+
 #define EXIT_USAGE 2
+
+struct store;
 
 struct cmd {
   const char *name;
@@ -26,5 +30,13 @@ int cmd_uploads(int argc, char **argv);
 int cmd_emulate(int argc, char **argv);
 int cmd_upload(int argc, char **argv);
 int cmd_webhooks(int argc, char **argv);
+
+/* cmd_util.c. The store of db (a URL) when given, else of the [server] db
+ * of the configuration at cfg_path (NULL: $VODGATE_CONFIG, else defaults
+ * and VODGATE_* variables); a failure is said on stderr after "who: ".
+ * Returns 0 or -1. */
+int cmd_open_store(const char *who, const char *cfg_path, const char *db, struct store **s);
+/* Prints j indented with sorted keys and a newline; takes j's reference. */
+void cmd_print_json(json_t *j);
 
 #endif

@@ -108,32 +108,6 @@ static int load_cfg(const char *cfg_path, struct cfg **c)
   return 0;
 }
 
-static int open_store(const struct opts *o, struct store **s)
-{
-  struct cfg *c = NULL;
-  const char *db = o->db;
-  int rc;
-
-  if (!db) {
-    if (load_cfg(o->cfg_path, &c))
-      return -1;
-    db = cfg_get_str(c, "server", "db");
-  }
-  rc = store_open(db, NULL, s);
-  if (rc)
-    fprintf(stderr, "vodgate: cannot open the database (%s)\n", vg_strerror(rc));
-  cfg_unref(c);
-  return rc ? -1 : 0;
-}
-
-static void print_json(json_t *j)
-{
-  char *out = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
-  printf("%s\n", out ? out : "null");
-  free(out);
-  json_decref(j);
-}
-
 static json_t *str_or_null(const char *s)
 {
   return s ? json_string(s) : json_null();
@@ -220,9 +194,9 @@ static int replay(const struct opts *o, const char *key)
   }
   rc = 0;
   if (o->json)
-    print_json(json_pack("{s:s,s:s,s:s,s:b,s:I}", "eventKey", key, "previousState", in.old_state,
-                         "state", in.state, "changed", in.state_changed, "outboxId",
-                         (json_int_t)in.outbox_id));
+    cmd_print_json(json_pack("{s:s,s:s,s:s,s:b,s:I}", "eventKey", key, "previousState",
+                             in.old_state, "state", in.state, "changed", in.state_changed,
+                             "outboxId", (json_int_t)in.outbox_id));
   else if (!in.state[0])
     printf("%s: no ledger effect\n", key);
   else
@@ -255,7 +229,7 @@ int cmd_events(int argc, char **argv)
   verb = argv[optind++];
   if (strcmp(verb, "list") == 0 && optind == argc) {
     json_t *arr = o.json ? json_array() : NULL;
-    if (open_store(&o, &s)) {
+    if (cmd_open_store("vodgate", o.cfg_path, o.db, &s)) {
       json_decref(arr);
       return 1;
     }
@@ -263,10 +237,10 @@ int cmd_events(int argc, char **argv)
       printf("%-10s %-5s %-60s %s\n", "RECEIVED", "FROM", "KEY", "STATUS");
     rc = store_event_list(s, o.file, o.limit, event_list_cb, arr) ? 1 : 0;
     if (arr)
-      print_json(arr);
+      cmd_print_json(arr);
   } else if (strcmp(verb, "show") == 0 && optind + 1 == argc) {
     struct store_event_record r;
-    if (open_store(&o, &s))
+    if (cmd_open_store("vodgate", o.cfg_path, o.db, &s))
       return 1;
     rc = store_event_get(s, argv[optind], &r);
     if (rc) {
@@ -275,7 +249,7 @@ int cmd_events(int argc, char **argv)
     } else {
       json_t *j = event_json(&r, true);
       if (o.json) {
-        print_json(j);
+        cmd_print_json(j);
       } else {
         char *b = json_dumps(json_object_get(j, "body"), JSON_INDENT(2) | JSON_SORT_KEYS);
         printf("key:      %s\nsource:   %s\ntype:     %s\nfile:     %s\ntask:     %s\n"
@@ -337,14 +311,14 @@ int cmd_uploads(int argc, char **argv)
       fprintf(stderr, "vodgate uploads list: --state must be a state a file can be in\n");
       return EXIT_USAGE;
     }
-    if (open_store(&o, &s))
+    if (cmd_open_store("vodgate", o.cfg_path, o.db, &s))
       return 1;
     arr = o.json ? json_array() : NULL;
     if (!o.json)
       printf("%-22s %-34s %-20s %-10s %s\n", "FILE", "UPLOAD", "USER", "STATE", "UPDATED");
     rc = store_ledger_list(s, o.user, o.state, o.limit, upload_list_cb, arr) ? 1 : 0;
     if (arr)
-      print_json(arr);
+      cmd_print_json(arr);
   } else if (strcmp(verb, "show") == 0 && optind + 1 == argc) {
     const char *id = argv[optind];
     struct store_ledger l;
@@ -354,7 +328,7 @@ int cmd_uploads(int argc, char **argv)
       fprintf(stderr, "vodgate uploads show: no upload or file %s\n", id);
       return 1;
     }
-    if (open_store(&o, &s))
+    if (cmd_open_store("vodgate", o.cfg_path, o.db, &s))
       return 1;
     if (store_ledger_get(s, id, &l) == VG_OK || store_ledger_get_by_upload(s, id, &l) == VG_OK) {
       u = row_json(&l);
@@ -367,7 +341,7 @@ int cmd_uploads(int argc, char **argv)
       fprintf(stderr, "vodgate uploads show: no upload or file %s\n", id);
       rc = 1;
     } else if (o.json) {
-      print_json(u);
+      cmd_print_json(u);
       rc = 0;
     } else {
       json_t *rev = json_object_get(u, "review");

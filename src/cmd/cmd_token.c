@@ -33,26 +33,6 @@ static void token_usage(FILE *f)
              "'add' prints the token once on stdout; only its SHA-256 is stored.\n");
 }
 
-static int open_store(const char *cfg_path, const char *db, struct store **s)
-{
-  struct cfg *c = NULL;
-  char err[CFG_ERR_MAX];
-  int rc;
-
-  if (!db) {
-    if (cfg_load(cfg_path, environ, &c, err, sizeof(err))) {
-      fprintf(stderr, "vodgate token: configuration: %s\n", err);
-      return -1;
-    }
-    db = cfg_get_str(c, "server", "db");
-  }
-  rc = store_open(db, NULL, s);
-  if (rc)
-    fprintf(stderr, "vodgate token: cannot open the database (%s)\n", vg_strerror(rc));
-  cfg_unref(c);
-  return rc ? -1 : 0;
-}
-
 static bool valid_name(const char *s, size_t max)
 {
   size_t n = strlen(s);
@@ -157,7 +137,7 @@ int cmd_token(int argc, char **argv)
                       "printable UTF-8\n");
       return EXIT_USAGE;
     }
-    if (open_store(cfg_path, db, &s))
+    if (cmd_open_store("vodgate token", cfg_path, db, &s))
       return 1;
     rc = token_add(s, user, policy, label);
   } else if (strcmp(verb, "list") == 0) {
@@ -166,7 +146,7 @@ int cmd_token(int argc, char **argv)
       token_usage(stderr);
       return EXIT_USAGE;
     }
-    if (open_store(cfg_path, db, &s)) {
+    if (cmd_open_store("vodgate token", cfg_path, db, &s)) {
       json_decref(arr);
       return 1;
     }
@@ -186,7 +166,7 @@ int cmd_token(int argc, char **argv)
       return EXIT_USAGE;
     }
     id = argv[optind];
-    if (open_store(cfg_path, db, &s))
+    if (cmd_open_store("vodgate token", cfg_path, db, &s))
       return 1;
     rc = store_token_revoke(s, id, (int64_t)time(NULL));
     if (rc == VG_NOTFOUND)

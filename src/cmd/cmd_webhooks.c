@@ -117,39 +117,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
   return 0;
 }
 
-static int open_store(const struct opts *o, struct store **s)
-{
-  struct cfg *c = NULL;
-  const char *db = o->db;
-  char err[CFG_ERR_MAX];
-  int rc;
-
-  if (!db) {
-    if (cfg_load(o->cfg_path, environ, &c, err, sizeof(err))) {
-      fprintf(stderr, "vodgate: configuration: %s\n", err);
-      return -1;
-    }
-    db = cfg_get_str(c, "server", "db");
-  }
-  rc = store_open(db, NULL, s);
-  if (rc)
-    fprintf(stderr, "vodgate: cannot open the database (%s)\n", vg_strerror(rc));
-  cfg_unref(c);
-  return rc ? -1 : 0;
-}
-
 /* A row id: a decimal integer > 0. */
 static bool parse_id(const char *s, int64_t *id)
 {
   return parse_i64z(s, id) == 0 && *id > 0;
-}
-
-static void print_json(json_t *j)
-{
-  char *out = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
-  printf("%s\n", out ? out : "null");
-  free(out);
-  json_decref(j);
 }
 
 static const char *state_name(const struct store_outbox_item *it)
@@ -216,7 +187,7 @@ static int show_cb(const struct store_outbox_item *it, void *arg)
   json_t *j = item_json(it, p, true);
 
   if (o->json) {
-    print_json(j);
+    cmd_print_json(j);
   } else {
     char *body = p ? json_dumps(p, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
     json_t *file = json_object_get(j, "fileId");
@@ -289,7 +260,7 @@ static int retry(const struct opts *o, int argc, char **argv)
     if (!dup)
       ids[n++] = id;
   }
-  if (open_store(o, &s)) {
+  if (cmd_open_store("vodgate", o->cfg_path, o->db, &s)) {
     free(ids);
     return 1;
   }
@@ -313,7 +284,7 @@ static int retry(const struct opts *o, int argc, char **argv)
     goto out;
   }
   if (o->json)
-    print_json(json_pack("{s:I}", "due", (json_int_t)changed));
+    cmd_print_json(json_pack("{s:I}", "due", (json_int_t)changed));
   else
     printf("%lld webhook%s due again; a running server sends %s within [webhook] poll_interval\n",
            (long long)changed, changed == 1 ? "" : "s", changed == 1 ? "it" : "them");
@@ -339,7 +310,7 @@ int cmd_webhooks(int argc, char **argv)
   verb = argv[optind++];
   if (strcmp(verb, "list") == 0 && optind == argc) {
     json_t *arr = o.json ? json_array() : NULL;
-    if (open_store(&o, &s)) {
+    if (cmd_open_store("vodgate", o.cfg_path, o.db, &s)) {
       json_decref(arr);
       return 1;
     }
@@ -351,7 +322,7 @@ int cmd_webhooks(int argc, char **argv)
       fprintf(stderr, "vodgate webhooks list: %s\n", vg_strerror(rc));
       json_decref(arr);
     } else if (arr) {
-      print_json(arr);
+      cmd_print_json(arr);
     }
     rc = rc ? 1 : 0;
   } else if (strcmp(verb, "show") == 0 && optind + 1 == argc && !o.file && !o.n_states) {
@@ -361,7 +332,7 @@ int cmd_webhooks(int argc, char **argv)
               argv[optind]);
       return EXIT_USAGE;
     }
-    if (open_store(&o, &s))
+    if (cmd_open_store("vodgate", o.cfg_path, o.db, &s))
       return 1;
     rc = store_outbox_get(s, id, show_cb, &o);
     if (rc == VG_NOTFOUND)
