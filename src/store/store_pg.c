@@ -1035,18 +1035,14 @@ static int pg_quarantine_count(struct store_tx *tx, int64_t *out)
                      NULL);
 }
 
-static int pg_outbox_due(struct store_tx *tx, int64_t now, int64_t limit, store_outbox_cb cb,
-                         void *arg)
+#define OUTBOX_LIST_COLS                                                                           \
+  "SELECT id, event_key, payload, attempts, due_at, coalesce(delivered_at, 0), dead::int"          \
+  " FROM outbox"
+
+/* Calls cb for each row of res (OUTBOX_LIST_COLS) and frees it; res NULL:
+ * err, the failure of its query. */
+static int outbox_rows(PGresult *res, int err, store_outbox_cb cb, void *arg)
 {
-  struct pg_args a = {0};
-  arg_i(&a, now);
-  arg_i(&a, limit);
-  int err;
-  PGresult *res = pg_exec(CONN(tx),
-                          "SELECT id, event_key, payload, attempts, due_at FROM outbox"
-                          " WHERE delivered_at IS NULL AND NOT dead AND due_at <= $1::bigint"
-                          " ORDER BY due_at, id LIMIT $2::bigint",
-                          &a, "outbox due", &err);
   if (!res)
     return err;
   for (int i = 0; i < PQntuples(res) && !err; i++) {
@@ -1056,11 +1052,28 @@ static int pg_outbox_due(struct store_tx *tx, int64_t now, int64_t limit, store_
         .payload_json = PQgetvalue(res, i, 2),
         .attempts = val_int(res, i, 3),
         .due_at = val_int(res, i, 4),
+        .delivered_at = val_int(res, i, 5),
+        .dead = val_int(res, i, 6) != 0,
     };
     err = cb(&it, arg);
   }
   PQclear(res);
   return err;
+}
+
+static int pg_outbox_due(struct store_tx *tx, int64_t now, int64_t limit, store_outbox_cb cb,
+                         void *arg)
+{
+  struct pg_args a = {0};
+  arg_i(&a, now);
+  arg_i(&a, limit);
+  int err;
+  PGresult *res =
+      pg_exec(CONN(tx),
+              OUTBOX_LIST_COLS " WHERE delivered_at IS NULL AND NOT dead AND due_at <= $1::bigint"
+                               " ORDER BY due_at, id LIMIT $2::bigint",
+              &a, "outbox due", &err);
+  return outbox_rows(res, err, cb, arg);
 }
 
 /* Runs an UPDATE/DELETE; VG_NOTFOUND if it changed no row. */
@@ -1106,9 +1119,6 @@ static int pg_outbox_dead_count(struct store_tx *tx, int64_t *out)
 
 /* As SQLite's Q_OUTBOX_LIST: $1 is an enum store_outbox_state; the file is
  * the payload's data.fileId (no column, no index). */
-#define OUTBOX_LIST_COLS                                                                           \
-  "SELECT id, event_key, payload, attempts, due_at, coalesce(delivered_at, 0), dead::int"          \
-  " FROM outbox"
 
 static int pg_outbox_list(struct store_tx *tx, enum store_outbox_state state, const char *file_id,
                           int64_t id, int64_t limit, store_outbox_cb cb, void *arg)
@@ -1133,22 +1143,7 @@ static int pg_outbox_list(struct store_tx *tx, enum store_outbox_state state, co
                                    " ORDER BY id DESC LIMIT $3::bigint",
                   &a, "outbox list", &err);
   }
-  if (!res)
-    return err;
-  for (int i = 0; i < PQntuples(res) && !err; i++) {
-    struct store_outbox_item it = {
-        .id = val_int(res, i, 0),
-        .event_key = PQgetvalue(res, i, 1),
-        .payload_json = PQgetvalue(res, i, 2),
-        .attempts = val_int(res, i, 3),
-        .due_at = val_int(res, i, 4),
-        .delivered_at = val_int(res, i, 5),
-        .dead = val_int(res, i, 6) != 0,
-    };
-    err = cb(&it, arg);
-  }
-  PQclear(res);
-  return err;
+  return outbox_rows(res, err, cb, arg);
 }
 
 static int pg_outbox_retry(struct store_tx *tx, int64_t id, int64_t now, int64_t *changed)

@@ -363,7 +363,7 @@ static const char *const sq_sql[Q__COUNT] = {
                       " AND (?2 IS NULL OR state = ?2) ORDER BY updated_at DESC, file_id LIMIT ?3",
     [Q_EVENT_LIST] = "SELECT " EVENT_COLS " FROM event WHERE ?1 IS NULL OR file_id = ?1"
                      " ORDER BY received_at DESC, event_key LIMIT ?2",
-    [Q_OUTBOX_DUE] = "SELECT id, event_key, payload, attempts, due_at FROM outbox"
+    [Q_OUTBOX_DUE] = "SELECT " OUTBOX_COLS " FROM outbox"
                      " WHERE delivered_at IS NULL AND dead = 0 AND due_at <= ?1"
                      " ORDER BY due_at, id LIMIT ?2",
     [Q_OUTBOX_DELIVERED] = "UPDATE outbox SET delivered_at = ?2"
@@ -1420,6 +1420,8 @@ static int outbox_row_cb(sqlite3_stmt *st, union sq_cb cb, void *arg)
       .payload_json = (const char *)sqlite3_column_text(st, 2),
       .attempts = sqlite3_column_int64(st, 3),
       .due_at = sqlite3_column_int64(st, 4),
+      .delivered_at = sqlite3_column_int64(st, 5),
+      .dead = sqlite3_column_int64(st, 6) != 0,
   };
   return cb.outbox(&it, arg);
 }
@@ -1467,20 +1469,6 @@ static int sq_outbox_dead_count(struct store_tx *tx, int64_t *out)
   return sq_count(tx, Q_OUTBOX_DEAD_COUNT, out);
 }
 
-static int outbox_list_row_cb(sqlite3_stmt *st, union sq_cb cb, void *arg)
-{
-  struct store_outbox_item it = {
-      .id = sqlite3_column_int64(st, 0),
-      .event_key = (const char *)sqlite3_column_text(st, 1),
-      .payload_json = (const char *)sqlite3_column_text(st, 2),
-      .attempts = sqlite3_column_int64(st, 3),
-      .due_at = sqlite3_column_int64(st, 4),
-      .delivered_at = sqlite3_column_int64(st, 5),
-      .dead = sqlite3_column_int64(st, 6) != 0,
-  };
-  return cb.outbox(&it, arg);
-}
-
 static int sq_outbox_list(struct store_tx *tx, enum store_outbox_state state, const char *file_id,
                           int64_t id, int64_t limit, store_outbox_cb cb, void *arg)
 {
@@ -1488,13 +1476,13 @@ static int sq_outbox_list(struct store_tx *tx, enum store_outbox_state state, co
   if (id > 0) {
     STMT(c, Q_OUTBOX_GET);
     sqlite3_bind_int64(st, 1, id);
-    return sq_walk(c, st, outbox_list_row_cb, (union sq_cb){.outbox = cb}, arg, "outbox get");
+    return sq_walk(c, st, outbox_row_cb, (union sq_cb){.outbox = cb}, arg, "outbox get");
   }
   STMT(c, Q_OUTBOX_LIST);
   sqlite3_bind_int(st, 1, (int)state);
   bind_text(st, 2, file_id);
   sqlite3_bind_int64(st, 3, limit);
-  return sq_walk(c, st, outbox_list_row_cb, (union sq_cb){.outbox = cb}, arg, "outbox list");
+  return sq_walk(c, st, outbox_row_cb, (union sq_cb){.outbox = cb}, arg, "outbox list");
 }
 
 static int sq_outbox_retry(struct store_tx *tx, int64_t id, int64_t now, int64_t *changed)
