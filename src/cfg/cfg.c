@@ -39,9 +39,11 @@
 static const char *const fixed_sections[] = {"server",      "vod",    "auth",
                                              "attribution", "events", "webhook"};
 
-/* VODGATE_* variables that are not configuration keys. */
+/* VODGATE_* variables that are not configuration keys: the config file's
+ * name, the test switches, and `vodgate upload`'s bearer token (a shell that
+ * exported it for an upload must still be able to run serve or config). */
 static const char *const env_ignored[] = {"VODGATE_BIN", "VODGATE_SRC", "VODGATE_TEST_ROUTES",
-                                          "VODGATE_CONFIG"};
+                                          "VODGATE_CONFIG", "VODGATE_UPLOAD_TOKEN"};
 
 struct cfg_val {
   const struct cfg_key_info *ki;

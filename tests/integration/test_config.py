@@ -65,6 +65,19 @@ class StartupErrors(unittest.TestCase):
         self.serve_fails(None, {"VODGATE_SERVER_LISTEN": "127.0.0.1:0", "VODGATE_AUTH_JWT_ISSUR": "x"},
                          "env VODGATE_AUTH_JWT_ISSUR", "[auth]: unknown key")
 
+    def test_non_config_variables_are_ignored(self):
+        # docs/configuration.md lists the VODGATE_* variables that are not
+        # configuration; each must leave start-up alone. VODGATE_UPLOAD_TOKEN
+        # is `vodgate upload`'s token: exported for an upload, it stopped
+        # `serve` and `config` ("unknown configuration section").
+        for var in ["VODGATE_CONFIG", "VODGATE_UPLOAD_TOKEN", "VODGATE_BIN", "VODGATE_SRC"]:
+            p = vgtest.run(["config", "--check"], env={var: ""} if var == "VODGATE_CONFIG"
+                           else {var: "x"})
+            self.assertEqual((var, p.returncode, p.stdout), (var, 0, "ok\n"), p.stderr)
+        d = vgtest.Daemon(["serve", "--listen", "127.0.0.1:0"],
+                          env={"VODGATE_UPLOAD_TOKEN": "vg_notconfig"})
+        self.assertEqual(d.stop(), 0)
+
     def test_missing_file(self):
         p = vgtest.run(["serve", "--config", "/nonexistent/vodgate.ini"])
         self.assertEqual(p.returncode, 1)
