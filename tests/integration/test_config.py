@@ -4,6 +4,7 @@ key, secrets are never printed, listen address forms."""
 import http.client
 import json
 import os
+import signal
 import socket
 import unittest
 
@@ -160,6 +161,37 @@ class ConfigCommand(unittest.TestCase):
         for k in ["`listen`", "`cors_origins`", "`secret_key_file`", "`jwt_policy_claim`",
                   "`uploads_per_day`", "`client_may_set`", "`path_token_file`"]:
             self.assertIn(k, p.stdout)
+
+
+class ReloadRestartKeys(unittest.TestCase):
+    """A reload that changes a key only read at start-up says so (it used to
+    be silent for the workers' keys: the puller's and the forwarder's)."""
+
+    def test_worker_keys_warn(self):
+        tmp = vgtest.TempDir()
+        try:
+            base = "[server]\nlisten = 127.0.0.1:0\n"
+            ini = tmp.file("v.ini", base + "[events]\npull_interval = 1\n"
+                           "[webhook]\nretry_for = 1d\n")
+            d = vgtest.Daemon(["serve", "--config", ini])
+            try:
+                tmp.file("v.ini", base + "[events]\npull_interval = 2\n"
+                         "[webhook]\nretry_for = 2d\nurl = http://127.0.0.1:9/h\n"
+                         "[policy default]\nuploads_per_day = 5\n")
+                d.signal(signal.SIGHUP)
+                d.wait_log(lambda r: r.get("msg") == "configuration reloaded")
+                warned = sorted(r["msg"] for r in d.records()
+                                if r.get("msg", "").startswith("reload:"))
+            finally:
+                self.assertEqual(d.stop(), 0)
+        finally:
+            tmp.cleanup()
+        self.assertEqual(warned, [
+            "reload: [events] pull_interval changed; it takes effect on restart",
+            "reload: [webhook] retry_for changed; it takes effect on restart",
+            "reload: [webhook] url or secret was set or unset; the webhook forwarder starts "
+            "or stops on restart",
+        ])
 
 
 class Listen(unittest.TestCase):
