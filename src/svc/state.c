@@ -298,6 +298,14 @@ int svc_init(struct app *app, char *err, size_t errlen)
   if (!svc->state->secret_id)
     log_warn("[vod] secret_id and secret key are not configured: upload signatures are refused "
              "with 503 until they are");
+  /* A generated key is this instance's own: another instance on the same
+   * database cannot verify the tokens of its signatures, and the files VOD
+   * reports to it stay unattributed. */
+  if (strcmp(store_backend(app->store), "sqlite") != 0 &&
+      !cfg_get_str(app->cfg, "attribution", "key_file"))
+    log_warn("[attribution] key_file is not set: this instance uses its own generated key; give "
+             "every instance on this database the same key_file, or files whose signature came "
+             "from another instance stay unattributed");
   return 0;
 }
 
