@@ -163,6 +163,23 @@ class ConfigCommand(unittest.TestCase):
             self.assertIn(k, p.stdout)
 
 
+class EveryCommandHelp(unittest.TestCase):
+    def test_every_command_has_help(self):
+        """Each command `vodgate help` lists answers --help with its usage on
+        stdout and exit 0 (README.md: "Every subcommand has --help");
+        `version --help` printed the version instead."""
+        p = vgtest.run(["help"], check=0)
+        names = [line.split()[0] for line in p.stdout.split("commands:\n")[1].split("\n\n")[0]
+                 .splitlines()]
+        self.assertIn("version", names)
+        got = {}
+        for n in names:
+            p = vgtest.run([n, "--help"])
+            got[n] = (p.returncode, p.stdout.startswith("usage: vodgate " + n))
+        self.assertEqual(got, {n: (0, True) for n in names})
+        self.assertEqual(vgtest.run(["version", "extra"]).returncode, 2)
+
+
 class ReloadRestartKeys(unittest.TestCase):
     """A reload that changes a key only read at start-up says so (it used to
     be silent for the workers' keys: the puller's and the forwarder's)."""
