@@ -148,6 +148,45 @@ class ConfigCommand(unittest.TestCase):
         self.assertIn(";   jwt_hs256_secret: <redacted, 17 bytes, from env "
                       "VODGATE_AUTH_JWT_HS256_SECRET>\n", p.stdout)
 
+    def test_check_finds_what_start_up_refuses(self):
+        """--check refuses what serve's start-up refuses, short of the
+        database (it said "ok" to each of these, and serve then exited 1),
+        and creates nothing (no generated attribution key)."""
+        hs = {"VODGATE_AUTH_JWT_HS256_SECRET": "s" * 32}
+        cases = [
+            ({"VODGATE_AUTH_JWT_PUBLIC_KEY_FILE": "/nonexistent/idp.pem"},
+             "[auth] jwt_public_key_file /nonexistent/idp.pem: No such file or directory"),
+            ({"VODGATE_ATTRIBUTION_KEY_FILE": "/nonexistent/attr.key"},
+             "[attribution] key file /nonexistent/attr.key: No such file or directory"),
+            (dict(hs, VODGATE_AUTH_JWT_AUDIENCE="a,b"),
+             "[auth] jwt_audience: give one audience (vodgate's own name)"),
+            ({"VODGATE_AUTH_JWT_HS256_SECRET": "short"},
+             "[auth] jwt_hs256_secret: 5 bytes is too short; use at least 32 random bytes"),
+            ({"VODGATE_WEBHOOK_URL": "ftp://app/h"},
+             "[webhook] url: must be an http:// or https:// URL"),
+            ({"VODGATE_WEBHOOK_URL": "http://app/h", "VODGATE_WEBHOOK_SECRET": "whk",
+              "VODGATE_WEBHOOK_RETRY_SCHEDULE": "1s, 8d"},
+             "[webhook] retry_schedule: item 2 is not a duration of 1s..7d"),
+            ({"VODGATE_EVENTS_MODE": "pull"},
+             "[events] mode = pull needs [vod] secret_id and secret_key_file"),
+        ]
+        served = vgtest.TempDir()  # serve opens its database before these checks
+        got, want = [], []
+        try:
+            for env, msg in cases:
+                p = vgtest.run(["config", "--check"], env=env, cwd=self.tmp.path)
+                got.append(("check", p.returncode, p.stdout, msg in p.stderr))
+                want.append(("check", 1, "", True))
+                p = vgtest.run(["serve", "--listen", "127.0.0.1:0"], env=env, cwd=served.path)
+                got.append(("serve", p.returncode, msg in messages(p)))
+                want.append(("serve", 1, True))
+        finally:
+            served.cleanup()
+        self.assertEqual(got, want)
+        p = vgtest.run(["config", "--check"], env=hs, cwd=self.tmp.path)
+        self.assertEqual((p.returncode, p.stdout), (0, "ok\n"), p.stderr)
+        self.assertEqual(os.listdir(self.tmp.path), [])
+
     def test_docs_table_is_current(self):
         # docs/configuration.md ends with `vodgate config --schema`; regenerate
         # it when a key changes.
