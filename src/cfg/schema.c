@@ -106,9 +106,9 @@ static const struct cfg_key_info schema[] = {
   {"events", "review_review_at", CFG_INT, "0", 0, 100, NULL,
    "Review confidence at or above which a pass counts as review (0: VOD's suggestion only)."},
   {"events", "max_wait", CFG_DURATION, "30", 0, 300, NULL,
-   "Longest ?wait= of GET /v1/uploads/{uploadId} (long poll); larger values are clamped."},
+   "Longest ?wait= of GET /v1/uploads/{uploadId} (long poll); larger values are clamped. 0: every ?wait= is answered at once (no long polls)."},
   {"events", "max_waiters", CFG_INT, "256", 0, 65536, NULL,
-   "Long polls waiting at once (suspended connections: no worker thread each); beyond: 503. 0: no long polls."},
+   "Long polls waiting at once (suspended connections: no worker thread each); beyond: 503 with Retry-After: 1. 0: every long poll gets that 503 (to turn long polls off, set max_wait = 0 instead)."},
 
   /* [webhook] */
   {"webhook", "url", CFG_STR, NULL, 0, 2048, NULL, "The app's webhook URL; unset: no webhooks."},
