@@ -1055,6 +1055,39 @@ const char *cfg_policy_find(const struct cfg *c, const char *name)
 
 /* ---- printing ---- */
 
+/* Print a value for cfg_dump, hiding what may be a credential inside a URL
+ * (a [server] db or [webhook] url written with one, against the advice of
+ * docs/configuration.md): the password of user:password@host and the value
+ * of a password= query parameter. */
+static void dump_value(FILE *f, const char *val)
+{
+  const char *p = val, *auth = strstr(val, "://"), *q;
+
+  if (auth) {
+    size_t alen = strcspn(auth + 3, "/?#");
+    const char *at = NULL, *colon;
+    auth += 3;
+    for (size_t i = 0; i < alen; i++)
+      if (auth[i] == '@')
+        at = auth + i; /* the last '@' ends the userinfo */
+    colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+    if (colon) {
+      fwrite(p, 1, (size_t)(colon + 1 - p), f);
+      fputs("<redacted>", f);
+      p = at;
+    }
+  }
+  while ((q = strstr(p, "password=")) != NULL) {
+    fwrite(p, 1, (size_t)(q + 9 - p), f);
+    p = q + 9;
+    if (q > val && (q[-1] == '?' || q[-1] == '&')) {
+      fputs("<redacted>", f);
+      p += strcspn(p, "&#");
+    }
+  }
+  fputs(p, f);
+}
+
 void cfg_dump(const struct cfg *c, FILE *f)
 {
   const char *cur = "";
@@ -1068,9 +1101,10 @@ void cfg_dump(const struct cfg *c, FILE *f)
       fprintf(f, "\n[%s]\n", v->section);
       cur = v->section;
     }
-    if (val)
-      fprintf(f, "%s = %s", v->ki->key, val);
-    else
+    if (val) {
+      fprintf(f, "%s = ", v->ki->key);
+      dump_value(f, val);
+    } else
       fprintf(f, "; %s (unset)", v->ki->key);
     fprintf(f, "    ; %s\n", v->source);
     if (is_secret(v->ki)) {
