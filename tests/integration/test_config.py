@@ -4,8 +4,10 @@ key, secrets are never printed, listen address forms."""
 import http.client
 import json
 import os
+import resource
 import signal
 import socket
+import subprocess
 import unittest
 
 import vgtest
@@ -231,6 +233,51 @@ class EveryCommandHelp(unittest.TestCase):
             got[n] = (p.returncode, p.stdout.startswith("usage: vodgate " + n))
         self.assertEqual(got, {n: (0, True) for n in names})
         self.assertEqual(vgtest.run(["version", "extra"]).returncode, 2)
+
+
+class OpenFileLimit(unittest.TestCase):
+    """Past RLIMIT_NOFILE new connections waited unanswered with nothing in
+    the log (systemd's default soft limit, 1024, is below max_connections'
+    default plus what serve needs besides). serve raises the soft limit
+    toward the hard one, and warns when that is not enough."""
+
+    def start(self, soft, hard):
+        def limit():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        tmp = vgtest.TempDir()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VODGATE_")}
+        p = subprocess.Popen([vgtest.BIN, "serve", "--listen", "127.0.0.1:0"], env=env,
+                             cwd=tmp.path, preexec_fn=limit, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        msgs = []
+        try:
+            for line in p.stderr:
+                msgs.append(json.loads(line)["msg"])
+                if msgs[-1] == "listening":
+                    break
+            with open("/proc/%d/limits" % p.pid) as f:
+                now = [int(x) for x in
+                       [l for l in f if l.startswith("Max open files")][0].split()[3:5]]
+        finally:
+            p.send_signal(signal.SIGTERM)
+            p.communicate(timeout=30)
+            tmp.cleanup()
+        self.assertEqual(p.returncode, 0)
+        return [m for m in msgs if "open file limit" in m], now
+
+    def test_raised_to_the_hard_limit(self):
+        got, now = self.start(100, 4096)
+        self.assertEqual(got, ["raised the open file limit from 100 to 1152 for [server] "
+                               "max_connections 1024"])
+        self.assertEqual(now, [1152, 4096])
+
+    def test_warns_when_the_hard_limit_is_too_low(self):
+        got, now = self.start(64, 200)
+        self.assertEqual(got, ["the open file limit (200, hard 200) is below [server] "
+                               "max_connections 1024 + 128: connections past it wait "
+                               "unanswered; raise it (systemd LimitNOFILE=, ulimit -n) or "
+                               "lower max_connections"])
+        self.assertEqual(now, [200, 200])
 
 
 class ReloadRestartKeys(unittest.TestCase):
