@@ -684,10 +684,20 @@ static int cfg_ini_handler(void *user, const char *section, const char *name, co
     {
       struct buf b;
       char *joined;
+      size_t vl = strlen(value);
+      /* libinih strips "; comment" (after whitespace) from key lines but
+       * hands continuation lines over whole: strip it here, as there. */
+      for (size_t i = 1; i < vl; i++)
+        if (value[i] == ';' && (value[i - 1] == ' ' || value[i - 1] == '\t')) {
+          vl = i;
+          break;
+        }
+      while (vl > 0 && (value[vl - 1] == ' ' || value[vl - 1] == '\t'))
+        vl--;
       buf_init(&b, CFG_MAX_FILE);
       size_t rl = strlen(v->raw);
       bool sep = rl > 0 && v->raw[rl - 1] != ',' && value[0] != ',';
-      if (buf_printf(&b, "%s%s%s", v->raw, sep ? "," : "", value)) {
+      if (buf_printf(&b, "%s%s%.*s", v->raw, sep ? "," : "", (int)vl, value)) {
         buf_release(&b);
         goto fail;
       }
