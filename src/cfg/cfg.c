@@ -908,6 +908,38 @@ static int check_pair(struct cfg *c, const char *id, const char *key, char *err,
   return 0;
 }
 
+/* A CORS origin is compared byte for byte with the Origin header, which
+ * browsers send as scheme://host[:port], host in lower case, no path: an
+ * item written otherwise (a trailing slash, a capital, no scheme) would
+ * never match, so it is refused here rather than ignored. */
+static int check_origins(struct cfg *c, char *err, size_t errlen)
+{
+  const struct cfg_val *v = find_val(c, "server", "cors_origins");
+  size_t n;
+  const char *const *items = cfg_get_list(c, "server", "cors_origins", &n);
+
+  for (size_t i = 0; i < n; i++) {
+    const char *it = items[i], *h;
+    bool ok;
+    if (strcmp(it, "*") == 0)
+      continue;
+    h = strncmp(it, "https://", 8) == 0 ? it + 8 : strncmp(it, "http://", 7) == 0 ? it + 7 : NULL;
+    ok = h && *h;
+    for (const char *q = h; ok && *q; q++)
+      if (strchr("/?#@", *q) || isspace((unsigned char)*q) || isupper((unsigned char)*q))
+        ok = false;
+    if (!ok) {
+      snprintf(err, errlen,
+               "%s: [server] cors_origins: '%.256s' is not an origin as browsers send it "
+               "(http:// or https://, the host in lower case, an optional :port, no path "
+               "or trailing slash; or *)",
+               v->source, it);
+      return -1;
+    }
+  }
+  return 0;
+}
+
 int cfg_load(const char *path, char *const *env, struct cfg **out, char *err, size_t errlen)
 {
   struct cfg *c = xcalloc(1, sizeof(*c));
@@ -965,7 +997,8 @@ int cfg_load(const char *path, char *const *env, struct cfg **out, char *err, si
   }
 
   if (check_pair(c, "secret_id", "secret_key_file", err, errlen) ||
-      check_pair(c, "previous_secret_id", "previous_secret_key_file", err, errlen))
+      check_pair(c, "previous_secret_id", "previous_secret_key_file", err, errlen) ||
+      check_origins(c, err, errlen))
     goto fail;
 
   *out = c;

@@ -36,7 +36,7 @@ static const struct cfg_key_info schema[] = {
   {"server", "memory_limit", CFG_SIZE, "32k", 8192, I64(16) * 1024 * 1024, NULL,
    "Memory per connection for the request line, headers and response headers; every open connection holds it (1024 connections at 32k: 32 MB)."},
   {"server", "cors_origins", CFG_LIST, NULL, 0, 0, NULL,
-   "Browser origins allowed by CORS (scheme://host[:port]); \"*\" allows any. Empty: no CORS headers, preflights refused."},
+   "Browser origins allowed by CORS, as browsers send them: http:// or https://, the host in lower case, an optional :port, no path or trailing slash (anything else is refused at start-up); \"*\" allows any. Empty: no CORS headers, preflights refused."},
   {"server", "cors_max_age", CFG_DURATION, "600", 0, 86400, NULL,
    "Access-Control-Max-Age of preflight answers."},
   {"server", "signature_records", CFG_ENUM, "async", 0, 0, "async|durable",
