@@ -4,7 +4,8 @@
 # Runs bench/http.sh with the vodgate binary (HTTP: vodgate vs Express vs
 # nginx, vodgate vs a Node receiver), then bench/sig.sh and bench/store.sh,
 # when present, with the binary's build directory (they build their own
-# bench executables there). Each is a report, not a test: a failing one is
+# bench executables there), then bench/webhook.py with the binary (webhook
+# backlog drain at 20 ms per answer). Each is a report, not a test: a failing one is
 # noted and the others still run; the exit status says whether any failed.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,4 +25,9 @@ for b in http sig store; do
     status=1
   fi
 done
+echo "==== bench/webhook.py $bin ===="
+python3 "$here/webhook.py" "$bin" --events 1000 --latency 20 --concurrency 1,8,32 || {
+  echo "bench/webhook.py failed" >&2
+  status=1
+}
 exit $status

@@ -563,8 +563,12 @@ static bool plain_string(const char *s, size_t max)
   size_t n = s ? strnlen(s, max + 1) : 0;
   if (n == 0 || n > max || !utf8_valid(s, n))
     return false;
+  /* C0, DEL and C1 (U+0080..U+009F, UTF-8 C2 80..C2 9F: a terminal takes
+   * U+009B for CSI, as it takes ESC [, when `vodgate uploads list` prints
+   * the user) */
   for (size_t i = 0; i < n; i++)
-    if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+    if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f ||
+        ((unsigned char)s[i] == 0xc2 && (unsigned char)s[i + 1] < 0xa0))
       return false;
   return true;
 }

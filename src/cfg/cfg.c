@@ -1098,37 +1098,38 @@ const char *cfg_policy_find(const struct cfg *c, const char *name)
 
 /* ---- printing ---- */
 
-/* Print a value for cfg_dump, hiding what may be a credential inside a URL
- * (a [server] db or [webhook] url written with one, against the advice of
- * docs/configuration.md): the password of user:password@host and the value
- * of a password= query parameter. */
-static void dump_value(FILE *f, const char *val)
+/* "key = value", with the password of a URL's userinfo
+ * (postgresql://user:PASSWORD@host/db, https://user:PASSWORD@hooks...) and
+ * a password=... query parameter as <redacted>: the dump is pasted into
+ * tickets, and it redacts every other secret. */
+static void dump_value(FILE *f, const char *key, const char *val)
 {
-  const char *p = val, *auth = strstr(val, "://"), *q;
+  const char *auth = strstr(val, "://"), *p = val;
+  size_t n, at, colon;
 
+  fprintf(f, "%s = ", key);
   if (auth) {
-    size_t alen = strcspn(auth + 3, "/?#");
-    const char *at = NULL, *colon;
     auth += 3;
-    for (size_t i = 0; i < alen; i++)
-      if (auth[i] == '@')
-        at = auth + i; /* the last '@' ends the userinfo */
-    colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-    if (colon) {
-      fwrite(p, 1, (size_t)(colon + 1 - p), f);
-      fputs("<redacted>", f);
-      p = at;
+    n = strcspn(auth, "/");
+    at = strcspn(auth, "@");
+    colon = strcspn(auth, ":");
+    if (at < n && colon < at) {
+      fprintf(f, "%.*s<redacted>", (int)(auth + colon + 1 - val), val);
+      p = auth + at;
     }
-  }
-  while ((q = strstr(p, "password=")) != NULL) {
-    fwrite(p, 1, (size_t)(q + 9 - p), f);
-    p = q + 9;
-    if (q > val && (q[-1] == '?' || q[-1] == '&')) {
-      fputs("<redacted>", f);
-      p += strcspn(p, "&#");
+    while (*p) {
+      size_t k = strcspn(p, "?&");
+      bool sep = p[k] != '\0';
+      fprintf(f, "%.*s", (int)(k + sep), p);
+      p += k + sep;
+      if (sep && strncmp(p, "password=", 9) == 0) {
+        fputs("password=<redacted>", f);
+        p += 9 + strcspn(p + 9, "&");
+      }
     }
+  } else {
+    fputs(val, f);
   }
-  fputs(p, f);
 }
 
 void cfg_dump(const struct cfg *c, FILE *f)
@@ -1144,10 +1145,9 @@ void cfg_dump(const struct cfg *c, FILE *f)
       fprintf(f, "\n[%s]\n", v->section);
       cur = v->section;
     }
-    if (val) {
-      fprintf(f, "%s = ", v->ki->key);
-      dump_value(f, val);
-    } else
+    if (val)
+      dump_value(f, v->ki->key, val);
+    else
       fprintf(f, "; %s (unset)", v->ki->key);
     fprintf(f, "    ; %s\n", v->source);
     if (is_secret(v->ki)) {

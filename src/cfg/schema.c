@@ -72,7 +72,7 @@ static const struct cfg_key_info schema[] = {
   {"auth", "jwks_file", CFG_PATH, NULL, 0, 0, NULL, "JWKS file with RS256/ES256 public keys (by kid)."},
   {"auth", "jwt_issuer", CFG_STR, NULL, 0, 512, NULL, "Required iss claim; unset: iss not checked."},
   {"auth", "jwt_audience", CFG_LIST, NULL, 0, 0, NULL,
-   "The audience the token's aud must name (a string, or one item of an array): one value, vodgate's own name. Unset: a token that carries an aud is refused."},
+   "The audience vodgate accepts (one value, its own name): a token's aud (a string or an array of strings) must contain it. Unset: a token carrying any aud is refused (RFC 7519 4.1.3)."},
   {"auth", "jwt_policy_claim", CFG_STR, NULL, 0, 128, NULL,
    "Claim naming the user's policy; unset or absent: [policy default]."},
   {"auth", "jwt_leeway", CFG_DURATION, "30", 0, 300, NULL, "Clock skew allowed on exp, nbf and iat."},
@@ -122,6 +122,8 @@ static const struct cfg_key_info schema[] = {
    "A webhook whose next retry would come later than this after its first attempt (by the schedule) is dead-lettered."},
   {"webhook", "poll_interval", CFG_DURATION, "5", 1, 3600, NULL,
    "The forwarder looks for due rows at least this often (it is also woken by each new row)."},
+  {"webhook", "concurrency", CFG_INT, "8", 1, 64, NULL,
+   "Deliveries in flight at once, each on its own connection to the receiver; webhooks of one file go one at a time, in the order they were written."},
 
   /* [policy NAME] */
   {"policy", "validity", CFG_DURATION, "3600", 1, SIG_MAX_VALIDITY, NULL,

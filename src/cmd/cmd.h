@@ -25,5 +25,6 @@ int cmd_events(int argc, char **argv);
 int cmd_uploads(int argc, char **argv);
 int cmd_emulate(int argc, char **argv);
 int cmd_upload(int argc, char **argv);
+int cmd_webhooks(int argc, char **argv);
 
 #endif

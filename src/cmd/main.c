@@ -20,6 +20,7 @@ static const struct cmd commands[] = {
     {"token", cmd_token, "add, list or revoke static API tokens"},
     {"events", cmd_events, "list, show or replay the VOD events received"},
     {"uploads", cmd_uploads, "list or show the upload ledger"},
+    {"webhooks", cmd_webhooks, "list webhooks to the app, show one, retry dead letters"},
     {"emulate", cmd_emulate, "emulate the VOD side (UGC, COS, API 3.0, events) locally"},
     {"upload", cmd_upload, "upload a file to VOD with signatures from a vodgate service"},
     {"version", cmd_version, "print the version"},

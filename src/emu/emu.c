@@ -130,10 +130,13 @@ static int64_t now_ms(void)
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* mkdir -p; a path too long for it is left alone (opening a file there
+ * then fails and says so), never cut short into another directory. */
 static void mkdirs(const char *path)
 {
   char tmp[1024];
-  snprintf(tmp, sizeof(tmp), "%s", path);
+  if ((size_t)snprintf(tmp, sizeof(tmp), "%s", path) >= sizeof(tmp))
+    return;
   for (char *p = tmp + 1; *p; p++) {
     if (*p == '/') {
       *p = '\0';

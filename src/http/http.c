@@ -1063,6 +1063,19 @@ static void ll_esc(struct lline *l, const char *s, size_t max)
     l->n += esc_json(l->p + l->n, l->cap - l->n, s, max);
 }
 
+/* The route under whose path a secret may follow (redact_path), by the
+ * path alone: a request refused before routing (framing, a bad URL) or
+ * answered 405 has no rc->route, and its path is the same secret. */
+static const struct http_route *redacting_route(const struct http_rctx *rc)
+{
+  if (rc->route) /* the common case: what the path matched */
+    return rc->route->redact_path ? rc->route : NULL;
+  for (size_t i = 0; rc->path && i < rc->srv->nroutes; i++)
+    if (rc->srv->routes[i].redact_path && path_match(&rc->srv->routes[i], rc->path))
+      return &rc->srv->routes[i];
+  return NULL;
+}
+
 /* One line per request, formatted by hand: this runs for every request and
  * jansson's object building cost more than the rest of the HTTP layer. Same
  * shape as log_json(): {"msg":"request",...,"ts":...,"level":"info"}. Never
@@ -1072,6 +1085,7 @@ static void log_request(const struct http_rctx *rc, double secs,
 {
   char line[LOG_PATH_MAX * 6 + 512], ts[LOG_TS_MAX];
   struct lline l = {line, 0, sizeof(line), false};
+  const struct http_route *redact;
   long long us = (long long)(secs * 1e6);
   const char *err = NULL;
   size_t tsn;
@@ -1086,9 +1100,9 @@ static void log_request(const struct http_rctx *rc, double secs,
   LL_LIT(&l, "{\"msg\":\"request\",\"method\":\"");
   ll_esc(&l, rc->method, sizeof(rc->method));
   LL_LIT(&l, "\",\"path\":\"");
-  if (rc->route && rc->route->redact_path) {
-    ll_esc(&l, rc->route->path, LOG_PATH_MAX);
-    if (rc->path && strlen(rc->path) > strlen(rc->route->path))
+  if ((redact = redacting_route(rc))) {
+    ll_esc(&l, redact->path, LOG_PATH_MAX);
+    if (rc->path && strlen(rc->path) > strlen(redact->path))
       LL_LIT(&l, "/<redacted>");
   } else {
     ll_esc(&l, rc->path, LOG_PATH_MAX);

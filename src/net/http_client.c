@@ -199,20 +199,33 @@ static bool method_valid(const char *m)
   return n > 0 && n < HTTP_CLIENT_MAX_METHOD;
 }
 
-int http_client_request(struct http_client *c, const char *method, const char *url,
-                        const char *const *headers, size_t n_headers, const void *body,
-                        size_t body_len, long timeout_ms, struct http_client_resp *resp)
-{
-  struct curl_slist *hl = NULL, *ct = NULL, *tmp;
+/* One transfer: what must outlive curl_easy_perform or a multi handle's
+ * run. resp is the caller's. */
+struct hc_xfer {
+  struct curl_slist *hl, *ct;
   struct sink sink, hsink;
-  CURL *h = c->curl;
-  CURLcode cc;
-  int rc = VG_OK;
+  struct http_client_resp *resp;
+  size_t max_body;
+};
+
+/* Sets up easy handle h for one request (see http_client_request) into
+ * *resp. copy_body: libcurl keeps its own copy of the body (a multi
+ * transfer outlives the caller's buffer). Returns VG_OK or the argument's
+ * error with resp->error set (nothing to undo then). */
+static int xfer_setup(struct hc_xfer *x, CURL *h, const struct http_client_opts *o,
+                      const char *method, const char *url, const char *const *headers,
+                      size_t n_headers, const void *body, size_t body_len, long timeout_ms,
+                      bool copy_body, struct http_client_resp *resp)
+{
+  struct curl_slist *tmp;
   bool post = strcmp(method, "POST") == 0;
 
+  memset(x, 0, sizeof(*x));
   memset(resp, 0, sizeof(*resp));
-  buf_init(&resp->body, c->opts.max_body);
+  buf_init(&resp->body, o->max_body);
   buf_init(&resp->headers, HTTP_CLIENT_MAX_HEADERS);
+  x->resp = resp;
+  x->max_body = o->max_body;
   if (!method_valid(method)) {
     snprintf(resp->error, sizeof(resp->error), "bad HTTP method");
     return VG_INVALID;
@@ -224,35 +237,33 @@ int http_client_request(struct http_client *c, const char *method, const char *u
   for (size_t i = 0; i < n_headers; i++) {
     if (strpbrk(headers[i], "\r\n")) {
       snprintf(resp->error, sizeof(resp->error), "header with CR or LF");
-      curl_slist_free_all(hl);
+      curl_slist_free_all(x->hl);
       return VG_INVALID;
     }
-    tmp = curl_slist_append(hl, headers[i]);
+    tmp = curl_slist_append(x->hl, headers[i]);
     if (!tmp) {
-      curl_slist_free_all(hl);
+      curl_slist_free_all(x->hl);
       snprintf(resp->error, sizeof(resp->error), "out of memory");
       return VG_NOMEM;
     }
-    hl = tmp;
+    x->hl = tmp;
   }
   /* libcurl sends "Expect: 100-continue" for larger bodies: one more round
    * trip for nothing, and some receivers mishandle it. */
-  tmp = curl_slist_append(hl, "Expect:");
+  tmp = curl_slist_append(x->hl, "Expect:");
   if (tmp)
-    hl = tmp;
-  if (c->connect_to) {
-    ct = curl_slist_append(NULL, c->connect_to);
-    if (!ct) {
-      curl_slist_free_all(hl);
+    x->hl = tmp;
+  if (o->connect_to) {
+    x->ct = curl_slist_append(NULL, o->connect_to);
+    if (!x->ct) {
+      curl_slist_free_all(x->hl);
       snprintf(resp->error, sizeof(resp->error), "out of memory");
       return VG_NOMEM;
     }
   }
 
-  sink.b = &resp->body;
-  sink.too_big = false;
-  hsink.b = &resp->headers;
-  hsink.too_big = false;
+  x->sink.b = &resp->body;
+  x->hsink.b = &resp->headers;
   /* Options are reset per request: nothing leaks from the previous one;
    * the connection cache survives curl_easy_reset. */
   curl_easy_reset(h);
@@ -261,19 +272,21 @@ int http_client_request(struct http_client *c, const char *method, const char *u
   curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->opts.connect_timeout_ms);
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : c->opts.timeout_ms);
-  curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->opts.max_body);
-  curl_easy_setopt(h, CURLOPT_USERAGENT, c->opts.user_agent);
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
-  if (ct)
-    curl_easy_setopt(h, CURLOPT_CONNECT_TO, ct);
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : o->timeout_ms);
+  curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_body);
+  curl_easy_setopt(h, CURLOPT_USERAGENT, o->user_agent);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, x->hl);
+  if (x->ct)
+    curl_easy_setopt(h, CURLOPT_CONNECT_TO, x->ct);
   if (post || body) {
     /* A body goes as POSTFIELDS (no read callback); another method than
-     * POST replaces the request line's. */
+     * POST replaces the request line's. The size first: COPYPOSTFIELDS
+     * copies that many bytes. */
     curl_easy_setopt(h, CURLOPT_POST, 1L);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? (const char *)body : "");
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? body_len : 0));
+    curl_easy_setopt(h, copy_body ? CURLOPT_COPYPOSTFIELDS : CURLOPT_POSTFIELDS,
+                     body ? (const char *)body : "");
     if (!post)
       curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
   } else if (strcmp(method, "HEAD") == 0) {
@@ -282,20 +295,27 @@ int http_client_request(struct http_client *c, const char *method, const char *u
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
   }
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &x->sink);
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
-  curl_easy_setopt(h, CURLOPT_HEADERDATA, &hsink);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, &x->hsink);
   curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, progress_cb);
-  curl_easy_setopt(h, CURLOPT_XFERINFODATA, c->opts.cancel);
+  curl_easy_setopt(h, CURLOPT_XFERINFODATA, o->cancel);
   curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+  return VG_OK;
+}
 
-  cc = curl_easy_perform(h);
+/* The outcome of a transfer set up by xfer_setup that ended with cc. */
+static int xfer_finish(struct hc_xfer *x, CURL *h, CURLcode cc)
+{
+  struct http_client_resp *resp = x->resp;
+  int rc = VG_OK;
+
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
-  if (sink.too_big || cc == CURLE_FILESIZE_EXCEEDED) {
-    snprintf(resp->error, sizeof(resp->error), "response body over %zu bytes", c->opts.max_body);
+  if (x->sink.too_big || cc == CURLE_FILESIZE_EXCEEDED) {
+    snprintf(resp->error, sizeof(resp->error), "response body over %zu bytes", x->max_body);
     rc = VG_TOOBIG;
-  } else if (hsink.too_big) {
+  } else if (x->hsink.too_big) {
     snprintf(resp->error, sizeof(resp->error), "response headers over %d bytes",
              HTTP_CLIENT_MAX_HEADERS);
     rc = VG_TOOBIG;
@@ -316,9 +336,23 @@ int http_client_request(struct http_client *c, const char *method, const char *u
   /* The lists must outlive the transfer only: unhook them before freeing. */
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
   curl_easy_setopt(h, CURLOPT_CONNECT_TO, NULL);
-  curl_slist_free_all(hl);
-  curl_slist_free_all(ct);
+  curl_slist_free_all(x->hl);
+  curl_slist_free_all(x->ct);
+  x->hl = x->ct = NULL;
   return rc;
+}
+
+int http_client_request(struct http_client *c, const char *method, const char *url,
+                        const char *const *headers, size_t n_headers, const void *body,
+                        size_t body_len, long timeout_ms, struct http_client_resp *resp)
+{
+  struct hc_xfer x;
+  int rc = xfer_setup(&x, c->curl, &c->opts, method, url, headers, n_headers, body, body_len,
+                      timeout_ms, false, resp);
+
+  if (rc)
+    return rc;
+  return xfer_finish(&x, c->curl, curl_easy_perform(c->curl));
 }
 
 int http_client_post(struct http_client *c, const char *url, const char *const *headers,
@@ -326,4 +360,180 @@ int http_client_post(struct http_client *c, const char *url, const char *const *
                      struct http_client_resp *resp)
 {
   return http_client_request(c, "POST", url, headers, n_headers, body, body_len, timeout_ms, resp);
+}
+
+/* ---- several transfers at once (libcurl multi) ---- */
+
+struct hm_slot {
+  CURL *h; /* kept between transfers: its setup is reused, not its options */
+  struct hc_xfer x;
+  struct http_client_resp resp;
+  void *tag;
+  bool busy;
+};
+
+struct http_multi {
+  CURLM *m;
+  struct http_client_opts opts;
+  char *user_agent;
+  char *connect_to;
+  struct hm_slot *slot;
+  unsigned n, busy;
+};
+
+struct http_multi *http_multi_new(const struct http_client_opts *opts, unsigned max_inflight)
+{
+  struct http_multi *m = xcalloc(1, sizeof(*m));
+
+  if (opts)
+    m->opts = *opts;
+  if (m->opts.connect_timeout_ms <= 0)
+    m->opts.connect_timeout_ms = HC_DEFAULT_CONNECT_MS;
+  if (m->opts.timeout_ms <= 0)
+    m->opts.timeout_ms = HC_DEFAULT_TIMEOUT_MS;
+  if (m->opts.max_body == 0)
+    m->opts.max_body = HC_DEFAULT_MAX_BODY;
+  m->user_agent = xstrdup(m->opts.user_agent ? m->opts.user_agent : "vodgate/" VODGATE_VERSION);
+  m->opts.user_agent = m->user_agent;
+  m->connect_to = m->opts.connect_to ? xstrdup(m->opts.connect_to) : NULL;
+  m->opts.connect_to = m->connect_to;
+  m->n = max_inflight ? max_inflight : 1;
+  m->slot = xcalloc(m->n, sizeof(*m->slot));
+  m->m = curl_multi_init();
+  if (!m->m) {
+    fprintf(stderr, "curl_multi_init failed\n");
+    abort();
+  }
+  /* At most one connection per transfer in flight, kept between them. */
+  curl_multi_setopt(m->m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)m->n);
+  curl_multi_setopt(m->m, CURLMOPT_MAXCONNECTS, (long)m->n);
+  for (unsigned i = 0; i < m->n; i++) {
+    m->slot[i].h = curl_easy_init();
+    if (!m->slot[i].h) {
+      fprintf(stderr, "curl_easy_init failed\n");
+      abort();
+    }
+  }
+  return m;
+}
+
+static void hm_slot_end(struct http_multi *m, struct hm_slot *s)
+{
+  curl_multi_remove_handle(m->m, s->h);
+  s->busy = false;
+  s->tag = NULL;
+  m->busy--;
+}
+
+void http_multi_free(struct http_multi *m)
+{
+  if (!m)
+    return;
+  for (unsigned i = 0; i < m->n; i++) {
+    struct hm_slot *s = &m->slot[i];
+    if (s->busy) {
+      hm_slot_end(m, s);
+      (void)xfer_finish(&s->x, s->h, CURLE_ABORTED_BY_CALLBACK);
+      http_client_resp_release(&s->resp);
+    }
+    curl_easy_cleanup(s->h);
+  }
+  curl_multi_cleanup(m->m);
+  free(m->slot);
+  free(m->user_agent);
+  free(m->connect_to);
+  free(m);
+}
+
+unsigned http_multi_inflight(const struct http_multi *m)
+{
+  return m->busy;
+}
+
+int http_multi_add(struct http_multi *m, const char *method, const char *url,
+                   const char *const *headers, size_t n_headers, const void *body, size_t body_len,
+                   long timeout_ms, void *tag, char *err, size_t errlen)
+{
+  struct hm_slot *s = NULL;
+  int rc;
+
+  if (errlen)
+    err[0] = '\0';
+  for (unsigned i = 0; i < m->n && !s; i++)
+    if (!m->slot[i].busy)
+      s = &m->slot[i];
+  if (!s) {
+    snprintf(err, errlen, "%u transfers in flight already", m->n);
+    return VG_AGAIN;
+  }
+  rc = xfer_setup(&s->x, s->h, &m->opts, method, url, headers, n_headers, body, body_len,
+                  timeout_ms, true, &s->resp);
+  if (rc == VG_OK && curl_multi_add_handle(m->m, s->h) != CURLM_OK) {
+    (void)xfer_finish(&s->x, s->h, CURLE_OUT_OF_MEMORY);
+    snprintf(s->resp.error, sizeof(s->resp.error), "cannot start the transfer");
+    rc = VG_NOMEM;
+  }
+  if (rc) {
+    snprintf(err, errlen, "%s", s->resp.error);
+    http_client_resp_release(&s->resp);
+    return rc;
+  }
+  s->tag = tag;
+  s->busy = true;
+  m->busy++;
+  return VG_OK;
+}
+
+/* Ends every finished transfer: done for each, its slot free again. */
+static unsigned hm_collect(struct http_multi *m, http_multi_done_fn done, void *arg)
+{
+  CURLMsg *msg;
+  int left;
+  unsigned n = 0;
+
+  while ((msg = curl_multi_info_read(m->m, &left))) {
+    struct hm_slot *s = NULL;
+    int rc;
+    if (msg->msg != CURLMSG_DONE)
+      continue;
+    for (unsigned i = 0; i < m->n && !s; i++)
+      if (m->slot[i].busy && m->slot[i].h == msg->easy_handle)
+        s = &m->slot[i];
+    if (!s)
+      continue;
+    rc = xfer_finish(&s->x, s->h, msg->data.result);
+    {
+      void *tag = s->tag;
+      struct http_client_resp resp = s->resp;
+      hm_slot_end(m, s); /* before done: it may add the next transfer */
+      done(tag, rc, &resp, arg);
+      http_client_resp_release(&resp);
+    }
+    n++;
+  }
+  return n;
+}
+
+int http_multi_run(struct http_multi *m, long wait_ms, http_multi_done_fn done, void *arg)
+{
+  int running = 0;
+
+  if (curl_multi_perform(m->m, &running) != CURLM_OK)
+    return VG_ERR;
+  if (hm_collect(m, done, arg) > 0 || wait_ms <= 0)
+    return VG_OK;
+  /* Transfers poll the cancel flag at least once a second (progress_cb);
+   * with none in flight, this is a plain wait that http_multi_wakeup ends. */
+  if (curl_multi_poll(m->m, NULL, 0, wait_ms > INT32_MAX ? INT32_MAX : (int)wait_ms, NULL) !=
+      CURLM_OK)
+    return VG_ERR;
+  if (curl_multi_perform(m->m, &running) != CURLM_OK)
+    return VG_ERR;
+  hm_collect(m, done, arg);
+  return VG_OK;
+}
+
+void http_multi_wakeup(struct http_multi *m)
+{
+  curl_multi_wakeup(m->m);
 }

@@ -108,4 +108,43 @@ int http_client_resp_header(const struct http_client_resp *resp, const char *nam
  * out[cap]. Returns VG_OK, VG_INVALID (not http(s)://host...) or VG_TOOBIG. */
 int http_client_url_host(const char *url, char *out, size_t cap) WARN_UNUSED;
 
+/*
+ * Several requests in flight at once from one thread (libcurl's multi
+ * interface), each set up, bounded and reported as http_client_request
+ * does. Connections are kept between transfers (at most max_inflight, to
+ * any one host). One thread uses a struct http_multi, except
+ * http_multi_wakeup, which any thread may call.
+ */
+struct http_multi;
+
+/* A new set of at most max_inflight (0: 1) transfers (never NULL: aborts
+ * on OOM). opts as for http_client_new; opts->cancel, once true, abandons
+ * every transfer within ~1 s (done gets VG_AGAIN). */
+struct http_multi *http_multi_new(const struct http_client_opts *opts, unsigned max_inflight);
+/* Abandons the transfers in flight (their done is not called). NULL: no-op. */
+void http_multi_free(struct http_multi *m);
+unsigned http_multi_inflight(const struct http_multi *m);
+
+/* Starts a request as http_client_request would make it (the body is
+ * copied); tag is given back to done. Returns VG_OK, VG_AGAIN when
+ * max_inflight transfers are in flight already, or the error
+ * http_client_request would return for a bad method, URL or header (then
+ * err[errlen] says why and done is never called for it). */
+int http_multi_add(struct http_multi *m, const char *method, const char *url,
+                   const char *const *headers, size_t n_headers, const void *body, size_t body_len,
+                   long timeout_ms, void *tag, char *err, size_t errlen) WARN_UNUSED;
+
+/* A transfer ended: rc and *resp as http_client_request would return and
+ * fill them. resp is released after done returns (copy what you keep). done
+ * may call http_multi_add. */
+typedef void (*http_multi_done_fn)(void *tag, int rc, const struct http_client_resp *resp,
+                                   void *arg);
+/* Moves every transfer on, calling done for each that ended; when none
+ * ended, waits up to wait_ms (0: not at all) for one to end or for
+ * http_multi_wakeup, and moves them on once more. Returns VG_OK, or VG_ERR
+ * when libcurl fails (the transfers stay as they are). */
+int http_multi_run(struct http_multi *m, long wait_ms, http_multi_done_fn done, void *arg);
+/* Ends a wait of http_multi_run early; any thread, at any time. */
+void http_multi_wakeup(struct http_multi *m);
+
 #endif

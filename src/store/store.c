@@ -589,6 +589,74 @@ int store_outbox_dead_count(struct store *s, int64_t *out)
   READ_OP(s, s->ops->outbox_dead_count(tx, out));
 }
 
+int store_outbox_list(struct store *s, enum store_outbox_state state, const char *file_id,
+                      int64_t limit, store_outbox_cb cb, void *arg)
+{
+  if (state < STORE_OUTBOX_ANY || state > STORE_OUTBOX_DEAD ||
+      !store_valid_str(file_id, STORE_MAX_ID, false) || !valid_limit(limit))
+    return VG_INVALID;
+  READ_OP(s, s->ops->outbox_list(tx, state, file_id, 0, limit, cb, arg));
+}
+
+struct outbox_get_arg {
+  store_outbox_cb cb;
+  void *arg;
+  bool found;
+};
+
+static int outbox_get_cb(const struct store_outbox_item *item, void *arg)
+{
+  struct outbox_get_arg *a = arg;
+  a->found = true;
+  return a->cb(item, a->arg);
+}
+
+static int outbox_read_one(struct store *s, int64_t id, struct outbox_get_arg *a)
+{
+  READ_OP(s, s->ops->outbox_list(tx, STORE_OUTBOX_ANY, NULL, id, 1, outbox_get_cb, a));
+}
+
+int store_outbox_get(struct store *s, int64_t id, store_outbox_cb cb, void *arg)
+{
+  struct outbox_get_arg a = {cb, arg, false};
+  int rc;
+
+  if (id <= 0)
+    return VG_INVALID;
+  rc = outbox_read_one(s, id, &a);
+  return rc == VG_OK && !a.found ? VG_NOTFOUND : rc;
+}
+
+int store_tx_outbox_retry(struct store_tx *tx, int64_t id, int64_t now, int64_t *changed)
+{
+  int64_t dummy;
+  if (!changed)
+    changed = &dummy;
+  *changed = 0;
+  if (id < 0)
+    return VG_INVALID;
+  return OPS(tx)->outbox_retry(tx, id, now, changed);
+}
+
+struct retry_arg {
+  int64_t id, now, changed;
+};
+
+static int run_retry(struct store_tx *tx, void *arg)
+{
+  struct retry_arg *a = arg;
+  return store_tx_outbox_retry(tx, a->id, a->now, &a->changed);
+}
+
+int store_outbox_retry(struct store *s, int64_t id, int64_t now, int64_t *changed)
+{
+  struct retry_arg a = {id, now, 0};
+  int rc = store_run(s, run_retry, &a);
+  if (changed)
+    *changed = rc == VG_OK ? a.changed : 0;
+  return rc;
+}
+
 int store_quarantine_list(struct store *s, int64_t limit, store_quarantine_cb cb, void *arg)
 {
   if (!valid_limit(limit))

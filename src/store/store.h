@@ -373,6 +373,10 @@ struct store_outbox_item {
   const char *payload_json;
   int64_t attempts; /* failed deliveries so far */
   int64_t due_at;
+  /* Set by store_outbox_list/store_outbox_get only (store_outbox_due reads
+   * pending rows: 0 and false there). */
+  int64_t delivered_at; /* 0 while not delivered */
+  bool dead;
 };
 /* Calls cb for at most limit (1..STORE_MAX_LIST) pending rows with
  * due_at <= now, oldest due first (ties: id). *item is valid during the call
@@ -392,6 +396,37 @@ int store_outbox_delivered(struct store *s, int64_t id, int64_t now) WARN_UNUSED
 int store_outbox_failed(struct store *s, int64_t id, int64_t next_due_at, bool dead) WARN_UNUSED;
 /* Dead-lettered rows (operators, tests). */
 int store_outbox_dead_count(struct store *s, int64_t *out) WARN_UNUSED;
+
+/* The operators' side (vodgate webhooks). A row is in exactly one state:
+ * pending (neither delivered nor dead), delivered, or dead. */
+enum store_outbox_state {
+  STORE_OUTBOX_ANY = 0,
+  STORE_OUTBOX_PENDING,
+  STORE_OUTBOX_DELIVERED,
+  STORE_OUTBOX_DEAD,
+};
+/* Calls cb for at most limit (1..STORE_MAX_LIST) rows in state, newest
+ * first (id descending), only those whose payload's data.fileId is file_id
+ * when it is non-NULL (<= STORE_MAX_ID). The outbox has no file column: the
+ * file filter reads each row's payload (no index), so it costs a scan of
+ * the outbox, newest first, until limit rows matched. *item is valid
+ * during the call only. A non-zero return from cb stops the walk and is
+ * returned. VG_INVALID: bad state, limit or file_id. */
+int store_outbox_list(struct store *s, enum store_outbox_state state, const char *file_id,
+                      int64_t limit, store_outbox_cb cb, void *arg) WARN_UNUSED;
+/* Calls cb once with row id, whatever its state. VG_NOTFOUND, VG_INVALID
+ * (id <= 0); else cb's return. */
+int store_outbox_get(struct store *s, int64_t id, store_outbox_cb cb, void *arg) WARN_UNUSED;
+/* Makes rows due again, as if just written: dead = false, attempts = 0,
+ * due_at = now, so the forwarder's retry schedule and [webhook] retry_for
+ * start over. id 0: every dead row (none is VG_OK with *changed 0). id > 0:
+ * that row if it is dead or pending; VG_CONFLICT if it was delivered (it
+ * is never sent again), VG_NOTFOUND if there is no such row. *changed (may
+ * be NULL) receives the number of rows changed. VG_INVALID: id < 0. */
+int store_tx_outbox_retry(struct store_tx *tx, int64_t id, int64_t now,
+                          int64_t *changed) WARN_UNUSED;
+/* store_tx_outbox_retry in a transaction of its own. */
+int store_outbox_retry(struct store *s, int64_t id, int64_t now, int64_t *changed) WARN_UNUSED;
 
 /* Quarantine: a malformed body (any bytes; only the first STORE_MAX_BODY are
  * kept) and why it was refused. Only the newest STORE_QUARANTINE_KEEP rows

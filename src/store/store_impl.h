@@ -69,6 +69,10 @@ struct store_ops {
   int (*outbox_delivered)(struct store_tx *tx, int64_t id, int64_t now);
   int (*outbox_failed)(struct store_tx *tx, int64_t id, int64_t next_due_at, bool dead);
   int (*outbox_dead_count)(struct store_tx *tx, int64_t *out);
+  /* id > 0: that row only (state ANY, file_id NULL, limit 1). */
+  int (*outbox_list)(struct store_tx *tx, enum store_outbox_state state, const char *file_id,
+                     int64_t id, int64_t limit, store_outbox_cb cb, void *arg);
+  int (*outbox_retry)(struct store_tx *tx, int64_t id, int64_t now, int64_t *changed);
   int (*quarantine_list)(struct store_tx *tx, int64_t limit, store_quarantine_cb cb, void *arg);
   int (*lease_acquire)(struct store_tx *tx, const char *name, const char *owner, int64_t now,
                        int64_t ttl);

@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "store/store_impl.h"
@@ -594,7 +595,7 @@ static int pg_session_add_signature(struct store_tx *tx, const char *upload_id, 
   struct pg_args a = {0};
   arg_s(&a, upload_id);
   arg_i(&a, limit);
-  bool found;
+  bool found = false;
   int rc = pg_exec_int(CONN(tx),
                        "UPDATE upload_session SET signatures_issued = signatures_issued + 1"
                        " WHERE upload_id = $1 AND ($2::bigint = 0 OR signatures_issued <"
@@ -700,7 +701,7 @@ static int pg_token_revoke(struct store_tx *tx, const char *id, int64_t now)
     return rc;
   struct pg_args b = {0};
   arg_s(&b, id);
-  bool found;
+  bool found = false;
   rc = pg_exec_int(CONN(tx), "SELECT 1 FROM api_token WHERE id = $1", &b, "token state", NULL,
                    &found);
   if (rc != VG_OK)
@@ -768,7 +769,7 @@ static int pg_quota_consume(struct store_tx *tx, const char *user_id, int64_t da
   arg_s(&a, user_id);
   arg_i(&a, day);
   arg_i(&a, limit);
-  bool found;
+  bool found = false;
   int rc = pg_exec_int(CONN(tx),
                        "INSERT INTO quota AS q (user_id, day, used) VALUES ($1, $2::bigint, 1)"
                        " ON CONFLICT (user_id, day) DO UPDATE SET used = q.used + 1"
@@ -1103,6 +1104,84 @@ static int pg_outbox_dead_count(struct store_tx *tx, int64_t *out)
                      NULL);
 }
 
+/* As SQLite's Q_OUTBOX_LIST: $1 is an enum store_outbox_state; the file is
+ * the payload's data.fileId (no column, no index). */
+#define OUTBOX_LIST_COLS                                                                           \
+  "SELECT id, event_key, payload, attempts, due_at, coalesce(delivered_at, 0), dead::int"          \
+  " FROM outbox"
+
+static int pg_outbox_list(struct store_tx *tx, enum store_outbox_state state, const char *file_id,
+                          int64_t id, int64_t limit, store_outbox_cb cb, void *arg)
+{
+  struct pg_args a = {0};
+  int err;
+  PGresult *res;
+
+  if (id > 0) {
+    arg_i(&a, id);
+    res = pg_exec(CONN(tx), OUTBOX_LIST_COLS " WHERE id = $1::bigint", &a, "outbox get", &err);
+  } else {
+    arg_i(&a, (int64_t)state);
+    arg_s(&a, file_id);
+    arg_i(&a, limit);
+    res = pg_exec(CONN(tx),
+                  OUTBOX_LIST_COLS " WHERE ($1::int = 0"
+                                   " OR ($1::int = 1 AND delivered_at IS NULL AND NOT dead)"
+                                   " OR ($1::int = 2 AND delivered_at IS NOT NULL)"
+                                   " OR ($1::int = 3 AND dead))"
+                                   " AND ($2::text IS NULL OR payload->'data'->>'fileId' = $2)"
+                                   " ORDER BY id DESC LIMIT $3::bigint",
+                  &a, "outbox list", &err);
+  }
+  if (!res)
+    return err;
+  for (int i = 0; i < PQntuples(res) && !err; i++) {
+    struct store_outbox_item it = {
+        .id = val_int(res, i, 0),
+        .event_key = PQgetvalue(res, i, 1),
+        .payload_json = PQgetvalue(res, i, 2),
+        .attempts = val_int(res, i, 3),
+        .due_at = val_int(res, i, 4),
+        .delivered_at = val_int(res, i, 5),
+        .dead = val_int(res, i, 6) != 0,
+    };
+    err = cb(&it, arg);
+  }
+  PQclear(res);
+  return err;
+}
+
+static int pg_outbox_retry(struct store_tx *tx, int64_t id, int64_t now, int64_t *changed)
+{
+  struct pg_args a = {0};
+  bool found = false;
+  int rc;
+
+  if (id == 0) {
+    arg_i(&a, now);
+    return pg_exec_changes(CONN(tx),
+                           "UPDATE outbox SET dead = false, attempts = 0, due_at = $1::bigint"
+                           " WHERE dead",
+                           &a, "outbox retry", changed);
+  }
+  arg_i(&a, id);
+  arg_i(&a, now);
+  rc = pg_exec_changes(CONN(tx),
+                       "UPDATE outbox SET dead = false, attempts = 0, due_at = $2::bigint"
+                       " WHERE id = $1::bigint AND delivered_at IS NULL",
+                       &a, "outbox retry", changed);
+  if (rc != VG_OK || *changed > 0)
+    return rc;
+  /* Not changed: delivered (never sent again), or no such row. */
+  struct pg_args b = {0};
+  arg_i(&b, id);
+  rc = pg_exec_int(CONN(tx), "SELECT 1 FROM outbox WHERE id = $1::bigint", &b, "outbox exists",
+                   NULL, &found);
+  if (rc != VG_OK)
+    return rc;
+  return found ? VG_CONFLICT : VG_NOTFOUND;
+}
+
 static int pg_quarantine_list(struct store_tx *tx, int64_t limit, store_quarantine_cb cb, void *arg)
 {
   struct pg_args a = {0};
@@ -1143,7 +1222,7 @@ static int pg_lease_acquire(struct store_tx *tx, const char *name, const char *o
   arg_s(&a, owner);
   arg_i(&a, now);
   arg_i(&a, ttl);
-  bool found;
+  bool found = false;
   int rc = pg_exec_int(CONN(tx),
                        "INSERT INTO lease AS l (name, owner, expires_at)"
                        " VALUES ($1, $2, $3::bigint + $4::bigint)"
@@ -1220,6 +1299,8 @@ static const struct store_ops pg_ops = {
     .outbox_delivered = pg_outbox_delivered,
     .outbox_failed = pg_outbox_failed,
     .outbox_dead_count = pg_outbox_dead_count,
+    .outbox_list = pg_outbox_list,
+    .outbox_retry = pg_outbox_retry,
     .quarantine_list = pg_quarantine_list,
     .lease_acquire = pg_lease_acquire,
     .lease_release = pg_lease_release,
@@ -1256,8 +1337,84 @@ static void pg_log_settings(PGconn *conn)
   log_info("store: postgres %s", line);
 }
 
+/*
+ * libpq's message for a URL that does not parse quotes the URL, or the part
+ * of it that failed, password included ("end of string reached when looking
+ * for matching \"]\" ... in URI: \"postgres://u:PASSWORD@[::1/db\"",
+ * "invalid percent-encoded token: \"PASSWORD\""). So the URL is parsed
+ * first, and a failure is reported from a copy whose passwords (userinfo,
+ * password= in the query) read "xxxxx": libpq's message then quotes only
+ * that. Returns VG_OK, or VG_INVALID after logging what is wrong.
+ */
+static char *pg_url_redacted(const char *url)
+{
+  const char *auth = strstr(url, "://"), *p;
+  size_t n, at, colon;
+  struct buf b;
+  int rc;
+
+  buf_init(&b, strlen(url) + 64);
+  /* userinfo: from "://" to the first '@' before any '/' (libpq's reading);
+   * the password follows its first ':' */
+  auth = auth ? auth + 3 : url;
+  n = strcspn(auth, "/");
+  at = strcspn(auth, "@");
+  colon = strcspn(auth, ":");
+  if (at < n && colon < at) {
+    rc = buf_append(&b, url, (size_t)(auth - url) + colon + 1) || buf_appends(&b, "xxxxx");
+    p = auth + at;
+  } else {
+    rc = VG_OK;
+    p = url;
+  }
+  /* query parameters: password=VALUE up to the next '&' */
+  while (rc == VG_OK && *p) {
+    size_t k = strcspn(p, "?&");
+    bool sep = p[k] != '\0';
+    rc = buf_append(&b, p, k + sep);
+    p += k + sep;
+    if (rc == VG_OK && sep && strncmp(p, "password=", 9) == 0) {
+      rc = buf_appends(&b, "password=xxxxx");
+      p += 9 + strcspn(p + 9, "&");
+    }
+  }
+  if (rc != VG_OK) {
+    buf_release(&b);
+    return NULL;
+  }
+  return buf_detach(&b, NULL);
+}
+
+static int pg_url_check(const char *conninfo)
+{
+  char *msg = NULL, *copy;
+  PQconninfoOption *o = PQconninfoParse(conninfo, &msg);
+
+  if (o) {
+    PQconninfoFree(o);
+    return VG_OK;
+  }
+  PQfreemem(msg);
+  msg = NULL;
+  copy = pg_url_redacted(conninfo);
+  o = copy ? PQconninfoParse(copy, &msg) : NULL;
+  if (msg) /* libpq ends its messages with a newline */
+    msg[strcspn(msg, "\n")] = '\0';
+  if (o || !copy)
+    log_error("store: the postgres URL does not parse: a password in it is malformed "
+              "(%%-encode reserved characters)");
+  else
+    log_error("store: the postgres URL does not parse: %s", msg ? msg : "out of memory");
+  PQconninfoFree(o);
+  PQfreemem(msg);
+  free(copy);
+  return VG_INVALID;
+}
+
 int store_pg_open(const char *conninfo, const struct store_options *opt, struct store **out)
 {
+  if (pg_url_check(conninfo) != VG_OK)
+    return VG_INVALID;
   if (PQisthreadsafe() != 1) {
     log_error("store: this libpq was built without thread safety");
     return VG_IO;

@@ -61,6 +61,7 @@ static const struct {
     {"webhook", "retry_schedule"},
     {"webhook", "retry_for"},
     {"webhook", "poll_interval"},
+    {"webhook", "concurrency"},
 };
 
 static void warn_restart_keys(const struct cfg *old, const struct cfg *next)

@@ -360,6 +360,26 @@ static bool field_differs(unsigned field, const struct params *a, const struct p
   }
 }
 
+/* Would pol open a session with these parameters now? Each must be the
+ * policy's own value, except the fields the client may set under pol. A
+ * session's signatures are signed with its stored parameters, so without
+ * this check a session opened under a laxer policy (or before a reload
+ * that tightened it) went on getting signatures the policy now refuses,
+ * for the session's 24 hours (a demoted user skipping a review procedure). */
+static bool params_allowed(const struct policy *pol, const struct params *p)
+{
+  struct ask none = {0};
+  struct params own;
+
+  resolve_params(pol, &none, &own);
+  for (size_t i = 0; i < ARRAY_SIZE(client_fields); i++)
+    if (!(pol->client_may_set & client_fields[i].field) &&
+        field_differs(client_fields[i].field, &own, p))
+      return false;
+  return own.has_sub_app_id == p->has_sub_app_id && own.sub_app_id == p->sub_app_id &&
+         own.one_time == p->one_time;
+}
+
 /* Turn resolved params + token into signature parameters and sign. The
  * strings borrowed by sp live in params and session_ctx. */
 static enum sig_error sign_params(const struct svc_state *st, const struct policy *pol,
@@ -658,6 +678,14 @@ void svc_issue_signature(struct http_req *req, struct http_res *res, void *user)
       http_error(res, 404, VG_CODE_NOT_FOUND, "upload session expired; start a new upload");
       goto out;
     }
+    /* Its post-upload caps are its policy's (svc/intake.c): a session
+     * continues under the policy it was opened with, or not at all. */
+    if (strcmp(s.policy, pol->name) != 0) {
+      store_session_release(&s);
+      http_error(res, 403, VG_CODE_POLICY_VIOLATION,
+                 "this upload session was opened under another policy; start a new upload");
+      goto out;
+    }
     is.reuse = true;
     snprintf(is.upload_id, sizeof(is.upload_id), "%s", ask.upload_id);
     stored = json_loads(s.params_json ? s.params_json : "{}", 0, NULL);
@@ -667,6 +695,15 @@ void svc_issue_signature(struct http_req *req, struct http_res *res, void *user)
       goto out;
     }
     params_from_json(stored, &is.params);
+    if (!params_allowed(pol, &is.params)) {
+      char msg[128 + STORE_MAX_POLICY];
+      snprintf(msg, sizeof(msg),
+               "policy '%s' no longer allows this upload session's parameters; start a new "
+               "upload",
+               pol->name);
+      http_error(res, 403, VG_CODE_POLICY_VIOLATION, msg);
+      goto out;
+    }
     /* A client that repeats its choices is fine; one that changes them is
      * asking for another upload. */
     resolve_params(pol, &ask, &fresh);

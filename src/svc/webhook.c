@@ -1,6 +1,9 @@
 /*
  * webhook.c: the webhook forwarder (see workers.h and docs/api.md
- * "Webhooks"). One thread; it owns its libcurl handle.
+ * "Webhooks"). One thread; it owns its libcurl handles: up to
+ * [webhook] concurrency deliveries in flight at once (libcurl multi), at
+ * most one per file, each file's webhooks started in the order they were
+ * written.
  *
  * Delivery: at-least-once. A row is marked delivered only after a 2xx, so a
  * crash between the answer and the mark sends it again with the same
@@ -23,6 +26,7 @@
 
 #include "cfg/cfg.h"
 #include "core/b64.h"
+#include "core/jscan.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "http/metrics.h"
@@ -32,7 +36,7 @@
 
 #define WH_LEASE      "webhook-forwarder"
 #define WH_LEASE_TTL  30          /* seconds; renewed every WH_LEASE_TTL / 3 */
-#define WH_BATCH      32          /* rows claimed per round */
+#define WH_BATCH      32          /* rows read from the outbox at once, beyond those held */
 #define WH_MAX_SCHED  32          /* retry_schedule entries at most */
 #define WH_MAX_RESP   (64 * 1024) /* the receiver's answer is only logged by status */
 #define WH_MAX_SECRET 1024
@@ -43,11 +47,29 @@
  * recounts the gauge follows this process's own rows (depth_add). */
 #define WH_DEPTH_RECOUNT_S 5
 
+enum wh_state { WH_FREE, WH_QUEUED, WH_FLYING };
+
+/* An outbox row taken in: queued until it may start, then in flight. */
 struct wh_item {
+  enum wh_state st;
+  uint64_t seq; /* the order it was read in (oldest due first, then id) */
   int64_t id;
   int64_t attempts;
   char *event_key;
   char *payload;
+  char *order; /* what it is about (its file, else its upload): one in flight each */
+  char msg_id[96];
+};
+
+/* The outcome of one attempt, recorded with the others of its round. */
+struct wh_result {
+  struct wh_item *it;
+  bool ok;
+  bool dead;
+  bool found; /* the row was still pending when recorded */
+  int64_t next;
+  long status;
+  char why[256 + 32];
 };
 
 struct webhook {
@@ -63,12 +85,20 @@ struct webhook {
   int64_t retry_for;
   int64_t poll;
   long timeout_ms;
-  struct http_client *hc;
+  unsigned conc;         /* [webhook] concurrency */
+  struct http_multi *hm; /* conc transfers */
+  struct wh_item *items; /* conc + WH_BATCH */
+  size_t n_items;
+  uint64_t seq;
+  struct wh_result *res;  /* n_items: this round's outcomes */
+  struct wh_item **order; /* n_items: start_ready's scratch */
+  size_t n_res;
 };
 
 static struct webhook *g_wh;
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER; /* guards g_wh for wake/metrics */
 static atomic_llong g_depth = -1;                        /* pending rows; -1: unknown */
+static atomic_uint g_inflight;                           /* deliveries in flight */
 
 /* Moves the gauge by d (rows added, delivered or dead-lettered here), never
  * below 0; nothing while it is unknown (no count yet). */
@@ -202,121 +232,305 @@ static int parse_schedule(const struct cfg *c, struct webhook *w, char *err, siz
 
 /* ---- the thread ---- */
 
-static int collect_cb(const struct store_outbox_item *item, void *arg)
+/* The file a webhook is about (else its upload, else its event): webhooks
+ * of one file never overlap and start in the order they were written, so
+ * a receiver sees "uploaded" before "passed" unless the first one failed. */
+static char *order_key(const char *payload, const char *event_key)
 {
-  struct wh_item *it = arg;
-  size_t i = 0;
+  static const char *const keys[] = {"fileId", "uploadId"};
+  struct jscan_tok tok[64];
+  struct jscan js;
+  char *out = NULL;
 
-  while (it[i].event_key)
-    i++;
-  it[i].id = item->id;
-  it[i].attempts = item->attempts;
-  it[i].event_key = xstrdup(item->event_key);
-  it[i].payload = xstrdup(item->payload_json);
+  if (jscan_parse(&js, payload, strlen(payload), tok, 64, 8) == VG_OK) {
+    int d = jscan_get(&js, 0, "data");
+    for (size_t i = 0; i < 2 && d >= 0 && !out; i++) {
+      int t = jscan_get(&js, d, keys[i]);
+      char *v = NULL;
+      if (t >= 0 && js.tok[t].type == JSCAN_STRING && jscan_str(&js, t, &v, NULL) == VG_OK) {
+        size_t n = strlen(v) + 3;
+        out = xmalloc(n);
+        snprintf(out, n, "%c:%s", keys[i][0], v);
+      }
+      free(v);
+    }
+  }
+  jscan_release(&js);
+  return out ? out : xstrdup(event_key);
+}
+
+static void item_free(struct wh_item *it)
+{
+  free(it->event_key);
+  free(it->payload);
+  free(it->order);
+  memset(it, 0, sizeof(*it));
+}
+
+struct wh_claim {
+  struct webhook *w;
+  size_t seen;
+  size_t left; /* due rows read but not taken: no free slot */
+};
+
+/* Takes in a due row unless it is held already. */
+static int claim_cb(const struct store_outbox_item *item, void *arg)
+{
+  struct wh_claim *c = arg;
+  struct webhook *w = c->w;
+  struct wh_item *free_it = NULL;
+
+  c->seen++;
+  for (size_t i = 0; i < w->n_items; i++) {
+    if (w->items[i].st != WH_FREE && w->items[i].id == item->id)
+      return 0;
+    if (w->items[i].st == WH_FREE && !free_it)
+      free_it = &w->items[i];
+  }
+  if (!free_it) {
+    c->left++;
+    return 0;
+  }
+  free_it->st = WH_QUEUED;
+  free_it->seq = ++w->seq;
+  free_it->id = item->id;
+  free_it->attempts = item->attempts;
+  free_it->event_key = xstrdup(item->event_key);
+  free_it->payload = xstrdup(item->payload_json);
+  free_it->order = order_key(item->payload_json, item->event_key);
   return 0;
 }
 
-static void items_free(struct wh_item *it, size_t n)
+static size_t count_state(const struct webhook *w, enum wh_state st)
 {
-  for (size_t i = 0; i < n; i++) {
-    free(it[i].event_key);
-    free(it[i].payload);
-  }
-  memset(it, 0, n * sizeof(*it));
+  size_t n = 0;
+  for (size_t i = 0; i < w->n_items; i++)
+    n += w->items[i].st == st;
+  return n;
+}
+
+/* Reads due rows into the free slots; true when the outbox may hold more
+ * due rows than were read. */
+static bool claim(struct webhook *w, int64_t now)
+{
+  size_t held = w->n_items - count_state(w, WH_FREE);
+  struct wh_claim c = {w, 0, 0};
+  int64_t limit = (int64_t)(held + WH_BATCH);
+  int rc = store_outbox_due(w->app->store, now, limit, claim_cb, &c);
+
+  if (rc)
+    log_error("webhook: cannot read the outbox (%s)", vg_strerror(rc));
+  return rc == VG_OK && ((int64_t)c.seen == limit || c.left > 0);
 }
 
 /* Stable per row: the row id, and a hash of the event key so that ids do
  * not repeat if the database is ever recreated. */
-static void msg_id(const struct wh_item *it, char *out, size_t cap)
+void webhook_msg_id(int64_t id, const char *event_key, char *out, size_t cap)
 {
   unsigned char h[SHA256_DIGEST_LENGTH];
   char hex[2 * SHA256_DIGEST_LENGTH + 1];
 
-  SHA256((const unsigned char *)it->event_key, strlen(it->event_key), h);
+  SHA256((const unsigned char *)event_key, strlen(event_key), h);
   hex_encode(h, 8, hex);
-  snprintf(out, cap, "msg_%lld_%s", (long long)it->id, hex);
+  snprintf(out, cap, "msg_%lld_%s", (long long)id, hex);
 }
 
-/* Returns false when the forwarder is stopping (the row stays as it was). */
-static bool deliver(struct webhook *w, const struct wh_item *it)
+/* A failed attempt's schedule and reason into r. */
+static void result_failed(struct webhook *w, struct wh_result *r, long status, const char *error)
 {
-  struct cfg *c = app_cfg_get(w->app);
-  const char *url = cfg_get_str(c, "webhook", "url");
-  size_t slen = 0;
-  const char *secret = cfg_get_secret(c, "webhook", "secret", &slen);
-  unsigned char *key = NULL;
-  size_t key_len = 0;
-  char id[96], sig[128], h_id[128], h_ts[64], h_sig[160];
+  int64_t n = r->it->attempts + 1;
+
+  r->ok = false;
+  r->status = status;
+  r->dead = sched_total(w, n) > w->retry_for;
+  r->next = (int64_t)time(NULL) + jitter(sched_delay(w, n));
+  if (status)
+    snprintf(r->why, sizeof(r->why), "status %ld", status);
+  else
+    snprintf(r->why, sizeof(r->why), "%s", error);
+}
+
+static struct wh_result *result_new(struct webhook *w, struct wh_item *it)
+{
+  struct wh_result *r = &w->res[w->n_res++]; /* one per item in flight: never full */
+
+  memset(r, 0, sizeof(*r));
+  r->it = it;
+  return r;
+}
+
+/* Signs it and starts its POST. */
+static void start(struct webhook *w, struct wh_item *it, const char *url, const unsigned char *key,
+                  size_t key_len)
+{
+  char sig[128], h_id[128], h_ts[64], h_sig[160], err[256];
   const char *hdrs[4];
-  int64_t ts = (int64_t)time(NULL), n, next;
-  struct http_client_resp resp;
-  bool ok, dead, go_on = true;
+  int64_t ts = (int64_t)time(NULL);
   int rc;
 
+  webhook_msg_id(it->id, it->event_key, it->msg_id, sizeof(it->msg_id));
+  it->st = WH_FLYING;
+  atomic_fetch_add(&g_inflight, 1);
+  rc = webhook_sign(key, key_len, it->msg_id, ts, it->payload, strlen(it->payload), sig,
+                    sizeof(sig));
+  if (rc == VG_OK) {
+    snprintf(h_id, sizeof(h_id), "webhook-id: %s", it->msg_id);
+    snprintf(h_ts, sizeof(h_ts), "webhook-timestamp: %lld", (long long)ts);
+    snprintf(h_sig, sizeof(h_sig), "webhook-signature: %s", sig);
+    hdrs[0] = "Content-Type: application/json";
+    hdrs[1] = h_id;
+    hdrs[2] = h_ts;
+    hdrs[3] = h_sig;
+    rc = http_multi_add(w->hm, "POST", url, hdrs, 4, it->payload, strlen(it->payload),
+                        w->timeout_ms, it, err, sizeof(err));
+  } else {
+    snprintf(err, sizeof(err), "cannot sign");
+  }
+  if (rc) /* never sent: a failed attempt like any other */
+    result_failed(w, result_new(w, it), 0, err);
+}
+
+static int by_seq_desc(const void *a, const void *b)
+{
+  const struct wh_item *x = *(const struct wh_item *const *)a,
+                       *y = *(const struct wh_item *const *)b;
+  return x->seq < y->seq ? 1 : x->seq > y->seq ? -1 : 0;
+}
+
+/* The queued rows into w->order, newest first (taken from the end). */
+static size_t sort_queued(struct webhook *w)
+{
+  size_t n = 0;
+
+  for (size_t i = 0; i < w->n_items; i++)
+    if (w->items[i].st == WH_QUEUED)
+      w->order[n++] = &w->items[i];
+  qsort(w->order, n, sizeof(*w->order), by_seq_desc);
+  return n;
+}
+
+/* Starts the queued rows that may go: oldest first, while fewer than conc
+ * are in flight, and none while an earlier one of its file is held. */
+static void start_ready(struct webhook *w)
+{
+  struct cfg *c;
+  const char *url, *secret;
+  unsigned char *key = NULL;
+  size_t slen = 0, key_len = 0, flying = count_state(w, WH_FLYING);
+
+  if (flying >= w->conc || count_state(w, WH_QUEUED) == 0)
+    return;
+  c = app_cfg_get(w->app);
+  url = cfg_get_str(c, "webhook", "url");
+  secret = cfg_get_secret(c, "webhook", "secret", &slen);
   if (!url || webhook_secret_key(secret, slen, &key, &key_len)) {
     cfg_unref(c);
-    return false; /* configuration changed under us: wait for a restart */
+    return; /* configuration changed under us: wait for a restart */
   }
-  msg_id(it, id, sizeof(id));
-  rc = webhook_sign(key, key_len, id, ts, it->payload, strlen(it->payload), sig, sizeof(sig));
+  /* One pass in the order read: a row is held back by an earlier held row
+   * of its file (queued or in flight), including one started just now. */
+  for (size_t n = sort_queued(w); n > 0 && flying < w->conc; n--) {
+    struct wh_item *it = w->order[n - 1];
+    bool blocked = false;
+    for (size_t j = 0; j < w->n_items && !blocked; j++) {
+      const struct wh_item *o = &w->items[j];
+      blocked = o != it && o->st != WH_FREE && (o->st == WH_FLYING || o->seq < it->seq) &&
+                strcmp(o->order, it->order) == 0;
+    }
+    if (blocked)
+      continue;
+    start(w, it, url, key, key_len);
+    flying++;
+  }
   secure_zero(key, key_len);
   free(key);
-  if (rc) {
-    cfg_unref(c);
-    return false;
-  }
-  snprintf(h_id, sizeof(h_id), "webhook-id: %s", id);
-  snprintf(h_ts, sizeof(h_ts), "webhook-timestamp: %lld", (long long)ts);
-  snprintf(h_sig, sizeof(h_sig), "webhook-signature: %s", sig);
-  hdrs[0] = "Content-Type: application/json";
-  hdrs[1] = h_id;
-  hdrs[2] = h_ts;
-  hdrs[3] = h_sig;
-  rc =
-      http_client_post(w->hc, url, hdrs, 4, it->payload, strlen(it->payload), w->timeout_ms, &resp);
   cfg_unref(c);
+}
+
+static void on_done(void *tag, int rc, const struct http_client_resp *resp, void *arg)
+{
+  struct webhook *w = arg;
+  struct wh_item *it = tag;
+  struct wh_result *r;
+
   if (rc == VG_AGAIN) { /* stopping: the row stays due, sent again next start */
-    http_client_resp_release(&resp);
-    return false;
+    it->st = WH_QUEUED;
+    atomic_fetch_sub(&g_inflight, 1);
+    return;
   }
-  ok = rc == VG_OK && resp.status >= 200 && resp.status < 300;
-  if (ok) {
-    rc = store_outbox_delivered(w->app->store, it->id, (int64_t)time(NULL));
-    if (rc == VG_OK)
-      depth_add(-1);
-    if (rc && rc != VG_NOTFOUND)
-      log_error("webhook: %s delivered but not marked (%s); it will be sent again", id,
-                vg_strerror(rc));
-    metrics_inc("vodgate_webhook_deliveries_total", "result", "delivered");
-    log_info("webhook: delivered %s (%s) status %ld, attempt %lld", id, it->event_key, resp.status,
-             (long long)it->attempts + 1);
-    http_client_resp_release(&resp);
-    return go_on;
-  }
-  n = it->attempts + 1;
-  dead = sched_total(w, n) > w->retry_for;
-  next = (int64_t)time(NULL) + jitter(sched_delay(w, n));
-  rc = store_outbox_failed(w->app->store, it->id, next, dead);
-  if (rc == VG_OK && dead)
-    depth_add(-1);
-  if (rc && rc != VG_NOTFOUND)
-    log_error("webhook: cannot record the failure of %s (%s)", id, vg_strerror(rc));
-  metrics_inc("vodgate_webhook_deliveries_total", "result", "failed");
-  char why[sizeof(resp.error) + 32];
-  if (resp.status)
-    snprintf(why, sizeof(why), "status %ld", resp.status);
-  else
-    snprintf(why, sizeof(why), "%s", resp.error);
-  if (dead) {
-    metrics_inc("vodgate_webhook_dead_letters_total", NULL, NULL);
-    log_error("webhook: %s (%s) dead-lettered after %lld attempts (last: %s)", id, it->event_key,
-              (long long)n, why);
+  r = result_new(w, it);
+  if (rc == VG_OK && resp->status >= 200 && resp->status < 300) {
+    r->ok = true;
+    r->status = resp->status;
   } else {
-    log_warn("webhook: %s (%s) attempt %lld failed (%s), retry in ~%llds", id, it->event_key,
-             (long long)n, why, (long long)(next - (int64_t)time(NULL)));
+    result_failed(w, r, resp->status, resp->error);
   }
-  http_client_resp_release(&resp);
-  return go_on;
+}
+
+static int settle_tx(struct store_tx *tx, void *arg)
+{
+  struct webhook *w = arg;
+  int64_t now = (int64_t)time(NULL);
+
+  for (size_t i = 0; i < w->n_res; i++) {
+    struct wh_result *r = &w->res[i];
+    int rc = r->ok ? store_tx_outbox_delivered(tx, r->it->id, now)
+                   : store_tx_outbox_failed(tx, r->it->id, r->next, r->dead);
+    r->found = rc == VG_OK;
+    if (rc && rc != VG_NOTFOUND)
+      return rc;
+  }
+  return VG_OK;
+}
+
+/* Records this round's outcomes in one transaction, then says so. */
+static void settle(struct webhook *w)
+{
+  int rc;
+
+  if (w->n_res == 0)
+    return;
+  rc = store_run(w->app->store, settle_tx, w);
+  for (size_t i = 0; i < w->n_res; i++) {
+    struct wh_result *r = &w->res[i];
+    struct wh_item *it = r->it;
+    if (r->ok) {
+      if (rc == VG_OK && r->found)
+        depth_add(-1);
+      if (rc)
+        log_error("webhook: %s delivered but not marked (%s); it will be sent again", it->msg_id,
+                  vg_strerror(rc));
+      metrics_inc("vodgate_webhook_deliveries_total", "result", "delivered");
+      log_info("webhook: delivered %s (%s) status %ld, attempt %lld", it->msg_id, it->event_key,
+               r->status, (long long)it->attempts + 1);
+    } else {
+      int64_t n = it->attempts + 1;
+      if (rc == VG_OK && r->found && r->dead)
+        depth_add(-1);
+      if (rc)
+        log_error("webhook: cannot record the failure of %s (%s)", it->msg_id, vg_strerror(rc));
+      metrics_inc("vodgate_webhook_deliveries_total", "result", "failed");
+      if (r->dead) {
+        metrics_inc("vodgate_webhook_dead_letters_total", NULL, NULL);
+        log_error("webhook: %s (%s) dead-lettered after %lld attempts (last: %s)", it->msg_id,
+                  it->event_key, (long long)n, r->why);
+      } else {
+        log_warn("webhook: %s (%s) attempt %lld failed (%s), retry in ~%llds", it->msg_id,
+                 it->event_key, (long long)n, r->why, (long long)(r->next - (int64_t)time(NULL)));
+      }
+    }
+    atomic_fetch_sub(&g_inflight, 1);
+    item_free(it);
+  }
+  w->n_res = 0;
+}
+
+/* Drops the rows not yet started (they stay due in the outbox). */
+static void drop_queued(struct webhook *w)
+{
+  for (size_t i = 0; i < w->n_items; i++)
+    if (w->items[i].st == WH_QUEUED)
+      item_free(&w->items[i]);
 }
 
 static void wait_for(struct webhook *w, int64_t seconds)
@@ -334,21 +548,32 @@ static void wait_for(struct webhook *w, int64_t seconds)
   pthread_mutex_unlock(&w->mu);
 }
 
+static bool take_poke(struct webhook *w)
+{
+  bool p;
+
+  pthread_mutex_lock(&w->mu);
+  p = w->poked;
+  w->poked = false;
+  pthread_mutex_unlock(&w->mu);
+  return p;
+}
+
 static void *wh_main(void *arg)
 {
   struct webhook *w = arg;
-  struct wh_item items[WH_BATCH];
-  int64_t lease_at = 0, counted_at = 0;
-  bool held = false, told = false;
+  int64_t lease_at = 0, counted_at = 0, read_at = 0;
+  bool held = false, told = false, want_read = true, more = false;
 
   thread_name("vg-webhook");
 
-  memset(items, 0, sizeof(items));
   while (!atomic_load(&w->stop)) {
     int64_t now = (int64_t)time(NULL), pending = 0;
-    size_t n = 0;
+    size_t flying;
     int rc;
 
+    /* A round of slow receivers can outlast the lease: it is renewed
+     * between rounds; rows are only taken and started while it is held. */
     if (!held || now - lease_at >= WH_LEASE_TTL / 3) {
       rc = store_lease_acquire(w->app->store, WH_LEASE, w->owner, now, WH_LEASE_TTL);
       held = rc == VG_OK;
@@ -358,44 +583,64 @@ static void *wh_main(void *arg)
           log_info("webhook: forwarder lease taken");
         told = false;
       } else {
+        drop_queued(w);
         if (!told)
           log_warn("webhook: another forwarder holds the lease on this database (%s); waiting",
                    vg_strerror(rc));
         told = true;
-        wait_for(w, w->poll);
-        continue;
       }
     }
-    rc = store_outbox_due(w->app->store, now, WH_BATCH, collect_cb, items);
-    if (rc)
-      log_error("webhook: cannot read the outbox (%s)", vg_strerror(rc));
-    while (n < WH_BATCH && items[n].event_key)
-      n++;
-    for (size_t i = 0; i < n && !atomic_load(&w->stop); i++) {
-      /* A batch of slow receivers can outlast the lease: renew it between
-       * deliveries, and stop if another forwarder took over meanwhile. */
-      int64_t t = (int64_t)time(NULL);
-      if (t - lease_at >= WH_LEASE_TTL / 3) {
-        if (store_lease_acquire(w->app->store, WH_LEASE, w->owner, t, WH_LEASE_TTL) != VG_OK) {
-          held = false;
-          break;
-        }
-        lease_at = t;
-      }
-      if (!deliver(w, &items[i]))
-        break;
+    if (held && want_read) {
+      more = claim(w, now);
+      read_at = now;
+      want_read = false;
     }
-    items_free(items, n);
-    now = (int64_t)time(NULL);
+    if (held)
+      start_ready(w);
+    settle(w); /* attempts that could not even start */
     if ((now - counted_at >= WH_DEPTH_RECOUNT_S || now < counted_at || atomic_load(&g_depth) < 0) &&
         store_outbox_count(w->app->store, &pending) == VG_OK) {
       atomic_store(&g_depth, pending);
       counted_at = now;
     }
-    if (n == WH_BATCH)
-      continue; /* more may be due */
-    wait_for(w, w->poll);
+    flying = count_state(w, WH_FLYING);
+    if (flying == 0) {
+      if (held && count_state(w, WH_QUEUED) == 0 && more) {
+        want_read = true; /* more may be due */
+        continue;
+      }
+      wait_for(w, w->poll);
+      want_read = true;
+      continue;
+    }
+    if (http_multi_run(w->hm, 1000, on_done, w))
+      log_error("webhook: libcurl failed; transfers resume on the next round");
+    settle(w);
+    now = (int64_t)time(NULL);
+    if (take_poke(w) || now - read_at >= w->poll || now < read_at ||
+        (more && count_state(w, WH_FREE) >= WH_BATCH / 2) ||
+        (count_state(w, WH_QUEUED) == 0 && more))
+      want_read = true;
   }
+  /* Stopping: transfers in flight are abandoned within about a second
+   * (the cancel flag); those that ended meanwhile are recorded. */
+  {
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    t = t0;
+    while (http_multi_inflight(w->hm) > 0 && t.tv_sec - t0.tv_sec < 5) {
+      if (http_multi_run(w->hm, 200, on_done, w))
+        break;
+      settle(w);
+      clock_gettime(CLOCK_MONOTONIC, &t);
+    }
+  }
+  for (size_t i = 0; i < w->n_items; i++)
+    if (w->items[i].st != WH_FREE) {
+      if (w->items[i].st == WH_FLYING)
+        atomic_fetch_sub(&g_inflight, 1);
+      item_free(&w->items[i]);
+    }
   if (held && store_lease_release(w->app->store, WH_LEASE, w->owner))
     log_warn("webhook: cannot release the lease");
   return NULL;
@@ -410,6 +655,7 @@ void webhook_wake(void)
     g_wh->poked = true;
     pthread_cond_signal(&g_wh->cv);
     pthread_mutex_unlock(&g_wh->mu);
+    http_multi_wakeup(g_wh->hm);
   }
   pthread_mutex_unlock(&g_mu);
 }
@@ -423,8 +669,11 @@ int webhook_metrics_render(struct buf *out)
   return buf_printf(out,
                     "# HELP vodgate_outbox_pending Webhook outbox rows not yet delivered nor "
                     "dead-lettered.\n# TYPE vodgate_outbox_pending gauge\n"
-                    "vodgate_outbox_pending %lld\n",
-                    d);
+                    "vodgate_outbox_pending %lld\n"
+                    "# HELP vodgate_webhook_inflight Webhook deliveries in flight.\n"
+                    "# TYPE vodgate_webhook_inflight gauge\n"
+                    "vodgate_webhook_inflight %u\n",
+                    d, atomic_load(&g_inflight));
 }
 
 int webhook_check_cfg(const struct cfg *c, char *err, size_t errlen)
@@ -497,7 +746,12 @@ int webhook_start(struct app *app, char *err, size_t errlen)
   w->retry_for = cfg_get_int(c, "webhook", "retry_for");
   w->poll = cfg_get_int(c, "webhook", "poll_interval");
   w->timeout_ms = (long)cfg_get_int(c, "webhook", "timeout") * 1000;
+  w->conc = (unsigned)cfg_get_int(c, "webhook", "concurrency");
   cfg_unref(c);
+  w->n_items = w->conc + WH_BATCH;
+  w->items = xcalloc(w->n_items, sizeof(*w->items));
+  w->res = xcalloc(w->n_items, sizeof(*w->res));
+  w->order = xcalloc(w->n_items, sizeof(*w->order));
   worker_owner_id(w->owner, sizeof(w->owner));
   pthread_mutex_init(&w->mu, NULL);
   worker_cond_init(&w->cv);
@@ -506,8 +760,10 @@ int webhook_start(struct app *app, char *err, size_t errlen)
     snprintf(err, errlen, "cannot initialise libcurl");
     goto fail;
   }
-  w->hc = http_client_new(&(struct http_client_opts){
-      .timeout_ms = w->timeout_ms, .max_body = WH_MAX_RESP, .cancel = &w->stop});
+  w->hm = http_multi_new(&(struct http_client_opts){.timeout_ms = w->timeout_ms,
+                                                    .max_body = WH_MAX_RESP,
+                                                    .cancel = &w->stop},
+                         w->conc);
   rc = pthread_create(&w->th, NULL, wh_main, w);
   if (rc) {
     snprintf(err, errlen, "cannot start the webhook forwarder thread");
@@ -520,13 +776,16 @@ int webhook_start(struct app *app, char *err, size_t errlen)
                    "Webhook delivery attempts by result (delivered: 2xx; failed: anything else).");
   metrics_describe("vodgate_webhook_dead_letters_total",
                    "Webhooks given up after [webhook] retry_for (kept in the outbox, dead).");
-  log_info("webhook: forwarder started (host %s, retries for %llds)", host,
+  log_info("webhook: forwarder started (host %s, %u at once, retries for %llds)", host, w->conc,
            (long long)w->retry_for);
   return 0;
 fail:
-  http_client_free(w->hc);
+  http_multi_free(w->hm);
   pthread_cond_destroy(&w->cv);
   pthread_mutex_destroy(&w->mu);
+  free(w->items);
+  free(w->res);
+  free(w->order);
   free(w);
   return -1;
 }
@@ -545,10 +804,14 @@ void webhook_stop(void)
   atomic_store(&w->stop, true);
   pthread_cond_signal(&w->cv);
   pthread_mutex_unlock(&w->mu);
+  http_multi_wakeup(w->hm);
   pthread_join(w->th, NULL);
-  http_client_free(w->hc);
+  http_multi_free(w->hm);
   pthread_cond_destroy(&w->cv);
   pthread_mutex_destroy(&w->mu);
+  free(w->items);
+  free(w->res);
+  free(w->order);
   free(w);
   atomic_store(&g_depth, -1);
   log_info("webhook: forwarder stopped");

@@ -1,13 +1,14 @@
 /*
  * workers.h: the two background workers of the event service, each one
- * thread with its own libcurl handle (net/http_client.h), never on a
+ * thread with its own libcurl handles (net/http_client.h), never on a
  * request thread. Started by app_services_init() and stopped by
  * app_services_release() (svc/services.c); at most one of each per process
  * (process-wide state), and per database (store leases).
  *
  * Webhook forwarder (svc/webhook.c): runs when [webhook] url is set. Takes
  * the due rows of the transactional outbox, POSTs each as a Standard
- * Webhook, marks it delivered on 2xx, otherwise schedules a retry with
+ * Webhook (up to [webhook] concurrency at once, one per file at a time, in
+ * the order written), marks it delivered on 2xx, otherwise schedules a retry with
  * exponential backoff and jitter ([webhook] retry_schedule) and dead-letters
  * it once the schedule would pass [webhook] retry_for. Woken by
  * webhook_wake() and every [webhook] poll_interval.
@@ -17,7 +18,7 @@
  * ConfirmEvents for the committed handles only, 16 per call.
  *
  * Shutdown: *_stop() sets a flag, wakes the thread, abandons an in-flight
- * HTTP request within about a second, joins the thread and gives the lease
+ * HTTP requests within about a second, joins the thread and gives the lease
  * up. Undelivered rows stay pending; unconfirmed events are pulled again.
  */
 #ifndef VG_SVC_WORKERS_H
@@ -46,8 +47,16 @@ void webhook_wake(void);
 
 /* Append the forwarder's gauges (vodgate_outbox_pending: recounted from
  * the database every few seconds, moved by this process's own rows in
- * between) in Prometheus text format; nothing when no forwarder runs. */
+ * between; vodgate_webhook_inflight) in Prometheus text format; nothing
+ * when no forwarder runs. */
 int webhook_metrics_render(struct buf *out) WARN_UNUSED;
+
+/* The webhook-id the forwarder sends for outbox row id:
+ * "msg_<id>_<16 hex of SHA-256(event_key)>", stable across retries and
+ * restarts (vodgate webhooks shows the same). Into out[cap]; cap >=
+ * WEBHOOK_MSG_ID_MAX never truncates. */
+#define WEBHOOK_MSG_ID_MAX 48
+void webhook_msg_id(int64_t id, const char *event_key, char *out, size_t cap);
 
 /* Standard Webhooks signature: "v1," + base64(HMAC-SHA256(key, id "." ts
  * "." body)) into out[cap] (cap >= 48). Returns VG_OK or VG_ERR. */

@@ -47,9 +47,20 @@ def db_rows(path, sql, args=()):
         c.close()
 
 
+def psc_pass(fid):
+    with open(os.path.join(vgtest.SRC, "tests", "data", "events", "procedure_pass.json")) as f:
+        b = json.load(f)
+    m = b["ProcedureStateChangeEvent"]
+    m["FileId"] = fid
+    m["TaskId"] = "1500000001-procedurev2-%st0" % fid
+    return b
+
+
 class Receiver:
     """The app's webhook endpoint. mode: "ok", "fail" (500), "hang" (never
-    answers in time). fail_first: the first N attempts of each id fail."""
+    answers in time). fail_first: the first N attempts of each id fail.
+    While gate is cleared, answers wait for it (requests in flight pile up:
+    in_flight, max_in_flight; overlap lists files with two at once)."""
 
     def __init__(self, key, fail_first=0, mode="ok"):
         self.key = key
@@ -59,6 +70,13 @@ class Receiver:
         self.attempts = {}   # webhook-id -> number of POSTs
         self.effects = {}    # webhook-id -> payload, applied once (dedupe on webhook-id)
         self.bad = []        # signature problems
+        self.gate = threading.Event()
+        self.gate.set()
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.files_in_flight = set()
+        self.overlap = []    # files with two webhooks in flight at once
+        self.arrivals = []   # (fileId, state) in order of arrival
         r = self
 
         class H(http.server.BaseHTTPRequestHandler):
@@ -110,6 +128,23 @@ class Receiver:
                 self.bad.append("content-type")
             n = self.attempts[wid] = self.attempts.get(wid, 0) + 1
             mode = self.mode
+            data = json.loads(body)["data"]
+            fid = data["fileId"]
+            self.arrivals.append((fid, data["state"]))
+            if fid in self.files_in_flight:
+                self.overlap.append(fid)
+            self.files_in_flight.add(fid)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            self.gate.wait(60)
+            return self.answer(mode, n, wid, body)
+        finally:
+            with self.mu:
+                self.in_flight -= 1
+                self.files_in_flight.discard(fid)
+
+    def answer(self, mode, n, wid, body):
         if mode == "hang":
             time.sleep(20)
             return None
@@ -152,7 +187,8 @@ class Webhooks(unittest.TestCase):
         self.receivers.append(r)
         return r
 
-    def start(self, url, secret=WHSEC, schedule="1", retry_for="1h", timeout="2", mode="pull"):
+    def start(self, url, secret=WHSEC, schedule="1", retry_for="1h", timeout="2", mode="pull",
+              concurrency=None, poll="1"):
         ini = f"""
 [server]
 listen = 127.0.0.1:0
@@ -174,8 +210,10 @@ url = {url}
 retry_schedule = {schedule}
 retry_for = {retry_for}
 timeout = {timeout}
-poll_interval = 1
+poll_interval = {poll}
 """
+        if concurrency is not None:
+            ini += "concurrency = %d\n" % concurrency
         path = self.tmp.file("vodgate.ini", ini)
         env = {"VODGATE_VOD_SECRET_KEY": SECRET_KEY}
         if secret is not None:
@@ -336,6 +374,71 @@ poll_interval = 1
         self.assertEqual(len(self.outbox()), 4)
         self.assertEqual(d.stop(), 0)
         self.assertEqual(sorted(r.attempts.values()), [1] * 4)
+
+    def test_deliveries_in_flight_bounded(self):
+        # 12 webhooks of 12 files to a receiver that holds its answers:
+        # exactly `concurrency` (4) arrive at once and no more until one is
+        # answered; then all are delivered once.
+        r = self.receiver()
+        r.gate.clear()
+        d = self.start(r.url, mode="push", concurrency=4, timeout="30")
+        fids = [new_file_id() for _ in range(12)]
+        for f in fids:
+            self.push(d, nfu(f))
+        r.wait(lambda x: x.in_flight == 4)
+        with urllib.request.urlopen(d.base + "/metrics") as resp:
+            self.assertIn("vodgate_webhook_inflight 4\n", resp.read().decode())
+        time.sleep(0.5)
+        with r.mu:
+            self.assertEqual((r.in_flight, len(r.attempts)), (4, 4))
+        r.gate.set()
+        r.wait(lambda x: len(x.effects) == 12)
+        self.assertEqual(r.max_in_flight, 4)
+        self.assertEqual(sorted(p["data"]["fileId"] for p in r.effects.values()), sorted(fids))
+        deadline = time.time() + 30
+        while time.time() < deadline and not all(o[2] for o in self.outbox()):
+            time.sleep(0.05)
+        self.assertEqual([o[1:] for o in self.outbox()], [(0, 1, 0)] * 12)
+        self.assertEqual(d.stop(), 0)
+        self.assertEqual(sorted(r.attempts.values()), [1] * 12)
+        self.assertEqual(r.bad, [])
+
+    def test_backlog_beyond_slots_drains(self):
+        # More rows due than the forwarder holds at once (concurrency 1: 33
+        # slots), and no poll to fall back on: the rows it could not take
+        # are read as soon as slots free up, not an hour later.
+        r = self.receiver()
+        r.gate.clear()
+        d = self.start(r.url, mode="push", concurrency=1, timeout="30", poll="3600")
+        fids = [new_file_id() for _ in range(40)]
+        for f in fids:
+            self.push(d, nfu(f))
+        r.wait(lambda x: x.in_flight == 1)
+        r.gate.set()
+        r.wait(lambda x: len(x.effects) == 40)
+        self.assertEqual(r.max_in_flight, 1)
+        self.assertEqual(d.stop(), 0)
+
+    def test_one_file_at_a_time_in_order(self):
+        # Two webhooks for each of 3 files (uploaded, then passed): the three
+        # files go at once, but a file's second webhook waits for its first.
+        r = self.receiver()
+        r.gate.clear()
+        d = self.start(r.url, mode="push", concurrency=8, timeout="30")
+        fids = [new_file_id() for _ in range(3)]
+        for f in fids:
+            self.push(d, nfu(f))
+            self.push(d, psc_pass(f))
+        r.wait(lambda x: x.in_flight == 3)
+        time.sleep(0.5)
+        with r.mu:
+            self.assertEqual(sorted(r.arrivals), sorted((f, "uploaded") for f in fids))
+        r.gate.set()
+        r.wait(lambda x: len(x.effects) == 6)
+        self.assertEqual(r.overlap, [])
+        for f in fids:
+            self.assertEqual([s for fid, s in r.arrivals if fid == f], ["uploaded", "passed"])
+        self.assertEqual(d.stop(), 0)
 
     def push(self, d, obj):
         req = urllib.request.Request(d.base + "/v1/vod/events", data=json.dumps(obj).encode(),

@@ -795,7 +795,7 @@ static void verify_db(void)
                    SQLITE_OK);
   while (sqlite3_step(st) == SQLITE_ROW) {
     const char *id = (const char *)sqlite3_column_text(st, 0);
-    int owner;
+    int owner = -1;
     size_t idx;
     struct msess *m = model_sess(id, &owner, &idx);
     if (!m || m->state != S_OPEN)
@@ -821,7 +821,7 @@ static void verify_db(void)
                    SQLITE_OK);
   while (sqlite3_step(st) == SQLITE_ROW) {
     const char *id = (const char *)sqlite3_column_text(st, 0);
-    int owner;
+    int owner = -1;
     size_t idx;
     struct msess *m = model_sess(id, &owner, &idx);
     if (!m || m->state != S_OPEN)
@@ -845,7 +845,7 @@ static void verify_db(void)
     const char *rid = (const char *)sqlite3_column_text(st, 3);
     int64_t n = sqlite3_column_int64(st, 1);
     uint64_t a, q;
-    int owner;
+    int owner = -1;
     size_t idx;
     struct msess *m = model_sess(id, &owner, &idx);
     struct opl *op;

@@ -905,6 +905,14 @@ static void subject_and_policy(void **state)
   assert_int_equal(hs_case(v, HS, "{\"sub\":42,\"exp\":1750003600}"), AUTH_MALFORMED);
   assert_int_equal(hs_case(v, HS, "{\"sub\":\"a\\u0000b\",\"exp\":1750003600}"), AUTH_MALFORMED);
   assert_int_equal(hs_case(v, HS, "{\"sub\":\"a\\nb\",\"exp\":1750003600}"), AUTH_MALFORMED);
+  /* C1 controls too (U+009B is CSI), raw or escaped; U+00A0 and up are fine */
+  assert_int_equal(hs_case(v, HS, "{\"sub\":\"a\\u009b31mb\",\"exp\":1750003600}"), AUTH_MALFORMED);
+  assert_int_equal(hs_case(v, HS, "{\"sub\":\"a\xc2\x85\" \"b\",\"exp\":1750003600}"),
+                   AUTH_MALFORMED);
+  assert_int_equal(hs_case(v, HS, "{\"sub\":\"a\\u0080\",\"exp\":1750003600}"), AUTH_MALFORMED);
+  assert_int_equal(hs_case(v, HS, "{\"sub\":\"u\",\"exp\":1750003600,\"vg_policy\":\"p\\u009f\"}"),
+                   AUTH_MALFORMED);
+  assert_int_equal(hs_case(v, HS, "{\"sub\":\"a\\u00a0b\\u00ff\",\"exp\":1750003600}"), AUTH_OK);
   memset(sub, 'x', JWT_MAX_SUB);
   sub[JWT_MAX_SUB] = '\0';
   snprintf(p, sizeof(p), "{\"sub\":\"%s\",\"exp\":1750003600}", sub);

@@ -949,6 +949,246 @@ static void outbox_worker(void **state)
   assert_int_equal(store_outbox_delivered(st, 0, 1), VG_INVALID);
 }
 
+/* ---- the operators' outbox view (vodgate webhooks) ---- */
+
+struct ob_acc {
+  int n;
+  struct {
+    int64_t id, attempts, due_at, delivered_at;
+    bool dead;
+    char key[32], payload[64];
+  } r[8];
+  bool all_dead;   /* every row seen was dead */
+  int64_t last_id; /* ids strictly descending */
+  bool descending;
+};
+
+static int ob_cb(const struct store_outbox_item *it, void *arg)
+{
+  struct ob_acc *acc = arg;
+  if (acc->n == 0) {
+    acc->all_dead = acc->descending = true;
+  } else if (it->id >= acc->last_id) {
+    acc->descending = false;
+  }
+  acc->last_id = it->id;
+  acc->all_dead = acc->all_dead && it->dead;
+  if (acc->n < 8) {
+    acc->r[acc->n].id = it->id;
+    acc->r[acc->n].attempts = it->attempts;
+    acc->r[acc->n].due_at = it->due_at;
+    acc->r[acc->n].delivered_at = it->delivered_at;
+    acc->r[acc->n].dead = it->dead;
+    snprintf(acc->r[acc->n].key, sizeof(acc->r[0].key), "%s", it->event_key);
+    snprintf(acc->r[acc->n].payload, sizeof(acc->r[0].payload), "%s", it->payload_json);
+  }
+  acc->n++;
+  return 0;
+}
+
+static const char *const oa_payloads[] = {
+    "{\"data\":{\"fileId\":\"oa-f1\"},\"n\":0}", "{\"data\":{\"fileId\":\"oa-f2\"},\"n\":1}",
+    "{\"data\":{\"fileId\":\"oa-f1\"},\"n\":2}",
+    "[\"oa-f1\"]", /* no data.fileId: never matches a file */
+};
+
+struct add4 {
+  int64_t ids[4];
+};
+
+static int add4_fn(struct store_tx *tx, void *arg)
+{
+  struct add4 *a = arg;
+  static const char *const keys[] = {"OA/1", "OA/2", "OA/3", "OA/4"};
+  for (int i = 0; i < 4; i++) {
+    int rc = store_tx_outbox_add(tx, keys[i], oa_payloads[i], 5000, &a->ids[i]);
+    if (rc != VG_OK)
+      return rc;
+  }
+  return VG_OK;
+}
+
+static void ob_list(enum store_outbox_state state, const char *file, int64_t limit,
+                    struct ob_acc *acc)
+{
+  memset(acc, 0, sizeof(*acc));
+  assert_int_equal(store_outbox_list(st, state, file, limit, ob_cb, acc), VG_OK);
+}
+
+static void ob_get(int64_t id, struct ob_acc *acc)
+{
+  memset(acc, 0, sizeof(*acc));
+  assert_int_equal(store_outbox_get(st, id, ob_cb, acc), VG_OK);
+  assert_int_equal(acc->n, 1);
+  assert_int_equal(acc->r[0].id, id);
+}
+
+static void outbox_listing(void **state)
+{
+  struct add4 a;
+  struct ob_acc acc;
+  int64_t dead0;
+
+  assert_int_equal(store_run(st, add4_fn, &a), VG_OK);
+  assert_int_equal(store_outbox_delivered(st, a.ids[0], 6000), VG_OK);
+  assert_int_equal(store_outbox_failed(st, a.ids[1], 6500, true), VG_OK);
+  assert_int_equal(store_outbox_failed(st, a.ids[2], 7000, false), VG_OK);
+
+  /* Newest first: the last row written by this test is the newest one. */
+  ob_list(STORE_OUTBOX_ANY, NULL, 2, &acc);
+  assert_int_equal(acc.n, 2);
+  assert_int_equal(acc.r[0].id, a.ids[3]);
+  assert_int_equal(acc.r[1].id, a.ids[2]);
+  assert_string_equal(acc.r[0].payload, oa_payloads[3]);
+
+  /* By file (the payload's data.fileId), each state. */
+  ob_list(STORE_OUTBOX_ANY, "oa-f1", 10, &acc);
+  assert_int_equal(acc.n, 2);
+  assert_int_equal(acc.r[0].id, a.ids[2]);
+  assert_int_equal(acc.r[0].attempts, 1);
+  assert_int_equal(acc.r[0].due_at, 7000);
+  assert_int_equal(acc.r[0].delivered_at, 0);
+  assert_false(acc.r[0].dead);
+  assert_string_equal(acc.r[0].key, "OA/3");
+  assert_int_equal(acc.r[1].id, a.ids[0]);
+  assert_int_equal(acc.r[1].delivered_at, 6000);
+  assert_int_equal(acc.r[1].attempts, 0);
+  assert_false(acc.r[1].dead);
+  ob_list(STORE_OUTBOX_DELIVERED, "oa-f1", 10, &acc);
+  assert_int_equal(acc.n, 1);
+  assert_int_equal(acc.r[0].id, a.ids[0]);
+  ob_list(STORE_OUTBOX_PENDING, "oa-f1", 10, &acc);
+  assert_int_equal(acc.n, 1);
+  assert_int_equal(acc.r[0].id, a.ids[2]);
+  ob_list(STORE_OUTBOX_DEAD, "oa-f1", 10, &acc);
+  assert_int_equal(acc.n, 0);
+  ob_list(STORE_OUTBOX_DEAD, "oa-f2", 10, &acc);
+  assert_int_equal(acc.n, 1);
+  assert_int_equal(acc.r[0].id, a.ids[1]);
+  assert_true(acc.r[0].dead);
+  assert_int_equal(acc.r[0].attempts, 1);
+  assert_int_equal(acc.r[0].delivered_at, 0);
+  ob_list(STORE_OUTBOX_ANY, "oa-none", 10, &acc);
+  assert_int_equal(acc.n, 0);
+
+  /* Every dead row of the database (outbox_worker left one too). */
+  assert_int_equal(store_outbox_dead_count(st, &dead0), VG_OK);
+  assert_true(dead0 >= 2);
+  ob_list(STORE_OUTBOX_DEAD, NULL, STORE_MAX_LIST, &acc);
+  assert_int_equal(acc.n, dead0);
+  assert_true(acc.all_dead);
+  assert_true(acc.descending);
+  assert_int_equal(acc.r[0].id, a.ids[1]);
+
+  /* One row, whatever its state. */
+  ob_get(a.ids[1], &acc);
+  assert_string_equal(acc.r[0].key, "OA/2");
+  assert_string_equal(acc.r[0].payload, oa_payloads[1]);
+  assert_true(acc.r[0].dead);
+  assert_int_equal(acc.r[0].due_at, 6500);
+  ob_get(a.ids[0], &acc);
+  assert_int_equal(acc.r[0].delivered_at, 6000);
+  memset(&acc, 0, sizeof(acc));
+  assert_int_equal(store_outbox_get(st, a.ids[3] + 1000000, ob_cb, &acc), VG_NOTFOUND);
+  assert_int_equal(acc.n, 0);
+
+  /* Bounds. */
+  char longid[STORE_MAX_ID + 2];
+  memset(longid, 'f', sizeof(longid) - 1);
+  longid[sizeof(longid) - 1] = '\0';
+  assert_int_equal(store_outbox_get(st, 0, ob_cb, &acc), VG_INVALID);
+  assert_int_equal(store_outbox_list(st, STORE_OUTBOX_ANY, NULL, 0, ob_cb, &acc), VG_INVALID);
+  assert_int_equal(store_outbox_list(st, STORE_OUTBOX_ANY, NULL, STORE_MAX_LIST + 1, ob_cb, &acc),
+                   VG_INVALID);
+  assert_int_equal(store_outbox_list(st, (enum store_outbox_state)4, NULL, 1, ob_cb, &acc),
+                   VG_INVALID);
+  assert_int_equal(store_outbox_list(st, STORE_OUTBOX_ANY, longid, 1, ob_cb, &acc), VG_INVALID);
+}
+
+struct retry2 {
+  int64_t first, second, changed;
+};
+
+/* Retries two rows in one transaction: the second's refusal undoes the
+ * first. */
+static int retry2_fn(struct store_tx *tx, void *arg)
+{
+  struct retry2 *r = arg;
+  int64_t n;
+  int rc = store_tx_outbox_retry(tx, r->first, 7777, &n);
+  if (rc != VG_OK)
+    return rc;
+  r->changed = n;
+  return store_tx_outbox_retry(tx, r->second, 7777, &n);
+}
+
+static void outbox_retry(void **state)
+{
+  struct add4 a;
+  struct ob_acc acc;
+  int64_t changed = -1, dead0, n;
+
+  assert_int_equal(store_run(st, add4_fn, &a), VG_OK);
+  assert_int_equal(store_outbox_delivered(st, a.ids[0], 6000), VG_OK);
+  assert_int_equal(store_outbox_failed(st, a.ids[1], 6500, false), VG_OK);
+  assert_int_equal(store_outbox_failed(st, a.ids[1], 6600, true), VG_OK); /* dead, 2 attempts */
+  assert_int_equal(store_outbox_failed(st, a.ids[2], 7000, false), VG_OK);
+
+  /* A delivered row is refused and left alone; a missing one is not found. */
+  assert_int_equal(store_outbox_retry(st, a.ids[0], 8000, &changed), VG_CONFLICT);
+  assert_int_equal(changed, 0);
+  ob_get(a.ids[0], &acc);
+  assert_int_equal(acc.r[0].delivered_at, 6000);
+  assert_int_equal(acc.r[0].due_at, 5000);
+  changed = -1;
+  assert_int_equal(store_outbox_retry(st, a.ids[3] + 1000000, 8000, &changed), VG_NOTFOUND);
+  assert_int_equal(changed, 0);
+  assert_int_equal(store_outbox_retry(st, -1, 8000, &changed), VG_INVALID);
+
+  /* A pending row: due now, its attempts forgotten. */
+  assert_int_equal(store_outbox_retry(st, a.ids[2], 8000, &changed), VG_OK);
+  assert_int_equal(changed, 1);
+  ob_get(a.ids[2], &acc);
+  assert_int_equal(acc.r[0].attempts, 0);
+  assert_int_equal(acc.r[0].due_at, 8000);
+  assert_false(acc.r[0].dead);
+
+  /* All or nothing: the dead row's retry is undone by the refusal of the
+   * delivered one in the same transaction. */
+  struct retry2 r2 = {a.ids[1], a.ids[0], 0};
+  assert_int_equal(store_run(st, retry2_fn, &r2), VG_CONFLICT);
+  ob_get(a.ids[1], &acc);
+  assert_true(acc.r[0].dead);
+  assert_int_equal(acc.r[0].attempts, 2);
+  assert_int_equal(acc.r[0].due_at, 6600);
+
+  /* Every dead row at once (those of the other tests too). */
+  assert_int_equal(store_outbox_dead_count(st, &dead0), VG_OK);
+  assert_true(dead0 >= 1);
+  assert_int_equal(store_outbox_retry(st, 0, 9000, &changed), VG_OK);
+  assert_int_equal(changed, dead0);
+  assert_int_equal(store_outbox_dead_count(st, &n), VG_OK);
+  assert_int_equal(n, 0);
+  ob_get(a.ids[1], &acc);
+  assert_false(acc.r[0].dead);
+  assert_int_equal(acc.r[0].attempts, 0);
+  assert_int_equal(acc.r[0].due_at, 9000);
+  assert_int_equal(acc.r[0].delivered_at, 0);
+  ob_list(STORE_OUTBOX_PENDING, "oa-f2", 10, &acc); /* this test's and outbox_listing's */
+  assert_int_equal(acc.n, 2);
+  assert_int_equal(acc.r[0].id, a.ids[1]);
+  /* Due again for the forwarder, and its to fail and dead-letter again. */
+  memset(&acc, 0, sizeof(acc));
+  assert_int_equal(store_outbox_failed(st, a.ids[1], 9100, true), VG_OK);
+  assert_int_equal(store_outbox_retry(st, 0, 9500, &changed), VG_OK);
+  assert_int_equal(changed, 1);
+  assert_int_equal(store_outbox_retry(st, 0, 9600, &changed), VG_OK);
+  assert_int_equal(changed, 0);
+  assert_int_equal(store_outbox_retry(st, a.ids[1], 9700, NULL), VG_OK);
+  assert_int_equal(store_outbox_delivered(st, a.ids[1], 9800), VG_OK);
+  assert_int_equal(store_outbox_retry(st, a.ids[1], 9900, &changed), VG_CONFLICT);
+}
+
 struct q_acc {
   int n;
   size_t len0;
@@ -1622,6 +1862,8 @@ int main(void)
       cmocka_unit_test(ledger_listing),
       cmocka_unit_test(event_listing),
       cmocka_unit_test(outbox_worker),
+      cmocka_unit_test(outbox_listing),
+      cmocka_unit_test(outbox_retry),
       cmocka_unit_test(quarantine_listing),
       cmocka_unit_test(leases),
       cmocka_unit_test(submit_acknowledges_each_write),
