@@ -64,6 +64,34 @@ class StartupErrors(unittest.TestCase):
                          "env VODGATE_POLICY_DEFAULT_UPLOADS_PER_DAY",
                          "[policy default] uploads_per_day", "not an integer")
 
+    def test_bad_value_of_each_type_names_the_key(self):
+        """One bad value per type of docs/configuration.md's table: serve
+        stops with exit 1 and a line naming the variable, the key and the
+        rule."""
+        cases = [
+            ("VODGATE_SERVER_THREADS", "007", "[server] threads: '007' is not an integer"),
+            ("VODGATE_AUTH_ALLOW_ANONYMOUS", "TRUE",
+             "[auth] allow_anonymous: 'TRUE' is not a boolean"),
+            ("VODGATE_SERVER_TIMEOUT", "1.5m", "[server] timeout: '1.5m' is not a duration"),
+            ("VODGATE_SERVER_TIMEOUT", "2h", "[server] timeout: 7200 is out of range [1, 3600]"),
+            ("VODGATE_SERVER_MEMORY_LIMIT", "64kb",
+             "[server] memory_limit: '64kb' is not a size"),
+            ("VODGATE_SERVER_LOG_LEVEL", "INFO",
+             "[server] log_level: 'INFO' is not one of: debug, info, warn, error"),
+            ("VODGATE_SERVER_LISTEN", "example.com:80",
+             "[server] listen: 'example.com:80': host must be an IPv4 address"),
+            ("VODGATE_POLICY_DEFAULT_CLIENT_MAY_SET", "procedure,foo",
+             "[policy default] client_may_set: unknown item 'foo'"),
+            ("VODGATE_SERVER_CORS_ORIGINS", "a,,b", "[server] cors_origins: empty list item"),
+            ("VODGATE_VOD_SECRET_KEY_FILE", "/nonexistent/k",
+             "[vod] secret_key_file: cannot read secret file '/nonexistent/k'"),
+        ]
+        got = []
+        for var, value, frag in cases:
+            p = vgtest.run(["serve", "--listen", "127.0.0.1:0"], env={var: value}, timeout=30)
+            got.append((var, p.returncode, ("env %s: " % var) + frag in messages(p)))
+        self.assertEqual(got, [(var, 1, True) for var, _, _ in cases])
+
     def test_unknown_env_key(self):
         self.serve_fails(None, {"VODGATE_SERVER_LISTEN": "127.0.0.1:0", "VODGATE_AUTH_JWT_ISSUR": "x"},
                          "env VODGATE_AUTH_JWT_ISSUR", "[auth]: unknown key")
