@@ -249,6 +249,51 @@ class EveryCommandHelp(unittest.TestCase):
         self.assertEqual(vgtest.run(["version", "extra"]).returncode, 2)
 
 
+class DocsMetrics(unittest.TestCase):
+    def test_every_emitted_metric_is_documented(self):
+        """Each metric family /metrics emits (after a signature, an auth
+        failure, an event, a long poll and a reload) is named in
+        docs/api.md (its table lacked some, and one label was wrong)."""
+        tmp = vgtest.TempDir()
+        ini = tmp.file("v.ini", "[server]\nlisten = 127.0.0.1:0\n[events]\n"
+                       "allow_unauthenticated = true\n")
+        env = {"VODGATE_VOD_SECRET_ID": "AKIDdocs", "VODGATE_VOD_SECRET_KEY": "k" * 32,
+               "VODGATE_AUTH_JWT_HS256_SECRET": "s" * 32}
+        d = vgtest.Daemon(["serve", "--config", ini], env=env)
+        try:
+            tok = vgtest.run(["jwt", "--sub", "docs"], env=env, check=0).stdout.strip()
+
+            def req(method, path, body=None, token=None):
+                c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=20)
+                c.request(method, path, body=body,
+                          headers={"Authorization": "Bearer " + token} if token else {})
+                r = c.getresponse()
+                data = r.read()
+                c.close()
+                return r.status, data
+
+            st, data = req("POST", "/v1/upload-signatures", "{}", tok)
+            self.assertEqual(st, 200, data)
+            up = json.loads(data)["data"]["uploadId"]
+            self.assertEqual(req("POST", "/v1/upload-signatures")[0], 401)
+            self.assertEqual(req("GET", "/v1/uploads/%s?wait=1" % up, token=tok)[0], 200)
+            self.assertEqual(req("POST", "/v1/vod/events", "not json")[0], 400)
+            d.signal(signal.SIGHUP)
+            d.wait_log(lambda r: r.get("msg") == "configuration reloaded")
+            st, data = req("GET", "/metrics")
+        finally:
+            self.assertEqual(d.stop(), 0)
+            tmp.cleanup()
+        names = set()
+        for line in data.decode().splitlines():
+            if line.startswith("# TYPE "):
+                names.add(line.split()[2])
+        with open(os.path.join(vgtest.SRC, "docs", "api.md")) as f:
+            doc = f.read()
+        self.assertIn("vodgate_signatures_issued_total", names)
+        self.assertEqual(sorted(n for n in names if "`%s`" % n not in doc), [])
+
+
 class OpenFileLimit(unittest.TestCase):
     """Past RLIMIT_NOFILE new connections waited unanswered with nothing in
     the log (systemd's default soft limit, 1024, is below max_connections'
