@@ -4,6 +4,7 @@ key, secrets are never printed, listen address forms."""
 import http.client
 import json
 import os
+import re
 import resource
 import signal
 import socket
@@ -292,6 +293,26 @@ class DocsMetrics(unittest.TestCase):
             doc = f.read()
         self.assertIn("vodgate_signatures_issued_total", names)
         self.assertEqual(sorted(n for n in names if "`%s`" % n not in doc), [])
+
+
+class DocsErrorCodes(unittest.TestCase):
+    def test_error_table_matches_the_code(self):
+        """docs/api.md's error table lists exactly the codes of
+        src/http/errors.h, each with its HTTP status (code / 10; 0 is 200)
+        and the name vg_code_name() gives it."""
+        def src(path):
+            with open(os.path.join(vgtest.SRC, path)) as f:
+                return f.read()
+        codes = dict(re.findall(r"(VG_CODE_\w+) = (\d+)", src("src/http/errors.h")))
+        names = dict(re.findall(r'case (VG_CODE_\w+): return "(\w+)";', src("src/http/http.c")))
+        want = sorted((int(v), int(v) // 10 or 200, names[k]) for k, v in codes.items())
+        doc = src("docs/api.md")
+        table = doc[doc.index("| code | HTTP | name | meaning |"):]
+        table = table[:table.index("\n\n")]
+        got = sorted((int(c), int(h), n) for c, h, n in
+                     re.findall(r"^\| (\d+) \| (\d+) \| (\w+) \|", table, re.M))
+        self.assertEqual(len(want), 14)
+        self.assertEqual(got, want)
 
 
 class OpenFileLimit(unittest.TestCase):
