@@ -315,6 +315,28 @@ class DocsErrorCodes(unittest.TestCase):
         self.assertEqual(got, want)
 
 
+class DocsRoutes(unittest.TestCase):
+    def test_every_route_is_documented(self):
+        """Each route of src/svc/routes.c is documented with its method:
+        the service's in docs/api.md, the test-only ones in
+        docs/configuration.md."""
+        def src(path):
+            with open(os.path.join(vgtest.SRC, path)) as f:
+                return f.read()
+        routes = re.findall(r'\{(NULL|"[A-Z]+"),\s+"(/[^"]*)"', src("src/svc/routes.c"))
+        api, conf = src("docs/api.md"), src("docs/configuration.md")
+        missing = []
+        for method, path in routes:
+            doc = conf if path.startswith("/test/") else api
+            m = method.strip('"')
+            if method == "NULL":  # any method: the receiver documents POST
+                m = "POST"
+            if not re.search(re.escape(m) + r" " + re.escape(path) + r"\b", doc):
+                missing.append((m, path))
+        self.assertEqual(len(routes), 11)
+        self.assertEqual(missing, [])
+
+
 class OpenFileLimit(unittest.TestCase):
     """Past RLIMIT_NOFILE new connections waited unanswered with nothing in
     the log (systemd's default soft limit, 1024, is below max_connections'
