@@ -39,9 +39,11 @@
 static const char *const fixed_sections[] = {"server",      "vod",    "auth",
                                              "attribution", "events", "webhook"};
 
-/* VODGATE_* variables that are not configuration keys. */
+/* VODGATE_* variables that are not configuration keys: the config file's
+ * name, the test switches, and `vodgate upload`'s bearer token (a shell that
+ * exported it for an upload must still be able to run serve or config). */
 static const char *const env_ignored[] = {"VODGATE_BIN", "VODGATE_SRC", "VODGATE_TEST_ROUTES",
-                                          "VODGATE_CONFIG"};
+                                          "VODGATE_CONFIG", "VODGATE_UPLOAD_TOKEN"};
 
 struct cfg_val {
   const struct cfg_key_info *ki;
@@ -682,10 +684,20 @@ static int cfg_ini_handler(void *user, const char *section, const char *name, co
     {
       struct buf b;
       char *joined;
+      size_t vl = strlen(value);
+      /* libinih strips "; comment" (after whitespace) from key lines but
+       * hands continuation lines over whole: strip it here, as there. */
+      for (size_t i = 1; i < vl; i++)
+        if (value[i] == ';' && (value[i - 1] == ' ' || value[i - 1] == '\t')) {
+          vl = i;
+          break;
+        }
+      while (vl > 0 && (value[vl - 1] == ' ' || value[vl - 1] == '\t'))
+        vl--;
       buf_init(&b, CFG_MAX_FILE);
       size_t rl = strlen(v->raw);
       bool sep = rl > 0 && v->raw[rl - 1] != ',' && value[0] != ',';
-      if (buf_printf(&b, "%s%s%s", v->raw, sep ? "," : "", value)) {
+      if (buf_printf(&b, "%s%s%.*s", v->raw, sep ? "," : "", (int)vl, value)) {
         buf_release(&b);
         goto fail;
       }
@@ -896,6 +908,38 @@ static int check_pair(struct cfg *c, const char *id, const char *key, char *err,
   return 0;
 }
 
+/* A CORS origin is compared byte for byte with the Origin header, which
+ * browsers send as scheme://host[:port], host in lower case, no path: an
+ * item written otherwise (a trailing slash, a capital, no scheme) would
+ * never match, so it is refused here rather than ignored. */
+static int check_origins(struct cfg *c, char *err, size_t errlen)
+{
+  const struct cfg_val *v = find_val(c, "server", "cors_origins");
+  size_t n;
+  const char *const *items = cfg_get_list(c, "server", "cors_origins", &n);
+
+  for (size_t i = 0; i < n; i++) {
+    const char *it = items[i], *h;
+    bool ok;
+    if (strcmp(it, "*") == 0)
+      continue;
+    h = strncmp(it, "https://", 8) == 0 ? it + 8 : strncmp(it, "http://", 7) == 0 ? it + 7 : NULL;
+    ok = h && *h;
+    for (const char *q = h; ok && *q; q++)
+      if (strchr("/?#@", *q) || isspace((unsigned char)*q) || isupper((unsigned char)*q))
+        ok = false;
+    if (!ok) {
+      snprintf(err, errlen,
+               "%s: [server] cors_origins: '%.256s' is not an origin as browsers send it "
+               "(http:// or https://, the host in lower case, an optional :port, no path "
+               "or trailing slash; or *)",
+               v->source, it);
+      return -1;
+    }
+  }
+  return 0;
+}
+
 int cfg_load(const char *path, char *const *env, struct cfg **out, char *err, size_t errlen)
 {
   struct cfg *c = xcalloc(1, sizeof(*c));
@@ -953,7 +997,8 @@ int cfg_load(const char *path, char *const *env, struct cfg **out, char *err, si
   }
 
   if (check_pair(c, "secret_id", "secret_key_file", err, errlen) ||
-      check_pair(c, "previous_secret_id", "previous_secret_key_file", err, errlen))
+      check_pair(c, "previous_secret_id", "previous_secret_key_file", err, errlen) ||
+      check_origins(c, err, errlen))
     goto fail;
 
   *out = c;

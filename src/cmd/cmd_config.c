@@ -8,6 +8,8 @@
 
 #include "cfg/cfg.h"
 #include "cmd/cmd.h"
+#include "svc/state.h"
+#include "svc/workers.h"
 
 extern char **environ;
 
@@ -60,10 +62,20 @@ int cmd_config(int argc, char **argv)
     fprintf(stderr, "vodgate config: %s\n", err);
     return 1;
   }
-  if (mode == DUMP)
+  if (mode == DUMP) {
     cfg_dump(cfg, stdout);
-  else
-    printf("ok\n");
+    cfg_unref(cfg);
+    return 0;
+  }
+  /* What serve's start-up would refuse, short of the database and the
+   * listening socket: key files parsed, policies, the workers' settings. */
+  if (svc_state_check(cfg, err, sizeof(err)) || webhook_check_cfg(cfg, err, sizeof(err)) ||
+      puller_check_cfg(cfg, err, sizeof(err))) {
+    fprintf(stderr, "vodgate config: %s\n", err);
+    cfg_unref(cfg);
+    return 1;
+  }
+  printf("ok\n");
   cfg_unref(cfg);
   return 0;
 }

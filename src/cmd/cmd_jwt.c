@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "auth/jwt.h"
+#include "cfg/cfg.h"
 #include "cmd/cmd.h"
 #include "core/buf.h"
 #include "core/io.h"
@@ -97,8 +98,32 @@ static void free_secret(char *secret)
   }
 }
 
+/* [auth] jwt_leeway's default and maximum, from the schema: verify must
+ * judge time claims as the server does when the key is left alone (the
+ * verifier's own default, JWT_DEFAULT_LEEWAY, is wider). */
+static void leeway_bounds(int64_t *def, int64_t *max)
+{
+  size_t n;
+  const struct cfg_key_info *k = cfg_schema(&n);
+  uint64_t u = 0;
+
+  for (size_t i = 0; i < n; i++) {
+    if (strcmp(k[i].section, "auth") == 0 && strcmp(k[i].key, "jwt_leeway") == 0) {
+      if (parse_u64(k[i].def, strlen(k[i].def), &u))
+        abort(); /* the schema's own default is a plain number */
+      *def = (int64_t)u;
+      *max = k[i].max;
+      return;
+    }
+  }
+  abort(); /* a programming error: the key left the schema */
+}
+
 static void verify_usage(FILE *f)
 {
+  int64_t def, max;
+
+  leeway_bounds(&def, &max);
   fprintf(f,
           "usage: vodgate jwt verify [options] < TOKEN\n"
           "\n"
@@ -115,10 +140,10 @@ static void verify_usage(FILE *f)
           "  --iss ISSUER            required issuer\n"
           "  --aud AUDIENCE          required audience\n"
           "  --policy-claim CLAIM    claim holding the policy name\n"
-          "  --leeway SECONDS        clock skew tolerated (default %d)\n"
+          "  --leeway SECONDS        clock skew tolerated, 0 to %lld (default %lld)\n"
           "  --now EPOCH             verify as of this time instead of the clock\n"
           "  -h, --help              show this help\n",
-          JWT_DEFAULT_LEEWAY);
+          (long long)max, (long long)def);
 }
 
 /* Token from stdin into *tok and *len (pointing into in), or a reason. */
@@ -171,11 +196,13 @@ static int jwt_verify_cmd(int argc, char **argv)
   enum auth_error e;
   json_t *out;
   bool failed;
+  int64_t leeway_max;
   int c, rc = 1;
 
   if (secret_on_argv(argc, argv))
     return EXIT_USAGE;
   jwt_config_init(&cfg);
+  leeway_bounds(&cfg.leeway, &leeway_max);
   optind = 1;
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (c) {
@@ -186,8 +213,8 @@ static int jwt_verify_cmd(int argc, char **argv)
     case 'a': cfg.audience = optarg; break;
     case 'c': cfg.policy_claim = optarg; break;
     case 'l':
-      if (parse_u64z(optarg, &u) || u > JWT_MAX_LEEWAY) {
-        fprintf(stderr, "vodgate jwt verify: --leeway must be 0 to %d\n", JWT_MAX_LEEWAY);
+      if (parse_u64z(optarg, &u) || u > (uint64_t)leeway_max) {
+        fprintf(stderr, "vodgate jwt verify: --leeway must be 0 to %lld\n", (long long)leeway_max);
         return EXIT_USAGE;
       }
       cfg.leeway = (int64_t)u;

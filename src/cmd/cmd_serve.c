@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "cfg/cfg.h"
@@ -35,6 +36,40 @@ static void serve_usage(FILE *f)
              "  -h, --help          this help\n\n"
              "Signals: SIGHUP reloads the configuration; SIGTERM/SIGINT drain and exit 0.\n"
              "See docs/configuration.md for every key.\n");
+}
+
+/* Descriptors serve needs besides its connections: a listening socket per
+ * HTTP thread (at most 64), the database, its WAL and lock, the PostgreSQL
+ * pool, MHD's and the workers' wake-up pipes, libcurl's sockets. */
+#define SERVE_FD_RESERVE 128
+
+/* Past RLIMIT_NOFILE, accept(2) fails and new connections wait unanswered
+ * in the listen queue, with nothing in the log; systemd starts services
+ * with a soft limit of 1024, below [server] max_connections' default plus
+ * the reserve. Raise the soft limit toward the hard one (no privilege
+ * needed; every descriptor is polled with epoll, so numbers past
+ * FD_SETSIZE are fine), and say so when it cannot be raised enough. */
+static void fd_limit_check(unsigned max_connections)
+{
+  struct rlimit rl;
+  rlim_t want = (rlim_t)max_connections + SERVE_FD_RESERVE, old;
+
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+    return;
+  old = rl.rlim_cur;
+  rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+  if (rl.rlim_cur > old && setrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur >= want) {
+    log_info("raised the open file limit from %llu to %llu for [server] max_connections %u",
+             (unsigned long long)old, (unsigned long long)want, max_connections);
+    return;
+  }
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+    rl.rlim_cur = old;
+  log_warn("the open file limit (%llu, hard %llu) is below [server] max_connections %u + %d: "
+           "connections past it wait unanswered; raise it (systemd LimitNOFILE=, ulimit -n) or "
+           "lower max_connections",
+           (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max, max_connections,
+           SERVE_FD_RESERVE);
 }
 
 static void describe_metrics(void)
@@ -187,6 +222,7 @@ int cmd_serve(int argc, char **argv)
                       : strcmp(pin, "on") == 0 ? HTTP_PIN_ON
                                                : HTTP_PIN_AUTO;
   }
+  fd_limit_check(ho.max_connections);
   if (app_services_init(&app, err, sizeof(err))) {
     log_error("start-up: %s", err);
     rc = 1;

@@ -45,6 +45,14 @@ static const struct cmd *find(const char *name)
 
 static int cmd_version(int argc, char **argv)
 {
+  if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+    printf("usage: vodgate version\n\nPrint the version (also: vodgate --version).\n");
+    return 0;
+  }
+  if (argc > 1) {
+    fprintf(stderr, "usage: vodgate version\n");
+    return EXIT_USAGE;
+  }
   printf("vodgate %s\n", VODGATE_VERSION);
   return 0;
 }

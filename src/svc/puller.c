@@ -371,6 +371,29 @@ static void *pl_main(void *arg)
   return NULL;
 }
 
+int puller_check_cfg(const struct cfg *c, char *err, size_t errlen)
+{
+  const char *mode = cfg_get_str(c, "events", "mode");
+  const char *ep = cfg_get_str(c, "vod", "api_endpoint");
+  char host[256];
+
+  /* The checks of puller_start, in its order and words. */
+  if (strcmp(mode, "pull") != 0 && strcmp(mode, "both") != 0)
+    return 0;
+  if (!cfg_get_str(c, "vod", "secret_id") || !cfg_get_secret(c, "vod", "secret_key", NULL)) {
+    snprintf(err, errlen,
+             "[events] mode = %s needs [vod] secret_id and secret_key_file "
+             "(VODGATE_VOD_SECRET_KEY) to call PullEvents",
+             mode);
+    return -1;
+  }
+  if (!ep || http_client_url_host(ep, host, sizeof(host))) {
+    snprintf(err, errlen, "[vod] api_endpoint: must be an http:// or https:// URL");
+    return -1;
+  }
+  return 0;
+}
+
 int puller_start(struct app *app, char *err, size_t errlen)
 {
   struct cfg *c = app_cfg_get(app);

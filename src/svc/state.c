@@ -103,12 +103,19 @@ static int ensure_generated_key(const char *dir, char *path, size_t pathlen, cha
   return 0;
 }
 
-static int load_attr(struct svc_state *s, char *err, size_t errlen)
+/* generate: make the key of an unset key_file (start-up and reload); a
+ * check (`vodgate config --check`) leaves data_dir alone. */
+static int load_attr(struct svc_state *s, bool generate, char *err, size_t errlen)
 {
   const char *kf = cfg_get_str(s->cfg, "attribution", "key_file");
   const char *prev = cfg_get_str(s->cfg, "attribution", "previous_key_file");
   char gen[4096];
 
+  if (!kf && !generate) {
+    if (prev && load_keyfile(&s->attr, prev, false, err, errlen))
+      return -1;
+    return 0;
+  }
   if (!kf) {
     if (ensure_generated_key(cfg_get_str(s->cfg, "server", "data_dir"), gen, sizeof(gen), err,
                              errlen))
@@ -153,7 +160,8 @@ static int load_jwt(struct svc_state *s, char *err, size_t errlen)
   return 0;
 }
 
-int svc_state_new(struct cfg *c, struct svc_state **out, char *err, size_t errlen)
+static int state_build(struct cfg *c, bool generate, struct svc_state **out, char *err,
+                       size_t errlen)
 {
   struct svc_state *s = xcalloc(1, sizeof(*s));
   size_t klen = 0;
@@ -181,7 +189,7 @@ int svc_state_new(struct cfg *c, struct svc_state **out, char *err, size_t errle
     goto fail;
   }
   s->allow_anonymous = cfg_get_bool(c, "auth", "allow_anonymous");
-  if (load_jwt(s, err, errlen) || load_attr(s, err, errlen) ||
+  if (load_jwt(s, err, errlen) || load_attr(s, generate, err, errlen) ||
       policies_load(&s->policies, c, err, errlen))
     goto fail;
   *out = s;
@@ -190,6 +198,21 @@ fail:
   svc_state_unref(s);
   *out = NULL;
   return -1;
+}
+
+int svc_state_new(struct cfg *c, struct svc_state **out, char *err, size_t errlen)
+{
+  return state_build(c, true, out, err, errlen);
+}
+
+int svc_state_check(struct cfg *c, char *err, size_t errlen)
+{
+  struct svc_state *s;
+
+  if (state_build(c, false, &s, err, errlen))
+    return -1;
+  svc_state_unref(s);
+  return 0;
 }
 
 void svc_state_unref(struct svc_state *s)
@@ -298,6 +321,14 @@ int svc_init(struct app *app, char *err, size_t errlen)
   if (!svc->state->secret_id)
     log_warn("[vod] secret_id and secret key are not configured: upload signatures are refused "
              "with 503 until they are");
+  /* A generated key is this instance's own: another instance on the same
+   * database cannot verify the tokens of its signatures, and the files VOD
+   * reports to it stay unattributed. */
+  if (strcmp(store_backend(app->store), "sqlite") != 0 &&
+      !cfg_get_str(app->cfg, "attribution", "key_file"))
+    log_warn("[attribution] key_file is not set: this instance uses its own generated key; give "
+             "every instance on this database the same key_file, or files whose signature came "
+             "from another instance stay unattributed");
   return 0;
 }
 

@@ -58,6 +58,11 @@ struct svc {
 int svc_state_new(struct cfg *c, struct svc_state **out, char *err, size_t errlen);
 void svc_state_unref(struct svc_state *s);
 
+/* `vodgate config --check`: build the state for c as svc_state_new does
+ * and drop it, without creating anything (an unset [attribution] key_file
+ * is not generated). Returns 0, or -1 with err as svc_state_new. */
+int svc_state_check(struct cfg *c, char *err, size_t errlen);
+
 /* Set up app->ext (struct svc) and app->on_reload from app->cfg. */
 int svc_init(struct app *app, char *err, size_t errlen);
 void svc_release(struct app *app);

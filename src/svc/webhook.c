@@ -676,6 +676,36 @@ int webhook_metrics_render(struct buf *out)
                     d, atomic_load(&g_inflight));
 }
 
+int webhook_check_cfg(const struct cfg *c, char *err, size_t errlen)
+{
+  const char *url = cfg_get_str(c, "webhook", "url");
+  size_t slen = 0;
+  const char *secret = cfg_get_secret(c, "webhook", "secret", &slen);
+  unsigned char *key = NULL;
+  size_t key_len = 0;
+  struct webhook *w;
+  char host[256];
+  int rc;
+
+  /* The same order as webhook_start: no url, no forwarder; a url that
+   * cannot be used stops start-up; without a usable secret the forwarder
+   * only logs that it does not start; then the schedule. */
+  if (!url)
+    return 0;
+  if (http_client_url_host(url, host, sizeof(host))) {
+    snprintf(err, errlen, "[webhook] url: must be an http:// or https:// URL");
+    return -1;
+  }
+  if (webhook_secret_key(secret, slen, &key, &key_len))
+    return 0;
+  secure_zero(key, key_len);
+  free(key);
+  w = xcalloc(1, sizeof(*w));
+  rc = parse_schedule(c, w, err, errlen);
+  free(w);
+  return rc;
+}
+
 int webhook_start(struct app *app, char *err, size_t errlen)
 {
   struct cfg *c = app_cfg_get(app);

@@ -32,6 +32,7 @@
 #include "core/err.h"
 
 struct app;
+struct cfg;
 
 /* Start the forwarder if [webhook] url is set (else a no-op, 0). Returns 0,
  * or -1 with err set for a configuration it cannot run with (bad
@@ -78,6 +79,12 @@ void worker_owner_id(char *out, size_t n);
 void worker_cond_init(pthread_cond_t *cv);
 
 int puller_start(struct app *app, char *err, size_t errlen);
+
+/* `vodgate config --check`: the configuration errors webhook_start and
+ * puller_start would stop start-up with, found in c without starting
+ * anything (no thread, no connection). Return 0, or -1 with the same err. */
+int webhook_check_cfg(const struct cfg *c, char *err, size_t errlen);
+int puller_check_cfg(const struct cfg *c, char *err, size_t errlen);
 void puller_stop(void);
 
 #endif

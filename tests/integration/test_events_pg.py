@@ -6,11 +6,13 @@ ledger update under READ COMMITTED. Also the signature records on
 PostgreSQL (schema 8): a session's first signature in its row, the later
 ones in audit, all read through the view `signatures`.
 """
+import http.client
 import json
 import os
 import subprocess
 import sys
 import threading
+import time
 import unittest
 
 import vgtest
@@ -105,6 +107,35 @@ class Pg(te.Base):
         self.assertEqual((got["connect_timeout"], got["tcp_user_timeout"], got["keepalives_idle"]),
                          ("7", "5000", "30"))
         self.assertNotIn("hunter2", r.stderr)
+
+    def test_instances_share_the_attribution_key(self):
+        """Without [attribution] key_file an instance on PostgreSQL warns that
+        its generated key is its own (another instance could not attribute
+        the files of its signatures). A second instance given the first's key
+        as key_file does not warn, and a file whose session the first opened
+        is attributed when its event reaches the second."""
+        warning = "[attribution] key_file is not set"
+        self.d.wait_log(lambda x: x.get("msg", "").startswith(warning))
+        key = os.path.join(self.tmp.path, "data", "attribution.key")
+        d2 = vgtest.Daemon(["serve", "--config", self.cfg],
+                           env=dict(self.env, VODGATE_ATTRIBUTION_KEY_FILE=key))
+        try:
+            uid, tok = self.session("shared")
+            f = te.new_file_id()
+            body = te.nfu(f, ctx=tok)
+            body["T"] = int(time.time()) + 600
+            body["Sign"] = te.sign(body["T"])
+            c = http.client.HTTPConnection("127.0.0.1", d2.port, timeout=40)
+            c.request("POST", "/v1/vod/events", body=json.dumps(body))
+            r = c.getresponse()
+            self.assertEqual(r.status, 200, r.read())
+            r.read()
+            c.close()
+            u = self.upload(uid, sub="shared")[1]["data"]
+            self.assertEqual((u["state"], u["user"], u["fileId"]), ("uploaded", "shared", f))
+        finally:
+            self.assertEqual(d2.stop(), 0)
+        self.assertFalse(any(warning in line for line in d2.logs))
 
     def test_concurrent_events_of_one_file(self):
         files = [te.new_file_id() for _ in range(40)]

@@ -168,11 +168,20 @@ class JwtVerifyCli(unittest.TestCase):
         # One assertion over all cases (vgtest's TAP output does not report subTest failures).
         got = [(want, self.reason(token)) for token, want in cases]
         self.assertEqual([g for w, g in got], [w for w, g in got])
-        # Leeway honoured both ways.
-        self.assertEqual(self.reason(vgjwt.hs256(SECRET, claims(exp=NOW - 59))), "ok")
-        self.assertEqual(self.reason(vgjwt.hs256(SECRET, claims(nbf=NOW + 60))), "ok")
+        # Leeway honoured both ways; by default [auth] jwt_leeway's 30 s, as
+        # the server (it was 60: verify passed tokens the server refused).
+        self.assertEqual(self.reason(vgjwt.hs256(SECRET, claims(exp=NOW - 29))), "ok")
+        self.assertEqual(self.reason(vgjwt.hs256(SECRET, claims(exp=NOW - 30))), "expired")
+        self.assertEqual(self.reason(vgjwt.hs256(SECRET, claims(nbf=NOW + 30))), "ok")
+        self.assertEqual(self.reason(vgjwt.hs256(SECRET, claims(nbf=NOW + 31))), "not_yet_valid")
         self.assertEqual(self.reason(vgjwt.hs256(SECRET, claims(exp=NOW - 1)), "--leeway", "0"),
                          "expired")
+        self.assertEqual(self.reason(vgjwt.hs256(SECRET, claims(exp=NOW - 59)), "--leeway", "60"),
+                         "ok")
+        # The same bounds as the key: 0 to 300.
+        p = vgtest.run(["jwt", "verify", "--leeway", "301"], input="x")
+        self.assertEqual((p.returncode, p.stderr),
+                         (2, "vodgate jwt verify: --leeway must be 0 to 300\n"))
 
     def test_hs256_with_public_key_against_rs_only(self):
         rsa_pem = open(self.keys.rsa_pub).read()

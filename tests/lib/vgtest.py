@@ -48,8 +48,9 @@ def sig_blocked(pid, tid=None):
     raise AssertionError("no SigBlk")
 
 
-def run(args, env=None, input=None, check=None, timeout=60):
-    """Run `vodgate ARGS`. Returns CompletedProcess with text stdout/stderr."""
+def run(args, env=None, input=None, check=None, timeout=60, cwd=None):
+    """Run `vodgate ARGS` (in cwd, default the current directory). Returns
+    CompletedProcess with text stdout/stderr."""
     e = dict(os.environ)
     for k in list(e):
         if k.startswith("VODGATE_") and k not in ("VODGATE_BIN", "VODGATE_SRC"):
@@ -57,7 +58,7 @@ def run(args, env=None, input=None, check=None, timeout=60):
     if env:
         e.update(env)
     p = subprocess.run([BIN] + list(args), env=e, input=input, capture_output=True,
-                       text=True, timeout=timeout)
+                       text=True, timeout=timeout, cwd=cwd)
     if check is not None and p.returncode != check:
         raise AssertionError(f"vodgate {' '.join(args)} exited {p.returncode}, want {check}\n"
                              f"stdout: {p.stdout}\nstderr: {p.stderr}")

@@ -156,6 +156,53 @@ static void file_values(void **state)
   cfg_unref(c);
 }
 
+/* docs/configuration.md's own example: an inline comment on a continuation
+ * line is a comment there too (it was kept in the last list item, so the
+ * second CORS origin never matched). */
+static void continuation_inline_comment(void **state)
+{
+  struct cfg *c = load_ok("[server]\n"
+                          "cors_origins = https://app.example.com,\n"
+                          "  https://admin.example.com          ; an indented line continues\n"
+                          "  https://x.example;y\t; tab before the comment\n"
+                          "[auth]\n"
+                          "jwt_audience = a ; one\n",
+                          NULL);
+  size_t n;
+  const char *const *l = cfg_get_list(c, "server", "cors_origins", &n);
+
+  assert_int_equal(n, 3);
+  assert_string_equal(l[0], "https://app.example.com");
+  assert_string_equal(l[1], "https://admin.example.com");
+  assert_string_equal(l[2], "https://x.example;y"); /* no space before ';': a value */
+  assert_string_equal(cfg_get_str(c, "auth", "jwt_audience"), "a");
+  cfg_unref(c);
+}
+
+/* Origins are compared byte for byte with the browser's Origin header: an
+ * item that can never match is refused (it was accepted and ignored). */
+static void cors_origins_checked(void **state)
+{
+  struct cfg *c = load_ok("[server]\ncors_origins = *, http://localhost:3000, "
+                          "https://app.example.com\n",
+                          NULL);
+  size_t n;
+
+  cfg_get_list(c, "server", "cors_origins", &n);
+  assert_int_equal(n, 3);
+  cfg_unref(c);
+  load_fails("[server]\ncors_origins = https://a.example,\n  https://b.example/\n", NULL,
+             "bad.ini:2: [server] cors_origins: 'https://b.example/' is not an origin", NULL);
+  load_fails("[server]\ncors_origins = https://App.example.com\n", NULL,
+             "'https://App.example.com'", NULL);
+  load_fails("[server]\ncors_origins = app.example.com\n", NULL, "'app.example.com'", NULL);
+  load_fails("[server]\ncors_origins = https://\n", NULL, "'https://'", NULL);
+  {
+    char *env[] = {"VODGATE_SERVER_CORS_ORIGINS=https://a.example/x", NULL};
+    load_fails(NULL, env, "env VODGATE_SERVER_CORS_ORIGINS: [server] cors_origins", NULL);
+  }
+}
+
 static void env_overrides_file(void **state)
 {
   char *env[] = {"PATH=/bin",      "VODGATE_SERVER_THREADS=8", "VODGATE_SERVER_LOG_LEVEL=warn",
@@ -415,6 +462,8 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(defaults),
       cmocka_unit_test(file_values),
+      cmocka_unit_test(continuation_inline_comment),
+      cmocka_unit_test(cors_origins_checked),
       cmocka_unit_test(env_overrides_file),
       cmocka_unit_test(env_empty_value_unsets),
       cmocka_unit_test(policy_env_resolution),
