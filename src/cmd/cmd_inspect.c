@@ -1,10 +1,11 @@
 /*
  * cmd_inspect.c: `vodgate inspect`, decode, lint and verify a signature.
  *
- * With a key (VODGATE_VOD_SECRET_KEY or --secret-key-file) it runs the full
- * sig_verify(); without one it runs every check that needs no key
- * (sig_check()) and says the MAC was not checked. Lints never change the
- * exit status: they explain, the checks decide.
+ * With a key (--secret-key-file, VODGATE_VOD_SECRET_KEY, or with --config
+ * the configured pair whose SecretId the signature names: [vod] secret_id
+ * or previous_secret_id) it runs the full sig_verify(); without one it runs every check that needs
+ * no key (sig_check()) and says the MAC was not checked. Lints never change the exit status: they
+ * explain, the checks decide.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -13,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "cfg/cfg.h"
 #include "cmd/cmd.h"
 #include "core/buf.h"
 #include "core/io.h"
@@ -22,7 +25,8 @@
 
 static void inspect_usage(FILE *f)
 {
-  fprintf(f, "usage: vodgate inspect [--secret-key-file FILE] [--now T] [--json] SIGNATURE|-\n"
+  fprintf(f, "usage: vodgate inspect [--secret-key-file FILE | -c FILE] [--now T] [--json] "
+             "SIGNATURE|-\n"
              "\n"
              "Decodes a VOD upload signature ('-' reads it from stdin), prints every\n"
              "parameter and warnings (float timestamps, validity over 90 days, expired,\n"
@@ -31,6 +35,9 @@ static void inspect_usage(FILE *f)
              "--secret-key-file). Without a key every other check still runs.\n"
              "\n"
              "  --secret-key-file FILE  read the SecretKey from FILE\n"
+             "  -c, --config FILE       use the key pair of FILE whose SecretId the signature\n"
+             "                          names: [vod] secret_id or previous_secret_id (a\n"
+             "                          signature made before a key rotation)\n"
              "  --now T                 judge expiry at Unix time T (default: the clock)\n"
              "  --json                  print {\"valid\",\"reason\",\"params\",\"warnings\",...}\n"
              "  -h, --help              this text\n"
@@ -43,6 +50,7 @@ enum { O_KEY_FILE = 256, O_SECRET_KEY, O_NOW, O_JSON };
 
 static const struct option inspect_options[] = {
     {"secret-key-file", required_argument, NULL, O_KEY_FILE},
+    {"config", required_argument, NULL, 'c'},
     {"secret-key", optional_argument, NULL, O_SECRET_KEY},
     {"key", optional_argument, NULL, O_SECRET_KEY},
     {"now", required_argument, NULL, O_NOW},
@@ -150,11 +158,56 @@ static int print_json(const struct sig_parsed *s, enum sig_error e, bool have_ke
   return 0;
 }
 
+/* The key of the configured pair whose SecretId s names, into *key
+ * (malloc'd): [vod] secret_id, else previous_secret_id. A signature without
+ * a SecretId gets no key (the checks say why); one naming neither pair is
+ * refused here, false, said on stderr (never a key). */
+static bool config_key(const struct cfg *c, const char *path, const struct sig_parsed *s,
+                       char **key)
+{
+  static const char *const ids[] = {"secret_id", "previous_secret_id"};
+  static const char *const keys[] = {"secret_key", "previous_secret_key"};
+  const struct sig_str *sid = &s->params.secret_id;
+
+  *key = NULL;
+  if (!sid->ptr || sid->len == 0)
+    return true;
+  for (size_t i = 0; i < 2; i++) {
+    const char *id = cfg_get_str(c, "vod", ids[i]);
+    size_t klen = 0;
+    const char *k = cfg_get_secret(c, "vod", keys[i], &klen);
+    if (id && strlen(id) == sid->len && memcmp(id, sid->ptr, sid->len) == 0) {
+      if (!k || klen == 0) {
+        fprintf(stderr,
+                "vodgate inspect: %s: [vod] %s names this signature's SecretId but "
+                "its key is not set\n",
+                path, ids[i]);
+        return false;
+      }
+      *key = xmalloc(klen + 1);
+      memcpy(*key, k, klen);
+      (*key)[klen] = '\0';
+      return true;
+    }
+  }
+  {
+    bool printable = sid->len <= 128;
+    for (size_t i = 0; i < sid->len && printable; i++)
+      printable = sid->ptr[i] > 0x20 && sid->ptr[i] < 0x7f;
+    fprintf(stderr,
+            "vodgate inspect: %s holds no key for SecretId %.*s (neither [vod] secret_id nor "
+            "previous_secret_id)\n",
+            path, printable ? (int)sid->len : 17, printable ? sid->ptr : "(not printable)");
+  }
+  return false;
+}
+
 int cmd_inspect(int argc, char **argv)
 {
   struct sig_parsed *s;
   struct buf in;
-  const char *key_file = NULL, *env_key, *text;
+  const char *key_file = NULL, *cfg_path = NULL, *env_key, *text;
+  struct cfg *cfg = NULL;
   char *key = NULL;
   size_t text_len;
   int64_t now = (int64_t)time(NULL);
@@ -164,10 +217,11 @@ int cmd_inspect(int argc, char **argv)
 
   opterr = 0;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "+h", inspect_options, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "+hc:", inspect_options, NULL)) != -1) {
     switch (c) {
     case 'h': inspect_usage(stdout); return 0;
     case O_KEY_FILE: key_file = optarg; break;
+    case 'c': cfg_path = optarg; break;
     case O_SECRET_KEY:
       fprintf(stderr, "vodgate inspect: the SecretKey is never accepted on the command line "
                       "(other users can read argv); set VODGATE_VOD_SECRET_KEY or use "
@@ -196,8 +250,21 @@ int cmd_inspect(int argc, char **argv)
     return EXIT_USAGE;
   }
 
+  if (key_file && cfg_path) {
+    fprintf(stderr, "vodgate inspect: give --secret-key-file or --config, not both\n");
+    return EXIT_USAGE;
+  }
+  if (cfg_path) {
+    char err[CFG_ERR_MAX];
+    if (cfg_load(cfg_path, environ, &cfg, err, sizeof(err))) {
+      fprintf(stderr, "vodgate inspect: configuration: %s\n", err);
+      return EXIT_USAGE;
+    }
+  }
   env_key = getenv("VODGATE_VOD_SECRET_KEY");
-  if (key_file) {
+  if (cfg) {
+    /* chosen once the signature's SecretId is known */
+  } else if (key_file) {
     key = read_secret_file(key_file);
     if (!key) {
       fprintf(stderr, "vodgate inspect: --secret-key-file %s: cannot read a non-empty key: %s\n",
@@ -238,9 +305,16 @@ int cmd_inspect(int argc, char **argv)
     text_len = strlen(text);
   }
 
-  have_key = key != NULL;
   s = xmalloc(sizeof(*s));
   sig_parse(s, text, text_len, now);
+  if (cfg && !config_key(cfg, cfg_path, s, &key)) {
+    cfg_unref(cfg);
+    free(s);
+    buf_release(&in);
+    return 1;
+  }
+  cfg_unref(cfg);
+  have_key = key != NULL;
   if (key) {
     e = sig_verify(s, key, strlen(key), now);
     secure_zero(key, strlen(key));

@@ -211,6 +211,43 @@ class Inspect(unittest.TestCase):
         finally:
             d.cleanup()
 
+    def test_config_pair_by_secret_id(self):
+        # --config: the pair whose SecretId the signature names, the current
+        # one or the retired one (a signature made before a key rotation).
+        d = vgtest.TempDir()
+        try:
+            new_id, new_key = "AKIDnewnewnewnewnewnewnewnewnewnewnew", "NewKeyNewKeyNewKeyNewKeyNewKey12"
+            cur = d.file("cur", new_key)
+            prev = d.file("prev", KEY)
+            ini = d.file("vg.ini", "[vod]\nsecret_id = %s\nsecret_key_file = %s\n"
+                                   "previous_secret_id = %s\nprevious_secret_key_file = %s\n"
+                                   % (new_id, cur, ID, prev))
+            j = json.loads(inspect("--now", NOW, "-c", ini, "--json", V1, check=0).stdout)
+            self.assertEqual((j["valid"], j["mac_checked"]), (True, True))
+            fresh = sign("--secret-id", new_id, "--now", NOW, "--validity", "600",
+                         env={"VODGATE_VOD_SECRET_KEY": new_key}).stdout.strip()
+            j = json.loads(inspect("--now", NOW, "--config", ini, "--json", fresh,
+                                   check=0).stdout)
+            self.assertEqual((j["valid"], j["mac_checked"]), (True, True))
+            # A wrong retired key fails the MAC.
+            bad = d.file("bad.ini", "[vod]\nsecret_id = %s\nsecret_key_file = %s\n"
+                                    "previous_secret_id = %s\nprevious_secret_key_file = %s\n"
+                                    % (new_id, cur, ID, cur))
+            j = json.loads(inspect("--now", NOW, "-c", bad, "--json", V1, check=1).stdout)
+            self.assertEqual((j["valid"], j["reason"]), (False, "bad_mac"))
+            # A SecretId the configuration does not hold: refused, named.
+            other = d.file("other.ini", "[vod]\nsecret_id = %s\nsecret_key_file = %s\n"
+                                        % (new_id, cur))
+            p = inspect("--now", NOW, "-c", other, V1, check=1)
+            self.assertIn("holds no key for SecretId " + ID, p.stderr)
+            self.assertNotIn(new_key, p.stderr + p.stdout)
+            self.assertNotIn(KEY, p.stderr + p.stdout)
+            # One source of keys at a time.
+            p = inspect("--now", NOW, "-c", ini, "--secret-key-file", prev, V1, check=2)
+            self.assertIn("not both", p.stderr)
+        finally:
+            d.cleanup()
+
     def test_stdin(self):
         p = inspect("--now", NOW, "--json", "-", env=KEYENV, input=V2_PHP + "\n", check=0)
         self.assertEqual(json.loads(p.stdout)["params"], V2_PARAMS)
