@@ -25,7 +25,8 @@ static void token_usage(FILE *f)
              "       vodgate token revoke ID [DB]\n\n"
              "Manage static API tokens for server-to-server callers. A caller sends\n"
              "'Authorization: Bearer vg_...' and acts as USER under policy NAME\n"
-             "(default: the [policy default] section).\n\n"
+             "(default: the [policy default] section); NAME must be a [policy NAME]\n"
+             "section of the configuration (not checked with only --db).\n\n"
              "DB is chosen by:\n"
              "  -c, --config FILE   the [server] db of this configuration (default:\n"
              "                      $VODGATE_CONFIG, else defaults and VODGATE_* variables)\n"
@@ -42,6 +43,37 @@ static bool valid_name(const char *s, size_t max)
     if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
       return false;
   return true;
+}
+
+/* A token bound to a policy the configuration lacks would be refused at
+ * every use (403 4030): check the name against the configuration the server
+ * reads. With only --db there may be none: said, not refused. True when
+ * missing (said on stderr). */
+static bool policy_missing(const char *cfg_path, bool db_only, const char *policy)
+{
+  struct cfg *c = NULL;
+  char err[CFG_ERR_MAX];
+  bool missing;
+
+  if (strcmp(policy, "default") == 0)
+    return false;
+  if (db_only && !cfg_path) {
+    fprintf(stderr, "vodgate token add: policy '%s' not checked (no configuration: -c FILE)\n",
+            policy);
+    return false;
+  }
+  if (cfg_load(cfg_path, environ, &c, err, sizeof(err))) {
+    fprintf(stderr, "vodgate token: configuration: %s\n", err);
+    return true;
+  }
+  missing = cfg_policy_find(c, policy) == NULL;
+  if (missing)
+    fprintf(stderr,
+            "vodgate token add: %s has no [policy %s]; a token bound to it would be refused "
+            "(403 4030) at every use\n",
+            cfg_path ? cfg_path : "the configuration", policy);
+  cfg_unref(c);
+  return missing;
 }
 
 static int token_add(struct store *s, const char *user, const char *policy, const char *label)
@@ -137,6 +169,8 @@ int cmd_token(int argc, char **argv)
                       "printable UTF-8\n");
       return EXIT_USAGE;
     }
+    if (policy && policy_missing(cfg_path, db != NULL, policy))
+      return 1;
     if (cmd_open_store("vodgate token", cfg_path, db, &s))
       return 1;
     rc = token_add(s, user, policy, label);

@@ -238,6 +238,24 @@ class Auth(Server):
         # A well-formed token nobody issued.
         self.err(*self.call(token="vg_" + "A" * 43)[:2], 401, 4011)
 
+    def test_api_token_policy_must_exist(self):
+        # A token bound to a policy the configuration lacks would get 403
+        # at every use: refused at add, nothing stored.
+        before = vgtest.run(["token", "list", "--json", "--config", self.cfg], env=ENV,
+                            check=0).stdout
+        p = vgtest.run(["token", "add", "--user", "svc", "--policy", "platinum", "--config",
+                        self.cfg], env=ENV, check=1)
+        self.assertIn("has no [policy platinum]", p.stderr)
+        self.assertEqual(p.stdout, "")
+        self.assertEqual(vgtest.run(["token", "list", "--json", "--config", self.cfg], env=ENV,
+                                    check=0).stdout, before)
+        # An existing one is fine.
+        pol = [l[len("[policy "):-1] for l in open(self.cfg).read().splitlines()
+               if l.startswith("[policy ") and l != "[policy default]"][0]
+        tok = vgtest.run(["token", "add", "--user", "svc", "--policy", pol, "--config",
+                          self.cfg], env=ENV, check=0).stdout.strip()
+        self.assertRegex(tok, r"^vg_[A-Za-z0-9_-]{43}$")
+
     def test_auth_failures_counted_and_never_logged(self):
         before = self.metric("vodgate_auth_failures_total", reason="expired")
         now = int(time.time())
