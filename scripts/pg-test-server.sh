@@ -93,7 +93,7 @@ run)
   fi
   tmp=$(mktemp -d /tmp/vg-pg-XXXXXX)
   chmod 0711 "$tmp" # the cluster owner must reach DIR below it
-  trap 'stop "$tmp"; rm -rf "$tmp"' EXIT INT TERM
+  trap 'stop "$tmp/pg"; rm -rf "$tmp"' EXIT INT TERM
   url=$(start "$tmp/pg")
   set +e
   VODGATE_STORE_URL=$url VODGATE_PG_URL=$url VODGATE_PG_DIR=$tmp/pg "$@"
