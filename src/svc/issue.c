@@ -115,6 +115,38 @@ static const struct {
     {"taskNotifyMode", JSON_STRING, POLICY_F_TASK_NOTIFY_MODE},
 };
 
+/* Other query arguments are ignored (cache-busters such as "?_=1"), but
+ * one that reads as uploadId spelt otherwise ("uploadid", "upload_id")
+ * would open a new session and spend quota where the client meant to go on
+ * with its upload: 400. */
+static bool uploadid_misspelt(struct http_req *req, struct http_res *res)
+{
+  struct http_kv kv[16];
+  size_t n = http_req_query_list(req, kv, ARRAY_SIZE(kv));
+  char msg[128];
+
+  for (size_t i = 0; i < n && i < ARRAY_SIZE(kv); i++) {
+    const char *k = kv[i].key, *want = "uploadid";
+    size_t j = 0;
+    if (strcmp(k, "uploadId") == 0)
+      continue;
+    for (; *k && want[j]; k++) {
+      if (*k == '_' || *k == '-')
+        continue;
+      if ((*k | 0x20) != want[j])
+        break;
+      j++;
+    }
+    if (*k == '\0' && want[j] == '\0') {
+      snprintf(msg, sizeof(msg), "unknown query argument '%.32s': the session's id is uploadId",
+               kv[i].key);
+      http_error(res, 400, VG_CODE_BAD_REQUEST, msg);
+      return true;
+    }
+  }
+  return false;
+}
+
 /* Read and check the request against the policy: unknown fields and wrong
  * types are 400, fields the policy does not let the client set are 403. */
 static int read_ask(struct http_req *req, struct http_res *res, const struct policy *pol,
@@ -132,6 +164,8 @@ static int read_ask(struct http_req *req, struct http_res *res, const struct pol
     return -1;
   }
   ask->upload_id = http_req_query(req, "uploadId");
+  if (uploadid_misspelt(req, res))
+    return -1;
   json_object_foreach(ask->body, key, val)
   {
     bool known = false;

@@ -374,6 +374,22 @@ class Overrides(Server):
 
 
 class Sessions(Server):
+    def test_misspelt_upload_id_refused(self):
+        # A query argument that reads as uploadId spelt otherwise would open
+        # a new session (and spend quota) where the client meant its own:
+        # 400, nothing opened. Other arguments (cache-busters) are ignored.
+        tok = self.hs(sub="quinn")
+        up = self.ok(*self.call(token=tok)[:2])["uploadId"]
+        for k in ("uploadid", "upload_id", "UploadID", "upload-id"):
+            st, doc, _ = self.call("GET", token=tok, path=f"/v1/upload-signatures?{k}={up}")
+            self.err(st, doc, 400, 4000)
+            self.assertIn("'%s'" % k, doc["message"])
+            self.assertIn("uploadId", doc["message"])
+        d = self.ok(*self.call("GET", token=tok, path=f"/v1/upload-signatures?uploadId={up}&_=17")[:2])
+        self.assertEqual(d["uploadId"], up)
+        self.assertNotEqual(self.ok(*self.call("GET", token=tok,
+                                               path="/v1/upload-signatures?_=18")[:2])["uploadId"], up)
+
     def test_reuse_same_token_no_quota(self):
         tok = self.hs(sub="dave", plan="strict")
         first = self.ok(*self.call(token=tok)[:2])
