@@ -566,10 +566,19 @@ static bool plain_string(const char *s, size_t max)
   /* C0, DEL and C1 (U+0080..U+009F, UTF-8 C2 80..C2 9F: a terminal takes
    * U+009B for CSI, as it takes ESC [, when `vodgate uploads list` prints
    * the user) */
-  for (size_t i = 0; i < n; i++)
-    if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f ||
-        ((unsigned char)s[i] == 0xc2 && (unsigned char)s[i + 1] < 0xa0))
+  for (size_t i = 0; i < n; i++) {
+    const unsigned char *u = (const unsigned char *)s + i;
+    if (u[0] < 0x20 || u[0] == 0x7f || (u[0] == 0xc2 && u[1] < 0xa0))
       return false;
+    /* Bidirectional controls (U+061C, U+200E, U+200F, U+202A..U+202E,
+     * U+2066..U+2069) make a printed user id read as another one ("Trojan
+     * Source"); utf8_valid() has checked the continuation bytes. */
+    if ((u[0] == 0xd8 && u[1] == 0x9c) ||
+        (u[0] == 0xe2 && u[1] == 0x80 &&
+         (u[2] == 0x8e || u[2] == 0x8f || (u[2] >= 0xaa && u[2] <= 0xae))) ||
+        (u[0] == 0xe2 && u[1] == 0x81 && u[2] >= 0xa6 && u[2] <= 0xa9))
+      return false;
+  }
   return true;
 }
 

@@ -913,6 +913,18 @@ static void subject_and_policy(void **state)
   assert_int_equal(hs_case(v, HS, "{\"sub\":\"u\",\"exp\":1750003600,\"vg_policy\":\"p\\u009f\"}"),
                    AUTH_MALFORMED);
   assert_int_equal(hs_case(v, HS, "{\"sub\":\"a\\u00a0b\\u00ff\",\"exp\":1750003600}"), AUTH_OK);
+  /* Bidirectional controls: a user id that prints as another one */
+  assert_int_equal(hs_case(v, HS, "{\"sub\":\"admin\\u202egpj\",\"exp\":1750003600}"),
+                   AUTH_MALFORMED);
+  assert_int_equal(hs_case(v, HS, "{\"sub\":\"a\xe2\x81\xa6\" \"b\",\"exp\":1750003600}"),
+                   AUTH_MALFORMED);
+  assert_int_equal(hs_case(v, HS, "{\"sub\":\"a\\u200fb\",\"exp\":1750003600}"), AUTH_MALFORMED);
+  assert_int_equal(hs_case(v, HS, "{\"sub\":\"a\\u061cb\",\"exp\":1750003600}"), AUTH_MALFORMED);
+  assert_int_equal(hs_case(v, HS, "{\"sub\":\"u\",\"exp\":1750003600,\"vg_policy\":\"p\\u2069\"}"),
+                   AUTH_MALFORMED);
+  /* ...their neighbours are fine (U+200D joins emoji, U+2010 is a hyphen) */
+  assert_int_equal(hs_case(v, HS, "{\"sub\":\"a\\u200db\\u2010c\\u2065\",\"exp\":1750003600}"),
+                   AUTH_OK);
   memset(sub, 'x', JWT_MAX_SUB);
   sub[JWT_MAX_SUB] = '\0';
   snprintf(p, sizeof(p), "{\"sub\":\"%s\",\"exp\":1750003600}", sub);
