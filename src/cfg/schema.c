@@ -79,7 +79,7 @@ static const struct cfg_key_info schema[] = {
   {"auth", "allow_anonymous", CFG_BOOL, "false", 0, 0, NULL,
    "Issue signatures without credentials (user \"anonymous\", [policy default]). Off by default."},
   {"auth", "admin_token_file", CFG_SECRET_FILE, NULL, 0, 0, NULL,
-   "File holding the operators' bearer token for GET /v1/uploads (listing); or VODGATE_AUTH_ADMIN_TOKEN. Unset: no admin API."},
+   "File holding the operators' bearer token for GET /v1/uploads (listing), at least 16 bytes; or VODGATE_AUTH_ADMIN_TOKEN. Unset: no admin API."},
 
   /* [attribution] */
   {"attribution", "key_file", CFG_PATH, NULL, 0, 0, NULL,
@@ -90,7 +90,7 @@ static const struct cfg_key_info schema[] = {
   /* [events] */
   {"events", "mode", CFG_ENUM, "push", 0, 0, "push|pull|both", "How VOD events come in."},
   {"events", "path_token_file", CFG_SECRET_FILE, NULL, 0, 0, NULL,
-   "File holding the secret path token of POST /v1/vod/events/<token>; or VODGATE_EVENTS_PATH_TOKEN."},
+   "File holding the secret path token of POST /v1/vod/events/<token>, at least 16 bytes; or VODGATE_EVENTS_PATH_TOKEN."},
   {"events", "allow_unauthenticated", CFG_BOOL, "false", 0, 0, NULL,
    "Run the push receiver with neither a sign key nor a path token. Off by default."},
   {"events", "pull_timeout", CFG_DURATION, "10", 1, 120, NULL,

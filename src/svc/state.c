@@ -160,6 +160,26 @@ static int load_jwt(struct svc_state *s, char *err, size_t errlen)
   return 0;
 }
 
+/* vodgate's own bearer secrets (the admin token, the events path token)
+ * are guessed online, one request at a time, and nothing slows the guesses:
+ * refuse fewer than SVC_MIN_TOKEN bytes (the length is named, never the
+ * value). */
+#define SVC_MIN_TOKEN 16
+
+static int short_token(const struct cfg *c, const char *section, const char *name, char *err,
+                       size_t errlen)
+{
+  size_t len = 0;
+
+  if (cfg_get_secret(c, section, name, &len) && len < SVC_MIN_TOKEN) {
+    snprintf(err, errlen,
+             "[%s] %s_file: %zu bytes; use at least %d random ones (openssl rand -hex 16)",
+             section, name, len, SVC_MIN_TOKEN);
+    return -1;
+  }
+  return 0;
+}
+
 static int state_build(struct cfg *c, bool generate, struct svc_state **out, char *err,
                        size_t errlen)
 {
@@ -189,6 +209,9 @@ static int state_build(struct cfg *c, bool generate, struct svc_state **out, cha
     goto fail;
   }
   s->allow_anonymous = cfg_get_bool(c, "auth", "allow_anonymous");
+  if (short_token(c, "auth", "admin_token", err, errlen) ||
+      short_token(c, "events", "path_token", err, errlen))
+    goto fail;
   if (load_jwt(s, err, errlen) || load_attr(s, generate, err, errlen) ||
       policies_load(&s->policies, c, err, errlen))
     goto fail;

@@ -127,6 +127,21 @@ class StartupErrors(unittest.TestCase):
                          "env VODGATE_VOD_SECRET_ID", "[vod] secret_id and secret_key_file",
                          "VODGATE_VOD_SECRET_KEY")
 
+    def test_short_bearer_tokens_refused(self):
+        # vodgate's own bearer secrets are guessed online: 16 bytes at least;
+        # the length is named, never the value.
+        for var, key in (("VODGATE_AUTH_ADMIN_TOKEN", "[auth] admin_token_file"),
+                         ("VODGATE_EVENTS_PATH_TOKEN", "[events] path_token_file")):
+            m = self.serve_fails(None, {"VODGATE_SERVER_LISTEN": "127.0.0.1:0",
+                                        "VODGATE_SERVER_DATA_DIR": self.tmp.path,
+                                        "VODGATE_SERVER_DB": self.tmp.path + "/v.db",
+                                        var: "hunter2hunter2x"},
+                                 key, "15 bytes", "at least 16")
+            self.assertNotIn("hunter2", m)
+            p = vgtest.run(["config", "--check"], env={var: "hunter2hunter2x"}, timeout=30)
+            self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+            self.assertNotIn("hunter2", p.stdout + p.stderr)
+
     def test_bind_failure(self):
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
