@@ -213,8 +213,9 @@ static int parse_schedule(const struct cfg *c, struct webhook *w, char *err, siz
     const char *s = items[i];
     size_t len = strlen(s);
     int64_t mult = 1, v;
-    if (len > 1 && strchr("smhd", s[len - 1])) {
-      mult = s[len - 1] == 's' ? 1 : s[len - 1] == 'm' ? 60 : s[len - 1] == 'h' ? 3600 : 86400;
+    if (len > 1 && strchr("smhdSMHD", s[len - 1])) {
+      char u = (char)(s[len - 1] | 0x20); /* either case, as every other duration */
+      mult = u == 's' ? 1 : u == 'm' ? 60 : u == 'h' ? 3600 : 86400;
       len--;
     }
     if (parse_i64(s, len, &v) || v < 1 || v > 7 * 86400 / mult) {

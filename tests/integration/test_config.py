@@ -231,6 +231,12 @@ class ConfigCommand(unittest.TestCase):
         self.assertEqual(got, want)
         p = vgtest.run(["config", "--check"], env=hs, cwd=self.tmp.path)
         self.assertEqual((p.returncode, p.stdout), (0, "ok\n"), p.stderr)
+        # Suffixes in either case, as every other duration.
+        p = vgtest.run(["config", "--check"], cwd=self.tmp.path,
+                       env=dict(hs, VODGATE_WEBHOOK_URL="http://app/h",
+                                VODGATE_WEBHOOK_SECRET="whk",
+                                VODGATE_WEBHOOK_RETRY_SCHEDULE="5S, 2M, 1H, 1D"))
+        self.assertEqual((p.returncode, p.stdout), (0, "ok\n"), p.stderr)
         self.assertEqual(os.listdir(self.tmp.path), [])
 
     def test_docs_table_is_current(self):
