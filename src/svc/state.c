@@ -173,8 +173,8 @@ static int short_token(const struct cfg *c, const char *section, const char *nam
 
   if (cfg_get_secret(c, section, name, &len) && len < SVC_MIN_TOKEN) {
     snprintf(err, errlen,
-             "[%s] %s_file: %zu bytes; use at least %d random ones (openssl rand -hex 16)",
-             section, name, len, SVC_MIN_TOKEN);
+             "[%s] %s_file: %zu bytes; use at least %d random ones (openssl rand -hex 16)", section,
+             name, len, SVC_MIN_TOKEN);
     return -1;
   }
   return 0;
