@@ -20,13 +20,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "cfg/cfg.h"
 #include "cmd/cmd.h"
 #include "core/util.h"
 #include "store/store.h"
 #include "svc/workers.h"
-
-extern char **environ;
 
 static void webhooks_usage(FILE *f)
 {
