@@ -26,7 +26,7 @@ static const struct cfg_key_info schema[] = {
   {"server", "max_connections", CFG_INT, "1024", 1, 65536, NULL,
    "Open connections at most; more are refused at accept. Split evenly between the worker threads."},
   {"server", "per_ip_connections", CFG_INT, "128", 0, 65536, NULL,
-   "Open connections per client IP at most (0: no limit). Behind a proxy every client has the proxy's IP."},
+   "Open connections per client IP at most (0: no limit). On a loopback listen address (the default) it applies only when set: every client is this host, a proxy in front. A proxy on another host is one client IP too: set 0 there and limit clients in the proxy."},
   {"server", "timeout", CFG_DURATION, "30", 1, 3600, NULL,
    "Idle connection timeout: a connection silent this long is closed."},
   {"server", "header_timeout", CFG_DURATION, "10", 1, 600, NULL,

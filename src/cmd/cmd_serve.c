@@ -7,8 +7,10 @@
  * Signals are blocked before any thread starts, so only sigwait() here sees
  * them and no handler runs in async-signal context.
  */
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <malloc.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +51,25 @@ static void serve_usage(FILE *f)
  * the reserve. Raise the soft limit toward the hard one (no privilege
  * needed; every descriptor is polled with epoll, so numbers past
  * FD_SETSIZE are fine), and say so when it cannot be raised enough. */
+/* True for an address only this host can connect to (127.0.0.0/8, ::1,
+ * ::ffff:127.x). */
+static bool listen_is_loopback(const char *listen)
+{
+  struct sockaddr_storage ss;
+  socklen_t len;
+  const char *why;
+
+  if (!listen || cfg_parse_addr(listen, &ss, &len, &why))
+    return false;
+  if (ss.ss_family == AF_INET)
+    return (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127;
+  if (ss.ss_family == AF_INET6) {
+    const struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+    return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+  }
+  return false;
+}
+
 static void fd_limit_check(unsigned max_connections)
 {
   struct rlimit rl;
@@ -213,6 +234,17 @@ int cmd_serve(int argc, char **argv)
   ho.threads = (unsigned)cfg_get_int(app.cfg, "server", "threads");
   ho.max_connections = (unsigned)cfg_get_int(app.cfg, "server", "max_connections");
   ho.per_ip_limit = (unsigned)cfg_get_int(app.cfg, "server", "per_ip_connections");
+  /* On a loopback address every client is this host: the proxy in front
+   * (which the default would cap at 128 connections for all its clients:
+   * nginx answers 502 beyond) or a test. The default limit is for clients
+   * that connect directly; a value set explicitly applies anyway. */
+  if (ho.per_ip_limit && !cfg_is_set(app.cfg, "server", "per_ip_connections") &&
+      listen_is_loopback(ho.listen)) {
+    ho.per_ip_limit = 0;
+    log_info("http: per_ip_connections not applied on the loopback address %s (every client "
+             "is this host: a proxy in front); set it to apply it anyway",
+             ho.listen);
+  }
   ho.timeout_s = (unsigned)cfg_get_int(app.cfg, "server", "timeout");
   ho.header_timeout_s = (unsigned)cfg_get_int(app.cfg, "server", "header_timeout");
   ho.memory_limit = (size_t)cfg_get_int(app.cfg, "server", "memory_limit");

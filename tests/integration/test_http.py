@@ -395,6 +395,24 @@ class SlowBody(Base):
         self.assertEqual(r.status, 200)
 
 
+class LoopbackPerIpDefault(Base):
+    """On a loopback address every client is this host (the proxy in front):
+    the default per-IP limit (128) is not applied unless set, so 140
+    connections at once from 127.0.0.1 are all served."""
+
+    def test_more_than_the_default_from_one_address(self):
+        held = [self.conn() for _ in range(140)]
+        try:
+            for c in held:
+                r, _ = self.req("GET", "/healthz", conn=c)
+                self.assertEqual(r.status, 200)
+        finally:
+            for c in held:
+                c.close()
+        self.d.wait_log(lambda x: "per_ip_connections not applied on the loopback address"
+                        in x.get("msg", ""))
+
+
 class PerIpLimit(Base):
     ini = BASE_INI + "per_ip_connections = 3\n"
 
