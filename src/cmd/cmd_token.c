@@ -163,6 +163,11 @@ int cmd_token(int argc, char **argv)
       fprintf(stderr, "vodgate token add: --user USER is required\n");
       return EXIT_USAGE;
     }
+    if (strcmp(user, "anonymous") == 0) {
+      fprintf(stderr, "vodgate token add: user 'anonymous' is reserved for requests without "
+                      "credentials ([auth] allow_anonymous)\n");
+      return EXIT_USAGE;
+    }
     if (!valid_name(user, STORE_MAX_USER) || (policy && !valid_name(policy, STORE_MAX_POLICY)) ||
         (label && strlen(label) > STORE_MAX_LABEL)) {
       fprintf(stderr, "vodgate token add: --user, --policy or --label is empty, too long or not "

@@ -55,7 +55,7 @@ int svc_authenticate(struct app *app, struct svc_state *st, struct http_req *req
 
   memset(who, 0, sizeof(*who));
   if (!hdr && st->allow_anonymous) {
-    snprintf(who->user, sizeof(who->user), "anonymous");
+    snprintf(who->user, sizeof(who->user), "%s", SVC_ANONYMOUS_USER);
     snprintf(who->policy, sizeof(who->policy), "default");
     who->via = "anonymous";
     return 0;
@@ -82,6 +82,10 @@ int svc_authenticate(struct app *app, struct svc_state *st, struct http_req *req
       http_error(res, 503, VG_CODE_UNAVAILABLE, "token store unavailable");
       return -1;
     }
+    if (strcmp(t.user_id, SVC_ANONYMOUS_USER) == 0) {
+      deny_auth(res, AUTH_MALFORMED); /* reserved: see below */
+      return -1;
+    }
     snprintf(who->user, sizeof(who->user), "%s", t.user_id);
     snprintf(who->policy, sizeof(who->policy), "%s", t.policy[0] ? t.policy : "default");
     who->via = "api_token";
@@ -98,7 +102,10 @@ int svc_authenticate(struct app *app, struct svc_state *st, struct http_req *req
       deny_auth(res, e);
       return -1;
     }
-    if (strlen(id.sub) > STORE_MAX_USER ||
+    /* The user id of requests without credentials ([auth] allow_anonymous)
+     * is no one else's: a token naming it would share their quota and see
+     * their uploads. */
+    if (strlen(id.sub) > STORE_MAX_USER || strcmp(id.sub, SVC_ANONYMOUS_USER) == 0 ||
         (id.policy && (strlen(id.policy) > STORE_MAX_POLICY || !*id.policy))) {
       jwt_identity_release(&id);
       deny_auth(res, AUTH_MALFORMED);

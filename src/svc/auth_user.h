@@ -17,6 +17,11 @@ struct svc_state;
 struct http_req;
 struct http_res;
 
+/* The user id of requests without credentials (allow_anonymous). Reserved:
+ * a JWT sub or API token user of that name is refused (401), so no token
+ * shares the anonymous callers' quota and uploads. */
+#define SVC_ANONYMOUS_USER "anonymous"
+
 struct svc_identity {
   char user[STORE_MAX_USER + 1];
   char policy[STORE_MAX_POLICY + 1]; /* the JWT's policy claim, the token's policy, or "default" */

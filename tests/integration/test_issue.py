@@ -802,6 +802,18 @@ class Anonymous(unittest.TestCase):
         tmp.cleanup()
 
 
+class AnonymousReserved(Server):
+    def test_no_token_may_name_the_anonymous_user(self):
+        # Requests without credentials are user "anonymous": a token naming
+        # it would share their quota and see their uploads. Refused both ways.
+        self.err(*self.call(token=self.hs("anonymous"))[:2], 401, 4011)
+        self.ok(*self.call(token=self.hs("anonymous2"))[:2])
+        p = vgtest.run(["token", "add", "--user", "anonymous", "--config", self.cfg], env=ENV,
+                       check=2)
+        self.assertIn("reserved", p.stderr)
+        self.assertEqual(p.stdout, "")
+
+
 class Reload(unittest.TestCase):
     def test_sighup_changes_policy_and_keeps_connections(self):
         tmp = vgtest.TempDir()
