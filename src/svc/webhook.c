@@ -243,7 +243,7 @@ static char *order_key(const char *payload, const char *event_key)
   struct jscan js;
   char *out = NULL;
 
-  if (jscan_parse(&js, payload, strlen(payload), tok, 64, 8) == VG_OK) {
+  if (jscan_parse(&js, payload, strlen(payload), tok, 64, JSCAN_MAX_DEPTH) == VG_OK) {
     int d = jscan_get(&js, 0, "data");
     for (size_t i = 0; i < 2 && d >= 0 && !out; i++) {
       int t = jscan_get(&js, d, keys[i]);
