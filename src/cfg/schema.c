@@ -118,6 +118,8 @@ static const struct cfg_key_info schema[] = {
   {"webhook", "url", CFG_STR, NULL, 0, 2048, NULL, "The app's webhook URL; unset: no webhooks."},
   {"webhook", "secret_file", CFG_SECRET_FILE, NULL, 0, 0, NULL,
    "File holding the Standard Webhooks secret (whsec_<base64> is decoded, anything else is used as raw bytes); or VODGATE_WEBHOOK_SECRET. Without it no webhook is sent."},
+  {"webhook", "previous_secret_file", CFG_SECRET_FILE, NULL, 0, 0, NULL,
+   "Rotation: the secret being retired (same forms as secret_file); or VODGATE_WEBHOOK_PREVIOUS_SECRET. While set, each webhook carries two signatures (webhook-signature: v1,<secret's> v1,<previous'>), so the receiver can move to the new secret at its own pace."},
   {"webhook", "timeout", CFG_DURATION, "10", 1, 300, NULL,
    "Time allowed for one delivery (connect, send, answer); longer counts as a failed attempt."},
   {"webhook", "retry_schedule", CFG_LIST, "5s, 30s, 2m, 10m, 30m, 1h", 0, 0, NULL,

@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "svc/app.h"
+#include "svc/workers.h"
 
 extern char **environ;
 
@@ -90,7 +91,8 @@ int app_reload(struct app *app, char *err, size_t errlen)
 
   if (cfg_load(app->cfg_path, environ, &next, err, errlen))
     return -1;
-  if (app->on_reload && app->on_reload(app, next, err, errlen)) {
+  if (webhook_reload_check(next, err, errlen) ||
+      (app->on_reload && app->on_reload(app, next, err, errlen))) {
     cfg_unref(next);
     return -1;
   }

@@ -360,33 +360,72 @@ static struct wh_result *result_new(struct webhook *w, struct wh_item *it)
   return r;
 }
 
-/* Signs it and starts its POST. */
-static void start(struct webhook *w, struct wh_item *it, const char *url, const unsigned char *key,
-                  size_t key_len)
+/* The signing keys of this round: the secret's, and the previous
+ * secret's while a rotation is under way (len 0: none). */
+struct wh_keys {
+  unsigned char *key, *prev;
+  size_t key_len, prev_len;
+};
+
+static void keys_release(struct wh_keys *k)
 {
-  char sig[128], h_id[128], h_ts[64], h_sig[160], err[256];
+  if (k->key)
+    secure_zero(k->key, k->key_len);
+  if (k->prev)
+    secure_zero(k->prev, k->prev_len);
+  free(k->key);
+  free(k->prev);
+  memset(k, 0, sizeof(*k));
+}
+
+/* The keys of c; false (nothing held) when the secret, or a previous
+ * secret that is set, cannot be used. */
+static bool keys_load(const struct cfg *c, struct wh_keys *k)
+{
+  size_t slen = 0, plen = 0;
+  const char *secret = cfg_get_secret(c, "webhook", "secret", &slen);
+  const char *prev = cfg_get_secret(c, "webhook", "previous_secret", &plen);
+
+  memset(k, 0, sizeof(*k));
+  if (webhook_secret_key(secret, slen, &k->key, &k->key_len) ||
+      (prev && webhook_secret_key(prev, plen, &k->prev, &k->prev_len))) {
+    keys_release(k);
+    return false;
+  }
+  return true;
+}
+
+/* Signs it (under each key: "v1,<sig> v1,<sig under the previous key>",
+ * as Standard Webhooks does during a rotation) and starts its POST. */
+static void start(struct webhook *w, struct wh_item *it, const char *url, const struct wh_keys *k)
+{
+  char sig[128], sig2[128], h_id[128], h_ts[64], h_sig[300], err[256];
   const char *hdrs[4];
   int64_t ts = (int64_t)time(NULL);
+  size_t plen = strlen(it->payload);
   int rc;
 
   webhook_msg_id(it->id, it->event_key, it->msg_id, sizeof(it->msg_id));
   it->st = WH_FLYING;
   atomic_fetch_add(&g_inflight, 1);
-  rc = webhook_sign(key, key_len, it->msg_id, ts, it->payload, strlen(it->payload), sig,
-                    sizeof(sig));
+  rc = webhook_sign(k->key, k->key_len, it->msg_id, ts, it->payload, plen, sig, sizeof(sig));
+  if (rc == VG_OK && k->prev)
+    rc = webhook_sign(k->prev, k->prev_len, it->msg_id, ts, it->payload, plen, sig2, sizeof(sig2));
   if (rc == VG_OK) {
     snprintf(h_id, sizeof(h_id), "webhook-id: %s", it->msg_id);
     snprintf(h_ts, sizeof(h_ts), "webhook-timestamp: %lld", (long long)ts);
-    snprintf(h_sig, sizeof(h_sig), "webhook-signature: %s", sig);
+    snprintf(h_sig, sizeof(h_sig), "webhook-signature: %s%s%s", sig, k->prev ? " " : "",
+             k->prev ? sig2 : "");
     hdrs[0] = "Content-Type: application/json";
     hdrs[1] = h_id;
     hdrs[2] = h_ts;
     hdrs[3] = h_sig;
-    rc = http_multi_add(w->hm, "POST", url, hdrs, 4, it->payload, strlen(it->payload),
-                        w->timeout_ms, it, err, sizeof(err));
+    rc = http_multi_add(w->hm, "POST", url, hdrs, 4, it->payload, plen, w->timeout_ms, it, err,
+                        sizeof(err));
   } else {
     snprintf(err, sizeof(err), "cannot sign");
   }
+  secure_zero(sig2, sizeof(sig2));
   if (rc) /* never sent: a failed attempt like any other */
     result_failed(w, result_new(w, it), 0, err);
 }
@@ -415,16 +454,15 @@ static size_t sort_queued(struct webhook *w)
 static void start_ready(struct webhook *w)
 {
   struct cfg *c;
-  const char *url, *secret;
-  unsigned char *key = NULL;
-  size_t slen = 0, key_len = 0, flying = count_state(w, WH_FLYING);
+  const char *url;
+  struct wh_keys k;
+  size_t flying = count_state(w, WH_FLYING);
 
   if (flying >= w->conc || count_state(w, WH_QUEUED) == 0)
     return;
   c = app_cfg_get(w->app);
   url = cfg_get_str(c, "webhook", "url");
-  secret = cfg_get_secret(c, "webhook", "secret", &slen);
-  if (!url || webhook_secret_key(secret, slen, &key, &key_len)) {
+  if (!url || !keys_load(c, &k)) {
     cfg_unref(c);
     return; /* configuration changed under us: wait for a restart */
   }
@@ -440,11 +478,10 @@ static void start_ready(struct webhook *w)
     }
     if (blocked)
       continue;
-    start(w, it, url, key, key_len);
+    start(w, it, url, &k);
     flying++;
   }
-  secure_zero(key, key_len);
-  free(key);
+  keys_release(&k);
   cfg_unref(c);
 }
 
@@ -677,6 +714,26 @@ int webhook_metrics_render(struct buf *out)
                     d, atomic_load(&g_inflight));
 }
 
+/* A previous secret that is set must be usable (it is only ever read with
+ * the secret: a typo would silently sign without it). */
+static bool previous_bad(const struct cfg *c, char *err, size_t errlen)
+{
+  size_t plen = 0, klen = 0;
+  const char *prev = cfg_get_secret(c, "webhook", "previous_secret", &plen);
+  unsigned char *k = NULL;
+
+  if (!prev)
+    return false;
+  if (webhook_secret_key(prev, plen, &k, &klen)) {
+    snprintf(err, errlen,
+             "[webhook] previous_secret_file: not a valid secret (whsec_<base64>, or raw bytes)");
+    return true;
+  }
+  secure_zero(k, klen);
+  free(k);
+  return false;
+}
+
 int webhook_check_cfg(const struct cfg *c, char *err, size_t errlen)
 {
   const char *url = cfg_get_str(c, "webhook", "url");
@@ -701,10 +758,30 @@ int webhook_check_cfg(const struct cfg *c, char *err, size_t errlen)
     return 0;
   secure_zero(key, key_len);
   free(key);
+  if (previous_bad(c, err, errlen))
+    return -1;
   w = xcalloc(1, sizeof(*w));
   rc = parse_schedule(c, w, err, errlen);
   free(w);
   return rc;
+}
+
+int webhook_reload_check(const struct cfg *next, char *err, size_t errlen)
+{
+  struct wh_keys k;
+
+  if (webhook_check_cfg(next, err, errlen))
+    return -1;
+  if (cfg_get_str(next, "webhook", "url") && cfg_get_secret(next, "webhook", "secret", NULL)) {
+    if (!keys_load(next, &k)) {
+      snprintf(err, errlen,
+               "[webhook] secret_file: not a valid secret (whsec_<base64>, or raw "
+               "bytes); the forwarder would stop signing");
+      return -1;
+    }
+    keys_release(&k);
+  }
+  return 0;
 }
 
 int webhook_start(struct app *app, char *err, size_t errlen)
@@ -737,6 +814,10 @@ int webhook_start(struct app *app, char *err, size_t errlen)
   }
   secure_zero(key, key_len);
   free(key);
+  if (previous_bad(c, err, errlen)) {
+    cfg_unref(c);
+    return -1;
+  }
   w = xcalloc(1, sizeof(*w));
   w->app = app;
   if (parse_schedule(c, w, err, errlen)) {

@@ -84,6 +84,10 @@ int puller_start(struct app *app, char *err, size_t errlen);
  * puller_start would stop start-up with, found in c without starting
  * anything (no thread, no connection). Return 0, or -1 with the same err. */
 int webhook_check_cfg(const struct cfg *c, char *err, size_t errlen);
+/* webhook_check_cfg for a reload's configuration, and the secrets a running
+ * forwarder would read at its next delivery (a reload that breaks them is
+ * refused rather than stalling the forwarder). */
+int webhook_reload_check(const struct cfg *next, char *err, size_t errlen);
 int puller_check_cfg(const struct cfg *c, char *err, size_t errlen);
 void puller_stop(void);
 

@@ -12,6 +12,7 @@ import http.server
 import json
 import os
 import re
+import signal
 import sqlite3
 import threading
 import time
@@ -188,7 +189,7 @@ class Webhooks(unittest.TestCase):
         return r
 
     def start(self, url, secret=WHSEC, schedule="1", retry_for="1h", timeout="2", mode="pull",
-              concurrency=None, poll="1"):
+              concurrency=None, poll="1", previous=None):
         ini = f"""
 [server]
 listen = 127.0.0.1:0
@@ -218,6 +219,8 @@ poll_interval = {poll}
         env = {"VODGATE_VOD_SECRET_KEY": SECRET_KEY}
         if secret is not None:
             env["VODGATE_WEBHOOK_SECRET"] = secret
+        if previous is not None:
+            env["VODGATE_WEBHOOK_PREVIOUS_SECRET"] = previous
         d = vgtest.Daemon(["serve", "--config", path], env=env)
         self.daemons.append(d)
         return d
@@ -439,6 +442,55 @@ poll_interval = {poll}
         for f in fids:
             self.assertEqual([s for fid, s in r.arrivals if fid == f], ["uploaded", "passed"])
         self.assertEqual(d.stop(), 0)
+
+    def test_rotation_signs_with_both_secrets(self):
+        # [webhook] previous_secret: each webhook carries a signature under
+        # each secret, so a receiver still on the previous one verifies it.
+        old_key = bytes(range(100, 132))
+        r = self.receiver(key=old_key)
+        d = self.start(r.url, mode="push",
+                       previous="whsec_" + base64.b64encode(old_key).decode())
+        fids = [new_file_id() for _ in range(3)]
+        for f in fids:
+            self.push(d, nfu(f))
+        r.wait(lambda x: len(x.effects) == 3)
+        self.assertEqual(r.bad, [])
+        self.assertEqual(d.stop(), 0)
+        # A previous secret that cannot be used stops start-up (it would
+        # silently sign without it).
+        p = vgtest.run(["serve", "--config", self.tmp.path + "/vodgate.ini"],
+                       env={"VODGATE_VOD_SECRET_KEY": SECRET_KEY, "VODGATE_WEBHOOK_SECRET": WHSEC,
+                            "VODGATE_WEBHOOK_PREVIOUS_SECRET": "whsec_***"}, timeout=30)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("[webhook] previous_secret_file: not a valid secret", p.stderr)
+        self.assertNotIn("whsec_***", p.stderr)
+
+    def test_reload_with_unusable_secret_refused(self):
+        # The forwarder reads its secrets at each delivery: a reload that
+        # would leave it none it can use is refused, and deliveries go on
+        # under the previous configuration.
+        r = self.receiver()
+        d = self.start(r.url, mode="push", secret=None)
+        # start() without a secret: the forwarder would not run; give it one
+        # in a file instead, then break the file.
+        d.stop()
+        sf = self.tmp.file("whsec", WHSEC)
+        ini = self.tmp.path + "/vodgate.ini"
+        with open(ini, "a") as f:
+            f.write("secret_file = %s\n" % sf)
+        d = vgtest.Daemon(["serve", "--config", ini], env={"VODGATE_VOD_SECRET_KEY": SECRET_KEY})
+        self.daemons.append(d)
+        self.push(d, nfu(new_file_id()))
+        r.wait(lambda x: len(x.effects) == 1)
+        self.tmp.file("whsec", "whsec_***")
+        d.signal(signal.SIGHUP)
+        d.wait_log(lambda x: "reload failed" in x.get("msg", "") and
+                   "[webhook] secret_file: not a valid secret" in x.get("msg", ""))
+        self.push(d, nfu(new_file_id()))
+        r.wait(lambda x: len(x.effects) == 2)
+        self.assertEqual(r.bad, [])
+        self.assertEqual(d.stop(), 0)
+        self.assertNotIn("whsec_***", "\n".join(d.logs))
 
     def push(self, d, obj):
         req = urllib.request.Request(d.base + "/v1/vod/events", data=json.dumps(obj).encode(),
