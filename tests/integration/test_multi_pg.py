@@ -54,7 +54,7 @@ SIGS = 4
 
 
 def psql(sql):
-    r = subprocess.run(["psql", "-X", "-A", "-t", "-F", "|", "-v", "ON_ERROR_STOP=1", "-d", URL,
+    r = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-F", "|", "-v", "ON_ERROR_STOP=1", "-d", URL,
                         "-c", sql], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     return r.stdout.strip()
@@ -290,6 +290,111 @@ class TestMulti(Pair):
             self.assertEqual(psql("SELECT user_id FROM ledger WHERE file_id = %s" % q(f)), sub)
         for d in self.daemons:
             self.assertFalse(any("[attribution] key_file is not set" in x for x in d.logs))
+
+
+class TestForwarder(Pair):
+    """The webhook forwarder under a lease: one instance delivers."""
+
+    LEASE = "webhook-forwarder"
+
+    def setUp(self):
+        self.rx = tw.Receiver(tw.KEY_BYTES)
+        self.start_pair(self.rx.url)
+
+    def tearDown(self):
+        self.rx.gate.set()
+        self.stop_pair()
+        self.rx.close()
+
+    def holder(self):
+        """The daemon whose pid is in the lease's owner (host:pid:random)."""
+        owner = psql("SELECT owner FROM lease WHERE name = %s" % q(self.LEASE))
+        pid = int(owner.split(":")[-2]) if owner else None
+        mine = [d for d in self.daemons if d.proc.pid == pid]
+        return mine[0] if mine else None
+
+    def wait_for(self, pred, what, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if pred():
+                return
+            time.sleep(0.05)
+        self.fail("not seen: " + what)
+
+    def wids(self, f):
+        with self.rx.mu:
+            return {w for w, p in self.rx.effects.items() if p["data"]["fileId"] == f}
+
+    def attempts_of(self, f):
+        """POSTs the receiver got for file f (in flight or answered)."""
+        with self.rx.mu:
+            return sum(1 for fid, _ in self.rx.arrivals if fid == f)
+
+    def post_nfu(self, d, f):
+        st, doc = call(d.port, "POST", "/v1/vod/events", signed(te.nfu(f)))
+        self.assertEqual(st, 200, doc)
+
+    def test_one_forwarder_then_takeover(self):
+        """Steady state: 8 events posted alternately to A and B give 8
+        webhooks, each POSTed once (their answers held over several polls), and only one instance holds the lease
+        (the other logged that it waits). Then, with a delivery in flight
+        (the receiver holds its answer), the holder is killed with SIGKILL
+        and another event reaches the survivor: nothing is sent while the
+        dead holder's lease stands; once it expires (set here instead of
+        waiting its 30 s), the survivor takes the lease and delivers both,
+        the one that was in flight again with the same webhook-id (at least
+        once), each with one effect."""
+        self.wait_for(lambda: self.holder() is not None, "a lease holder")
+        first = self.holder()
+        other = self.b if first is self.a else self.a
+        other.wait_log(lambda r: r.get("msg", "").startswith(
+            "webhook: another forwarder holds the lease"), timeout=30)
+        files = [te.new_file_id() for _ in range(8)]
+        # The receiver holds its answers while a few forwarder polls (1 s)
+        # pass: rows not yet marked delivered are what a second forwarder
+        # would take too (not a timed assertion: the pause only gives a
+        # double delivery its chance).
+        self.rx.gate.clear()
+        for i, f in enumerate(files):
+            self.post_nfu(self.daemons[i % 2], f)
+        self.wait_for(lambda: all(self.attempts_of(f) for f in files), "8 first attempts")
+        time.sleep(2.5)
+        self.rx.gate.set()
+        self.rx.wait(lambda r: all(any(p["data"]["fileId"] == f for p in r.effects.values())
+                                   for f in files))
+        self.assertEqual(self.rx.bad, [])
+        self.assertEqual([self.attempts_of(f) for f in files], [1] * 8)
+        self.assertEqual(psql("SELECT count(*) FROM outbox WHERE delivered_at IS NOT NULL AND"
+                              " payload->'data'->>'fileId' IN (%s)" % ",".join(map(q, files))),
+                         "8")
+        self.assertIs(self.holder(), first)
+
+        # A delivery in flight when the holder dies.
+        self.rx.gate.clear()
+        p1, p2 = te.new_file_id(), te.new_file_id()
+        self.post_nfu(other, p1)
+        self.wait_for(lambda: self.attempts_of(p1) == 1, "the first attempt of " + p1)
+        first.signal(signal.SIGKILL)
+        first.wait()
+        self.post_nfu(other, p2)
+        self.rx.gate.set()
+        # The dead holder's lease stands (30 s from its last renewal): the
+        # survivor has not taken over, so p2 is not sent yet.
+        self.assertIs(self.holder(), first)
+        self.assertEqual(self.attempts_of(p2), 0)
+        self.assertEqual(psql("UPDATE lease SET expires_at = 0 WHERE name = %s RETURNING 1"
+                              % q(self.LEASE)), "1")
+        self.rx.wait(lambda r: all(any(p["data"]["fileId"] == f for p in r.effects.values())
+                                   for f in (p1, p2)))
+        other.wait_log(lambda r: r.get("msg") == "webhook: forwarder lease taken")
+        self.assertIs(self.holder(), other)
+        self.assertEqual((self.attempts_of(p1), self.attempts_of(p2)), (2, 1))
+        self.assertEqual((len(self.wids(p1)), len(self.wids(p2))), (1, 1))
+        with self.rx.mu:
+            self.assertEqual(len({w for w in self.rx.attempts
+                                  if self.rx.attempts[w] == 2}), 1)
+        self.assertEqual(psql("SELECT count(*) FROM outbox WHERE delivered_at IS NOT NULL AND"
+                              " payload->'data'->>'fileId' IN (%s, %s)" % (q(p1), q(p2))), "2")
 
 
 if __name__ == "__main__":
