@@ -292,8 +292,10 @@ class TestMulti(Pair):
             self.assertFalse(any("[attribution] key_file is not set" in x for x in d.logs))
 
 
-class TestForwarder(Pair):
-    """The webhook forwarder under a lease: one instance delivers."""
+class TestKill(Pair):
+    """A fresh pair per test: each test kills an instance with SIGKILL. The
+    webhook forwarder under a lease (one instance delivers); signatures
+    committed before their answer."""
 
     LEASE = "webhook-forwarder"
 
@@ -303,8 +305,9 @@ class TestForwarder(Pair):
 
     def tearDown(self):
         self.rx.gate.set()
-        self.stop_pair()
+        rcs = self.stop_pair()
         self.rx.close()
+        self.assertEqual([rc for rc in rcs if rc != -signal.SIGKILL], [0], rcs)
 
     def holder(self):
         """The daemon whose pid is in the lease's owner (host:pid:random)."""
@@ -395,6 +398,25 @@ class TestForwarder(Pair):
                                   if self.rx.attempts[w] == 2}), 1)
         self.assertEqual(psql("SELECT count(*) FROM outbox WHERE delivered_at IS NOT NULL AND"
                               " payload->'data'->>'fileId' IN (%s, %s)" % (q(p1), q(p2))), "2")
+
+    def test_signatures_durable_when_killed(self):
+        """Ten sessions opened concurrently on A, and A killed with SIGKILL
+        right after the last answer: the database holds every session and
+        signature answered (on PostgreSQL the records are committed before
+        the answer, not written behind as on SQLite)."""
+        subs = [user("durable") for _ in range(10)]
+        ups = []
+        with concurrent.futures.ThreadPoolExecutor(10) as ex:
+            res = list(ex.map(lambda s: self.sign(self.a, s), subs))
+        for st, doc in res:
+            self.assertEqual(st, 200, doc)
+            ups.append(doc["data"]["uploadId"])
+        self.a.signal(signal.SIGKILL)
+        self.a.wait()
+        self.assertEqual(psql("SELECT count(*) FROM upload_session WHERE upload_id IN (%s)"
+                              % ",".join(map(q, ups))), "10")
+        self.assertEqual(psql("SELECT count(*) FROM signatures WHERE upload_id IN (%s)"
+                              % ",".join(map(q, ups))), "10")
 
 
 if __name__ == "__main__":
