@@ -147,7 +147,7 @@ static const struct cfg_key_info schema[] = {
   {"policy", "uploads_per_day", CFG_INT, "0", 0, I64(1000000000), NULL,
    "Upload sessions a user may open per UTC day (0: no limit)."},
   {"policy", "signatures_per_minute", CFG_INT, "0", 0, I64(1000000000), NULL,
-   "Signatures a user may get per minute (0: no limit): a burst of that many, then one every 60/N s. Counted in memory (a restart forgets), for up to 1,000,000 users at a time; memory grows with the users seen, up to a few hundred bytes each."},
+   "Signatures a user may get per minute (0: no limit): a burst of that many, then one every 60/N s. Counted in memory, per instance (a restart forgets; K instances on one PostgreSQL database allow up to K times as many), for up to 1,000,000 users at a time; memory grows with the users seen, up to a few hundred bytes each."},
   {"policy", "signatures_per_upload", CFG_INT, "0", 0, I64(1000000000), NULL,
    "Signatures per upload session (the web SDK asks 3+ times; 0: no limit)."},
   {"policy", "client_may_set", CFG_LIST, NULL, 0, 0,
