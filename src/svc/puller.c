@@ -377,7 +377,7 @@ int puller_check_cfg(const struct cfg *c, char *err, size_t errlen)
   const char *ep = cfg_get_str(c, "vod", "api_endpoint");
   char host[256];
 
-  /* The checks of puller_start, in its order and words. */
+  /* What puller_start refuses (it calls this). */
   if (strcmp(mode, "pull") != 0 && strcmp(mode, "both") != 0)
     return 0;
   if (!cfg_get_str(c, "vod", "secret_id") || !cfg_get_secret(c, "vod", "secret_key", NULL)) {
@@ -406,18 +406,14 @@ int puller_start(struct app *app, char *err, size_t errlen)
     cfg_unref(c);
     return 0;
   }
-  if (!cfg_get_str(c, "vod", "secret_id") || !cfg_get_secret(c, "vod", "secret_key", NULL)) {
-    snprintf(err, errlen,
-             "[events] mode = %s needs [vod] secret_id and secret_key_file "
-             "(VODGATE_VOD_SECRET_KEY) to call PullEvents",
-             mode);
+  if (puller_check_cfg(c, err, errlen)) {
     cfg_unref(c);
     return -1;
   }
   p = xcalloc(1, sizeof(*p));
   p->app = app;
-  if (!ep || http_client_url_host(ep, p->host, sizeof(p->host))) {
-    snprintf(err, errlen, "[vod] api_endpoint: must be an http:// or https:// URL");
+  if (http_client_url_host(ep, p->host, sizeof(p->host))) { /* checked above: only a longer host */
+    snprintf(err, errlen, "[vod] api_endpoint: host too long");
     cfg_unref(c);
     free(p);
     return -1;

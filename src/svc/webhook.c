@@ -745,9 +745,10 @@ int webhook_check_cfg(const struct cfg *c, char *err, size_t errlen)
   char host[256];
   int rc;
 
-  /* The same order as webhook_start: no url, no forwarder; a url that
-   * cannot be used stops start-up; without a usable secret the forwarder
-   * only logs that it does not start; then the schedule. */
+  /* What webhook_start refuses (it calls this): no url, no forwarder; a
+   * url that cannot be used stops start-up; without a usable secret the
+   * forwarder only logs that it does not start; then the previous secret
+   * and the schedule. */
   if (!url)
     return 0;
   if (http_client_url_host(url, host, sizeof(host))) {
@@ -796,14 +797,11 @@ int webhook_start(struct app *app, char *err, size_t errlen)
   char host[256];
   int rc;
 
-  if (!url) {
+  /* webhook_check_cfg refuses what stops start-up; a secret that cannot
+   * be used only keeps the forwarder from starting (said below). */
+  if (!url || webhook_check_cfg(c, err, errlen) || http_client_url_host(url, host, sizeof(host))) {
     cfg_unref(c);
-    return 0;
-  }
-  if (http_client_url_host(url, host, sizeof(host))) {
-    snprintf(err, errlen, "[webhook] url: must be an http:// or https:// URL");
-    cfg_unref(c);
-    return -1;
+    return url ? -1 : 0;
   }
   if (webhook_secret_key(secret, slen, &key, &key_len)) {
     log_error("webhook: forwarder not started: [webhook] secret_file / VODGATE_WEBHOOK_SECRET "
@@ -814,10 +812,6 @@ int webhook_start(struct app *app, char *err, size_t errlen)
   }
   secure_zero(key, key_len);
   free(key);
-  if (previous_bad(c, err, errlen)) {
-    cfg_unref(c);
-    return -1;
-  }
   w = xcalloc(1, sizeof(*w));
   w->app = app;
   if (parse_schedule(c, w, err, errlen)) {
