@@ -651,8 +651,13 @@ static void *wh_main(void *arg)
       want_read = true;
       continue;
     }
-    if (http_multi_run(w->hm, 1000, on_done, w))
-      log_error("webhook: libcurl failed; transfers resume on the next round");
+    if (http_multi_run(w->hm, 1000, on_done, w)) {
+      /* It failed without waiting: pause, or the loop would spin (and log)
+       * as fast as it fails. */
+      struct timespec pause = {1, 0};
+      log_error("webhook: libcurl failed; transfers resume in a second");
+      nanosleep(&pause, NULL); /* not wait_for: that would take a poke meant for later */
+    }
     settle(w);
     now = (int64_t)time(NULL);
     if (take_poke(w) || now - read_at >= w->poll || now < read_at ||
