@@ -11,6 +11,7 @@
 
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 #include "event/event.h"
 #include "http/http.h"
 #include "http/metrics.h"
+#include "policy/ratelimit.h"
 #include "store/store.h"
 #include "svc/app.h"
 #include "svc/intake.h"
@@ -89,54 +91,48 @@ static int64_t header_t(const struct http_req *req, bool *has)
   return *has ? t : 0;
 }
 
-/* The quarantine's token bucket ([events] quarantine_rate a second, a
- * burst of ten seconds' worth): process-wide, as the store it protects. */
-static struct {
-  pthread_mutex_t mu;
-  double tokens; /* < 0: not started */
-  struct timespec last;
-  int64_t told; /* the second a skip was last logged */
-  uint64_t skipped;
-} qb = {.mu = PTHREAD_MUTEX_INITIALIZER, .tokens = -1};
+/* The quarantine's limit ([events] quarantine_per_minute), one key of the
+ * same GCRA limiter as signatures_per_minute: process-wide, as the store it
+ * protects. Made on first use. */
+static struct ratelimit *q_rl;
+static pthread_once_t q_once = PTHREAD_ONCE_INIT;
+static _Atomic int64_t q_told; /* the second a skip was last logged */
+static _Atomic uint64_t q_skipped;
+
+static void q_init(void)
+{
+  q_rl = ratelimit_new(16);
+}
 
 /* May one more malformed body be written now? Also says when not (a log
- * line a second at most, with the count since). */
-static bool quarantine_take(int64_t rate, const char *request_id)
+ * line a second at most, with the count so far). */
+static bool quarantine_take(int64_t per_minute, const char *request_id)
 {
   struct timespec now;
-  double burst = (double)rate * 10, dt;
-  bool ok;
+  uint64_t skipped;
+  int64_t sec;
 
-  if (rate <= 0)
+  if (per_minute <= 0)
     return true;
+  pthread_once(&q_once, q_init);
   clock_gettime(CLOCK_MONOTONIC, &now);
-  pthread_mutex_lock(&qb.mu);
-  dt = (double)(now.tv_sec - qb.last.tv_sec) + (double)(now.tv_nsec - qb.last.tv_nsec) / 1e9;
-  qb.tokens = qb.tokens < 0 ? burst : qb.tokens + dt * (double)rate;
-  if (qb.tokens > burst)
-    qb.tokens = burst;
-  qb.last = now;
-  ok = qb.tokens >= 1;
-  if (ok) {
-    qb.tokens -= 1;
-  } else {
-    qb.skipped++;
-    if (qb.told != (int64_t)now.tv_sec) {
-      qb.told = (int64_t)now.tv_sec;
-      log_warn("events: malformed bodies over [events] quarantine_rate (%lld/s): not kept "
-               "(%llu so far; request %s)",
-               (long long)rate, (unsigned long long)qb.skipped, request_id);
-    }
-  }
-  pthread_mutex_unlock(&qb.mu);
-  return ok;
+  if (ratelimit_allow(q_rl, "quarantine", (uint64_t)per_minute,
+                      (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, NULL))
+    return true;
+  skipped = atomic_fetch_add(&q_skipped, 1) + 1;
+  sec = (int64_t)now.tv_sec;
+  if (atomic_exchange(&q_told, sec) != sec)
+    log_warn("events: malformed bodies over [events] quarantine_per_minute (%lld): not kept "
+             "(%llu so far; request %s)",
+             (long long)per_minute, (unsigned long long)skipped, request_id);
+  return false;
 }
 
 static void quarantine(struct app *app, const struct cfg *c, struct http_req *req,
                        const char *reason, int64_t now)
 {
   metrics_inc("vodgate_events_rejected_total", "reason", "malformed");
-  if (!quarantine_take(cfg_get_int(c, "events", "quarantine_rate"), req->request_id)) {
+  if (!quarantine_take(cfg_get_int(c, "events", "quarantine_per_minute"), req->request_id)) {
     metrics_inc("vodgate_events_quarantine_skipped_total", NULL, NULL);
     return;
   }

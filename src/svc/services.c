@@ -45,7 +45,7 @@ int app_services_init(struct app *app, char *err, size_t errlen)
       "VOD event requests refused, by reason (malformed, path_token, missing, bad_sign, ...).");
   metrics_describe("vodgate_events_quarantine_skipped_total",
                    "Malformed event bodies not kept in the quarantine table ([events] "
-                   "quarantine_rate exceeded); each was answered 400.");
+                   "quarantine_per_minute exceeded); each was answered 400.");
   metrics_describe("vodgate_upload_watch_reads_total",
                    "Uploads re-read for long polls, by cause (new waiter, change of its upload, "
                    "recheck every second, time up).");
