@@ -657,6 +657,35 @@ int store_outbox_retry(struct store *s, int64_t id, int64_t now, int64_t *change
   return rc;
 }
 
+int store_tx_prune(struct store_tx *tx, enum store_prune_what what, int64_t before, int64_t limit,
+                   int64_t *deleted)
+{
+  *deleted = 0;
+  if ((what != STORE_PRUNE_EVENTS && what != STORE_PRUNE_WEBHOOKS) || !valid_limit(limit))
+    return VG_INVALID;
+  return OPS(tx)->prune(tx, what, before, limit, deleted);
+}
+
+struct prune_arg {
+  enum store_prune_what what;
+  int64_t before, limit, deleted;
+};
+
+static int run_prune(struct store_tx *tx, void *arg)
+{
+  struct prune_arg *a = arg;
+  return store_tx_prune(tx, a->what, a->before, a->limit, &a->deleted);
+}
+
+int store_prune(struct store *s, enum store_prune_what what, int64_t before, int64_t limit,
+                int64_t *deleted)
+{
+  struct prune_arg a = {what, before, limit, 0};
+  int rc = store_run(s, run_prune, &a);
+  *deleted = rc == VG_OK ? a.deleted : 0;
+  return rc;
+}
+
 int store_quarantine_list(struct store *s, int64_t limit, store_quarantine_cb cb, void *arg)
 {
   if (!valid_limit(limit))

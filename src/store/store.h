@@ -107,7 +107,7 @@ void store_close(struct store *s);
 const char *store_backend(const struct store *s);
 
 /* Schema version the store is at after store_open (STORE_SCHEMA_VERSION). */
-#define STORE_SCHEMA_VERSION 8
+#define STORE_SCHEMA_VERSION 9
 int store_schema_version(struct store *s, int64_t *out) WARN_UNUSED;
 
 /* UTC day number used as the quota period: floor(unix_time / 86400). */
@@ -427,6 +427,23 @@ int store_tx_outbox_retry(struct store_tx *tx, int64_t id, int64_t now,
                           int64_t *changed) WARN_UNUSED;
 /* store_tx_outbox_retry in a transaction of its own. */
 int store_outbox_retry(struct store *s, int64_t id, int64_t now, int64_t *changed) WARN_UNUSED;
+
+/* Retention ([retention] in the configuration; svc/retention.c). What
+ * store_prune deletes:
+ * - STORE_PRUNE_EVENTS: events received before `before` (the raw record of
+ *   each event; the ledger, upload sessions and outbox rows do not need
+ *   it). An event deleted and delivered again is taken in again as new.
+ * - STORE_PRUNE_WEBHOOKS: outbox rows delivered before `before`. Pending
+ *   and dead rows are never deleted. */
+enum store_prune_what { STORE_PRUNE_EVENTS, STORE_PRUNE_WEBHOOKS };
+/* Deletes at most limit (1..STORE_MAX_LIST) of the oldest such rows;
+ * *deleted receives how many. VG_INVALID: bad what or limit. */
+int store_tx_prune(struct store_tx *tx, enum store_prune_what what, int64_t before, int64_t limit,
+                   int64_t *deleted) WARN_UNUSED;
+/* store_tx_prune in a transaction of its own (keep limit small: on SQLite
+ * every other writer waits for it). */
+int store_prune(struct store *s, enum store_prune_what what, int64_t before, int64_t limit,
+                int64_t *deleted) WARN_UNUSED;
 
 /* Quarantine: a malformed body (any bytes; only the first STORE_MAX_BODY are
  * kept) and why it was refused. Only the newest STORE_QUARANTINE_KEEP rows

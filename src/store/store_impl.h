@@ -73,6 +73,8 @@ struct store_ops {
   int (*outbox_list)(struct store_tx *tx, enum store_outbox_state state, const char *file_id,
                      int64_t id, int64_t limit, store_outbox_cb cb, void *arg);
   int (*outbox_retry)(struct store_tx *tx, int64_t id, int64_t now, int64_t *changed);
+  int (*prune)(struct store_tx *tx, enum store_prune_what what, int64_t before, int64_t limit,
+               int64_t *deleted);
   int (*quarantine_list)(struct store_tx *tx, int64_t limit, store_quarantine_cb cb, void *arg);
   int (*lease_acquire)(struct store_tx *tx, const char *name, const char *owner, int64_t now,
                        int64_t ttl);

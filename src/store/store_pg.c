@@ -157,6 +157,8 @@ static const char *const pg_migrations[] = {
     " FROM upload_session WHERE first_request_id IS NOT NULL"
     " UNION ALL SELECT upload_id, n, user_id, request_id, expire_time, random, created_at"
     " FROM audit;",
+    /* 9: an index for [retention] webhooks, as in SQLite. */
+    "CREATE INDEX outbox_delivered ON outbox(delivered_at) WHERE delivered_at IS NOT NULL;",
 };
 
 _Static_assert(ARRAY_SIZE(pg_migrations) == STORE_SCHEMA_VERSION, "one migration per version");
@@ -1146,6 +1148,26 @@ static int pg_outbox_list(struct store_tx *tx, enum store_outbox_state state, co
   return outbox_rows(res, err, cb, arg);
 }
 
+static int pg_prune(struct store_tx *tx, enum store_prune_what what, int64_t before, int64_t limit,
+                    int64_t *deleted)
+{
+  struct pg_args a = {0};
+
+  arg_i(&a, before);
+  arg_i(&a, limit);
+  if (what == STORE_PRUNE_EVENTS)
+    return pg_exec_changes(CONN(tx),
+                           "DELETE FROM event WHERE event_key IN (SELECT event_key FROM event"
+                           " WHERE received_at < $1::bigint ORDER BY received_at"
+                           " LIMIT $2::bigint)",
+                           &a, "prune", deleted);
+  return pg_exec_changes(CONN(tx),
+                         "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox"
+                         " WHERE delivered_at IS NOT NULL AND delivered_at < $1::bigint"
+                         " ORDER BY delivered_at LIMIT $2::bigint)",
+                         &a, "prune", deleted);
+}
+
 static int pg_outbox_retry(struct store_tx *tx, int64_t id, int64_t now, int64_t *changed)
 {
   struct pg_args a = {0};
@@ -1296,6 +1318,7 @@ static const struct store_ops pg_ops = {
     .outbox_dead_count = pg_outbox_dead_count,
     .outbox_list = pg_outbox_list,
     .outbox_retry = pg_outbox_retry,
+    .prune = pg_prune,
     .quarantine_list = pg_quarantine_list,
     .lease_acquire = pg_lease_acquire,
     .lease_release = pg_lease_release,

@@ -246,6 +246,10 @@ static const char *const sq_migrations[] = {
     " FROM upload_session WHERE first_request_id IS NOT NULL"
     " UNION ALL SELECT upload_id, n, user_id, request_id, expire_time, random, created_at"
     " FROM audit;",
+    /* 9: [retention] webhooks deletes delivered outbox rows by delivery
+     * time; without an index each sweep would read the whole table. Only
+     * delivered rows are in it, appended at its right edge. */
+    "CREATE INDEX outbox_delivered ON outbox(delivered_at) WHERE delivered_at IS NOT NULL;",
 };
 
 _Static_assert(ARRAY_SIZE(sq_migrations) == STORE_SCHEMA_VERSION, "one migration per version");
@@ -293,6 +297,8 @@ enum sq_stmt {
   Q_OUTBOX_GET,
   Q_OUTBOX_RETRY_DEAD,
   Q_OUTBOX_RETRY_ONE,
+  Q_PRUNE_EVENTS,
+  Q_PRUNE_WEBHOOKS,
   Q_OUTBOX_EXISTS,
   Q_QUARANTINE_LIST,
   Q_LEASE_ACQUIRE,
@@ -384,6 +390,11 @@ static const char *const sq_sql[Q__COUNT] = {
     [Q_OUTBOX_RETRY_DEAD] = "UPDATE outbox SET dead = 0, attempts = 0, due_at = ?1 WHERE dead = 1",
     [Q_OUTBOX_RETRY_ONE] = "UPDATE outbox SET dead = 0, attempts = 0, due_at = ?2"
                            " WHERE id = ?1 AND delivered_at IS NULL",
+    [Q_PRUNE_EVENTS] = "DELETE FROM event WHERE event_key IN (SELECT event_key FROM event"
+                       " WHERE received_at < ?1 ORDER BY received_at LIMIT ?2)",
+    [Q_PRUNE_WEBHOOKS] = "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox"
+                         " WHERE delivered_at IS NOT NULL AND delivered_at < ?1"
+                         " ORDER BY delivered_at LIMIT ?2)",
     [Q_OUTBOX_EXISTS] = "SELECT 1 FROM outbox WHERE id = ?1",
     [Q_QUARANTINE_LIST] = "SELECT id, reason, body, received_at FROM quarantine"
                           " ORDER BY id DESC LIMIT ?1",
@@ -1485,6 +1496,21 @@ static int sq_outbox_list(struct store_tx *tx, enum store_outbox_state state, co
   return sq_walk(c, st, outbox_row_cb, (union sq_cb){.outbox = cb}, arg, "outbox list");
 }
 
+static int sq_prune(struct store_tx *tx, enum store_prune_what what, int64_t before, int64_t limit,
+                    int64_t *deleted)
+{
+  struct sq_conn *c = CONN(tx);
+  int rc;
+
+  STMT(c, what == STORE_PRUNE_EVENTS ? Q_PRUNE_EVENTS : Q_PRUNE_WEBHOOKS);
+  sqlite3_bind_int64(st, 1, before);
+  sqlite3_bind_int64(st, 2, limit);
+  rc = sq_step_int(c, st, "prune", NULL, NULL);
+  if (rc == VG_OK)
+    *deleted = sqlite3_changes(c->db);
+  return rc;
+}
+
 static int sq_outbox_retry(struct store_tx *tx, int64_t id, int64_t now, int64_t *changed)
 {
   struct sq_conn *c = CONN(tx);
@@ -1631,6 +1657,7 @@ static const struct store_ops sq_ops = {
     .outbox_dead_count = sq_outbox_dead_count,
     .outbox_list = sq_outbox_list,
     .outbox_retry = sq_outbox_retry,
+    .prune = sq_prune,
     .quarantine_list = sq_quarantine_list,
     .lease_acquire = sq_lease_acquire,
     .lease_release = sq_lease_release,

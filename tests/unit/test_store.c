@@ -1189,6 +1189,91 @@ static void outbox_retry(void **state)
   assert_int_equal(store_outbox_retry(st, a.ids[1], 9900, &changed), VG_CONFLICT);
 }
 
+static int rt_outbox_fn(struct store_tx *tx, void *arg)
+{
+  int64_t *ids = arg;
+  for (int i = 0; i < 4; i++) {
+    int rc = store_tx_outbox_add(tx, "RT/ob", "{\"data\":{\"fileId\":\"rt-f\"}}", 50, &ids[i]);
+    if (rc != VG_OK)
+      return rc;
+  }
+  return VG_OK;
+}
+
+/* [retention]: the oldest events and delivered webhooks go, a bounded
+ * batch at a time; nothing else. Runs last: it deletes the old events of
+ * the tests before it too. */
+static void retention_prunes_oldest(void **state)
+{
+  char key[32];
+  bool is_new;
+  int64_t n0, n1, n, total = 0, ids[4];
+  struct store_event_record rec;
+  struct ob_acc acc;
+
+  for (int i = 0; i < 600; i++) {
+    snprintf(key, sizeof(key), "RT/old/%d", i);
+    struct store_event ev = {
+        .event_key = key, .source = "push", .type = "T", .body_json = "{}", .received_at = 100 + i};
+    assert_int_equal(store_event_insert(st, &ev, &is_new), VG_OK);
+  }
+  struct store_event fresh = {
+      .event_key = "RT/new", .source = "push", .type = "T", .body_json = "{}", .received_at = 5000};
+  assert_int_equal(store_event_insert(st, &fresh, &is_new), VG_OK);
+  assert_int_equal(store_event_count(st, &n0), VG_OK);
+
+  /* One batch: exactly limit rows, oldest first (the newest old one stays). */
+  assert_int_equal(store_prune(st, STORE_PRUNE_EVENTS, 800, 256, &n), VG_OK);
+  assert_int_equal(n, 256);
+  assert_int_equal(store_event_get(st, "RT/old/599", &rec), VG_OK);
+  store_event_record_release(&rec);
+  total = n;
+  do {
+    assert_int_equal(store_prune(st, STORE_PRUNE_EVENTS, 800, 256, &n), VG_OK);
+    total += n;
+  } while (n == 256);
+  assert_int_equal(store_event_count(st, &n1), VG_OK);
+  assert_int_equal(n0 - n1, total);
+  assert_true(total >= 600);
+  assert_int_equal(store_event_get(st, "RT/old/0", &rec), VG_NOTFOUND);
+  assert_int_equal(store_event_get(st, "RT/old/599", &rec), VG_NOTFOUND);
+  assert_int_equal(store_event_get(st, "RT/new", &rec), VG_OK);
+  store_event_record_release(&rec);
+  assert_int_equal(store_prune(st, STORE_PRUNE_EVENTS, 800, 256, &n), VG_OK);
+  assert_int_equal(n, 0);
+  /* Delivered again after its record went: new again. */
+  struct store_event again = {.event_key = "RT/old/0",
+                              .source = "push",
+                              .type = "T",
+                              .body_json = "{}",
+                              .received_at = 6000};
+  assert_int_equal(store_event_insert(st, &again, &is_new), VG_OK);
+  assert_true(is_new);
+
+  /* Webhooks: delivered before the cutoff go; delivered after, pending and
+   * dead stay, however old. */
+  assert_int_equal(store_run(st, rt_outbox_fn, ids), VG_OK);
+  assert_int_equal(store_outbox_delivered(st, ids[0], 700), VG_OK);
+  assert_int_equal(store_outbox_delivered(st, ids[1], 900), VG_OK);
+  assert_int_equal(store_outbox_failed(st, ids[2], 60, true), VG_OK); /* dead */
+  assert_int_equal(store_prune(st, STORE_PRUNE_WEBHOOKS, 800, 256, &n), VG_OK);
+  assert_true(n >= 1); /* and those the earlier tests delivered before 800 */
+  memset(&acc, 0, sizeof(acc));
+  assert_int_equal(store_outbox_get(st, ids[0], ob_cb, &acc), VG_NOTFOUND);
+  ob_get(ids[1], &acc);
+  ob_get(ids[2], &acc);
+  assert_true(acc.r[0].dead);
+  ob_get(ids[3], &acc);
+  assert_int_equal(acc.r[0].delivered_at, 0);
+  assert_int_equal(store_prune(st, STORE_PRUNE_WEBHOOKS, 800, 256, &n), VG_OK);
+  assert_int_equal(n, 0);
+
+  /* Bounds. */
+  assert_int_equal(store_prune(st, STORE_PRUNE_EVENTS, 800, 0, &n), VG_INVALID);
+  assert_int_equal(store_prune(st, STORE_PRUNE_EVENTS, 800, STORE_MAX_LIST + 1, &n), VG_INVALID);
+  assert_int_equal(store_prune(st, (enum store_prune_what)7, 800, 1, &n), VG_INVALID);
+}
+
 struct q_acc {
   int n;
   size_t len0;
@@ -1873,6 +1958,7 @@ int main(void)
       cmocka_unit_test(upgrades_schema_5),
       cmocka_unit_test(upgrades_pg_schema_5),
       cmocka_unit_test(wal_stays_bounded),
+      cmocka_unit_test(retention_prunes_oldest),
   };
   return cmocka_run_group_tests_name("store", tests, suite_setup, suite_teardown);
 }
