@@ -36,8 +36,8 @@
 #define CFG_MAX_LIST_ITEM   256
 #define CFG_MAX_PATH        4096
 
-static const char *const fixed_sections[] = {"server",      "vod",    "auth",
-                                             "attribution", "events", "webhook"};
+static const char *const fixed_sections[] = {"server", "vod",     "auth",     "attribution",
+                                             "events", "webhook", "retention"};
 
 /* VODGATE_* variables that are not configuration keys: the config file's
  * name, the test switches, and `vodgate upload`'s bearer token (a shell that

@@ -131,6 +131,14 @@ static const struct cfg_key_info schema[] = {
   {"webhook", "concurrency", CFG_INT, "8", 1, 64, NULL,
    "Deliveries in flight at once, each on its own connection to the receiver; webhooks of one file go one at a time, in the order they were written."},
 
+  /* [retention] */
+  {"retention", "events", CFG_DURATION, "0", 0, I64(36500) * 86400, NULL,
+   "Delete the record of each VOD event this long after it was received: 0 keeps them forever, otherwise at least 1d. The upload ledger, upload sessions, signature records and pending webhooks do not depend on it; an event delivered again after its record is gone is taken in again as new."},
+  {"retention", "webhooks", CFG_DURATION, "0", 0, I64(36500) * 86400, NULL,
+   "Delete each delivered webhook (outbox row) this long after its delivery: 0 keeps them forever, otherwise at least 1d. Pending and dead-lettered webhooks are never deleted."},
+  {"retention", "interval", CFG_DURATION, "1h", 1, 86400, NULL,
+   "How often the retention sweep runs (the first one a minute after start, or after interval if shorter). It deletes in transactions of 256 rows."},
+
   /* [policy NAME] */
   {"policy", "validity", CFG_DURATION, "3600", 1, SIG_MAX_VALIDITY, NULL,
    "Signature lifetime (expireTime - currentTimeStamp)."},

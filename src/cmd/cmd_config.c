@@ -70,7 +70,7 @@ int cmd_config(int argc, char **argv)
   /* What serve's start-up would refuse, short of the database and the
    * listening socket: key files parsed, policies, the workers' settings. */
   if (svc_state_check(cfg, err, sizeof(err)) || webhook_check_cfg(cfg, err, sizeof(err)) ||
-      puller_check_cfg(cfg, err, sizeof(err))) {
+      puller_check_cfg(cfg, err, sizeof(err)) || retention_check_cfg(cfg, err, sizeof(err))) {
     fprintf(stderr, "vodgate config: %s\n", err);
     cfg_unref(cfg);
     return 1;

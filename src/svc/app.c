@@ -91,7 +91,7 @@ int app_reload(struct app *app, char *err, size_t errlen)
 
   if (cfg_load(app->cfg_path, environ, &next, err, errlen))
     return -1;
-  if (webhook_reload_check(next, err, errlen) ||
+  if (webhook_reload_check(next, err, errlen) || retention_check_cfg(next, err, errlen) ||
       (app->on_reload && app->on_reload(app, next, err, errlen))) {
     cfg_unref(next);
     return -1;

@@ -54,7 +54,8 @@ int app_services_init(struct app *app, char *err, size_t errlen)
     return -1;
   }
   /* Background workers (svc/workers.h): after the store, before listening. */
-  if (webhook_start(app, err, errlen) || puller_start(app, err, errlen))
+  if (webhook_start(app, err, errlen) || puller_start(app, err, errlen) ||
+      retention_start(app, err, errlen))
     return -1;
   return 0;
 }
@@ -64,6 +65,7 @@ void app_services_release(struct app *app)
   /* Workers first: the puller's commits notify the uploads watcher. */
   puller_stop();
   webhook_stop();
+  retention_stop();
   svc_uploads_release();
   svc_release(app);
   store_close(app->store);

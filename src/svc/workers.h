@@ -1,9 +1,9 @@
 /*
- * workers.h: the two background workers of the event service, each one
- * thread with its own libcurl handles (net/http_client.h), never on a
- * request thread. Started by app_services_init() and stopped by
- * app_services_release() (svc/services.c); at most one of each per process
- * (process-wide state), and per database (store leases).
+ * workers.h: the background workers of the event service (webhook
+ * forwarder and puller: each one thread with its own libcurl handles,
+ * net/http_client.h, never on a request thread) and the retention sweep. Started by
+ * app_services_init() and stopped by app_services_release() (svc/services.c); at most one of each
+ * per process (process-wide state), and forwarder and puller per database (store leases).
  *
  * Webhook forwarder (svc/webhook.c): runs when [webhook] url is set. Takes
  * the due rows of the transactional outbox, POSTs each as a Standard
@@ -90,5 +90,13 @@ int webhook_check_cfg(const struct cfg *c, char *err, size_t errlen);
 int webhook_reload_check(const struct cfg *next, char *err, size_t errlen);
 int puller_check_cfg(const struct cfg *c, char *err, size_t errlen);
 void puller_stop(void);
+
+/* Retention sweep (svc/retention.c): one thread, always started; deletes
+ * events and delivered webhooks past [retention] events / webhooks (0:
+ * never) every [retention] interval. retention_check_cfg: what start-up,
+ * a reload and `vodgate config --check` refuse (a retention under a day). */
+int retention_check_cfg(const struct cfg *c, char *err, size_t errlen);
+int retention_start(struct app *app, char *err, size_t errlen);
+void retention_stop(void);
 
 #endif
