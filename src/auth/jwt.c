@@ -671,7 +671,7 @@ struct jwt_verifier *jwt_verifier_new(const struct jwt_config *c, char *err, siz
     char label[600];
     if (c->jwks_json) {
       text = xstrdup(c->jwks_json);
-      snprintf(label, sizeof(label), "jwks_file");
+      snprintf(label, sizeof(label), "%.500s", c->jwks_source ? c->jwks_source : "jwks_file");
     } else {
       text = slurp("jwks_file", c->jwks_file, err, errlen);
       if (!text)

@@ -79,6 +79,8 @@ struct jwt_config {
    * be given instead of a file. */
   const char *jwks_file;
   const char *jwks_json;
+  /* What jwks_json came from, for messages ("jwks_url"); NULL: "jwks_file". */
+  const char *jwks_source;
   /* Required "iss" value; NULL = not checked. */
   const char *issuer;
   /* Required member of "aud" (string or array); NULL = the token must carry

@@ -14,6 +14,7 @@
 #include "http/metrics.h"
 #include "store/store.h"
 #include "svc/app.h"
+#include "svc/jwks.h"
 #include "svc/state.h"
 
 static int64_t now_s(void)
@@ -98,6 +99,8 @@ int svc_authenticate(struct app *app, struct svc_state *st, struct http_req *req
   {
     struct jwt_identity id;
     e = jwt_verify(st->jwt, tok, len, now_s(), &id);
+    if (e == AUTH_UNKNOWN_KID)
+      jwks_kick(); /* [auth] jwks_url: the provider may have a new key */
     if (e != AUTH_OK) {
       deny_auth(res, e);
       return -1;

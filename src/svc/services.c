@@ -17,6 +17,7 @@
 #include "store/store.h"
 #include "svc/events.h"
 #include "svc/issuing.h"
+#include "svc/jwks.h"
 #include "svc/state.h"
 #include "svc/workers.h"
 
@@ -28,8 +29,11 @@ int app_services_init(struct app *app, char *err, size_t errlen)
     snprintf(err, errlen, "[server] db: cannot open the database (%s)", vg_strerror(rc));
     return -1;
   }
-  /* Signing keys, JWT verifier, attribution keys, policies (svc/state.c). */
-  if (svc_init(app, err, errlen))
+  /* Signing keys, JWT verifier (with [auth] jwks_url fetched first),
+   * attribution keys, policies (svc/state.c). */
+  if (jwks_start(app, err, errlen))
+    return -1;
+  if (svc_init(app, err, errlen) || jwks_run(err, errlen))
     return -1;
   /* The push receiver (svc/events.c): refuse to run it unauthenticated. */
   {
@@ -66,6 +70,7 @@ void app_services_release(struct app *app)
   puller_stop();
   webhook_stop();
   retention_stop();
+  jwks_stop();
   svc_uploads_release();
   svc_release(app);
   store_close(app->store);

@@ -19,6 +19,7 @@
 #include "store/store.h"
 #include "svc/app.h"
 #include "svc/issuing.h"
+#include "svc/jwks.h"
 
 /* Distinct users tracked by the per-minute rate limiter. */
 #define SVC_RATELIMIT_KEYS 1000000
@@ -135,24 +136,33 @@ static int load_jwt(struct svc_state *s, char *err, size_t errlen)
   size_t hs_len = 0, naud = 0;
   const char *hs = cfg_get_secret(s->cfg, "auth", "jwt_hs256_secret", &hs_len);
   const char *const *aud = cfg_get_list(s->cfg, "auth", "jwt_audience", &naud);
-  char why[256];
+  char why[256], *jwks;
 
   jwt_config_init(&jc);
   jc.hs256_secret = (const unsigned char *)hs;
   jc.hs256_secret_len = hs_len;
   jc.public_key_file = cfg_get_str(s->cfg, "auth", "jwt_public_key_file");
   jc.jwks_file = cfg_get_str(s->cfg, "auth", "jwks_file");
-  if (!jc.hs256_secret && !jc.public_key_file && !jc.jwks_file)
+  if (jwks_check_cfg(s->cfg, err, errlen))
+    return -1;
+  /* [auth] jwks_url: the JWKS fetched by svc/jwks.c (none in `vodgate
+   * config --check`, which does not fetch: the rest is checked without). */
+  jwks = cfg_get_str(s->cfg, "auth", "jwks_url") ? jwks_text() : NULL;
+  jc.jwks_json = jwks;
+  jc.jwks_source = "jwks_url";
+  if (!jc.hs256_secret && !jc.public_key_file && !jc.jwks_file && !jc.jwks_json)
     return 0; /* API tokens only (or anonymous) */
   jc.issuer = cfg_get_str(s->cfg, "auth", "jwt_issuer");
   if (naud > 1) {
     snprintf(err, errlen, "[auth] jwt_audience: give one audience (vodgate's own name)");
+    free(jwks);
     return -1;
   }
   jc.audience = naud ? aud[0] : NULL;
   jc.policy_claim = cfg_get_str(s->cfg, "auth", "jwt_policy_claim");
   jc.leeway = cfg_get_int(s->cfg, "auth", "jwt_leeway");
   s->jwt = jwt_verifier_new(&jc, why, sizeof(why));
+  free(jwks);
   if (!s->jwt) {
     snprintf(err, errlen, "[auth] %s", why);
     return -1;
@@ -267,12 +277,15 @@ struct svc_state *svc_state_get(struct app *app)
   return s;
 }
 
-static int svc_on_reload(struct app *app, struct cfg *next, char *err, size_t errlen)
+/* Builds the state for c and makes it current. Reloads and JWKS refreshes
+ * are serialised by rebuild_mu, so that neither swaps in a state built
+ * before the other's change (a refresh builds from the current state's
+ * configuration, which a reload may have just replaced). */
+static int rebuild(struct svc *svc, struct cfg *c, char *err, size_t errlen)
 {
-  struct svc *svc = svc_of(app);
   struct svc_state *s, *old;
 
-  if (svc_state_new(next, &s, err, errlen))
+  if (svc_state_new(c, &s, err, errlen))
     return -1;
   pthread_mutex_lock(&svc->mu);
   old = svc->state;
@@ -280,6 +293,31 @@ static int svc_on_reload(struct app *app, struct cfg *next, char *err, size_t er
   pthread_mutex_unlock(&svc->mu);
   svc_state_unref(old);
   return 0;
+}
+
+static int svc_on_reload(struct app *app, struct cfg *next, char *err, size_t errlen)
+{
+  struct svc *svc = svc_of(app);
+  int rc;
+
+  pthread_mutex_lock(&svc->rebuild_mu);
+  rc = rebuild(svc, next, err, errlen);
+  pthread_mutex_unlock(&svc->rebuild_mu);
+  return rc;
+}
+
+int svc_state_refresh(struct app *app, char *err, size_t errlen)
+{
+  struct svc *svc = svc_of(app);
+  struct svc_state *cur;
+  int rc;
+
+  pthread_mutex_lock(&svc->rebuild_mu);
+  cur = svc_state_get(app);
+  rc = rebuild(svc, cur->cfg, err, errlen);
+  svc_state_unref(cur);
+  pthread_mutex_unlock(&svc->rebuild_mu);
+  return rc;
 }
 
 /* Write-behind counts are this process's own: a second `vodgate serve` on
@@ -318,7 +356,9 @@ int svc_init(struct app *app, char *err, size_t errlen)
   struct svc *svc = xcalloc(1, sizeof(*svc));
 
   pthread_mutex_init(&svc->mu, NULL);
+  pthread_mutex_init(&svc->rebuild_mu, NULL);
   if (svc_state_new(app->cfg, &svc->state, err, errlen)) {
+    pthread_mutex_destroy(&svc->rebuild_mu);
     pthread_mutex_destroy(&svc->mu);
     free(svc);
     return -1;
@@ -332,6 +372,7 @@ int svc_init(struct app *app, char *err, size_t errlen)
     if (lock_database(cfg_get_str(app->cfg, "server", "db"), &svc->db_lock_fd, err, errlen)) {
       ratelimit_free(svc->rl);
       svc_state_unref(svc->state);
+      pthread_mutex_destroy(&svc->rebuild_mu);
       pthread_mutex_destroy(&svc->mu);
       free(svc);
       return -1;
@@ -366,6 +407,7 @@ void svc_release(struct app *app)
     close(svc->db_lock_fd);
   svc_state_unref(svc->state);
   ratelimit_free(svc->rl);
+  pthread_mutex_destroy(&svc->rebuild_mu);
   pthread_mutex_destroy(&svc->mu);
   free(svc);
   app->ext = NULL;

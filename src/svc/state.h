@@ -42,7 +42,8 @@ struct svc_state {
 
 struct svc {
   pthread_mutex_t mu;
-  struct svc_state *state; /* current generation */
+  pthread_mutex_t rebuild_mu; /* one state build and swap at a time (state.c) */
+  struct svc_state *state;    /* current generation */
   struct ratelimit *rl;
   /* Sessions and quotas in memory, written behind (svc/issuing.h); NULL:
    * each signature commits before its answer (PostgreSQL, or [server]
@@ -62,6 +63,11 @@ void svc_state_unref(struct svc_state *s);
  * and drop it, without creating anything (an unset [attribution] key_file
  * is not generated). Returns 0, or -1 with err as svc_state_new. */
 int svc_state_check(struct cfg *c, char *err, size_t errlen);
+
+/* Build the state again from the current one's configuration and make it
+ * current (svc/jwks.c, after the JWKS changed). 0, or -1 with err set and
+ * the current state kept. */
+int svc_state_refresh(struct app *app, char *err, size_t errlen);
 
 /* Set up app->ext (struct svc) and app->on_reload from app->cfg. */
 int svc_init(struct app *app, char *err, size_t errlen);

@@ -1,0 +1,379 @@
+/*
+ * jwks.c: [auth] jwks_url, the identity provider's JWKS fetched over HTTPS
+ * and kept fresh (see jwks.h).
+ *
+ * The text of the last good JWKS lives here; svc/state.c builds the JWT
+ * verifier from it like from a jwks_file. A thread fetches the URL every
+ * [auth] jwks_refresh, and sooner (at most every JWKS_KICK_MIN s) when a
+ * token names a kid no key has: an identity provider publishes its next
+ * key before signing with it, so a refresh finds it. A changed JWKS is
+ * swapped in by rebuilding the service state (svc_state_refresh); one the
+ * verifier refuses (no usable key, a malformed member) leaves the previous
+ * keys in place. The last good copy is written to data_dir/jwks-cache.json
+ * so that a restart while the provider is unreachable still verifies
+ * tokens.
+ */
+#include "svc/jwks.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cfg/cfg.h"
+#include "core/buf.h"
+#include "core/io.h"
+#include "core/limits.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "http/metrics.h"
+#include "net/http_client.h"
+#include "svc/app.h"
+#include "svc/state.h"
+#include "svc/workers.h"
+
+#define JWKS_TIMEOUT_MS 10000
+#define JWKS_KICK_MIN 30 /* seconds between fetches caused by unknown kids */
+#define JWKS_CACHE "jwks-cache.json"
+
+struct jwks {
+  struct app *app;
+  char *url;
+  char host[256];
+  char cache[4096];
+  struct http_client *hc;
+  pthread_t th;
+  pthread_mutex_t mu; /* text, kicked, last_kick */
+  pthread_cond_t cv;
+  char *text; /* the JWKS in use */
+  bool kicked;
+  int64_t last_kick;
+  atomic_bool stop;
+  bool running; /* the thread was started (jwks_run) */
+};
+
+static struct jwks *g_jw;
+
+/* A loopback host: 127.0.0.0/8, localhost, [::1]. hostport may carry a
+ * port. */
+static bool loopback(const char *hostport)
+{
+  char h[256];
+  const char *colon;
+  size_t n;
+
+  if (strncmp(hostport, "[::1]", 5) == 0 && (hostport[5] == '\0' || hostport[5] == ':'))
+    return true;
+  colon = strchr(hostport, ':');
+  n = colon ? (size_t)(colon - hostport) : strlen(hostport);
+  if (n == 0 || n >= sizeof(h))
+    return false;
+  memcpy(h, hostport, n);
+  h[n] = '\0';
+  if (strcmp(h, "localhost") == 0)
+    return true;
+  if (strncmp(h, "127.", 4) != 0)
+    return false;
+  for (size_t i = 4; i < n; i++)
+    if (!(h[i] == '.' || (h[i] >= '0' && h[i] <= '9')))
+      return false;
+  return true;
+}
+
+/* user[:password]@ before the host: credentials that would end up in
+ * logs and dumps; a JWKS is public. */
+static bool has_userinfo(const char *url)
+{
+  const char *a = strstr(url, "://");
+  size_t n;
+
+  if (!a)
+    return false;
+  a += 3;
+  n = strcspn(a, "/?#");
+  return memchr(a, '@', n) != NULL;
+}
+
+int jwks_check_cfg(const struct cfg *c, char *err, size_t errlen)
+{
+  const char *url = cfg_get_str(c, "auth", "jwks_url");
+  char host[256];
+
+  if (!url)
+    return 0;
+  if (cfg_get_str(c, "auth", "jwks_file")) {
+    snprintf(err, errlen, "[auth] jwks_url and jwks_file: set one of them");
+    return -1;
+  }
+  if (http_client_url_host(url, host, sizeof(host)) != VG_OK || has_userinfo(url)) {
+    snprintf(err, errlen, "[auth] jwks_url: must be an https:// URL without credentials");
+    return -1;
+  }
+  if (strncmp(url, "https://", 8) != 0 && !loopback(host)) {
+    snprintf(err, errlen,
+             "[auth] jwks_url: must be https:// (whoever can change the keys in transit can "
+             "sign tokens); http:// only for a loopback host");
+    return -1;
+  }
+  return 0;
+}
+
+/* GETs the URL: the body (caller frees) on a 200 with a body, else NULL
+ * and why in err. */
+static char *fetch(struct jwks *j, char *err, size_t errlen)
+{
+  static const char *const hdr[] = {"Accept: application/json"};
+  struct http_client_resp r;
+  char *text = NULL;
+  int rc = http_client_request(j->hc, "GET", j->url, hdr, 1, NULL, 0, 0, &r);
+
+  if (rc != VG_OK)
+    snprintf(err, errlen, "%s", rc == VG_TOOBIG ? "the answer is over 256 KiB" : "no answer");
+  else if (r.status != 200)
+    snprintf(err, errlen, "HTTP status %ld", r.status);
+  else if (r.body.len == 0)
+    snprintf(err, errlen, "an empty answer");
+  else
+    text = xstrdup(r.body.ptr);
+  http_client_resp_release(&r);
+  return text;
+}
+
+/* data_dir/jwks-cache.json, written whole or not at all (0600). */
+static void cache_write(struct jwks *j, const char *text)
+{
+  char tmp[4200];
+  size_t len = strlen(text), off = 0;
+  int fd;
+
+  snprintf(tmp, sizeof(tmp), "%s.tmp", j->cache);
+  fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0)
+    goto fail;
+  while (off < len) {
+    ssize_t n = write(fd, text + off, len - off);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      close(fd);
+      goto fail;
+    }
+    off += (size_t)n;
+  }
+  if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, j->cache) != 0)
+    goto fail;
+  return;
+fail:
+  log_warn("jwks: cannot write %s (%s); a restart while %s is unreachable would have no keys",
+           j->cache, strerror(errno), j->host);
+  (void)unlink(tmp);
+}
+
+char *jwks_text(void)
+{
+  struct jwks *j = g_jw;
+  char *t = NULL;
+
+  if (!j)
+    return NULL;
+  pthread_mutex_lock(&j->mu);
+  if (j->text)
+    t = xstrdup(j->text);
+  pthread_mutex_unlock(&j->mu);
+  return t;
+}
+
+void jwks_kick(void)
+{
+  struct jwks *j = g_jw;
+  int64_t now = (int64_t)time(NULL);
+
+  if (!j)
+    return;
+  pthread_mutex_lock(&j->mu);
+  if (now - j->last_kick >= JWKS_KICK_MIN) {
+    j->last_kick = now;
+    j->kicked = true;
+    pthread_cond_signal(&j->cv);
+  }
+  pthread_mutex_unlock(&j->mu);
+}
+
+/* Waits up to seconds or a kick; false once stop is set. */
+static bool jw_wait(struct jwks *j, int64_t seconds)
+{
+  struct timespec dl;
+
+  clock_gettime(CLOCK_MONOTONIC, &dl);
+  dl.tv_sec += seconds;
+  pthread_mutex_lock(&j->mu);
+  while (!j->kicked && !atomic_load(&j->stop)) {
+    if (pthread_cond_timedwait(&j->cv, &j->mu, &dl) == ETIMEDOUT)
+      break;
+  }
+  j->kicked = false;
+  pthread_mutex_unlock(&j->mu);
+  return !atomic_load(&j->stop);
+}
+
+/* One refresh: fetch, and if the JWKS changed, swap it in. */
+static void refresh(struct jwks *j)
+{
+  char err[512], *text = fetch(j, err, sizeof(err)), *old;
+  bool same;
+
+  if (!text) {
+    log_warn("jwks: cannot fetch the JWKS from %s (%s); keeping the keys in use", j->host, err);
+    metrics_inc("vodgate_jwks_fetches_total", "result", "error");
+    return;
+  }
+  pthread_mutex_lock(&j->mu);
+  same = j->text && strcmp(j->text, text) == 0;
+  old = j->text;
+  if (!same)
+    j->text = text;
+  pthread_mutex_unlock(&j->mu);
+  if (same) {
+    free(text);
+    metrics_inc("vodgate_jwks_fetches_total", "result", "unchanged");
+    return;
+  }
+  if (svc_state_refresh(j->app, err, sizeof(err))) {
+    pthread_mutex_lock(&j->mu);
+    j->text = old;
+    pthread_mutex_unlock(&j->mu);
+    free(text);
+    log_error("jwks: the JWKS now served by %s cannot be used (%s); keeping the keys in use",
+              j->host, err);
+    metrics_inc("vodgate_jwks_fetches_total", "result", "invalid");
+    return;
+  }
+  free(old);
+  cache_write(j, text);
+  log_info("jwks: new keys from %s in use", j->host);
+  metrics_inc("vodgate_jwks_fetches_total", "result", "changed");
+}
+
+static void *jw_main(void *arg)
+{
+  struct jwks *j = arg;
+
+  thread_name("vg-jwks");
+  for (;;) {
+    struct cfg *c = app_cfg_get(j->app);
+    int64_t every = cfg_get_int(c, "auth", "jwks_refresh");
+
+    cfg_unref(c);
+    if (!jw_wait(j, every))
+      return NULL;
+    refresh(j);
+  }
+}
+
+static void jw_free(struct jwks *j)
+{
+  http_client_free(j->hc);
+  pthread_cond_destroy(&j->cv);
+  pthread_mutex_destroy(&j->mu);
+  free(j->text);
+  free(j->url);
+  free(j);
+}
+
+int jwks_start(struct app *app, char *err, size_t errlen)
+{
+  const char *url = cfg_get_str(app->cfg, "auth", "jwks_url");
+  const char *dir = cfg_get_str(app->cfg, "server", "data_dir");
+  struct jwks *j;
+  char why[256];
+
+  if (!url)
+    return 0;
+  if (jwks_check_cfg(app->cfg, err, errlen))
+    return -1;
+  if (http_client_global_init()) {
+    snprintf(err, errlen, "cannot initialise libcurl");
+    return -1;
+  }
+  j = xcalloc(1, sizeof(*j));
+  j->app = app;
+  j->url = xstrdup(url);
+  if (http_client_url_host(url, j->host, sizeof(j->host)) != VG_OK) /* checked above */
+    str_copy(j->host, sizeof(j->host), "?");
+  if ((size_t)snprintf(j->cache, sizeof(j->cache), "%s/%s", dir, JWKS_CACHE) >= sizeof(j->cache)) {
+    snprintf(err, errlen, "[server] data_dir: path too long");
+    free(j->url);
+    free(j);
+    return -1;
+  }
+  pthread_mutex_init(&j->mu, NULL);
+  worker_cond_init(&j->cv);
+  atomic_init(&j->stop, false);
+  j->hc = http_client_new(&(struct http_client_opts){
+      .timeout_ms = JWKS_TIMEOUT_MS, .max_body = JWT_MAX_KEY_FILE, .cancel = &j->stop});
+  j->text = fetch(j, why, sizeof(why));
+  if (j->text) {
+    if (mkdir(dir, 0700) && errno != EEXIST)
+      log_warn("jwks: cannot create %s (%s)", dir, strerror(errno));
+    cache_write(j, j->text);
+    log_info("jwks: keys fetched from %s", j->host);
+  } else {
+    struct buf b;
+    buf_init(&b, JWT_MAX_KEY_FILE);
+    if (read_file(j->cache, &b) != VG_OK || b.len == 0) {
+      snprintf(err, errlen,
+               "[auth] jwks_url: cannot fetch the JWKS from %s (%s), and there is no cached copy "
+               "(%s)",
+               j->host, why, j->cache);
+      buf_release(&b);
+      jw_free(j);
+      return -1;
+    }
+    j->text = xstrdup(b.ptr);
+    buf_release(&b);
+    log_warn("jwks: cannot fetch the JWKS from %s (%s); using the cached copy %s until it can",
+             j->host, why, j->cache);
+  }
+  g_jw = j; /* svc_state_new reads the text from here */
+  return 0;
+}
+
+int jwks_run(char *err, size_t errlen)
+{
+  struct jwks *j = g_jw;
+
+  if (!j)
+    return 0;
+  if (pthread_create(&j->th, NULL, jw_main, j)) {
+    snprintf(err, errlen, "cannot start the JWKS thread");
+    return -1;
+  }
+  j->running = true;
+  metrics_describe("vodgate_jwks_fetches_total",
+                   "Fetches of [auth] jwks_url after start, by result (unchanged, changed, "
+                   "invalid: refused by the verifier, error: no good answer).");
+  return 0;
+}
+
+void jwks_stop(void)
+{
+  struct jwks *j = g_jw;
+
+  if (!j)
+    return;
+  pthread_mutex_lock(&j->mu);
+  atomic_store(&j->stop, true);
+  pthread_cond_signal(&j->cv);
+  pthread_mutex_unlock(&j->mu);
+  if (j->running)
+    pthread_join(j->th, NULL);
+  g_jw = NULL;
+  jw_free(j);
+}
