@@ -40,8 +40,8 @@
 #include "svc/workers.h"
 
 #define JWKS_TIMEOUT_MS 10000
-#define JWKS_KICK_MIN 30 /* seconds between fetches caused by unknown kids */
-#define JWKS_CACHE "jwks-cache.json"
+#define JWKS_KICK_MIN   30 /* seconds between fetches caused by unknown kids */
+#define JWKS_CACHE      "jwks-cache.json"
 
 struct jwks {
   struct app *app;
