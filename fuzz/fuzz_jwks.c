@@ -25,8 +25,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   /* An RS256 header naming kid "k", a payload, a signature no key made. */
-  static const char tok[] = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsifQ.eyJzdWIiOiJ1IiwiZXhwIjo5OTk5OTk5OTk5fQ."
-                            "AAAA";
+  static const char tok[] =
+      "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsifQ.eyJzdWIiOiJ1IiwiZXhwIjo5OTk5OTk5OTk5fQ."
+      "AAAA";
   struct jwt_config c;
   struct jwt_identity id;
   struct jwt_verifier *v;
