@@ -209,18 +209,7 @@ void jwks_kick(void)
 /* Waits up to seconds or a kick; false once stop is set. */
 static bool jw_wait(struct jwks *j, int64_t seconds)
 {
-  struct timespec dl;
-
-  clock_gettime(CLOCK_MONOTONIC, &dl);
-  dl.tv_sec += seconds;
-  pthread_mutex_lock(&j->mu);
-  while (!j->kicked && !atomic_load(&j->stop)) {
-    if (pthread_cond_timedwait(&j->cv, &j->mu, &dl) == ETIMEDOUT)
-      break;
-  }
-  j->kicked = false;
-  pthread_mutex_unlock(&j->mu);
-  return !atomic_load(&j->stop);
+  return worker_wait(&j->mu, &j->cv, &j->stop, &j->kicked, seconds * 1000);
 }
 
 /* One refresh: fetch, and if the JWKS changed, swap it in. */
@@ -368,10 +357,7 @@ void jwks_stop(void)
 
   if (!j)
     return;
-  pthread_mutex_lock(&j->mu);
-  atomic_store(&j->stop, true);
-  pthread_cond_signal(&j->cv);
-  pthread_mutex_unlock(&j->mu);
+  worker_signal_stop(&j->mu, &j->cv, &j->stop);
   if (j->running)
     pthread_join(j->th, NULL);
   g_jw = NULL;

@@ -66,20 +66,7 @@ static struct puller *g_pl;
 /* Sleep up to ms, returning early when stopping. */
 static void pl_sleep_ms(struct puller *p, int64_t ms)
 {
-  struct timespec dl;
-
-  clock_gettime(CLOCK_MONOTONIC, &dl);
-  dl.tv_sec += ms / 1000;
-  dl.tv_nsec += (long)(ms % 1000) * 1000000L;
-  if (dl.tv_nsec >= 1000000000L) {
-    dl.tv_sec++;
-    dl.tv_nsec -= 1000000000L;
-  }
-  pthread_mutex_lock(&p->mu);
-  while (!atomic_load(&p->stop))
-    if (pthread_cond_timedwait(&p->cv, &p->mu, &dl))
-      break;
-  pthread_mutex_unlock(&p->mu);
+  (void)worker_wait(&p->mu, &p->cv, &p->stop, NULL, ms);
 }
 
 /*
@@ -468,10 +455,7 @@ void puller_stop(void)
   if (!p)
     return;
   g_pl = NULL;
-  pthread_mutex_lock(&p->mu);
-  atomic_store(&p->stop, true);
-  pthread_cond_signal(&p->cv);
-  pthread_mutex_unlock(&p->mu);
+  worker_signal_stop(&p->mu, &p->cv, &p->stop);
   pthread_join(p->th, NULL);
   http_client_free(p->hc);
   pthread_cond_destroy(&p->cv);

@@ -13,7 +13,6 @@
  * are never deleted. With several instances on one PostgreSQL database
  * each sweeps; the deletes are idempotent.
  */
-#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -66,25 +65,9 @@ int retention_check_cfg(const struct cfg *c, char *err, size_t errlen)
   return 0;
 }
 
-/* Sleeps up to ms (monotonic clock); false once stop is set. */
 static bool rt_wait(struct retention *r, int64_t ms)
 {
-  struct timespec dl;
-
-  clock_gettime(CLOCK_MONOTONIC, &dl);
-  dl.tv_sec += ms / 1000;
-  dl.tv_nsec += (ms % 1000) * 1000000L;
-  if (dl.tv_nsec >= 1000000000L) {
-    dl.tv_sec++;
-    dl.tv_nsec -= 1000000000L;
-  }
-  pthread_mutex_lock(&r->mu);
-  while (!atomic_load(&r->stop)) {
-    if (pthread_cond_timedwait(&r->cv, &r->mu, &dl) == ETIMEDOUT)
-      break;
-  }
-  pthread_mutex_unlock(&r->mu);
-  return !atomic_load(&r->stop);
+  return worker_wait(&r->mu, &r->cv, &r->stop, NULL, ms);
 }
 
 /* Deletes every row of one kind older than its cutoff, a batch at a time.
@@ -184,10 +167,7 @@ void retention_stop(void)
   if (!r)
     return;
   g_rt = NULL;
-  pthread_mutex_lock(&r->mu);
-  atomic_store(&r->stop, true);
-  pthread_cond_signal(&r->cv);
-  pthread_mutex_unlock(&r->mu);
+  worker_signal_stop(&r->mu, &r->cv, &r->stop);
   pthread_join(r->th, NULL);
   pthread_cond_destroy(&r->cv);
   pthread_mutex_destroy(&r->mu);

@@ -573,17 +573,7 @@ static void drop_queued(struct webhook *w)
 
 static void wait_for(struct webhook *w, int64_t seconds)
 {
-  struct timespec dl;
-
-  clock_gettime(CLOCK_MONOTONIC, &dl);
-  dl.tv_sec += seconds;
-  pthread_mutex_lock(&w->mu);
-  while (!w->poked && !atomic_load(&w->stop)) {
-    if (pthread_cond_timedwait(&w->cv, &w->mu, &dl) == ETIMEDOUT)
-      break;
-  }
-  w->poked = false;
-  pthread_mutex_unlock(&w->mu);
+  (void)worker_wait(&w->mu, &w->cv, &w->stop, &w->poked, seconds * 1000);
 }
 
 static bool take_poke(struct webhook *w)
@@ -881,10 +871,7 @@ void webhook_stop(void)
   pthread_mutex_unlock(&g_mu);
   if (!w)
     return;
-  pthread_mutex_lock(&w->mu);
-  atomic_store(&w->stop, true);
-  pthread_cond_signal(&w->cv);
-  pthread_mutex_unlock(&w->mu);
+  worker_signal_stop(&w->mu, &w->cv, &w->stop);
   http_multi_wakeup(w->hm);
   pthread_join(w->th, NULL);
   http_multi_free(w->hm);

@@ -25,6 +25,8 @@
 #define VG_SVC_WORKERS_H
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -77,6 +79,13 @@ int webhook_secret_key(const char *secret, size_t len, unsigned char **out,
 void worker_owner_id(char *out, size_t n);
 /* A condition variable whose timed waits use CLOCK_MONOTONIC. */
 void worker_cond_init(pthread_cond_t *cv);
+/* A worker's sleep: waits on cv (from worker_cond_init; mu is taken here)
+ * for up to ms, or until *stop, or until *woken when woken is not NULL
+ * (cleared on return). Returns false once *stop is set. */
+bool worker_wait(pthread_mutex_t *mu, pthread_cond_t *cv, atomic_bool *stop, bool *woken,
+                 int64_t ms);
+/* Sets *stop and wakes the worker sleeping in worker_wait. */
+void worker_signal_stop(pthread_mutex_t *mu, pthread_cond_t *cv, atomic_bool *stop);
 
 int puller_start(struct app *app, char *err, size_t errlen);
 
