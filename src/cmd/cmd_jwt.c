@@ -25,6 +25,7 @@
 #include "core/io.h"
 #include "core/limits.h"
 #include "core/util.h"
+#include "svc/jwks.h"
 
 #define JWT_CMD_DEFAULT_TTL 3600
 #define JWT_CMD_MAX_TTL     (30 * 86400) /* a development token, not a credential for life */
@@ -137,6 +138,7 @@ static void verify_usage(FILE *f)
           "  --secret-file FILE      HS256 secret (or VODGATE_AUTH_JWT_HS256_SECRET)\n"
           "  --public-key-file FILE  PEM public keys (RS256, ES256)\n"
           "  --jwks-file FILE        JWK set\n"
+          "  --jwks-url URL          JWK set fetched from URL (https://, or http:// to loopback)\n"
           "  --iss ISSUER            required issuer\n"
           "  --aud AUDIENCE          required audience\n"
           "  --policy-claim CLAIM    claim holding the policy name\n"
@@ -176,6 +178,7 @@ static int jwt_verify_cmd(int argc, char **argv)
       {"secret-file", required_argument, NULL, 'f'},
       {"public-key-file", required_argument, NULL, 'k'},
       {"jwks-file", required_argument, NULL, 'j'},
+      {"jwks-url", required_argument, NULL, 'u'},
       {"iss", required_argument, NULL, 'i'},
       {"aud", required_argument, NULL, 'a'},
       {"policy-claim", required_argument, NULL, 'c'},
@@ -187,8 +190,8 @@ static int jwt_verify_cmd(int argc, char **argv)
   struct jwt_config cfg;
   struct jwt_verifier *v;
   struct jwt_identity id;
-  const char *secret_file = NULL, *tok = NULL;
-  char *secret, *text, err[512];
+  const char *secret_file = NULL, *tok = NULL, *jwks_url = NULL;
+  char *secret, *text, *jwks = NULL, err[512];
   uint64_t u;
   int64_t now = (int64_t)time(NULL);
   struct buf in;
@@ -209,6 +212,7 @@ static int jwt_verify_cmd(int argc, char **argv)
     case 'f': secret_file = optarg; break;
     case 'k': cfg.public_key_file = optarg; break;
     case 'j': cfg.jwks_file = optarg; break;
+    case 'u': jwks_url = optarg; break;
     case 'i': cfg.issuer = optarg; break;
     case 'a': cfg.audience = optarg; break;
     case 'c': cfg.policy_claim = optarg; break;
@@ -234,15 +238,31 @@ static int jwt_verify_cmd(int argc, char **argv)
     fprintf(stderr, "vodgate jwt verify: the token is read from stdin, not the command line\n");
     return EXIT_USAGE;
   }
+  if (jwks_url && cfg.jwks_file) {
+    fprintf(stderr, "vodgate jwt verify: give --jwks-file or --jwks-url, not both\n");
+    return EXIT_USAGE;
+  }
+  if (jwks_url) {
+    jwks = jwks_fetch(jwks_url, err, sizeof(err));
+    if (!jwks) {
+      fprintf(stderr, "vodgate jwt verify: --jwks-url: %s\n", err);
+      return 1;
+    }
+    cfg.jwks_json = jwks;
+    cfg.jwks_source = "jwks_url";
+  }
   secret = load_secret(secret_file, &failed);
-  if (failed)
+  if (failed) {
+    free(jwks);
     return 1;
+  }
   if (secret) {
     cfg.hs256_secret = (const unsigned char *)secret;
     cfg.hs256_secret_len = strlen(secret);
   }
   v = jwt_verifier_new(&cfg, err, sizeof(err));
   free_secret(secret);
+  free(jwks);
   if (!v) {
     fprintf(stderr, "vodgate jwt verify: %s\n", err);
     return 1;

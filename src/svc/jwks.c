@@ -101,10 +101,27 @@ static bool has_userinfo(const char *url)
   return memchr(a, '@', n) != NULL;
 }
 
+int jwks_url_check(const char *url, char *err, size_t errlen)
+{
+  char host[256];
+
+  if (http_client_url_host(url, host, sizeof(host)) != VG_OK || has_userinfo(url)) {
+    snprintf(err, errlen, "must be an https:// URL without credentials");
+    return -1;
+  }
+  if (strncmp(url, "https://", 8) != 0 && !loopback(host)) {
+    snprintf(err, errlen,
+             "must be https:// (whoever can change the keys in transit can sign tokens); "
+             "http:// only for a loopback host");
+    return -1;
+  }
+  return 0;
+}
+
 int jwks_check_cfg(const struct cfg *c, char *err, size_t errlen)
 {
   const char *url = cfg_get_str(c, "auth", "jwks_url");
-  char host[256];
+  char why[256];
 
   if (!url)
     return 0;
@@ -112,27 +129,27 @@ int jwks_check_cfg(const struct cfg *c, char *err, size_t errlen)
     snprintf(err, errlen, "[auth] jwks_url and jwks_file: set one of them");
     return -1;
   }
-  if (http_client_url_host(url, host, sizeof(host)) != VG_OK || has_userinfo(url)) {
-    snprintf(err, errlen, "[auth] jwks_url: must be an https:// URL without credentials");
-    return -1;
-  }
-  if (strncmp(url, "https://", 8) != 0 && !loopback(host)) {
-    snprintf(err, errlen,
-             "[auth] jwks_url: must be https:// (whoever can change the keys in transit can "
-             "sign tokens); http:// only for a loopback host");
+  if (jwks_url_check(url, why, sizeof(why))) {
+    snprintf(err, errlen, "[auth] jwks_url: %s", why);
     return -1;
   }
   return 0;
 }
 
-/* GETs the URL: the body (caller frees) on a 200 with a body, else NULL
- * and why in err. */
-static char *fetch(struct jwks *j, char *err, size_t errlen)
+static struct http_client *new_client(atomic_bool *cancel)
+{
+  return http_client_new(&(struct http_client_opts){
+      .timeout_ms = JWKS_TIMEOUT_MS, .max_body = JWT_MAX_KEY_FILE, .cancel = cancel});
+}
+
+/* GETs url: the body (caller frees) on a 200 with a body, else NULL and
+ * why in err. */
+static char *get(struct http_client *hc, const char *url, char *err, size_t errlen)
 {
   static const char *const hdr[] = {"Accept: application/json"};
   struct http_client_resp r;
   char *text = NULL;
-  int rc = http_client_request(j->hc, "GET", j->url, hdr, 1, NULL, 0, 0, &r);
+  int rc = http_client_request(hc, "GET", url, hdr, 1, NULL, 0, 0, &r);
 
   if (rc != VG_OK)
     snprintf(err, errlen, "%s", rc == VG_TOOBIG ? "the answer is over 256 KiB" : "no answer");
@@ -143,6 +160,28 @@ static char *fetch(struct jwks *j, char *err, size_t errlen)
   else
     text = xstrdup(r.body.ptr);
   http_client_resp_release(&r);
+  return text;
+}
+
+static char *fetch(struct jwks *j, char *err, size_t errlen)
+{
+  return get(j->hc, j->url, err, errlen);
+}
+
+char *jwks_fetch(const char *url, char *err, size_t errlen)
+{
+  struct http_client *hc;
+  char *text;
+
+  if (jwks_url_check(url, err, errlen))
+    return NULL;
+  if (http_client_global_init()) {
+    snprintf(err, errlen, "cannot initialise libcurl");
+    return NULL;
+  }
+  hc = new_client(NULL);
+  text = get(hc, url, err, errlen);
+  http_client_free(hc);
   return text;
 }
 
@@ -305,8 +344,7 @@ int jwks_start(struct app *app, char *err, size_t errlen)
   pthread_mutex_init(&j->mu, NULL);
   worker_cond_init(&j->cv);
   atomic_init(&j->stop, false);
-  j->hc = http_client_new(&(struct http_client_opts){
-      .timeout_ms = JWKS_TIMEOUT_MS, .max_body = JWT_MAX_KEY_FILE, .cancel = &j->stop});
+  j->hc = new_client(&j->stop);
   j->text = fetch(j, why, sizeof(why));
   if (j->text) {
     if (mkdir(dir, 0700) && errno != EEXIST)

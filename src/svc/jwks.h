@@ -22,6 +22,13 @@ struct cfg;
  * http to a host other than a loopback one. 0, or -1 with err set. */
 int jwks_check_cfg(const struct cfg *c, char *err, size_t errlen);
 
+/* The URL rules of jwks_check_cfg for one URL: 0, or -1 with why in err
+ * (without the key's name). */
+int jwks_url_check(const char *url, char *err, size_t errlen);
+/* One GET of url (checked as above; 10 s at most): the JWKS text (caller
+ * frees), or NULL with why in err. For `vodgate jwt verify --jwks-url`. */
+char *jwks_fetch(const char *url, char *err, size_t errlen);
+
 /* No-op (0) without [auth] jwks_url. Otherwise fetches it (10 s at most)
  * and writes data_dir/jwks-cache.json; if it cannot, reads that copy;
  * with neither, returns -1 with err set. */

@@ -198,6 +198,24 @@ data_dir = {self.tmp.path}/data
         self.assertIn("[auth] jwks_url: cannot fetch the JWKS from 127.0.0.1:", p.stderr)
         self.assertIn("(HTTP status 502), and there is no cached copy", p.stderr)
 
+    def test_cli_verify_with_jwks_url(self):
+        self.p.serve([jwk(self.rsa1, "k1", "RS256")])
+        tok = jwtmint.sign_asym(self.rsa1["private_pem"], jwtmint.claims(sub="cli"), "RS256", "k1")
+        p = vgtest.run(["jwt", "verify", "--jwks-url", self.p.url], input=tok + "\n", check=0)
+        self.assertEqual(json.loads(p.stdout)["sub"], "cli")
+        other = jwtmint.sign_asym(self.rsa2["private_pem"], jwtmint.claims(), "RS256", "k2")
+        p = vgtest.run(["jwt", "verify", "--jwks-url", self.p.url], input=other + "\n", check=1)
+        self.assertEqual(json.loads(p.stdout), {"result": "unknown_kid"})
+        p = vgtest.run(["jwt", "verify", "--jwks-url", "http://idp.example.com/jwks"],
+                       input=tok + "\n", check=1)
+        self.assertIn("--jwks-url: must be https://", p.stderr)
+        self.p.fail(404)
+        p = vgtest.run(["jwt", "verify", "--jwks-url", self.p.url], input=tok + "\n", check=1)
+        self.assertEqual(p.stderr, "vodgate jwt verify: --jwks-url: HTTP status 404\n")
+        p = vgtest.run(["jwt", "verify", "--jwks-url", self.p.url, "--jwks-file", "x.json"],
+                       input=tok + "\n", check=2)
+        self.assertIn("not both", p.stderr)
+
     def test_reload_cannot_change_the_url(self):
         self.p.serve([jwk(self.rsa1, "k1", "RS256")])
         d = self.start(f"jwks_url = {self.p.url}\n")
