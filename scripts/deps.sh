@@ -4,8 +4,11 @@
 # Usage: scripts/deps.sh [build|test|bench]
 set -eu
 what=${1:-build}
+# ca-certificates: libcurl verifies https webhook receivers, [auth] jwks_url
+# and the VOD API against them (apt-get --no-install-recommends skips it).
 pkgs="build-essential pkg-config meson ninja-build libmicrohttpd-dev libjansson-dev
-libjwt-dev libssl-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev libinih-dev libcmocka-dev"
+libjwt-dev libssl-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev libinih-dev libcmocka-dev
+ca-certificates"
 case "$what" in
   test) pkgs="$pkgs python3 nodejs npm curl openssl postgresql sqlite3 clang libclang-rt-14-dev chromium" ;;
   bench) pkgs="$pkgs python3 nodejs npm curl wrk nginx" ;;
