@@ -151,8 +151,12 @@ static char *get(struct http_client *hc, const char *url, char *err, size_t errl
   char *text = NULL;
   int rc = http_client_request(hc, "GET", url, hdr, 1, NULL, 0, 0, &r);
 
-  if (rc != VG_OK)
-    snprintf(err, errlen, "%s", rc == VG_TOOBIG ? "the answer is over 256 KiB" : "no answer");
+  /* libcurl's reason (never the URL): "no answer" alone would hide a
+   * certificate that does not verify behind a provider that is down. */
+  if (rc != VG_OK && r.error[0] == '\0')
+    snprintf(err, errlen, "no answer");
+  else if (rc != VG_OK)
+    snprintf(err, errlen, "%s%s", rc == VG_TOOBIG ? "" : "no answer: ", r.error);
   else if (r.status != 200)
     snprintf(err, errlen, "HTTP status %ld", r.status);
   else if (r.body.len == 0)

@@ -162,6 +162,14 @@ data_dir = {self.tmp.path}/data
         self.assertEqual(self.sign(d, self.rsa2, "k2")[0], 200)
         self.assertEqual(self.sign(d, self.rsa1, "k1")[0], 401)
 
+    def test_fetch_failure_says_why(self):
+        # Nothing listens there: libcurl's reason, not just "no answer".
+        self.p.close()
+        p = vgtest.run(["jwt", "verify", "--jwks-url", self.p.url], input="x.y.z\n", check=1)
+        self.assertEqual(p.stderr, "vodgate jwt verify: --jwks-url: no answer: "
+                         "Couldn't connect to server\n")
+        self.p = Provider()
+
     def test_unknown_kid_fetches_at_once(self):
         # A refresh interval far away: only the unknown kid can bring k2 in.
         self.p.serve([jwk(self.rsa1, "k1", "RS256")])
