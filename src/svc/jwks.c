@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth/jwt.h"
 #include "cfg/cfg.h"
 #include "core/buf.h"
 #include "core/io.h"
@@ -56,6 +57,7 @@ struct jwks {
   bool kicked;
   int64_t last_kick;
   atomic_bool stop;
+  bool fetched; /* text came from the URL at start, not from the cache */
   bool running; /* the thread was started (jwks_run) */
 };
 
@@ -319,12 +321,27 @@ static void jw_free(struct jwks *j)
   free(j);
 }
 
+/* The checks a JWKS gets on its own (those of a jwks_file): 0, or -1 with
+ * why in err. */
+static int usable(const char *text, char *err, size_t errlen)
+{
+  struct jwt_config jc;
+  struct jwt_verifier *v;
+
+  jwt_config_init(&jc);
+  jc.jwks_json = text;
+  jc.jwks_source = "JWKS";
+  v = jwt_verifier_new(&jc, err, errlen);
+  jwt_verifier_free(v);
+  return v ? 0 : -1;
+}
+
 int jwks_start(struct app *app, char *err, size_t errlen)
 {
   const char *url = cfg_get_str(app->cfg, "auth", "jwks_url");
   const char *dir = cfg_get_str(app->cfg, "server", "data_dir");
   struct jwks *j;
-  char why[256];
+  char why[512], bad[400];
 
   if (!url)
     return 0;
@@ -350,10 +367,15 @@ int jwks_start(struct app *app, char *err, size_t errlen)
   atomic_init(&j->stop, false);
   j->hc = new_client(&j->stop);
   j->text = fetch(j, why, sizeof(why));
+  /* One the checks refuse is no better than no answer: the cached copy,
+   * which is kept unchanged (a refresh keeps the keys in use likewise). */
+  if (j->text && usable(j->text, bad, sizeof(bad))) {
+    snprintf(why, sizeof(why), "it serves one that cannot be used: %s", bad);
+    free(j->text);
+    j->text = NULL;
+  }
   if (j->text) {
-    if (mkdir(dir, 0700) && errno != EEXIST)
-      log_warn("jwks: cannot create %s (%s)", dir, strerror(errno));
-    cache_write(j, j->text);
+    j->fetched = true; /* cached by jwks_run, once the state accepted it */
     log_info("jwks: keys fetched from %s", j->host);
   } else {
     struct buf b;
@@ -369,6 +391,14 @@ int jwks_start(struct app *app, char *err, size_t errlen)
     }
     j->text = xstrdup(b.ptr);
     buf_release(&b);
+    if (usable(j->text, bad, sizeof(bad))) {
+      snprintf(err, errlen,
+               "[auth] jwks_url: cannot fetch the JWKS from %s (%s), and the cached copy %s "
+               "cannot be used (%s)",
+               j->host, why, j->cache, bad);
+      jw_free(j);
+      return -1;
+    }
     log_warn("jwks: cannot fetch the JWKS from %s (%s); using the cached copy %s until it can",
              j->host, why, j->cache);
   }
@@ -382,6 +412,15 @@ int jwks_run(char *err, size_t errlen)
 
   if (!j)
     return 0;
+  /* The service state was built with the fetched JWKS: now it is the last
+   * good copy (never before: a JWKS the state refuses must not replace
+   * it). */
+  if (j->fetched) {
+    const char *dir = cfg_get_str(j->app->cfg, "server", "data_dir");
+    if (mkdir(dir, 0700) && errno != EEXIST)
+      log_warn("jwks: cannot create %s (%s)", dir, strerror(errno));
+    cache_write(j, j->text);
+  }
   if (pthread_create(&j->th, NULL, jw_main, j)) {
     snprintf(err, errlen, "cannot start the JWKS thread");
     return -1;

@@ -162,6 +162,39 @@ data_dir = {self.tmp.path}/data
         self.assertEqual(self.sign(d, self.rsa2, "k2")[0], 200)
         self.assertEqual(self.sign(d, self.rsa1, "k1")[0], 401)
 
+    def test_unusable_at_start_keeps_the_cached_copy(self):
+        # A first start caches k1.
+        self.p.serve([jwk(self.rsa1, "k1", "RS256")])
+        d = self.start(f"jwks_url = {self.p.url}\n")
+        self.assertEqual(self.sign(d, self.rsa1, "k1")[0], 200)
+        self.assertEqual(d.stop(), 0)
+        cache = os.path.join(self.tmp.path, "data", "jwks-cache.json")
+        with open(cache, "rb") as f:
+            good = f.read()
+        # The provider answers 200 with something that is no JWKS: the
+        # cached copy is used and stays as it was (it is the last good one).
+        self.p.serve(None)
+        d = vgtest.Daemon(["serve", "--config", self.cfg], env=ENV)
+        self.daemons.append(d)
+        rec = d.wait_log(lambda r: "using the cached copy" in r.get("msg", ""))
+        self.assertIn("it serves one that cannot be used: JWKS: invalid JSON", rec["msg"])
+        self.assertEqual(self.sign(d, self.rsa1, "k1")[0], 200)
+        self.assertEqual(d.stop(), 0)
+        with open(cache, "rb") as f:
+            self.assertEqual(f.read(), good)
+        # So a restart while the provider is down still has k1.
+        self.p.fail(503)
+        d = vgtest.Daemon(["serve", "--config", self.cfg], env=ENV)
+        self.daemons.append(d)
+        self.assertEqual(self.sign(d, self.rsa1, "k1")[0], 200)
+        self.assertEqual(d.stop(), 0)
+        # A cached copy that was damaged is named as such.
+        with open(cache, "wb") as f:
+            f.write(good[: len(good) // 2])
+        p = vgtest.run(["serve", "--config", self.cfg], env=ENV, check=1, timeout=60)
+        self.assertIn("(HTTP status 503), and the cached copy %s cannot be used (JWKS: invalid JSON"
+                      % cache, p.stderr)
+
     def test_fetch_failure_says_why(self):
         # Nothing listens there: libcurl's reason, not just "no answer".
         self.p.close()
