@@ -232,6 +232,21 @@ data_dir = {self.tmp.path}/data
                 p = vgtest.run(["config", "--check", "--config", ini], check=1)
                 self.assertIn(want, p.stderr)
                 self.assertNotIn("pw@", p.stderr)
+        # The other [auth] keys are checked without the JWKS (not fetched
+        # by --check), as serve checks them.
+        cases = [
+            ("jwt_audience = a, b", "[auth] jwt_audience: give one audience"),
+            ("jwt_policy_claim = " + "c" * 65, "[auth] jwt_policy_claim: must be a claim name"),
+        ]
+        for extra, want in cases:
+            with self.subTest(extra=extra):
+                ini = self.ini(f"jwks_url = https://idp.example.com/jwks\n{extra}\n", "bad.ini")
+                p = vgtest.run(["config", "--check", "--config", ini], check=1)
+                self.assertIn(want, p.stderr)
+        ini = self.ini("jwks_url = https://idp.example.com/jwks\njwt_audience = vodgate\n",
+                       "good.ini")
+        self.assertEqual(vgtest.run(["config", "--check", "--config", ini], check=0).stdout,
+                         "ok\n")
         # Provider down and no cached copy: serve does not start.
         self.p.fail(502)
         ini = self.ini(f"jwks_url = {self.p.url}", "down.ini")
