@@ -54,6 +54,7 @@ struct jwks {
   pthread_mutex_t mu; /* text, kicked, last_kick */
   pthread_cond_t cv;
   char *text; /* the JWKS in use */
+  char *next; /* refresh(): the candidate, or the text it replaced */
   bool kicked;
   int64_t last_kick;
   atomic_bool stop;
@@ -257,10 +258,24 @@ static bool jw_wait(struct jwks *j, int64_t seconds)
   return worker_wait(&j->mu, &j->cv, &j->stop, &j->kicked, seconds * 1000);
 }
 
+/* svc_state_refresh's swap: the candidate JWKS (next) for the one in use,
+ * or back. */
+static void swap_text(void *arg)
+{
+  struct jwks *j = arg;
+  char *t;
+
+  pthread_mutex_lock(&j->mu);
+  t = j->text;
+  j->text = j->next;
+  j->next = t;
+  pthread_mutex_unlock(&j->mu);
+}
+
 /* One refresh: fetch, and if the JWKS changed, swap it in. */
 static void refresh(struct jwks *j)
 {
-  char err[512], *text = fetch(j, err, sizeof(err)), *old;
+  char err[512], *text = fetch(j, err, sizeof(err));
   bool same;
 
   if (!text) {
@@ -270,26 +285,26 @@ static void refresh(struct jwks *j)
   }
   pthread_mutex_lock(&j->mu);
   same = j->text && strcmp(j->text, text) == 0;
-  old = j->text;
-  if (!same)
-    j->text = text;
   pthread_mutex_unlock(&j->mu);
   if (same) {
     free(text);
     metrics_inc("vodgate_jwks_fetches_total", "result", "unchanged");
     return;
   }
-  if (svc_state_refresh(j->app, err, sizeof(err))) {
-    pthread_mutex_lock(&j->mu);
-    j->text = old;
-    pthread_mutex_unlock(&j->mu);
-    free(text);
+  /* The new text is in use (jwks_text) only inside svc_state_refresh,
+   * which holds off reloads: a reload never builds with a JWKS that this
+   * refresh is about to refuse. */
+  j->next = text;
+  if (svc_state_refresh(j->app, swap_text, j, err, sizeof(err))) {
+    free(j->next); /* the refused text, swapped back */
+    j->next = NULL;
     log_error("jwks: the JWKS now served by %s cannot be used (%s); keeping the keys in use",
               j->host, err);
     metrics_inc("vodgate_jwks_fetches_total", "result", "invalid");
     return;
   }
-  free(old);
+  free(j->next); /* the previous text */
+  j->next = NULL;
   cache_write(j, text);
   log_info("jwks: new keys from %s in use", j->host);
   metrics_inc("vodgate_jwks_fetches_total", "result", "changed");
@@ -317,6 +332,7 @@ static void jw_free(struct jwks *j)
   pthread_cond_destroy(&j->cv);
   pthread_mutex_destroy(&j->mu);
   free(j->text);
+  free(j->next);
   free(j->url);
   free(j);
 }

@@ -311,16 +311,19 @@ static int svc_on_reload(struct app *app, struct cfg *next, char *err, size_t er
   return rc;
 }
 
-int svc_state_refresh(struct app *app, char *err, size_t errlen)
+int svc_state_refresh(struct app *app, void (*swap)(void *arg), void *arg, char *err, size_t errlen)
 {
   struct svc *svc = svc_of(app);
   struct svc_state *cur;
   int rc;
 
   pthread_mutex_lock(&svc->rebuild_mu);
+  swap(arg);
   cur = svc_state_get(app);
   rc = rebuild(svc, cur->cfg, err, errlen);
   svc_state_unref(cur);
+  if (rc)
+    swap(arg);
   pthread_mutex_unlock(&svc->rebuild_mu);
   return rc;
 }
