@@ -279,6 +279,8 @@ static void refresh(struct jwks *j)
   bool same;
 
   if (!text) {
+    if (atomic_load(&j->stop))
+      return; /* the fetch was cancelled by jwks_stop: nothing failed */
     log_warn("jwks: cannot fetch the JWKS from %s (%s); keeping the keys in use", j->host, err);
     metrics_inc("vodgate_jwks_fetches_total", "result", "error");
     return;

@@ -29,6 +29,7 @@ class Provider:
         self.body = b""
         self.status = 200
         self.hits = 0
+        self.delay = 0
         p = self
 
         class H(http.server.BaseHTTPRequestHandler):
@@ -40,7 +41,8 @@ class Provider:
             def do_GET(self):
                 with p.mu:
                     p.hits += 1
-                    status, body = p.status, p.body
+                    status, body, delay = p.status, p.body, p.delay
+                time.sleep(delay)
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -202,6 +204,23 @@ data_dir = {self.tmp.path}/data
         self.assertEqual(p.stderr, "vodgate jwt verify: --jwks-url: no answer: "
                          "Couldn't connect to server\n")
         self.p = Provider()
+
+    def test_stop_during_a_fetch(self):
+        # SIGTERM while a refresh waits for the provider: the fetch is
+        # abandoned, and that is no failure to log.
+        self.p.serve([jwk(self.rsa1, "k1", "RS256")])
+        d = self.start(f"jwks_url = {self.p.url}\njwks_refresh = 1\n")
+        with self.p.mu:
+            self.p.delay = 8
+            hits = self.p.hits
+        deadline = time.time() + 10
+        while self.p.hits == hits and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertGreater(self.p.hits, hits)
+        self.assertEqual(d.stop(), 0)
+        d._t.join(5)  # every line read
+        self.assertEqual([r["msg"] for r in d.records() if "jwks:" in r.get("msg", "")],
+                         ["jwks: keys fetched from " + self.p.url.split("/")[2]])
 
     def test_unknown_kid_fetches_at_once(self):
         # A refresh interval far away: only the unknown kid can bring k2 in.
