@@ -15,6 +15,7 @@
  */
 #include "svc/jwks.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -71,6 +72,7 @@ static bool loopback(const char *hostport)
   char h[256];
   const char *colon;
   size_t n;
+  struct in_addr a;
 
   if (strncmp(hostport, "[::1]", 5) == 0 && (hostport[5] == '\0' || hostport[5] == ':'))
     return true;
@@ -82,12 +84,9 @@ static bool loopback(const char *hostport)
   h[n] = '\0';
   if (strcmp(h, "localhost") == 0)
     return true;
-  if (strncmp(h, "127.", 4) != 0)
-    return false;
-  for (size_t i = 4; i < n; i++)
-    if (!(h[i] == '.' || (h[i] >= '0' && h[i] <= '9')))
-      return false;
-  return true;
+  /* Four decimal numbers exactly: "127.0.0.1." or "127.1.2.3.4" are names
+   * that libcurl asks the resolver for, which may answer anything. */
+  return inet_pton(AF_INET, h, &a) == 1 && strncmp(h, "127.", 4) == 0;
 }
 
 /* user[:password]@ before the host: credentials that would end up in

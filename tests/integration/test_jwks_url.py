@@ -241,6 +241,9 @@ data_dir = {self.tmp.path}/data
         cases = [
             ("jwks_url = http://idp.example.com/jwks", "must be https://"),
             ("jwks_url = https://user:pw@idp.example.com/jwks", "without credentials"),
+            # Names the resolver answers, not loopback addresses.
+            ("jwks_url = http://127.0.0.1./jwks", "must be https://"),
+            ("jwks_url = http://127.1.2.3.4:8080/jwks", "must be https://"),
             ("jwks_url = ftp://idp.example.com/jwks", "must be an https:// URL"),
             (f"jwks_url = https://idp.example.com/jwks\njwks_file = {self.tmp.path}/x.json",
              "set one of them"),
