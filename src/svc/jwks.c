@@ -199,7 +199,11 @@ static void cache_write(struct jwks *j, const char *text)
   int fd;
 
   snprintf(tmp, sizeof(tmp), "%s.tmp", j->cache);
-  fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  /* A new file: O_TRUNC on one left there would keep its mode (and
+   * follow it if it were a link), and the rename would make that the
+   * cache's. */
+  (void)unlink(tmp);
+  fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0)
     goto fail;
   while (off < len) {

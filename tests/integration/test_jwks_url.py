@@ -164,6 +164,20 @@ data_dir = {self.tmp.path}/data
         self.assertEqual(self.sign(d, self.rsa2, "k2")[0], 200)
         self.assertEqual(self.sign(d, self.rsa1, "k1")[0], 401)
 
+    def test_cache_mode_whatever_was_left_there(self):
+        # A temporary file left in data_dir (mode 0644): the cache is
+        # written anew, 0600 as documented.
+        os.makedirs(os.path.join(self.tmp.path, "data"), mode=0o700)
+        cache = os.path.join(self.tmp.path, "data", "jwks-cache.json")
+        with open(cache + ".tmp", "w") as f:
+            f.write("left over")
+        os.chmod(cache + ".tmp", 0o644)
+        self.p.serve([jwk(self.rsa1, "k1", "RS256")])
+        d = self.start(f"jwks_url = {self.p.url}\n")
+        self.assertEqual(self.sign(d, self.rsa1, "k1")[0], 200)
+        self.assertEqual(os.stat(cache).st_mode & 0o777, 0o600)
+        self.assertFalse(os.path.exists(cache + ".tmp"))
+
     def test_unusable_at_start_keeps_the_cached_copy(self):
         # A first start caches k1.
         self.p.serve([jwk(self.rsa1, "k1", "RS256")])
