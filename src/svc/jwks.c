@@ -400,8 +400,17 @@ int jwks_start(struct app *app, char *err, size_t errlen)
     log_info("jwks: keys fetched from %s", j->host);
   } else {
     struct buf b;
+    int rc;
+
     buf_init(&b, JWT_MAX_KEY_FILE);
-    if (read_file(j->cache, &b) != VG_OK || b.len == 0) {
+    rc = read_file(j->cache, &b);
+    if (rc == VG_OK && b.len > 0) {
+      j->text = xstrdup(b.ptr);
+    } else if (rc == VG_TOOBIG) {
+      snprintf(bad, sizeof(bad), "over %d bytes", JWT_MAX_KEY_FILE);
+    } else if (rc == VG_OK) {
+      snprintf(bad, sizeof(bad), "an empty file");
+    } else if (errno == ENOENT) {
       snprintf(err, errlen,
                "[auth] jwks_url: cannot fetch the JWKS from %s (%s), and there is no cached copy "
                "(%s)",
@@ -409,10 +418,12 @@ int jwks_start(struct app *app, char *err, size_t errlen)
       buf_release(&b);
       jw_free(j);
       return -1;
+    } else {
+      /* There is one, which this user cannot read, for example. */
+      snprintf(bad, sizeof(bad), "%s", strerror(errno));
     }
-    j->text = xstrdup(b.ptr);
     buf_release(&b);
-    if (usable(j->text, bad, sizeof(bad))) {
+    if (!j->text || usable(j->text, bad, sizeof(bad))) {
       snprintf(err, errlen,
                "[auth] jwks_url: cannot fetch the JWKS from %s (%s), and the cached copy %s "
                "cannot be used (%s)",

@@ -210,6 +210,15 @@ data_dir = {self.tmp.path}/data
         p = vgtest.run(["serve", "--config", self.cfg], env=ENV, check=1, timeout=60)
         self.assertIn("(HTTP status 503), and the cached copy %s cannot be used (JWKS: invalid JSON"
                       % cache, p.stderr)
+        # One too large, or not readable, is not "no cached copy" either.
+        with open(cache, "wb") as f:
+            f.write(b" " * (256 * 1024 + 1))
+        p = vgtest.run(["serve", "--config", self.cfg], env=ENV, check=1, timeout=60)
+        self.assertIn("and the cached copy %s cannot be used (over 262144 bytes)" % cache, p.stderr)
+        os.unlink(cache)
+        os.mkdir(cache)
+        p = vgtest.run(["serve", "--config", self.cfg], env=ENV, check=1, timeout=60)
+        self.assertIn("and the cached copy %s cannot be used (Is a directory)" % cache, p.stderr)
 
     def test_fetch_failure_says_why(self):
         # Nothing listens there: libcurl's reason, not just "no answer".
