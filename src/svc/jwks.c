@@ -261,6 +261,21 @@ static bool jw_wait(struct jwks *j, int64_t seconds)
   return worker_wait(&j->mu, &j->cv, &j->stop, &j->kicked, seconds * 1000);
 }
 
+/* The checks a JWKS gets on its own (those of a jwks_file): 0, or -1 with
+ * why in err. */
+static int usable(const char *text, char *err, size_t errlen)
+{
+  struct jwt_config jc;
+  struct jwt_verifier *v;
+
+  jwt_config_init(&jc);
+  jc.jwks_json = text;
+  jc.jwks_source = "JWKS";
+  v = jwt_verifier_new(&jc, err, errlen);
+  jwt_verifier_free(v);
+  return v ? 0 : -1;
+}
+
 /* svc_state_refresh's swap: the candidate JWKS (next) for the one in use,
  * or back. */
 static void swap_text(void *arg)
@@ -296,14 +311,24 @@ static void refresh(struct jwks *j)
     metrics_inc("vodgate_jwks_fetches_total", "result", "unchanged");
     return;
   }
+  if (usable(text, err, sizeof(err))) {
+    free(text);
+    log_error("jwks: the JWKS now served by %s cannot be used (%s); keeping the keys in use",
+              j->host, err);
+    metrics_inc("vodgate_jwks_fetches_total", "result", "invalid");
+    return;
+  }
   /* The new text is in use (jwks_text) only inside svc_state_refresh,
    * which holds off reloads: a reload never builds with a JWKS that this
-   * refresh is about to refuse. */
+   * refresh is about to refuse. Refused now, with the rest of the
+   * configuration (a kid that jwt_public_key_file has too, a key file
+   * that is gone): said as such, not blamed on the JWKS alone. */
   j->next = text;
   if (svc_state_refresh(j->app, swap_text, j, err, sizeof(err))) {
     free(j->next); /* the refused text, swapped back */
     j->next = NULL;
-    log_error("jwks: the JWKS now served by %s cannot be used (%s); keeping the keys in use",
+    log_error("jwks: the keys cannot be rebuilt with the JWKS now served by %s (%s); keeping "
+              "the keys in use",
               j->host, err);
     metrics_inc("vodgate_jwks_fetches_total", "result", "invalid");
     return;
@@ -340,21 +365,6 @@ static void jw_free(struct jwks *j)
   free(j->next);
   free(j->url);
   free(j);
-}
-
-/* The checks a JWKS gets on its own (those of a jwks_file): 0, or -1 with
- * why in err. */
-static int usable(const char *text, char *err, size_t errlen)
-{
-  struct jwt_config jc;
-  struct jwt_verifier *v;
-
-  jwt_config_init(&jc);
-  jc.jwks_json = text;
-  jc.jwks_source = "JWKS";
-  v = jwt_verifier_new(&jc, err, errlen);
-  jwt_verifier_free(v);
-  return v ? 0 : -1;
 }
 
 int jwks_start(struct app *app, char *err, size_t errlen)

@@ -228,6 +228,21 @@ data_dir = {self.tmp.path}/data
                          "Couldn't connect to server\n")
         self.p = Provider()
 
+    def test_refused_with_the_rest_of_the_configuration(self):
+        # A good new JWKS that the state cannot be rebuilt with, because
+        # jwt_public_key_file went away: the log says that, not that the
+        # JWKS cannot be used.
+        pem = self.tmp.file("pub.pem", self.ec["public_pem"])
+        self.p.serve([jwk(self.rsa1, "k1", "RS256")])
+        d = self.start(f"jwks_url = {self.p.url}\njwks_refresh = 1\njwt_public_key_file = {pem}\n")
+        self.assertEqual(self.sign(d, self.rsa1, "k1")[0], 200)
+        os.unlink(pem)
+        self.p.serve([jwk(self.rsa2, "k2", "RS256")])
+        rec = d.wait_log(lambda r: r.get("msg", "").startswith("jwks: the keys cannot be rebuilt"))
+        self.assertIn("[auth] jwt_public_key_file", rec["msg"])
+        self.assertFalse([r for r in d.records() if "cannot be used" in r.get("msg", "")])
+        self.assertEqual(self.sign(d, self.rsa1, "k1")[0], 200)
+
     def test_stop_during_a_fetch(self):
         # SIGTERM while a refresh waits for the provider: the fetch is
         # abandoned, and that is no failure to log.
