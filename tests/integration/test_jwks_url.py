@@ -340,11 +340,19 @@ data_dir = {self.tmp.path}/data
         rec = d.wait_log(lambda r: "jwks_url changed" in r.get("msg", ""))
         self.assertIn("takes a restart", rec["msg"])
         self.assertEqual(self.sign(d, self.rsa1, "k1")[0], 200)
-        # The same URL reloads fine (the JWKS in use is kept).
+        # The same URL reloads fine: the JWKS in use is kept, not fetched
+        # again, also one that replaced the first (k2, brought in by its
+        # unknown kid) while the provider now serves nothing usable.
+        self.p.serve([jwk(self.rsa2, "k2", "RS256")])
+        self.wait_status(d, self.rsa2, "k2", 200)
+        self.p.serve(None)
+        hits = self.p.hits
         self.ini(f"jwks_url = {self.p.url}\njwt_leeway = 10\n")
         d.signal(signal.SIGHUP)
         d.wait_log(lambda r: r.get("msg") == "configuration reloaded")
-        self.assertEqual(self.sign(d, self.rsa1, "k1")[0], 200)
+        self.assertEqual(self.sign(d, self.rsa2, "k2")[0], 200)
+        self.assertEqual(self.sign(d, self.rsa1, "k1")[0], 401)
+        self.assertEqual(self.p.hits, hits)
 
 
 if __name__ == "__main__":
