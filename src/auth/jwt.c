@@ -684,7 +684,7 @@ struct jwt_verifier *jwt_verifier_new(const struct jwt_config *c, char *err, siz
       goto bad;
   }
 
-  if (v->nkeys == 0) {
+  if (v->nkeys == 0 && !c->keys_later) {
     fail(err, errlen,
          "no JWT key configured (jwt_hs256_secret_file, jwt_public_key_file or jwks_file)");
     goto bad;

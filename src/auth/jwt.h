@@ -81,6 +81,10 @@ struct jwt_config {
   const char *jwks_json;
   /* What jwks_json came from, for messages ("jwks_url"); NULL: "jwks_file". */
   const char *jwks_source;
+  /* No key at all is no error: the keys come later (`vodgate config
+   * --check` with [auth] jwks_url, which is not fetched), the rest is
+   * checked. Such a verifier refuses every token. */
+  bool keys_later;
   /* Required "iss" value; NULL = not checked. */
   const char *issuer;
   /* Required member of "aud" (string or array); NULL = the token must carry

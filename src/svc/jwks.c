@@ -15,6 +15,7 @@
  */
 #include "svc/jwks.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -27,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth/jwt.h"
 #include "cfg/cfg.h"
 #include "core/buf.h"
 #include "core/io.h"
@@ -53,9 +55,11 @@ struct jwks {
   pthread_mutex_t mu; /* text, kicked, last_kick */
   pthread_cond_t cv;
   char *text; /* the JWKS in use */
+  char *next; /* refresh(): the candidate, or the text it replaced */
   bool kicked;
   int64_t last_kick;
   atomic_bool stop;
+  bool fetched; /* text came from the URL at start, not from the cache */
   bool running; /* the thread was started (jwks_run) */
 };
 
@@ -68,6 +72,7 @@ static bool loopback(const char *hostport)
   char h[256];
   const char *colon;
   size_t n;
+  struct in_addr a;
 
   if (strncmp(hostport, "[::1]", 5) == 0 && (hostport[5] == '\0' || hostport[5] == ':'))
     return true;
@@ -79,12 +84,9 @@ static bool loopback(const char *hostport)
   h[n] = '\0';
   if (strcmp(h, "localhost") == 0)
     return true;
-  if (strncmp(h, "127.", 4) != 0)
-    return false;
-  for (size_t i = 4; i < n; i++)
-    if (!(h[i] == '.' || (h[i] >= '0' && h[i] <= '9')))
-      return false;
-  return true;
+  /* Four decimal numbers exactly: "127.0.0.1." or "127.1.2.3.4" are names
+   * that libcurl asks the resolver for, which may answer anything. */
+  return inet_pton(AF_INET, h, &a) == 1 && strncmp(h, "127.", 4) == 0;
 }
 
 /* user[:password]@ before the host: credentials that would end up in
@@ -151,8 +153,12 @@ static char *get(struct http_client *hc, const char *url, char *err, size_t errl
   char *text = NULL;
   int rc = http_client_request(hc, "GET", url, hdr, 1, NULL, 0, 0, &r);
 
-  if (rc != VG_OK)
-    snprintf(err, errlen, "%s", rc == VG_TOOBIG ? "the answer is over 256 KiB" : "no answer");
+  /* libcurl's reason (never the URL): "no answer" alone would hide a
+   * certificate that does not verify behind a provider that is down. */
+  if (rc != VG_OK && r.error[0] == '\0')
+    snprintf(err, errlen, "no answer");
+  else if (rc != VG_OK)
+    snprintf(err, errlen, "%s%s", rc == VG_TOOBIG ? "" : "no answer: ", r.error);
   else if (r.status != 200)
     snprintf(err, errlen, "HTTP status %ld", r.status);
   else if (r.body.len == 0)
@@ -193,7 +199,11 @@ static void cache_write(struct jwks *j, const char *text)
   int fd;
 
   snprintf(tmp, sizeof(tmp), "%s.tmp", j->cache);
-  fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  /* A new file: O_TRUNC on one left there would keep its mode (and
+   * follow it if it were a link), and the rename would make that the
+   * cache's. */
+  (void)unlink(tmp);
+  fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0)
     goto fail;
   while (off < len) {
@@ -251,39 +261,80 @@ static bool jw_wait(struct jwks *j, int64_t seconds)
   return worker_wait(&j->mu, &j->cv, &j->stop, &j->kicked, seconds * 1000);
 }
 
+/* The checks a JWKS gets on its own (those of a jwks_file): 0, or -1 with
+ * why in err. */
+static int usable(const char *text, char *err, size_t errlen)
+{
+  struct jwt_config jc;
+  struct jwt_verifier *v;
+
+  jwt_config_init(&jc);
+  jc.jwks_json = text;
+  jc.jwks_source = "JWKS";
+  v = jwt_verifier_new(&jc, err, errlen);
+  jwt_verifier_free(v);
+  return v ? 0 : -1;
+}
+
+/* svc_state_refresh's swap: the candidate JWKS (next) for the one in use,
+ * or back. */
+static void swap_text(void *arg)
+{
+  struct jwks *j = arg;
+  char *t;
+
+  pthread_mutex_lock(&j->mu);
+  t = j->text;
+  j->text = j->next;
+  j->next = t;
+  pthread_mutex_unlock(&j->mu);
+}
+
 /* One refresh: fetch, and if the JWKS changed, swap it in. */
 static void refresh(struct jwks *j)
 {
-  char err[512], *text = fetch(j, err, sizeof(err)), *old;
+  char err[512], *text = fetch(j, err, sizeof(err));
   bool same;
 
   if (!text) {
+    if (atomic_load(&j->stop))
+      return; /* the fetch was cancelled by jwks_stop: nothing failed */
     log_warn("jwks: cannot fetch the JWKS from %s (%s); keeping the keys in use", j->host, err);
     metrics_inc("vodgate_jwks_fetches_total", "result", "error");
     return;
   }
   pthread_mutex_lock(&j->mu);
   same = j->text && strcmp(j->text, text) == 0;
-  old = j->text;
-  if (!same)
-    j->text = text;
   pthread_mutex_unlock(&j->mu);
   if (same) {
     free(text);
     metrics_inc("vodgate_jwks_fetches_total", "result", "unchanged");
     return;
   }
-  if (svc_state_refresh(j->app, err, sizeof(err))) {
-    pthread_mutex_lock(&j->mu);
-    j->text = old;
-    pthread_mutex_unlock(&j->mu);
+  if (usable(text, err, sizeof(err))) {
     free(text);
     log_error("jwks: the JWKS now served by %s cannot be used (%s); keeping the keys in use",
               j->host, err);
     metrics_inc("vodgate_jwks_fetches_total", "result", "invalid");
     return;
   }
-  free(old);
+  /* The new text is in use (jwks_text) only inside svc_state_refresh,
+   * which holds off reloads: a reload never builds with a JWKS that this
+   * refresh is about to refuse. Refused now, with the rest of the
+   * configuration (a kid that jwt_public_key_file has too, a key file
+   * that is gone): said as such, not blamed on the JWKS alone. */
+  j->next = text;
+  if (svc_state_refresh(j->app, swap_text, j, err, sizeof(err))) {
+    free(j->next); /* the refused text, swapped back */
+    j->next = NULL;
+    log_error("jwks: the keys cannot be rebuilt with the JWKS now served by %s (%s); keeping "
+              "the keys in use",
+              j->host, err);
+    metrics_inc("vodgate_jwks_fetches_total", "result", "invalid");
+    return;
+  }
+  free(j->next); /* the previous text */
+  j->next = NULL;
   cache_write(j, text);
   log_info("jwks: new keys from %s in use", j->host);
   metrics_inc("vodgate_jwks_fetches_total", "result", "changed");
@@ -311,6 +362,7 @@ static void jw_free(struct jwks *j)
   pthread_cond_destroy(&j->cv);
   pthread_mutex_destroy(&j->mu);
   free(j->text);
+  free(j->next);
   free(j->url);
   free(j);
 }
@@ -320,7 +372,7 @@ int jwks_start(struct app *app, char *err, size_t errlen)
   const char *url = cfg_get_str(app->cfg, "auth", "jwks_url");
   const char *dir = cfg_get_str(app->cfg, "server", "data_dir");
   struct jwks *j;
-  char why[256];
+  char why[512], bad[400];
 
   if (!url)
     return 0;
@@ -346,15 +398,29 @@ int jwks_start(struct app *app, char *err, size_t errlen)
   atomic_init(&j->stop, false);
   j->hc = new_client(&j->stop);
   j->text = fetch(j, why, sizeof(why));
+  /* One the checks refuse is no better than no answer: the cached copy,
+   * which is kept unchanged (a refresh keeps the keys in use likewise). */
+  if (j->text && usable(j->text, bad, sizeof(bad))) {
+    snprintf(why, sizeof(why), "it serves one that cannot be used: %s", bad);
+    free(j->text);
+    j->text = NULL;
+  }
   if (j->text) {
-    if (mkdir(dir, 0700) && errno != EEXIST)
-      log_warn("jwks: cannot create %s (%s)", dir, strerror(errno));
-    cache_write(j, j->text);
+    j->fetched = true; /* cached by jwks_run, once the state accepted it */
     log_info("jwks: keys fetched from %s", j->host);
   } else {
     struct buf b;
+    int rc;
+
     buf_init(&b, JWT_MAX_KEY_FILE);
-    if (read_file(j->cache, &b) != VG_OK || b.len == 0) {
+    rc = read_file(j->cache, &b);
+    if (rc == VG_OK && b.len > 0) {
+      j->text = xstrdup(b.ptr);
+    } else if (rc == VG_TOOBIG) {
+      snprintf(bad, sizeof(bad), "over %d bytes", JWT_MAX_KEY_FILE);
+    } else if (rc == VG_OK) {
+      snprintf(bad, sizeof(bad), "an empty file");
+    } else if (errno == ENOENT) {
       snprintf(err, errlen,
                "[auth] jwks_url: cannot fetch the JWKS from %s (%s), and there is no cached copy "
                "(%s)",
@@ -362,9 +428,19 @@ int jwks_start(struct app *app, char *err, size_t errlen)
       buf_release(&b);
       jw_free(j);
       return -1;
+    } else {
+      /* There is one, which this user cannot read, for example. */
+      snprintf(bad, sizeof(bad), "%s", strerror(errno));
     }
-    j->text = xstrdup(b.ptr);
     buf_release(&b);
+    if (!j->text || usable(j->text, bad, sizeof(bad))) {
+      snprintf(err, errlen,
+               "[auth] jwks_url: cannot fetch the JWKS from %s (%s), and the cached copy %s "
+               "cannot be used (%s)",
+               j->host, why, j->cache, bad);
+      jw_free(j);
+      return -1;
+    }
     log_warn("jwks: cannot fetch the JWKS from %s (%s); using the cached copy %s until it can",
              j->host, why, j->cache);
   }
@@ -378,6 +454,15 @@ int jwks_run(char *err, size_t errlen)
 
   if (!j)
     return 0;
+  /* The service state was built with the fetched JWKS: now it is the last
+   * good copy (never before: a JWKS the state refuses must not replace
+   * it). */
+  if (j->fetched) {
+    const char *dir = cfg_get_str(j->app->cfg, "server", "data_dir");
+    if (mkdir(dir, 0700) && errno != EEXIST)
+      log_warn("jwks: cannot create %s (%s)", dir, strerror(errno));
+    cache_write(j, j->text);
+  }
   if (pthread_create(&j->th, NULL, jw_main, j)) {
     snprintf(err, errlen, "cannot start the JWKS thread");
     return -1;

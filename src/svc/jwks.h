@@ -29,12 +29,15 @@ int jwks_url_check(const char *url, char *err, size_t errlen);
  * frees), or NULL with why in err. For `vodgate jwt verify --jwks-url`. */
 char *jwks_fetch(const char *url, char *err, size_t errlen);
 
-/* No-op (0) without [auth] jwks_url. Otherwise fetches it (10 s at most)
- * and writes data_dir/jwks-cache.json; if it cannot, reads that copy;
- * with neither, returns -1 with err set. */
+/* No-op (0) without [auth] jwks_url. Otherwise fetches it (10 s at most);
+ * if it cannot, or the JWKS fails the checks of a jwks_file, reads the
+ * copy in data_dir/jwks-cache.json; with no usable one either, returns -1
+ * with err set. */
 int jwks_start(struct app *app, char *err, size_t errlen);
-/* Starts the refresh thread (no-op without jwks_url): every [auth]
- * jwks_refresh, or after jwks_kick(). */
+/* Once the service state is built: writes the JWKS fetched at start to
+ * data_dir/jwks-cache.json (the last good copy) and starts the refresh
+ * thread (no-op without jwks_url): every [auth] jwks_refresh, or after
+ * jwks_kick(). */
 int jwks_run(char *err, size_t errlen);
 void jwks_stop(void);
 

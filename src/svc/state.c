@@ -136,7 +136,8 @@ static int load_jwt(struct svc_state *s, char *err, size_t errlen)
   size_t hs_len = 0, naud = 0;
   const char *hs = cfg_get_secret(s->cfg, "auth", "jwt_hs256_secret", &hs_len);
   const char *const *aud = cfg_get_list(s->cfg, "auth", "jwt_audience", &naud);
-  char why[256], *jwks;
+  char why[256], *jwks = NULL;
+  bool later = false;
 
   jwt_config_init(&jc);
   jc.hs256_secret = (const unsigned char *)hs;
@@ -147,10 +148,14 @@ static int load_jwt(struct svc_state *s, char *err, size_t errlen)
     return -1;
   /* [auth] jwks_url: the JWKS fetched by svc/jwks.c (none in `vodgate
    * config --check`, which does not fetch: the rest is checked without). */
-  jwks = cfg_get_str(s->cfg, "auth", "jwks_url") ? jwks_text() : NULL;
+  if (cfg_get_str(s->cfg, "auth", "jwks_url")) {
+    jwks = jwks_text();
+    later = !jwks;
+  }
   jc.jwks_json = jwks;
   jc.jwks_source = "jwks_url";
-  if (!jc.hs256_secret && !jc.public_key_file && !jc.jwks_file && !jc.jwks_json)
+  jc.keys_later = later;
+  if (!jc.hs256_secret && !jc.public_key_file && !jc.jwks_file && !jc.jwks_json && !later)
     return 0; /* API tokens only (or anonymous) */
   jc.issuer = cfg_get_str(s->cfg, "auth", "jwt_issuer");
   if (naud > 1) {
@@ -306,16 +311,19 @@ static int svc_on_reload(struct app *app, struct cfg *next, char *err, size_t er
   return rc;
 }
 
-int svc_state_refresh(struct app *app, char *err, size_t errlen)
+int svc_state_refresh(struct app *app, void (*swap)(void *arg), void *arg, char *err, size_t errlen)
 {
   struct svc *svc = svc_of(app);
   struct svc_state *cur;
   int rc;
 
   pthread_mutex_lock(&svc->rebuild_mu);
+  swap(arg);
   cur = svc_state_get(app);
   rc = rebuild(svc, cur->cfg, err, errlen);
   svc_state_unref(cur);
+  if (rc)
+    swap(arg);
   pthread_mutex_unlock(&svc->rebuild_mu);
   return rc;
 }

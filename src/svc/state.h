@@ -65,9 +65,12 @@ void svc_state_unref(struct svc_state *s);
 int svc_state_check(struct cfg *c, char *err, size_t errlen);
 
 /* Build the state again from the current one's configuration and make it
- * current (svc/jwks.c, after the JWKS changed). 0, or -1 with err set and
- * the current state kept. */
-int svc_state_refresh(struct app *app, char *err, size_t errlen);
+ * current (svc/jwks.c, after the JWKS changed). swap(arg) puts the new
+ * input in place first and, if the build fails, back (so no reload ever
+ * builds with an input that a refresh refuses): both calls hold off
+ * reloads. 0, or -1 with err set and the current state kept. */
+int svc_state_refresh(struct app *app, void (*swap)(void *arg), void *arg, char *err,
+                      size_t errlen);
 
 /* Set up app->ext (struct svc) and app->on_reload from app->cfg. */
 int svc_init(struct app *app, char *err, size_t errlen);

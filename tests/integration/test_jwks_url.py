@@ -29,6 +29,7 @@ class Provider:
         self.body = b""
         self.status = 200
         self.hits = 0
+        self.delay = 0
         p = self
 
         class H(http.server.BaseHTTPRequestHandler):
@@ -40,7 +41,8 @@ class Provider:
             def do_GET(self):
                 with p.mu:
                     p.hits += 1
-                    status, body = p.status, p.body
+                    status, body, delay = p.status, p.body, p.delay
+                time.sleep(delay)
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -162,6 +164,102 @@ data_dir = {self.tmp.path}/data
         self.assertEqual(self.sign(d, self.rsa2, "k2")[0], 200)
         self.assertEqual(self.sign(d, self.rsa1, "k1")[0], 401)
 
+    def test_cache_mode_whatever_was_left_there(self):
+        # A temporary file left in data_dir (mode 0644): the cache is
+        # written anew, 0600 as documented.
+        os.makedirs(os.path.join(self.tmp.path, "data"), mode=0o700)
+        cache = os.path.join(self.tmp.path, "data", "jwks-cache.json")
+        with open(cache + ".tmp", "w") as f:
+            f.write("left over")
+        os.chmod(cache + ".tmp", 0o644)
+        self.p.serve([jwk(self.rsa1, "k1", "RS256")])
+        d = self.start(f"jwks_url = {self.p.url}\n")
+        self.assertEqual(self.sign(d, self.rsa1, "k1")[0], 200)
+        self.assertEqual(os.stat(cache).st_mode & 0o777, 0o600)
+        self.assertFalse(os.path.exists(cache + ".tmp"))
+
+    def test_unusable_at_start_keeps_the_cached_copy(self):
+        # A first start caches k1.
+        self.p.serve([jwk(self.rsa1, "k1", "RS256")])
+        d = self.start(f"jwks_url = {self.p.url}\n")
+        self.assertEqual(self.sign(d, self.rsa1, "k1")[0], 200)
+        self.assertEqual(d.stop(), 0)
+        cache = os.path.join(self.tmp.path, "data", "jwks-cache.json")
+        with open(cache, "rb") as f:
+            good = f.read()
+        # The provider answers 200 with something that is no JWKS: the
+        # cached copy is used and stays as it was (it is the last good one).
+        self.p.serve(None)
+        d = vgtest.Daemon(["serve", "--config", self.cfg], env=ENV)
+        self.daemons.append(d)
+        rec = d.wait_log(lambda r: "using the cached copy" in r.get("msg", ""))
+        self.assertIn("it serves one that cannot be used: JWKS: invalid JSON", rec["msg"])
+        self.assertEqual(self.sign(d, self.rsa1, "k1")[0], 200)
+        self.assertEqual(d.stop(), 0)
+        with open(cache, "rb") as f:
+            self.assertEqual(f.read(), good)
+        # So a restart while the provider is down still has k1.
+        self.p.fail(503)
+        d = vgtest.Daemon(["serve", "--config", self.cfg], env=ENV)
+        self.daemons.append(d)
+        self.assertEqual(self.sign(d, self.rsa1, "k1")[0], 200)
+        self.assertEqual(d.stop(), 0)
+        # A cached copy that was damaged is named as such.
+        with open(cache, "wb") as f:
+            f.write(good[: len(good) // 2])
+        p = vgtest.run(["serve", "--config", self.cfg], env=ENV, check=1, timeout=60)
+        self.assertIn("(HTTP status 503), and the cached copy %s cannot be used (JWKS: invalid JSON"
+                      % cache, p.stderr)
+        # One too large, or not readable, is not "no cached copy" either.
+        with open(cache, "wb") as f:
+            f.write(b" " * (256 * 1024 + 1))
+        p = vgtest.run(["serve", "--config", self.cfg], env=ENV, check=1, timeout=60)
+        self.assertIn("and the cached copy %s cannot be used (over 262144 bytes)" % cache, p.stderr)
+        os.unlink(cache)
+        os.mkdir(cache)
+        p = vgtest.run(["serve", "--config", self.cfg], env=ENV, check=1, timeout=60)
+        self.assertIn("and the cached copy %s cannot be used (Is a directory)" % cache, p.stderr)
+
+    def test_fetch_failure_says_why(self):
+        # Nothing listens there: libcurl's reason, not just "no answer".
+        self.p.close()
+        p = vgtest.run(["jwt", "verify", "--jwks-url", self.p.url], input="x.y.z\n", check=1)
+        self.assertEqual(p.stderr, "vodgate jwt verify: --jwks-url: no answer: "
+                         "Couldn't connect to server\n")
+        self.p = Provider()
+
+    def test_refused_with_the_rest_of_the_configuration(self):
+        # A good new JWKS that the state cannot be rebuilt with, because
+        # jwt_public_key_file went away: the log says that, not that the
+        # JWKS cannot be used.
+        pem = self.tmp.file("pub.pem", self.ec["public_pem"])
+        self.p.serve([jwk(self.rsa1, "k1", "RS256")])
+        d = self.start(f"jwks_url = {self.p.url}\njwks_refresh = 1\njwt_public_key_file = {pem}\n")
+        self.assertEqual(self.sign(d, self.rsa1, "k1")[0], 200)
+        os.unlink(pem)
+        self.p.serve([jwk(self.rsa2, "k2", "RS256")])
+        rec = d.wait_log(lambda r: r.get("msg", "").startswith("jwks: the keys cannot be rebuilt"))
+        self.assertIn("[auth] jwt_public_key_file", rec["msg"])
+        self.assertFalse([r for r in d.records() if "cannot be used" in r.get("msg", "")])
+        self.assertEqual(self.sign(d, self.rsa1, "k1")[0], 200)
+
+    def test_stop_during_a_fetch(self):
+        # SIGTERM while a refresh waits for the provider: the fetch is
+        # abandoned, and that is no failure to log.
+        self.p.serve([jwk(self.rsa1, "k1", "RS256")])
+        d = self.start(f"jwks_url = {self.p.url}\njwks_refresh = 1\n")
+        with self.p.mu:
+            self.p.delay = 8
+            hits = self.p.hits
+        deadline = time.time() + 10
+        while self.p.hits == hits and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertGreater(self.p.hits, hits)
+        self.assertEqual(d.stop(), 0)
+        d._t.join(5)  # every line read
+        self.assertEqual([r["msg"] for r in d.records() if "jwks:" in r.get("msg", "")],
+                         ["jwks: keys fetched from " + self.p.url.split("/")[2]])
+
     def test_unknown_kid_fetches_at_once(self):
         # A refresh interval far away: only the unknown kid can bring k2 in.
         self.p.serve([jwk(self.rsa1, "k1", "RS256")])
@@ -181,6 +279,9 @@ data_dir = {self.tmp.path}/data
         cases = [
             ("jwks_url = http://idp.example.com/jwks", "must be https://"),
             ("jwks_url = https://user:pw@idp.example.com/jwks", "without credentials"),
+            # Names the resolver answers, not loopback addresses.
+            ("jwks_url = http://127.0.0.1./jwks", "must be https://"),
+            ("jwks_url = http://127.1.2.3.4:8080/jwks", "must be https://"),
             ("jwks_url = ftp://idp.example.com/jwks", "must be an https:// URL"),
             (f"jwks_url = https://idp.example.com/jwks\njwks_file = {self.tmp.path}/x.json",
              "set one of them"),
@@ -191,6 +292,21 @@ data_dir = {self.tmp.path}/data
                 p = vgtest.run(["config", "--check", "--config", ini], check=1)
                 self.assertIn(want, p.stderr)
                 self.assertNotIn("pw@", p.stderr)
+        # The other [auth] keys are checked without the JWKS (not fetched
+        # by --check), as serve checks them.
+        cases = [
+            ("jwt_audience = a, b", "[auth] jwt_audience: give one audience"),
+            ("jwt_policy_claim = " + "c" * 65, "[auth] jwt_policy_claim: must be a claim name"),
+        ]
+        for extra, want in cases:
+            with self.subTest(extra=extra):
+                ini = self.ini(f"jwks_url = https://idp.example.com/jwks\n{extra}\n", "bad.ini")
+                p = vgtest.run(["config", "--check", "--config", ini], check=1)
+                self.assertIn(want, p.stderr)
+        ini = self.ini("jwks_url = https://idp.example.com/jwks\njwt_audience = vodgate\n",
+                       "good.ini")
+        self.assertEqual(vgtest.run(["config", "--check", "--config", ini], check=0).stdout,
+                         "ok\n")
         # Provider down and no cached copy: serve does not start.
         self.p.fail(502)
         ini = self.ini(f"jwks_url = {self.p.url}", "down.ini")
@@ -224,11 +340,19 @@ data_dir = {self.tmp.path}/data
         rec = d.wait_log(lambda r: "jwks_url changed" in r.get("msg", ""))
         self.assertIn("takes a restart", rec["msg"])
         self.assertEqual(self.sign(d, self.rsa1, "k1")[0], 200)
-        # The same URL reloads fine (the JWKS in use is kept).
+        # The same URL reloads fine: the JWKS in use is kept, not fetched
+        # again, also one that replaced the first (k2, brought in by its
+        # unknown kid) while the provider now serves nothing usable.
+        self.p.serve([jwk(self.rsa2, "k2", "RS256")])
+        self.wait_status(d, self.rsa2, "k2", 200)
+        self.p.serve(None)
+        hits = self.p.hits
         self.ini(f"jwks_url = {self.p.url}\njwt_leeway = 10\n")
         d.signal(signal.SIGHUP)
         d.wait_log(lambda r: r.get("msg") == "configuration reloaded")
-        self.assertEqual(self.sign(d, self.rsa1, "k1")[0], 200)
+        self.assertEqual(self.sign(d, self.rsa2, "k2")[0], 200)
+        self.assertEqual(self.sign(d, self.rsa1, "k1")[0], 401)
+        self.assertEqual(self.p.hits, hits)
 
 
 if __name__ == "__main__":
