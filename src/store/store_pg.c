@@ -1148,6 +1148,10 @@ static int pg_outbox_list(struct store_tx *tx, enum store_outbox_state state, co
   return outbox_rows(res, err, cb, arg);
 }
 
+/* SKIP LOCKED: instances sweeping at once take disjoint batches instead
+ * of waiting on each other's rows (or deadlocking on them in another
+ * order); a row another transaction holds (a forwarder marking it) is
+ * left for the next batch. */
 static int pg_prune(struct store_tx *tx, enum store_prune_what what, int64_t before, int64_t limit,
                     int64_t *deleted)
 {
@@ -1159,12 +1163,12 @@ static int pg_prune(struct store_tx *tx, enum store_prune_what what, int64_t bef
     return pg_exec_changes(CONN(tx),
                            "DELETE FROM event WHERE event_key IN (SELECT event_key FROM event"
                            " WHERE received_at < $1::bigint ORDER BY received_at"
-                           " LIMIT $2::bigint)",
+                           " LIMIT $2::bigint FOR UPDATE SKIP LOCKED)",
                            &a, "prune", deleted);
   return pg_exec_changes(CONN(tx),
                          "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox"
                          " WHERE delivered_at IS NOT NULL AND delivered_at < $1::bigint"
-                         " ORDER BY delivered_at LIMIT $2::bigint)",
+                         " ORDER BY delivered_at LIMIT $2::bigint FOR UPDATE SKIP LOCKED)",
                          &a, "prune", deleted);
 }
 
