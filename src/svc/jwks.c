@@ -163,6 +163,8 @@ static char *get(struct http_client *hc, const char *url, char *err, size_t errl
     snprintf(err, errlen, "HTTP status %ld", r.status);
   else if (r.body.len == 0)
     snprintf(err, errlen, "an empty answer");
+  else if (strlen(r.body.ptr) != r.body.len)
+    snprintf(err, errlen, "a NUL byte in the answer"); /* JSON text has none */
   else
     text = xstrdup(r.body.ptr);
   http_client_resp_release(&r);
@@ -239,10 +241,20 @@ char *jwks_text(void)
   return t;
 }
 
+/* Seconds on the monotonic clock: a wall clock set back would stop kicks
+ * until it caught up. */
+static int64_t mono_s(void)
+{
+  struct timespec t;
+
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)t.tv_sec;
+}
+
 void jwks_kick(void)
 {
   struct jwks *j = g_jw;
-  int64_t now = (int64_t)time(NULL);
+  int64_t now = mono_s();
 
   if (!j)
     return;
@@ -396,6 +408,7 @@ int jwks_start(struct app *app, char *err, size_t errlen)
   pthread_mutex_init(&j->mu, NULL);
   worker_cond_init(&j->cv);
   atomic_init(&j->stop, false);
+  j->last_kick = mono_s() - JWKS_KICK_MIN; /* the first kick fetches */
   j->hc = new_client(&j->stop);
   j->text = fetch(j, why, sizeof(why));
   /* One the checks refuse is no better than no answer: the cached copy,

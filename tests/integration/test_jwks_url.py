@@ -227,6 +227,12 @@ data_dir = {self.tmp.path}/data
         self.assertEqual(p.stderr, "vodgate jwt verify: --jwks-url: no answer: "
                          "Couldn't connect to server\n")
         self.p = Provider()
+        # A NUL byte (no JSON text has one) is refused, not cut short there.
+        with self.p.mu:
+            self.p.body = json.dumps({"keys": [jwk(self.rsa1, "k1", "RS256")]}).encode() + b"\0x"
+            self.p.status = 200
+        p = vgtest.run(["jwt", "verify", "--jwks-url", self.p.url], input="x.y.z\n", check=1)
+        self.assertEqual(p.stderr, "vodgate jwt verify: --jwks-url: a NUL byte in the answer\n")
 
     def test_refused_with_the_rest_of_the_configuration(self):
         # A good new JWKS that the state cannot be rebuilt with, because
