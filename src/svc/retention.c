@@ -12,7 +12,7 @@
  * waiting for a commit wait for at most one batch. Upload sessions,
  * signature records, the ledger, pending and dead webhooks and API tokens
  * are never deleted. With several instances on one PostgreSQL database
- * each sweeps; the deletes are idempotent.
+ * each sweeps; their batches are disjoint (store_pg.c, SKIP LOCKED).
  */
 #include <pthread.h>
 #include <stdatomic.h>
