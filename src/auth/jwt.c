@@ -76,6 +76,7 @@ struct jwt_verifier {
   bool require_exp;
   size_t max_token;
   uint64_t id; /* unique for the process's lifetime (the cache's key) */
+  bool quiet;  /* jwt_config.quiet, while building */
 };
 
 static _Atomic uint64_t verifier_next_id = 1;
@@ -494,7 +495,8 @@ static int load_jwk(struct jwt_verifier *v, json_t *jwk, const char *source, cha
                   private_members[i]);
   use = json_string_value(json_object_get(jwk, "use"));
   if (json_object_get(jwk, "use") && (!use || strcmp(use, "sig") != 0)) {
-    log_warn("jwks: skipping %s (kid %s): \"use\" is not \"sig\"", source, kid ? kid : "-");
+    if (!v->quiet)
+      log_warn("jwks: skipping %s (kid %s): \"use\" is not \"sig\"", source, kid ? kid : "-");
     return 1;
   }
   if (strcmp(kty, "RSA") == 0) {
@@ -502,20 +504,23 @@ static int load_jwk(struct jwt_verifier *v, json_t *jwk, const char *source, cha
   } else if (strcmp(kty, "EC") == 0) {
     const char *crv = json_string_value(json_object_get(jwk, "crv"));
     if (!crv || strcmp(crv, "P-256") != 0) {
-      log_warn("jwks: skipping %s (kid %s): curve %s is not supported (only P-256)", source,
-               kid ? kid : "-", crv ? crv : "missing");
+      if (!v->quiet)
+        log_warn("jwks: skipping %s (kid %s): curve %s is not supported (only P-256)", source,
+                 kid ? kid : "-", crv ? crv : "missing");
       return 1;
     }
     want = "ES256";
   } else {
     /* "oct" (shared secrets never come from a JWKS here), "OKP", others. */
-    log_warn("jwks: skipping %s (kid %s): kty %.16s is not supported", source, kid ? kid : "-",
-             kty);
+    if (!v->quiet)
+      log_warn("jwks: skipping %s (kid %s): kty %.16s is not supported", source, kid ? kid : "-",
+               kty);
     return 1;
   }
   alg = json_string_value(json_object_get(jwk, "alg"));
   if (json_object_get(jwk, "alg") && (!alg || strcmp(alg, want) != 0)) {
-    log_warn("jwks: skipping %s (kid %s): alg is not %s", source, kid ? kid : "-", want);
+    if (!v->quiet)
+      log_warn("jwks: skipping %s (kid %s): alg is not %s", source, kid ? kid : "-", want);
     return 1;
   }
   pkey = want[0] == 'R' ? jwk_rsa(jwk, source, err, errlen) : jwk_ec(jwk, source, err, errlen);
@@ -589,6 +594,7 @@ struct jwt_verifier *jwt_verifier_new(const struct jwt_config *c, char *err, siz
   int rc;
 
   v->id = atomic_fetch_add(&verifier_next_id, 1);
+  v->quiet = c->quiet;
   if (err && errlen)
     err[0] = '\0';
   v->leeway = c->leeway;

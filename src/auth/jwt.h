@@ -85,6 +85,9 @@ struct jwt_config {
    * --check` with [auth] jwks_url, which is not fetched), the rest is
    * checked. Such a verifier refuses every token. */
   bool keys_later;
+  /* Skipped JWKS entries are not logged: a check of a JWKS on its own
+   * before the build that uses it (svc/jwks.c), which logs them. */
+  bool quiet;
   /* Required "iss" value; NULL = not checked. */
   const char *issuer;
   /* Required member of "aud" (string or array); NULL = the token must carry

@@ -266,6 +266,24 @@ data_dir = {self.tmp.path}/data
         self.assertEqual([r["msg"] for r in d.records() if "jwks:" in r.get("msg", "")],
                          ["jwks: keys fetched from " + self.p.url.split("/")[2]])
 
+    def test_skipped_entries_logged_once(self):
+        # An entry vodgate does not use (an encryption key) is logged once
+        # per JWKS that brings it: not again by the check made before the
+        # build that uses it.
+        enc = dict(self.ec["jwk"], kid="x1", use="enc")
+        self.p.serve([jwk(self.rsa1, "k1", "RS256"), enc])
+        d = self.start(f"jwks_url = {self.p.url}\njwks_refresh = 1\n")
+        self.assertEqual(self.sign(d, self.rsa1, "k1")[0], 200)
+
+        def skipped():
+            return [r for r in d.records() if r.get("msg", "").startswith("jwks: skipping")]
+        self.assertEqual(len(skipped()), 1, skipped())
+        self.assertIn('kid x1', skipped()[0]["msg"])
+        self.p.serve([jwk(self.rsa2, "k2", "RS256"), enc])
+        self.wait_status(d, self.rsa2, "k2", 200)
+        d.wait_log(lambda r: r.get("msg", "").startswith("jwks: new keys from"))
+        self.assertEqual(len(skipped()), 2, skipped())
+
     def test_unknown_kid_fetches_at_once(self):
         # A refresh interval far away: only the unknown kid can bring k2 in.
         self.p.serve([jwk(self.rsa1, "k1", "RS256")])
