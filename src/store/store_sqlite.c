@@ -248,8 +248,11 @@ static const char *const sq_migrations[] = {
     " FROM audit;",
     /* 9: [retention] webhooks deletes delivered outbox rows by delivery
      * time; without an index each sweep would read the whole table. Only
-     * delivered rows are in it, appended at its right edge. */
-    "CREATE INDEX outbox_delivered ON outbox(delivered_at) WHERE delivered_at IS NOT NULL;",
+     * delivered rows are in it, appended at its right edge. outbox_dead:
+     * `vodgate webhooks list --dead` (and retry --dead) read the dead
+     * rows only, not every row the outbox ever held. */
+    "CREATE INDEX outbox_delivered ON outbox(delivered_at) WHERE delivered_at IS NOT NULL;"
+    "CREATE INDEX outbox_dead ON outbox(id) WHERE dead = 1;",
 };
 
 _Static_assert(ARRAY_SIZE(sq_migrations) == STORE_SCHEMA_VERSION, "one migration per version");
@@ -294,6 +297,8 @@ enum sq_stmt {
   Q_OUTBOX_FAILED,
   Q_OUTBOX_DEAD_COUNT,
   Q_OUTBOX_LIST,
+  Q_OUTBOX_LIST_PENDING,
+  Q_OUTBOX_LIST_DEAD,
   Q_OUTBOX_GET,
   Q_OUTBOX_RETRY_DEAD,
   Q_OUTBOX_RETRY_ONE,
@@ -310,6 +315,10 @@ enum sq_stmt {
   "file_id, coalesce(upload_id, ''), coalesce(user_id, ''), state, detail, updated_at"
 #define EVENT_COLS  "event_key, source, type, file_id, task_id, status, body, received_at"
 #define OUTBOX_COLS "id, event_key, payload, attempts, due_at, coalesce(delivered_at, 0), dead"
+/* The outbox listing's file filter, order and limit (?2, ?3). */
+#define OUTBOX_FILE_FILTER                                                                         \
+  " AND (?2 IS NULL OR CASE WHEN json_valid(payload)"                                              \
+  " THEN json_extract(payload, '$.data.fileId') END = ?2) ORDER BY id DESC LIMIT ?3"
 
 static const char *const sq_sql[Q__COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
@@ -380,12 +389,18 @@ static const char *const sq_sql[Q__COUNT] = {
     /* ?1: enum store_outbox_state. The file is the payload's data.fileId
      * (no column, no index: a scan, newest first, until ?3 rows matched);
      * CASE keeps a payload that is not JSON from failing the walk. */
-    [Q_OUTBOX_LIST] = "SELECT " OUTBOX_COLS " FROM outbox WHERE (?1 = 0"
-                      " OR (?1 = 1 AND delivered_at IS NULL AND dead = 0)"
-                      " OR (?1 = 2 AND delivered_at IS NOT NULL) OR (?1 = 3 AND dead = 1))"
-                      " AND (?2 IS NULL OR CASE WHEN json_valid(payload)"
-                      " THEN json_extract(payload, '$.data.fileId') END = ?2)"
-                      " ORDER BY id DESC LIMIT ?3",
+    [Q_OUTBOX_LIST] =
+        "SELECT " OUTBOX_COLS " FROM outbox WHERE (?1 = 0"
+        " OR (?1 = 1 AND delivered_at IS NULL AND dead = 0)"
+        " OR (?1 = 2 AND delivered_at IS NOT NULL) OR (?1 = 3 AND dead = 1))" OUTBOX_FILE_FILTER,
+    /* One statement per state that has an index of its own: SQLite plans a
+     * statement before its parameters are bound, so the generic one above
+     * reads every row. */
+    [Q_OUTBOX_LIST_PENDING] =
+        "SELECT " OUTBOX_COLS " FROM outbox INDEXED BY outbox_due"
+        " WHERE delivered_at IS NULL AND dead = 0 AND ?1 = 1" OUTBOX_FILE_FILTER,
+    [Q_OUTBOX_LIST_DEAD] = "SELECT " OUTBOX_COLS " FROM outbox INDEXED BY outbox_dead"
+                           " WHERE dead = 1 AND ?1 = 3" OUTBOX_FILE_FILTER,
     [Q_OUTBOX_GET] = "SELECT " OUTBOX_COLS " FROM outbox WHERE id = ?1",
     [Q_OUTBOX_RETRY_DEAD] = "UPDATE outbox SET dead = 0, attempts = 0, due_at = ?1 WHERE dead = 1",
     [Q_OUTBOX_RETRY_ONE] = "UPDATE outbox SET dead = 0, attempts = 0, due_at = ?2"
@@ -1489,7 +1504,9 @@ static int sq_outbox_list(struct store_tx *tx, enum store_outbox_state state, co
     sqlite3_bind_int64(st, 1, id);
     return sq_walk(c, st, outbox_row_cb, (union sq_cb){.outbox = cb}, arg, "outbox get");
   }
-  STMT(c, Q_OUTBOX_LIST);
+  STMT(c, state == STORE_OUTBOX_PENDING ? Q_OUTBOX_LIST_PENDING
+          : state == STORE_OUTBOX_DEAD  ? Q_OUTBOX_LIST_DEAD
+                                        : Q_OUTBOX_LIST);
   sqlite3_bind_int(st, 1, (int)state);
   bind_text(st, 2, file_id);
   sqlite3_bind_int64(st, 3, limit);
