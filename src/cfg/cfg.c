@@ -478,6 +478,17 @@ static int val_parse(struct cfg_val *v, char *why, size_t wn)
   return 0;
 }
 
+bool cfg_addr_is_loopback(const struct sockaddr_storage *ss)
+{
+  if (ss->ss_family == AF_INET)
+    return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+  if (ss->ss_family == AF_INET6) {
+    const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+    return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+  }
+  return false;
+}
+
 int cfg_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len, const char **why)
 {
   char host[64];

@@ -130,5 +130,8 @@ char *cfg_env_name(const char *section, const char *key, char *out, size_t n);
  * where host is an IPv4 or IPv6 literal or "localhost"; port 0..65535 (0:
  * ephemeral). Returns 0 or -1 with a reason in *why. */
 int cfg_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len, const char **why);
+/* True for an address only this host can reach: 127.0.0.0/8, ::1,
+ * ::ffff:127.x. */
+bool cfg_addr_is_loopback(const struct sockaddr_storage *ss);
 
 #endif

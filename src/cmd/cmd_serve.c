@@ -59,15 +59,7 @@ static bool listen_is_loopback(const char *listen)
   socklen_t len;
   const char *why;
 
-  if (!listen || cfg_parse_addr(listen, &ss, &len, &why))
-    return false;
-  if (ss.ss_family == AF_INET)
-    return (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127;
-  if (ss.ss_family == AF_INET6) {
-    const struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
-    return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
-  }
-  return false;
+  return listen && cfg_parse_addr(listen, &ss, &len, &why) == 0 && cfg_addr_is_loopback(&ss);
 }
 
 static void fd_limit_check(unsigned max_connections)

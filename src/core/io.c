@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -64,4 +65,51 @@ char *read_secret_file(const char *path)
   }
   s = buf_detach(&b, &n);
   return s;
+}
+
+int write_file_atomic(const char *path, const void *p, size_t n, mode_t mode, bool sync)
+{
+  const char *b = p;
+  unsigned char r[8];
+  char tmp[4200], rh[17];
+  size_t off = 0;
+  int fd, saved;
+
+  random_bytes(r, sizeof(r));
+  hex_encode(r, sizeof(r), rh);
+  if ((size_t)snprintf(tmp, sizeof(tmp), "%s.%s.tmp", path, rh) >= sizeof(tmp)) {
+    errno = ENAMETOOLONG;
+    return VG_IO;
+  }
+  fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+  if (fd < 0)
+    return VG_IO;
+  while (off < n) {
+    ssize_t w = write(fd, b + off, n - off);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0) {
+      if (w == 0)
+        errno = EIO;
+      goto fail;
+    }
+    off += (size_t)w;
+  }
+  if ((sync && fsync(fd) != 0))
+    goto fail;
+  if (close(fd) != 0) {
+    fd = -1;
+    goto fail;
+  }
+  fd = -1;
+  if (rename(tmp, path) != 0)
+    goto fail;
+  return VG_OK;
+fail:
+  saved = errno;
+  if (fd >= 0)
+    close(fd);
+  unlink(tmp);
+  errno = saved;
+  return VG_IO;
 }

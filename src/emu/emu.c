@@ -19,6 +19,7 @@
 #include <openssl/evp.h>
 
 #include "core/buf.h"
+#include "core/io.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "emu/cos_auth.h"
@@ -902,10 +903,10 @@ static void md5_hex(const void *p, size_t n, char out[33])
   hex_encode(d, 16, out);
 }
 
+/* Last write wins when two PUTs of one key run at once (each writes a
+ * file of its own, then renames it). Not synced: emulator data. */
 static int write_file(const char *path, const void *p, size_t n)
 {
-  char tmp[1300];
-  FILE *f;
   char dir[1200];
   char *slash;
   snprintf(dir, sizeof(dir), "%s", path);
@@ -914,22 +915,7 @@ static int write_file(const char *path, const void *p, size_t n)
     *slash = '\0';
     mkdirs(dir);
   }
-  {
-    /* A unique name: two PUTs of one key may run at once (last wins). */
-    unsigned char r[8];
-    char rh[17];
-    random_bytes(r, sizeof(r));
-    hex_encode(r, sizeof(r), rh);
-    snprintf(tmp, sizeof(tmp), "%s.%s.tmp", path, rh);
-  }
-  f = fopen(tmp, "wbe");
-  if (!f)
-    return -1;
-  if ((n && fwrite(p, 1, n, f) != n) || fclose(f) != 0) {
-    unlink(tmp);
-    return -1;
-  }
-  return rename(tmp, path);
+  return write_file_atomic(path, p, n, 0644, false) == VG_OK ? 0 : -1;
 }
 
 static struct emu_mp *mp_find(struct emu *e, const char *id)

@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "svc/app.h"
+#include "svc/jwks.h"
 #include "svc/workers.h"
 
 extern char **environ;
@@ -85,26 +86,13 @@ static void warn_restart_keys(const struct cfg *old, const struct cfg *next)
              "or stops on restart");
 }
 
-/* [auth] jwks_url is fetched by a thread started with the server: a reload
- * that sets, unsets or changes it would build the verifier without the
- * JWKS it names, so it is refused (restart instead). */
-static int jwks_url_changed(const struct cfg *old, const struct cfg *next, char *err, size_t errlen)
-{
-  const char *a = cfg_get_str(old, "auth", "jwks_url"), *b = cfg_get_str(next, "auth", "jwks_url");
-
-  if ((a == NULL) == (b == NULL) && (!a || strcmp(a, b) == 0))
-    return 0;
-  snprintf(err, errlen, "[auth] jwks_url changed: that takes a restart");
-  return -1;
-}
-
 int app_reload(struct app *app, char *err, size_t errlen)
 {
   struct cfg *next, *old;
 
   if (cfg_load(app->cfg_path, environ, &next, err, errlen))
     return -1;
-  if (jwks_url_changed(app->cfg, next, err, errlen) || webhook_reload_check(next, err, errlen) ||
+  if (jwks_reload_check(app->cfg, next, err, errlen) || webhook_reload_check(next, err, errlen) ||
       retention_check_cfg(next, err, errlen) ||
       (app->on_reload && app->on_reload(app, next, err, errlen))) {
     cfg_unref(next);

@@ -15,7 +15,6 @@
  */
 #include "svc/jwks.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -65,28 +64,22 @@ struct jwks {
 
 static struct jwks *g_jw;
 
-/* A loopback host: 127.0.0.0/8, localhost, [::1]. hostport may carry a
- * port. */
+/* A loopback host (cfg_addr_is_loopback: 127.0.0.0/8, ::1, ::ffff:127.x,
+ * or localhost), written as an address: "127.0.0.1." or "127.1.2.3.4" are
+ * names that libcurl asks the resolver for, which may answer anything.
+ * hostport may carry a port (cfg_parse_addr needs one). */
 static bool loopback(const char *hostport)
 {
-  char h[256];
-  const char *colon;
-  size_t n;
-  struct in_addr a;
+  const char *after = hostport[0] == '[' ? strchr(hostport, ']') : hostport;
+  struct sockaddr_storage ss;
+  socklen_t len;
+  const char *why;
+  char a[300];
 
-  if (strncmp(hostport, "[::1]", 5) == 0 && (hostport[5] == '\0' || hostport[5] == ':'))
-    return true;
-  colon = strchr(hostport, ':');
-  n = colon ? (size_t)(colon - hostport) : strlen(hostport);
-  if (n == 0 || n >= sizeof(h))
+  if (!after)
     return false;
-  memcpy(h, hostport, n);
-  h[n] = '\0';
-  if (strcmp(h, "localhost") == 0)
-    return true;
-  /* Four decimal numbers exactly: "127.0.0.1." or "127.1.2.3.4" are names
-   * that libcurl asks the resolver for, which may answer anything. */
-  return inet_pton(AF_INET, h, &a) == 1 && strncmp(h, "127.", 4) == 0;
+  snprintf(a, sizeof(a), "%s%s", hostport, strchr(after, ':') ? "" : ":0");
+  return cfg_parse_addr(a, &ss, &len, &why) == 0 && cfg_addr_is_loopback(&ss);
 }
 
 /* user[:password]@ before the host: credentials that would end up in
@@ -136,6 +129,16 @@ int jwks_check_cfg(const struct cfg *c, char *err, size_t errlen)
     return -1;
   }
   return 0;
+}
+
+int jwks_reload_check(const struct cfg *old, const struct cfg *next, char *err, size_t errlen)
+{
+  const char *a = cfg_get_str(old, "auth", "jwks_url"), *b = cfg_get_str(next, "auth", "jwks_url");
+
+  if ((a == NULL) == (b == NULL) && (!a || strcmp(a, b) == 0))
+    return 0;
+  snprintf(err, errlen, "[auth] jwks_url changed: that takes a restart");
+  return -1;
 }
 
 static struct http_client *new_client(atomic_bool *cancel)
@@ -193,38 +196,13 @@ char *jwks_fetch(const char *url, char *err, size_t errlen)
   return text;
 }
 
-/* data_dir/jwks-cache.json, written whole or not at all (0600). */
+/* data_dir/jwks-cache.json, written whole or not at all (0600, whatever
+ * a file left there had). */
 static void cache_write(struct jwks *j, const char *text)
 {
-  char tmp[4200];
-  size_t len = strlen(text), off = 0;
-  int fd;
-
-  snprintf(tmp, sizeof(tmp), "%s.tmp", j->cache);
-  /* A new file: O_TRUNC on one left there would keep its mode (and
-   * follow it if it were a link), and the rename would make that the
-   * cache's. */
-  (void)unlink(tmp);
-  fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0)
-    goto fail;
-  while (off < len) {
-    ssize_t n = write(fd, text + off, len - off);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0) {
-      close(fd);
-      goto fail;
-    }
-    off += (size_t)n;
-  }
-  if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, j->cache) != 0)
-    goto fail;
-  return;
-fail:
-  log_warn("jwks: cannot write %s (%s); a restart while %s is unreachable would have no keys",
-           j->cache, strerror(errno), j->host);
-  (void)unlink(tmp);
+  if (write_file_atomic(j->cache, text, strlen(text), 0600, true) != VG_OK)
+    log_warn("jwks: cannot write %s (%s); a restart while %s is unreachable would have no keys",
+             j->cache, strerror(errno), j->host);
 }
 
 char *jwks_text(void)

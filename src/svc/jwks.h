@@ -22,6 +22,11 @@ struct cfg;
  * http to a host other than a loopback one. 0, or -1 with err set. */
 int jwks_check_cfg(const struct cfg *c, char *err, size_t errlen);
 
+/* A reload that sets, unsets or changes jwks_url is refused (-1, err
+ * set): the JWKS is fetched by a thread started with the server, and the
+ * verifier would be built without the one the URL names. */
+int jwks_reload_check(const struct cfg *old, const struct cfg *next, char *err, size_t errlen);
+
 /* The URL rules of jwks_check_cfg for one URL: 0, or -1 with why in err
  * (without the key's name). */
 int jwks_url_check(const char *url, char *err, size_t errlen);

@@ -19,7 +19,6 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 #include "cfg/cfg.h"
@@ -112,17 +111,12 @@ static void *rt_main(void *arg)
     return NULL;
   for (;;) {
     int64_t keep[ARRAY_SIZE(kinds)];
-    char err[256];
 
+    /* Checked by retention_check_cfg at start and at each reload. */
     c = app_cfg_get(r->app);
     interval = cfg_get_int(c, "retention", "interval");
     for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
       keep[i] = cfg_get_int(c, "retention", kinds[i].key);
-    /* A reload checked the configuration (app_reload); check anyway. */
-    if (retention_check_cfg(c, err, sizeof(err))) {
-      log_error("retention: %s; nothing deleted", err);
-      memset(keep, 0, sizeof(keep));
-    }
     cfg_unref(c);
     for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
       if (keep[i] > 0 && !sweep_one(r, kinds[i].key, kinds[i].what, keep[i]))

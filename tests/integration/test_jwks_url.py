@@ -166,7 +166,8 @@ data_dir = {self.tmp.path}/data
 
     def test_cache_mode_whatever_was_left_there(self):
         # A temporary file left in data_dir (mode 0644): the cache is
-        # written anew, 0600 as documented.
+        # written anew through a file of its own (never that one), 0600 as
+        # documented, and nothing of its own is left beside it.
         os.makedirs(os.path.join(self.tmp.path, "data"), mode=0o700)
         cache = os.path.join(self.tmp.path, "data", "jwks-cache.json")
         with open(cache + ".tmp", "w") as f:
@@ -176,7 +177,10 @@ data_dir = {self.tmp.path}/data
         d = self.start(f"jwks_url = {self.p.url}\n")
         self.assertEqual(self.sign(d, self.rsa1, "k1")[0], 200)
         self.assertEqual(os.stat(cache).st_mode & 0o777, 0o600)
-        self.assertFalse(os.path.exists(cache + ".tmp"))
+        with open(cache + ".tmp") as f:
+            self.assertEqual(f.read(), "left over")
+        self.assertEqual(sorted(os.listdir(os.path.dirname(cache))),
+                         ["attribution.key", "jwks-cache.json", "jwks-cache.json.tmp"])
 
     def test_unusable_at_start_keeps_the_cached_copy(self):
         # A first start caches k1.
