@@ -160,8 +160,8 @@ static const char *const pg_migrations[] = {
     /* 9: indexes for [retention] webhooks and for the dead rows, as in
      * SQLite (the list's state is a parameter, which PostgreSQL folds
      * before planning an unnamed statement, so the index applies). */
-    "CREATE INDEX outbox_delivered ON outbox(delivered_at) WHERE delivered_at IS NOT NULL;"
-    "CREATE INDEX outbox_dead ON outbox(id) WHERE dead;",
+    ("CREATE INDEX outbox_delivered ON outbox(delivered_at) WHERE delivered_at IS NOT NULL;"
+     "CREATE INDEX outbox_dead ON outbox(id) WHERE dead;"),
 };
 
 _Static_assert(ARRAY_SIZE(pg_migrations) == STORE_SCHEMA_VERSION, "one migration per version");

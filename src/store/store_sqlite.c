@@ -251,8 +251,8 @@ static const char *const sq_migrations[] = {
      * delivered rows are in it, appended at its right edge. outbox_dead:
      * `vodgate webhooks list --dead` (and retry --dead) read the dead
      * rows only, not every row the outbox ever held. */
-    "CREATE INDEX outbox_delivered ON outbox(delivered_at) WHERE delivered_at IS NOT NULL;"
-    "CREATE INDEX outbox_dead ON outbox(id) WHERE dead = 1;",
+    ("CREATE INDEX outbox_delivered ON outbox(delivered_at) WHERE delivered_at IS NOT NULL;"
+     "CREATE INDEX outbox_dead ON outbox(id) WHERE dead = 1;"),
 };
 
 _Static_assert(ARRAY_SIZE(sq_migrations) == STORE_SCHEMA_VERSION, "one migration per version");
